@@ -1,0 +1,171 @@
+import type { EventInit, EventType, SpanflowEvent } from './events.ts';
+import { Fifo } from './fifo.ts';
+
+export type EventListener = (event: SpanflowEvent) => void;
+
+/**
+ * Where the events of one run tree go: synchronous listeners (telemetry,
+ * persistence, `onEvent`) and async iterators with a bounded buffer. Producers
+ * that can outpace a reader (token streams, map items) await `ready()`, which
+ * is how a slow reader pushes back on them.
+ */
+export class EventBus {
+  readonly #listeners: EventListener[] = [];
+  readonly #streams = new Set<EventStream>();
+  #roomWaiters: (() => void)[] = [];
+  #delivered = false;
+
+  /** True when someone listens; emitters skip building events otherwise. */
+  get active(): boolean {
+    return this.#listeners.length > 0 || this.#streams.size > 0;
+  }
+
+  /** True once any event went out: a stream attached later would have missed some. */
+  get started(): boolean {
+    return this.#delivered;
+  }
+
+  listen(listener: EventListener): void {
+    this.#listeners.push(listener);
+  }
+
+  stream(capacity: number): EventStream {
+    const stream = new EventStream(capacity, () => this.#onRoom(), () => this.#streams.delete(stream) && this.#onRoom());
+    this.#streams.add(stream);
+    return stream;
+  }
+
+  deliver(event: SpanflowEvent): void {
+    this.#delivered = true;
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        // A listener's bug must not break the pipeline, nor vanish.
+        process.emitWarning(error instanceof Error ? error : new Error(String(error)), 'SpanflowListenerWarning');
+      }
+    }
+    for (const stream of this.#streams) stream.push(event);
+  }
+
+  /** Resolves when every attached stream has room; `undefined` (no await needed) when they already do. */
+  ready(): Promise<void> | undefined {
+    if (!this.#anyFull()) return undefined;
+    return new Promise((resolve) => this.#roomWaiters.push(resolve));
+  }
+
+  close(): void {
+    for (const stream of this.#streams) stream.close();
+  }
+
+  #anyFull(): boolean {
+    for (const stream of this.#streams) if (stream.full) return true;
+    return false;
+  }
+
+  #onRoom(): void {
+    if (this.#roomWaiters.length === 0 || this.#anyFull()) return;
+    const waiters = this.#roomWaiters;
+    this.#roomWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+/** An async iterator over a run's events, with a bounded buffer. */
+export class EventStream implements AsyncIterableIterator<SpanflowEvent> {
+  readonly #buffer = new Fifo<SpanflowEvent>();
+  readonly #capacity: number;
+  readonly #onRoom: () => void;
+  readonly #onDetach: () => void;
+  #reader: ((result: IteratorResult<SpanflowEvent>) => void) | undefined;
+  #closed = false;
+
+  constructor(capacity: number, onRoom: () => void, onDetach: () => void) {
+    this.#capacity = capacity;
+    this.#onRoom = onRoom;
+    this.#onDetach = onDetach;
+  }
+
+  get full(): boolean {
+    return this.#buffer.length >= this.#capacity;
+  }
+
+  push(event: SpanflowEvent): void {
+    if (this.#reader) {
+      const reader = this.#reader;
+      this.#reader = undefined;
+      reader({ value: event, done: false });
+    } else {
+      this.#buffer.push(event);
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#reader) {
+      this.#reader({ value: undefined, done: true });
+      this.#reader = undefined;
+    }
+  }
+
+  next(): Promise<IteratorResult<SpanflowEvent>> {
+    const event = this.#buffer.shift();
+    if (event !== undefined) {
+      if (this.#buffer.length === this.#capacity - 1) this.#onRoom();
+      return Promise.resolve({ value: event, done: false });
+    }
+    if (this.#closed) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => {
+      this.#reader = resolve;
+    });
+  }
+
+  /** The reader stopped early (`break`): stop buffering and release blocked producers. */
+  return(): Promise<IteratorResult<SpanflowEvent>> {
+    this.#closed = true;
+    this.#buffer.clear();
+    this.#onDetach();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+/** Stamps one run's events (run id, parent, pipeline, seq, time) and hands them to the bus. */
+export class RunEmitter {
+  readonly bus: EventBus;
+  readonly runId: string;
+  readonly parentRunId: string | undefined;
+  readonly pipeline: string;
+  #seq = 0;
+
+  constructor(bus: EventBus, runId: string, parentRunId: string | undefined, pipeline: string) {
+    this.bus = bus;
+    this.runId = runId;
+    this.parentRunId = parentRunId;
+    this.pipeline = pipeline;
+  }
+
+  get active(): boolean {
+    return this.bus.active;
+  }
+
+  emit<T extends EventType>(init: EventInit<T>): void {
+    if (!this.bus.active) return;
+    this.bus.deliver({
+      runId: this.runId,
+      parentRunId: this.parentRunId,
+      pipeline: this.pipeline,
+      seq: ++this.#seq,
+      time: now(),
+      ...init,
+    } as SpanflowEvent);
+  }
+}
+
+/** Epoch milliseconds with sub-millisecond precision. */
+export function now(): number {
+  return performance.timeOrigin + performance.now();
+}

@@ -1,0 +1,253 @@
+// The one vocabulary: every status change of a run or a step is one of these
+// events. Spans, metrics, persisted rows and dashboards are all derived from
+// this union; no second list of states exists anywhere else.
+
+export const RUN_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'suspended'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+/** The statuses a finished run can have. */
+export type RunEndStatus = Exclude<RunStatus, 'pending' | 'running'>;
+
+export const STEP_STATUSES = ['queued', 'running', 'retrying', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled'] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
+/** The statuses a finished step attempt (or a step that never ran) can have. */
+export type StepEndStatus = Exclude<StepStatus, 'queued' | 'running' | 'retrying'>;
+
+export const NODE_KINDS = ['step', 'map', 'switch', 'sub', 'barrier'] as const;
+export type NodeKind = (typeof NODE_KINDS)[number];
+
+export type BarrierMode = 'all' | 'any';
+export type HookPhase = 'startup' | 'shutdown';
+
+/** An error as it travels in events: plain data, safe to serialize. */
+export interface ErrorInfo {
+  /** The error's class name (e.g. `TypeError`, `StepTimeoutError`). */
+  readonly type: string;
+  readonly message: string;
+  readonly stack?: string | undefined;
+}
+
+/** What the meta protocol collected in one scope (a step attempt or a run). */
+export interface MetaSnapshot {
+  readonly data: Readonly<Record<string, unknown>>;
+  readonly tags: readonly string[];
+  readonly metrics: Readonly<Record<string, readonly number[]>>;
+  readonly counters: Readonly<Record<string, number>>;
+}
+
+export interface StepLatency {
+  readonly attempts: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly totalMs: number;
+  readonly maxMs: number;
+}
+
+/** Run metrics, carried by the `run_end` event and the run result. */
+export interface RunMetrics {
+  /** Per node: attempts and their latency. Map workers count once per item attempt. */
+  readonly steps: Readonly<Record<string, StepLatency>>;
+  /** Per barrier: how long it waited from the first arrival to its release. */
+  readonly barriers: Readonly<Record<string, { readonly waitedMs: number; readonly arrived: readonly string[] }>>;
+  /** Per map: how many items it ran and the most workers busy at once. */
+  readonly maps: Readonly<Record<string, { readonly items: number; readonly peakWorkers: number }>>;
+  /** The most steps that were queued (ready, not yet started) at once. */
+  readonly peakQueueDepth: number;
+  /** Tokens yielded per streaming step. */
+  readonly tokens: Readonly<Record<string, number>>;
+}
+
+interface EventBase {
+  readonly runId: string;
+  /** The run that started this one as a sub-pipeline, if any. */
+  readonly parentRunId: string | undefined;
+  readonly pipeline: string;
+  /** Position of the event within its run, from 1. */
+  readonly seq: number;
+  /** Epoch milliseconds, sub-millisecond precision. */
+  readonly time: number;
+}
+
+interface NodeFields {
+  readonly node: string;
+  readonly nodeKind: NodeKind;
+}
+
+interface AttemptFields extends NodeFields {
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  /** The item's position, for an attempt of a map worker. */
+  readonly index: number | undefined;
+}
+
+/** The run was created and waits for its startup hooks. Status: pending. */
+export interface RunQueuedEvent extends EventBase {
+  readonly type: 'run_queued';
+}
+/** Startup hooks are done; steps begin. Status: running. */
+export interface RunStartEvent extends EventBase {
+  readonly type: 'run_start';
+  readonly resumeFrom: string | undefined;
+  readonly pipelineMeta: Readonly<Record<string, unknown>>;
+}
+/** The run ended, after its shutdown hooks. */
+export interface RunEndEvent extends EventBase {
+  readonly type: 'run_end';
+  readonly status: RunEndStatus;
+  readonly durationMs: number;
+  readonly error: ErrorInfo | undefined;
+  /** The node whose failure ended the run, if one did. */
+  readonly failedNode: string | undefined;
+  readonly suspended: { readonly node: string; readonly reason: string | undefined } | undefined;
+  readonly meta: MetaSnapshot;
+  readonly metrics: RunMetrics;
+}
+export interface HookStartEvent extends EventBase {
+  readonly type: 'hook_start';
+  readonly hook: string;
+  readonly phase: HookPhase;
+}
+export interface HookEndEvent extends EventBase {
+  readonly type: 'hook_end';
+  readonly hook: string;
+  readonly phase: HookPhase;
+  readonly status: 'succeeded' | 'failed';
+  readonly durationMs: number;
+  readonly error: ErrorInfo | undefined;
+}
+/** A step became ready to run. Status: queued. */
+export interface StepQueuedEvent extends EventBase, NodeFields {
+  readonly type: 'step_queued';
+  readonly index: number | undefined;
+}
+/** An attempt began. Status: running. */
+export interface StepStartEvent extends EventBase, AttemptFields {
+  readonly type: 'step_start';
+}
+/** An attempt failed and another follows after `delayMs`. Status: retrying. */
+export interface StepRetryEvent extends EventBase, AttemptFields {
+  readonly type: 'step_retry';
+  readonly error: ErrorInfo;
+  readonly delayMs: number;
+}
+/** A step ended: its last attempt's outcome, or `skipped` when it never ran. */
+export interface StepEndEvent extends EventBase, AttemptFields {
+  readonly type: 'step_end';
+  readonly status: StepEndStatus;
+  readonly durationMs: number;
+  readonly error: ErrorInfo | undefined;
+  /** Why a step was skipped: `not-reached` (its branch was not taken) or `handler`. */
+  readonly skipReason: 'not-reached' | 'handler' | undefined;
+  readonly meta: MetaSnapshot | undefined;
+}
+/** A streaming step yielded a token. */
+export interface TokenEvent extends EventBase, AttemptFields {
+  readonly type: 'token';
+  /** Position of the token within its attempt, from 0. */
+  readonly tokenIndex: number;
+  readonly token: unknown;
+}
+export interface BarrierWaitEvent extends EventBase, NodeFields {
+  readonly type: 'barrier_wait';
+  readonly mode: BarrierMode;
+  readonly arrived: readonly string[];
+  readonly waitingFor: readonly string[];
+}
+export interface BarrierReleaseEvent extends EventBase, NodeFields {
+  readonly type: 'barrier_release';
+  readonly mode: BarrierMode;
+  readonly arrived: readonly string[];
+  readonly waitedMs: number;
+}
+/** A map's producer is done; its items start flowing to the worker. */
+export interface MapStartEvent extends EventBase, NodeFields {
+  readonly type: 'map_start';
+  readonly worker: string;
+  readonly concurrency: number;
+}
+export interface MapEndEvent extends EventBase, NodeFields {
+  readonly type: 'map_end';
+  readonly worker: string;
+  readonly items: number;
+  readonly peakWorkers: number;
+  readonly durationMs: number;
+}
+/** A switch chose a route. `targets` is empty when the route is `STOP`. */
+export interface RouteEvent extends EventBase, NodeFields {
+  readonly type: 'route';
+  readonly route: string;
+  readonly targets: readonly string[];
+}
+
+export type SpanflowEvent =
+  | RunQueuedEvent
+  | RunStartEvent
+  | RunEndEvent
+  | HookStartEvent
+  | HookEndEvent
+  | StepQueuedEvent
+  | StepStartEvent
+  | StepRetryEvent
+  | StepEndEvent
+  | TokenEvent
+  | BarrierWaitEvent
+  | BarrierReleaseEvent
+  | MapStartEvent
+  | MapEndEvent
+  | RouteEvent;
+
+export type EventType = SpanflowEvent['type'];
+export type EventOf<T extends EventType> = Extract<SpanflowEvent, { type: T }>;
+/** An event as an emitter receives it: the run fields are filled in by the bus. */
+export type EventInit<T extends EventType = EventType> = T extends EventType
+  ? Omit<EventOf<T>, keyof EventBase> & { readonly type: T }
+  : never;
+
+/** The run status an event moves its run to, if it is a run status change. */
+export function runStatusOf(event: SpanflowEvent): RunStatus | undefined {
+  switch (event.type) {
+    case 'run_queued':
+      return 'pending';
+    case 'run_start':
+      return 'running';
+    case 'run_end':
+      return event.status;
+    default:
+      return undefined;
+  }
+}
+
+/** The step status an event moves its step to, if it is a step status change. */
+export function stepStatusOf(event: SpanflowEvent): StepStatus | undefined {
+  switch (event.type) {
+    case 'step_queued':
+      return 'queued';
+    case 'step_start':
+      return 'running';
+    case 'step_retry':
+      return 'retrying';
+    case 'step_end':
+      return event.status;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The OpenTelemetry CICD semantic convention's result value for a run or
+ * step status (`cicd.pipeline.result`, `cicd.pipeline.task.run.result`).
+ */
+export function cicdResultOf(status: RunEndStatus | StepEndStatus): 'success' | 'failure' | 'timeout' | 'cancellation' | 'skip' {
+  switch (status) {
+    case 'succeeded':
+      return 'success';
+    case 'failed':
+      return 'failure';
+    case 'timed_out':
+      return 'timeout';
+    case 'cancelled':
+      return 'cancellation';
+    case 'skipped':
+    case 'suspended':
+      return 'skip';
+  }
+}

@@ -1,0 +1,100 @@
+// Mermaid flowchart of a pipeline: one shape per node kind, streaming steps
+// marked, sub-pipelines expanded as subgraphs, hooks shown at both ends.
+
+import type { Graph } from './pipeline.ts';
+import { type GraphNode, STOP } from './types.ts';
+
+const CLASSES = [
+  'classDef step fill:#e8f0fe,stroke:#4a6fa5',
+  'classDef stream fill:#e6f4ea,stroke:#3c8d5a',
+  'classDef map fill:#fff4e5,stroke:#c77c02',
+  'classDef switch fill:#fde8ef,stroke:#b03a64',
+  'classDef barrier fill:#ede7f6,stroke:#5e35b1',
+  'classDef hook fill:#f1f3f4,stroke:#80868b,stroke-dasharray:3 3',
+];
+
+function label(text: string): string {
+  return `"${text.replace(/"/g, '#quot;')}"`;
+}
+
+function shape(id: string, node: GraphNode<unknown, unknown>): string {
+  switch (node.kind) {
+    case 'step':
+      return node.streaming ? `${id}[/${label(`${node.name} ⇶ stream`)}/]:::stream` : `${id}[${label(node.name)}]:::step`;
+    case 'barrier': {
+      const timeout = node.barrierTimeout === undefined ? '' : `, ${node.barrierTimeout} ms`;
+      return `${id}{{${label(`${node.name} (${node.mode.toUpperCase()}${timeout})`)}}}:::barrier`;
+    }
+    case 'map':
+      return `${id}[[${label(`${node.name} (map ×${node.concurrency})`)}]]:::map`;
+    case 'switch':
+      return `${id}{${label(node.name)}}:::switch`;
+    case 'sub':
+      return `${id}[${label(node.name)}]:::step`;
+  }
+}
+
+export function renderMermaid(graph: Graph<unknown, unknown>): string {
+  const lines = ['flowchart TD'];
+  render(graph, '', lines, '  ');
+  lines.push(...CLASSES.map((c) => `  ${c}`));
+  return `${lines.join('\n')}\n`;
+}
+
+/** Renders one graph (the top one or an expanded child) and returns its entry and exit ids. */
+function render(graph: Graph<unknown, unknown>, prefix: string, lines: string[], indent: string): { entry: string; exits: string[] } {
+  const ids = new Map<string, string>();
+  let counter = 0;
+  for (const name of graph.nodes.keys()) ids.set(name, `${prefix}n${counter++}`);
+  const id = (name: string) => ids.get(name) ?? name;
+  const entries = new Map<string, string>();
+  const exits = new Map<string, string[]>();
+
+  for (const node of graph.nodes.values()) {
+    if (node.kind === 'sub' && !node.fn) {
+      const child = node.child.graph as Graph<unknown, unknown>;
+      lines.push(`${indent}subgraph ${id(node.name)} [${label(`${node.name}: sub-pipeline ${child.name}`)}]`);
+      const inner = render(child, `${id(node.name)}_`, lines, `${indent}  `);
+      lines.push(`${indent}end`);
+      entries.set(node.name, inner.entry);
+      exits.set(node.name, inner.exits);
+    } else {
+      lines.push(`${indent}${shape(id(node.name), node)}`);
+    }
+  }
+  const into = (name: string) => entries.get(name) ?? id(name);
+  const outOf = (name: string) => exits.get(name) ?? [id(name)];
+
+  for (const node of graph.nodes.values()) {
+    if (node.kind === 'switch') {
+      const routes = Object.entries(node.routes ?? {});
+      if (node.default !== undefined) routes.push(['default', node.default]);
+      for (const target of node.to) routes.push([target, target]);
+      for (const [route, target] of routes) {
+        if (target === STOP) {
+          lines.push(`${indent}${id(node.name)}_stop((stop))`);
+          lines.push(`${indent}${id(node.name)} -- ${label(route)} --> ${id(node.name)}_stop`);
+        } else {
+          lines.push(`${indent}${id(node.name)} -- ${label(route)} --> ${into(target)}`);
+        }
+      }
+      continue;
+    }
+    if (node.kind === 'map') lines.push(`${indent}${id(node.name)} -. each item .-> ${into(node.worker)}`);
+    for (const target of node.to) for (const from of outOf(node.name)) lines.push(`${indent}${from} --> ${into(target)}`);
+  }
+
+  const root = graph.shape.root;
+  const workers = graph.shape.workerOf;
+  const leaves = [...graph.nodes.keys()].filter((n) => !workers.has(n) && (graph.shape.successors.get(n)?.length ?? 0) === 0);
+  if (graph.startup.length > 0) {
+    lines.push(`${indent}${prefix}startup([${label(`startup: ${graph.startup.map((h) => h.name).join(' → ')}`)}]):::hook`);
+    lines.push(`${indent}${prefix}startup -.-> ${into(root)}`);
+  }
+  const leafExits = leaves.flatMap(outOf);
+  if (graph.shutdown.length > 0) {
+    lines.push(`${indent}${prefix}shutdown([${label(`shutdown: ${graph.shutdown.map((h) => h.name).join(' → ')}`)}]):::hook`);
+    for (const leaf of leafExits) lines.push(`${indent}${leaf} -.-> ${prefix}shutdown`);
+  }
+  return { entry: into(root), exits: leafExits };
+}

@@ -1,0 +1,240 @@
+import { DefinitionError } from '../errors.ts';
+import { didYouMean } from '../suggest.ts';
+import { RunHandle } from './handle.ts';
+import { renderMermaid } from './mermaid.ts';
+import { startRun } from './run.ts';
+import type {
+  BarrierOptions,
+  DecideFn,
+  GraphNode,
+  Hook,
+  HookFn,
+  ItemsFn,
+  MapOptions,
+  PipelineOptions,
+  RunOptions,
+  StepFn,
+  StepOptions,
+  SubNode,
+  SubOptions,
+  SwitchOptions,
+  Targets,
+} from './types.ts';
+import { analyze, type Shape } from './validate.ts';
+
+/** The frozen form of a pipeline that the runner executes. */
+export interface Graph<S, C> {
+  readonly name: string;
+  readonly meta: Readonly<Record<string, unknown>>;
+  readonly options: PipelineOptions<S, C>;
+  readonly nodes: ReadonlyMap<string, GraphNode<S, C>>;
+  readonly startup: readonly Hook<S, C>[];
+  readonly shutdown: readonly Hook<S, C>[];
+  readonly shape: Shape;
+}
+
+function list(targets: Targets | undefined): readonly string[] {
+  if (targets === undefined) return [];
+  return typeof targets === 'string' ? [targets] : [...targets];
+}
+
+function isAsyncGeneratorFunction(fn: unknown): boolean {
+  return typeof fn === 'function' && fn.constructor?.name === 'AsyncGeneratorFunction';
+}
+
+/**
+ * A graph pipeline: steps joined by `to` edges, with maps, switches,
+ * sub-pipelines and barriers. Define it with the builder methods, then `run()`
+ * it as often as you like; the first run (or `validate()`) checks and freezes
+ * the definition.
+ *
+ * `S` is the run state every step sees; `C` the context (shared resources)
+ * given to `run()`.
+ */
+export class Pipeline<S = undefined, C = undefined> {
+  readonly name: string;
+  readonly #options: PipelineOptions<S, C>;
+  readonly #nodes = new Map<string, GraphNode<S, C>>();
+  readonly #startup: Hook<S, C>[] = [];
+  readonly #shutdown: Hook<S, C>[] = [];
+  #graph: Graph<S, C> | undefined;
+
+  constructor(name: string, options: PipelineOptions<S, C> = {}) {
+    if (!name) throw new DefinitionError('(unnamed)', ['a pipeline needs a name: pipeline("my-pipeline")']);
+    this.name = name;
+    this.#options = options;
+  }
+
+  /** A step: runs `fn` (an async function, or an async generator whose yields are tokens). */
+  step<I = undefined>(name: string, fn: StepFn<S, C, I>, options: StepOptions<S, C> = {}): this {
+    return this.#add({
+      ...this.#common(name, options),
+      kind: 'step',
+      to: list(options.to),
+      fn: fn as StepFn<S, C, unknown>,
+      streaming: isAsyncGeneratorFunction(fn),
+    });
+  }
+
+  /** A step that joins several branches: `all` of them (default), or the first to arrive (`any`). */
+  barrier(name: string, fn: StepFn<S, C>, options: BarrierOptions<S, C> = {}): this {
+    return this.#add({
+      ...this.#common(name, options),
+      kind: 'barrier',
+      to: list(options.to),
+      fn: fn as StepFn<S, C, unknown>,
+      streaming: isAsyncGeneratorFunction(fn),
+      mode: options.mode ?? 'all',
+      barrierTimeout: options.barrierTimeout,
+    });
+  }
+
+  /** A map: `fn` produces items (an array or an async iterable) and `worker` runs once per item. */
+  map<T>(name: string, fn: ItemsFn<S, C, T>, options: MapOptions<S, C>): this {
+    const concurrency = options.concurrency ?? 8;
+    if (!(concurrency >= 1)) throw new DefinitionError(this.name, [`map '${name}': concurrency must be 1 or more (got ${concurrency})`]);
+    return this.#add({
+      ...this.#common(name, options),
+      kind: 'map',
+      to: list(options.to),
+      fn: fn as ItemsFn<S, C, unknown>,
+      worker: options.worker,
+      concurrency,
+      maxItems: options.maxItems,
+    });
+  }
+
+  /** A switch: `fn` returns a route; the route's target runs and the other targets are skipped. */
+  switch(name: string, fn: DecideFn<S, C>, options: SwitchOptions<S, C>): this {
+    return this.#add({
+      ...this.#common(name, options),
+      kind: 'switch',
+      to: list(options.to),
+      fn,
+      routes: options.routes,
+      default: options.default,
+    });
+  }
+
+  /** A sub-pipeline used as a step: its run nests under this step and its result comes back here. */
+  sub<S2, C2>(name: string, child: Pipeline<S2, C2>, options: SubOptions<S, C, S2, C2>): this {
+    return this.#add({
+      ...this.#common(name, options),
+      kind: 'sub',
+      to: list(options.to),
+      child,
+      state: options.state,
+      context: options.context,
+      onResult: options.onResult as SubNode<S, C>['onResult'],
+      fn: undefined,
+    });
+  }
+
+  /** Runs before the first step of every run, in the order added. */
+  onStartup(name: string, fn: HookFn<S, C>): this {
+    this.#assertOpen(`add startup hook '${name}'`);
+    this.#startup.push({ name, fn });
+    return this;
+  }
+
+  /** Runs after every run, whatever its end (failure, timeout, cancellation), in reverse order of adding. */
+  onShutdown(name: string, fn: HookFn<S, C>): this {
+    this.#assertOpen(`add shutdown hook '${name}'`);
+    this.#shutdown.push({ name, fn });
+    return this;
+  }
+
+  /** Checks the definition and freezes it. Throws a `DefinitionError` listing every problem. */
+  validate(): this {
+    void this.graph;
+    return this;
+  }
+
+  /**
+   * Starts a run. The handle is a promise of the result (`await`) and an async
+   * iterable of its events (`for await`); iterate it right away, in the same
+   * tick, to see every event.
+   */
+  run(state: S, ...options: undefined extends C ? [options?: RunOptions<C>] : [options: RunOptions<C>]): RunHandle<S> {
+    const graph = this.graph;
+    const opts = (options[0] ?? {}) as RunOptions<C> & { context?: C };
+    if (opts.resumeFrom !== undefined && !graph.nodes.has(opts.resumeFrom)) {
+      throw new DefinitionError(this.name, [`resumeFrom names unknown step '${opts.resumeFrom}'.${didYouMean(opts.resumeFrom, graph.nodes.keys())}`]);
+    }
+    return new RunHandle<S>(opts, (bus, signal, runId) => startRun(graph, state, opts, { bus, signal, runId, parentRunId: undefined }));
+  }
+
+  /** A Mermaid flowchart of the pipeline: one shape per node kind, sub-pipelines expanded, hooks shown. */
+  toMermaid(): string {
+    return renderMermaid(this.graph as Graph<unknown, unknown>);
+  }
+
+  /**
+   * A copy of this pipeline with some steps' functions replaced (for tests).
+   * A map's replacement produces its items; a switch's returns a route; a
+   * sub-pipeline's replaces the child run and returns its output.
+   */
+  withSteps(replacements: Readonly<Record<string, StepFn<S, C, unknown>>>): Pipeline<S, C> {
+    const copy = new Pipeline<S, C>(this.name, this.#options);
+    for (const [name, node] of this.#nodes) copy.#nodes.set(name, node);
+    copy.#startup.push(...this.#startup);
+    copy.#shutdown.push(...this.#shutdown);
+    for (const [name, fn] of Object.entries(replacements)) {
+      const node = this.#nodes.get(name);
+      if (!node) throw new DefinitionError(this.name, [`withSteps: no step named '${name}'.${didYouMean(name, this.#nodes.keys())}`]);
+      copy.#nodes.set(name, { ...node, fn } as GraphNode<S, C>);
+    }
+    return copy;
+  }
+
+  /** @internal The frozen, checked definition. The first access freezes the pipeline. */
+  get graph(): Graph<S, C> {
+    if (!this.#graph) {
+      const shape = analyze(this.name, this.#nodes as ReadonlyMap<string, GraphNode<unknown, unknown>>);
+      this.#graph = {
+        name: this.name,
+        meta: Object.freeze({ ...this.#options.meta }),
+        options: this.#options,
+        nodes: this.#nodes,
+        startup: [...this.#startup],
+        shutdown: [...this.#shutdown].reverse(),
+        shape,
+      };
+    }
+    return this.#graph;
+  }
+
+  #common(name: string, options: StepOptions<S, C> | SwitchOptions<S, C>) {
+    if (options.timeout !== undefined && !(options.timeout > 0)) {
+      throw new DefinitionError(this.name, [`step '${name}': timeout must be a positive number of ms (got ${options.timeout})`]);
+    }
+    return {
+      name,
+      retry: options.retry,
+      timeout: options.timeout,
+      onError: options.onError,
+      description: options.description,
+    };
+  }
+
+  #add(node: GraphNode<S, C>): this {
+    this.#assertOpen(`add step '${node.name}'`);
+    if (!node.name) throw new DefinitionError(this.name, ['a step needs a non-empty name']);
+    if (this.#nodes.has(node.name)) {
+      throw new DefinitionError(this.name, [`step '${node.name}' is defined twice: step names must be unique`]);
+    }
+    this.#nodes.set(node.name, node);
+    return this;
+  }
+
+  #assertOpen(what: string): void {
+    if (this.#graph) {
+      throw new DefinitionError(this.name, [`cannot ${what}: the definition is frozen after its first run or validate(); define every step first`]);
+    }
+  }
+}
+
+/** Starts a pipeline definition. `S` is the run state, `C` the run context. */
+export function pipeline<S = undefined, C = undefined>(name: string, options?: PipelineOptions<S, C>): Pipeline<S, C> {
+  return new Pipeline<S, C>(name, options);
+}

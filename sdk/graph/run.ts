@@ -1,0 +1,698 @@
+// One run of a graph pipeline: schedules nodes as their parents arrive, runs
+// each through the shared executor, joins branches at barriers (with dead-path
+// elimination, so an ALL barrier behind a switch waits only for the branch that
+// can still arrive), and turns every status change into an event.
+
+import { type EventBus, RunEmitter } from '../emitter.ts';
+import {
+  BarrierTimeoutError,
+  CancelledError,
+  HookError,
+  RunTimeoutError,
+  SpanflowError,
+  StepFailedError,
+  toErrorInfo,
+} from '../errors.ts';
+import type { HookPhase, NodeKind, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
+import { type AttemptObserver, execute, type Outcome, untilAborted } from '../executor.ts';
+import { Fifo } from '../fifo.ts';
+import { Meta } from '../meta.ts';
+import { didYouMean } from '../suggest.ts';
+import type { Graph } from './pipeline.ts';
+import {
+  type GraphNode,
+  type Hook,
+  type MapNode,
+  type RunOptions,
+  type RunResult,
+  STOP,
+  type StepArgs,
+  type StepFn,
+  type SubNode,
+  Suspension,
+  type SwitchNode,
+} from './types.ts';
+import { reachable } from './validate.ts';
+
+export interface RunEnv {
+  readonly bus: EventBus;
+  /** Cancels the run (the user's signal, or the parent step's for a sub-pipeline). */
+  readonly signal: AbortSignal;
+  readonly runId: string;
+  readonly parentRunId: string | undefined;
+}
+
+export function startRun<S, C>(graph: Graph<S, C>, state: S, options: RunOptions<C>, env: RunEnv): Promise<RunResult<S>> {
+  return new GraphRun(graph, state, options, env).execute();
+}
+
+/** A map's item limit was passed. */
+export class MapLimitError extends SpanflowError {
+  override name = 'MapLimitError';
+}
+
+/** A switch returned a route it does not have. */
+export class RouteError extends SpanflowError {
+  override name = 'RouteError';
+}
+
+interface Decision {
+  readonly route: string;
+  readonly targets: ReadonlySet<string>;
+}
+
+interface JoinState {
+  readonly arrived: string[];
+  readonly resolved: Set<string>;
+  firstArrival: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  released: boolean;
+}
+
+interface Failure {
+  readonly node: string | undefined;
+  readonly error: Error;
+  readonly status: 'failed' | 'timed_out';
+}
+
+class LatencyTally implements StepLatency {
+  attempts = 0;
+  succeeded = 0;
+  failed = 0;
+  totalMs = 0;
+  maxMs = 0;
+  add(durationMs: number, ok: boolean): void {
+    this.totalMs += durationMs;
+    if (durationMs > this.maxMs) this.maxMs = durationMs;
+    if (ok) this.succeeded++;
+    else this.failed++;
+  }
+}
+
+const ALL = undefined;
+
+class GraphRun<S, C> {
+  readonly #graph: Graph<S, C>;
+  readonly #state: S;
+  readonly #context: C;
+  readonly #options: RunOptions<C>;
+  readonly #env: RunEnv;
+  readonly #emitter: RunEmitter;
+  readonly #runMeta = new Meta();
+  readonly #controller = new AbortController();
+  readonly #outputs = new Map<string, unknown>();
+  readonly #joins = new Map<string, JoinState>();
+  /** Nodes started or skipped: each is settled at most once per run. */
+  readonly #claimed = new Set<string>();
+  readonly #queue = new Fifo<GraphNode<S, C>>();
+  readonly #start: string;
+  /** Nodes reachable from the start node, when it is not the root (a resumed run). */
+  readonly #reach: Set<string> | undefined;
+  #active = 0;
+  #halted = false;
+  #failure: Failure | undefined;
+  #suspended: { node: string; reason: string | undefined } | undefined;
+  #onIdle: (() => void) | undefined;
+
+  // run metrics
+  readonly #latency = new Map<string, LatencyTally>();
+  readonly #barriers: Record<string, { waitedMs: number; arrived: readonly string[] }> = {};
+  readonly #maps: Record<string, { items: number; peakWorkers: number }> = {};
+  readonly #tokens: Record<string, number> = {};
+  #peakQueue = 0;
+
+  constructor(graph: Graph<S, C>, state: S, options: RunOptions<C>, env: RunEnv) {
+    this.#graph = graph;
+    this.#state = state;
+    this.#context = (options as { context?: C }).context as C;
+    this.#options = options;
+    this.#env = env;
+    this.#emitter = new RunEmitter(env.bus, env.runId, env.parentRunId, graph.name);
+    this.#start = options.resumeFrom ?? graph.shape.root;
+    this.#reach = this.#start === graph.shape.root ? undefined : reachable(this.#start, graph.shape.successors, graph.nodes as never);
+  }
+
+  async execute(): Promise<RunResult<S>> {
+    const started = performance.now();
+    const emitter = this.#emitter;
+    emitter.emit({ type: 'run_queued' });
+
+    const onCancel = () => this.#controller.abort(new CancelledError(`run ${this.#env.runId}`, this.#env.signal.reason));
+    if (this.#env.signal.aborted) onCancel();
+    else this.#env.signal.addEventListener('abort', onCancel, { once: true });
+    const timeout = this.#options.timeout;
+    const runTimer =
+      timeout === undefined ? undefined : setTimeout(() => this.#controller.abort(new RunTimeoutError(this.#graph.name, timeout)), timeout);
+
+    try {
+      for (const hook of this.#graph.startup) {
+        const error = await this.#hook(hook, 'startup', this.#controller.signal);
+        if (error) {
+          this.#failure ??= { node: undefined, error, status: 'failed' };
+          break;
+        }
+      }
+      if (!this.#failure && !this.#controller.signal.aborted) {
+        emitter.emit({ type: 'run_start', resumeFrom: this.#options.resumeFrom, pipelineMeta: this.#graph.meta });
+        const idle = new Promise<void>((resolve) => {
+          this.#onIdle = resolve;
+        });
+        this.#ready(this.#start);
+        this.#checkIdle();
+        await idle;
+      }
+    } finally {
+      if (runTimer !== undefined) clearTimeout(runTimer);
+      this.#env.signal.removeEventListener('abort', onCancel);
+      for (const join of this.#joins.values()) if (join.timer !== undefined) clearTimeout(join.timer);
+    }
+
+    // Shutdown hooks always run, with a signal of their own that never fires.
+    const shutdownSignal = new AbortController().signal;
+    for (const hook of this.#graph.shutdown) {
+      const error = await this.#hook(hook, 'shutdown', shutdownSignal);
+      if (error) this.#failure ??= { node: undefined, error, status: 'failed' };
+    }
+
+    const { status, error } = this.#outcome();
+    const durationMs = performance.now() - started;
+    const meta = this.#runMeta.snapshot();
+    const metrics = this.#metrics();
+    emitter.emit({
+      type: 'run_end',
+      status,
+      durationMs,
+      error: error && toErrorInfo(error),
+      failedNode: this.#failure?.node,
+      suspended: this.#suspended,
+      meta,
+      metrics,
+    });
+    return {
+      runId: this.#env.runId,
+      pipeline: this.#graph.name,
+      status,
+      state: this.#state,
+      outputs: Object.fromEntries(this.#outputs),
+      error,
+      failedNode: this.#failure?.node,
+      suspended: status === 'suspended' ? this.#suspended : undefined,
+      durationMs,
+      meta,
+      metrics,
+    };
+  }
+
+  #outcome(): { status: RunEndStatus; error: Error | undefined } {
+    if (this.#failure) return { status: this.#failure.status, error: this.#failure.error };
+    if (this.#controller.signal.aborted) {
+      const reason: unknown = this.#controller.signal.reason;
+      const error = reason instanceof Error ? reason : new CancelledError(`run ${this.#env.runId}`, reason);
+      return { status: reason instanceof RunTimeoutError ? 'timed_out' : 'cancelled', error };
+    }
+    if (this.#suspended) return { status: 'suspended', error: undefined };
+    return { status: 'succeeded', error: undefined };
+  }
+
+  async #hook(hook: Hook<S, C>, phase: HookPhase, signal: AbortSignal): Promise<HookError | undefined> {
+    const emitter = this.#emitter;
+    emitter.emit({ type: 'hook_start', hook: hook.name, phase });
+    const started = performance.now();
+    let failure: HookError | undefined;
+    try {
+      await untilAborted(
+        hook.fn({
+          state: this.#state,
+          context: this.#context,
+          runId: this.#env.runId,
+          signal,
+          meta: { run: this.#runMeta, pipeline: this.#graph.meta },
+        }),
+        signal,
+      );
+    } catch (error) {
+      failure = new HookError(hook.name, phase, error);
+    }
+    emitter.emit({
+      type: 'hook_end',
+      hook: hook.name,
+      phase,
+      status: failure ? 'failed' : 'succeeded',
+      durationMs: performance.now() - started,
+      error: failure && toErrorInfo(failure),
+    });
+    return failure;
+  }
+
+  // ---- scheduling ------------------------------------------------------
+
+  #ready(name: string): void {
+    if (this.#halted || this.#claimed.has(name)) return;
+    const node = this.#node(name);
+    this.#claimed.add(name);
+    this.#emitter.emit({ type: 'step_queued', node: name, nodeKind: node.kind, index: undefined });
+    const limit = this.#graph.options.maxConcurrency;
+    if (limit !== undefined && this.#active >= limit) {
+      this.#queue.push(node);
+      if (this.#queue.length > this.#peakQueue) this.#peakQueue = this.#queue.length;
+      return;
+    }
+    this.#launch(node);
+  }
+
+  #launch(node: GraphNode<S, C>): void {
+    this.#active++;
+    this.#runNode(node)
+      .catch((error: unknown) => this.#fail(node.name, error instanceof Error ? error : new Error(String(error)), 'failed'))
+      .finally(() => {
+        this.#active--;
+        const limit = this.#graph.options.maxConcurrency ?? Number.POSITIVE_INFINITY;
+        while (this.#queue.length > 0 && this.#active < limit) {
+          const next = this.#queue.shift();
+          if (next && !this.#halted) this.#launch(next);
+        }
+        if (this.#halted) this.#queue.clear();
+        this.#checkIdle();
+      });
+  }
+
+  #checkIdle(): void {
+    if (this.#active === 0 && this.#queue.length === 0 && this.#onIdle) {
+      const resolve = this.#onIdle;
+      this.#onIdle = undefined;
+      resolve();
+    }
+  }
+
+  async #runNode(node: GraphNode<S, C>): Promise<void> {
+    const outcome = await this.#attempts(node, undefined, undefined, this.#controller.signal);
+    this.#settle(node, outcome);
+  }
+
+  /** Every attempt of one node (or one map item), through the shared executor. */
+  #attempts(node: GraphNode<S, C>, item: unknown, index: number | undefined, signal: AbortSignal): Promise<Outcome<unknown>> {
+    const stepMeta = new Meta();
+    const handler = node.onError ?? this.#graph.options.onError;
+    return execute(({ attempt, signal: attemptSignal }) => this.#body(node, this.#args(node, attempt, attemptSignal, stepMeta, item, index)), {
+      name: node.name,
+      retry: node.retry,
+      timeoutMs: node.timeout,
+      signal,
+      onError:
+        handler &&
+        ((error, attempt) =>
+          handler(error, { node: node.name, attempt, index, state: this.#state, context: this.#context, runId: this.#env.runId })),
+      observer: this.#observer(node.name, node.kind, index, stepMeta),
+    });
+  }
+
+  #body(node: GraphNode<S, C>, args: StepArgs<S, C, unknown>): unknown {
+    switch (node.kind) {
+      case 'step':
+      case 'barrier':
+        return this.#call(node.name, node.kind, node.fn, args);
+      case 'map':
+        return this.#map(node, args as StepArgs<S, C>);
+      case 'switch':
+        return this.#decide(node, args as StepArgs<S, C>);
+      case 'sub':
+        return node.fn ? this.#call(node.name, node.kind, node.fn, args) : this.#child(node, args as StepArgs<S, C>);
+    }
+  }
+
+  #call(name: string, kind: NodeKind, fn: StepFn<S, C, unknown>, args: StepArgs<S, C, unknown>): unknown {
+    const out = fn(args);
+    if (out !== null && typeof out === 'object' && !(out instanceof Promise) && Symbol.asyncIterator in out) {
+      return this.#stream(name, kind, out as AsyncIterable<unknown>, args);
+    }
+    return out;
+  }
+
+  /** Pulls a streaming step's tokens, one event each; a slow event reader slows the producer. */
+  async #stream(name: string, kind: NodeKind, tokens: AsyncIterable<unknown>, args: StepArgs<S, C, unknown>): Promise<unknown> {
+    const iterator = tokens[Symbol.asyncIterator]();
+    let tokenIndex = 0;
+    let finished = false;
+    try {
+      for (;;) {
+        if (args.signal.aborted) throw args.signal.reason;
+        const next = await iterator.next();
+        if (next.done) {
+          finished = true;
+          return next.value;
+        }
+        this.#tokens[name] = (this.#tokens[name] ?? 0) + 1;
+        this.#emitter.emit({ type: 'token', node: name, nodeKind: kind, attempt: args.attempt, index: args.index, tokenIndex: tokenIndex++, token: next.value });
+        const room = this.#env.bus.ready();
+        if (room) await room;
+      }
+    } finally {
+      if (!finished) void iterator.return?.()?.catch(() => {});
+    }
+  }
+
+  async #decide(node: SwitchNode<S, C>, args: StepArgs<S, C>): Promise<Decision> {
+    const route = await node.fn(args);
+    if (route === STOP) return { route: 'STOP', targets: new Set() };
+    let target: string | typeof STOP | undefined;
+    if (node.routes) {
+      target = Object.hasOwn(node.routes, route) ? node.routes[route] : node.default;
+      if (target === undefined) {
+        const known = Object.keys(node.routes);
+        throw new RouteError(
+          `switch '${node.name}' returned route '${route}', which is not one of its routes (${known.join(', ')}).${didYouMean(route, known)} Add it to routes or give the switch a default.`,
+        );
+      }
+    } else {
+      target = node.to.includes(route) ? route : node.default;
+      if (target === undefined) {
+        throw new RouteError(
+          `switch '${node.name}' returned '${route}', which is not one of its targets (${node.to.join(', ')}).${didYouMean(route, node.to)}`,
+        );
+      }
+    }
+    const targets = new Set<string>(target === STOP ? [] : [target]);
+    this.#emitter.emit({ type: 'route', node: node.name, nodeKind: 'switch', route: String(route), targets: [...targets] });
+    return { route: String(route), targets };
+  }
+
+  async #child(node: SubNode<S, C>, args: StepArgs<S, C>): Promise<unknown> {
+    const child = node.child.graph as Graph<unknown, unknown>;
+    const childState = await node.state(args);
+    const context = node.context ? node.context(args) : this.#context;
+    const result = await startRun(child, childState, { context } as RunOptions<unknown>, {
+      bus: this.#env.bus,
+      signal: args.signal,
+      runId: crypto.randomUUID(),
+      parentRunId: this.#env.runId,
+    });
+    if (result.status === 'suspended') return new Suspension(`sub-pipeline '${child.name}' suspended at '${result.suspended?.node}'`);
+    if (result.status !== 'succeeded') throw result.error ?? new Error(`sub-pipeline '${child.name}' ended ${result.status}`);
+    if (node.onResult) await node.onResult(result, args);
+    return result;
+  }
+
+  /** Runs the producer, then the worker once per item with bounded concurrency. Results keep input order. */
+  async #map(node: MapNode<S, C>, args: StepArgs<S, C>): Promise<unknown[]> {
+    const source = await node.fn(args);
+    const worker = this.#node(node.worker);
+    const concurrency = node.concurrency;
+    const emitter = this.#emitter;
+    emitter.emit({ type: 'map_start', node: node.name, nodeKind: 'map', worker: worker.name, concurrency });
+    const started = performance.now();
+
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(args.signal.reason);
+    args.signal.addEventListener('abort', onAbort, { once: true });
+    const results: unknown[] = [];
+    let active = 0;
+    let peak = 0;
+    let count = 0;
+    let failure: Error | undefined;
+    let wake: (() => void) | undefined;
+    const settled = () => {
+      active--;
+      const resolve = wake;
+      wake = undefined;
+      resolve?.();
+    };
+
+    const sync = Symbol.iterator in source;
+    const iterator = sync ? (source as Iterable<unknown>)[Symbol.iterator]() : (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+    let exhausted = false;
+    try {
+      for (;;) {
+        while (active >= concurrency) await new Promise<void>((resolve) => (wake = resolve));
+        if (failure || controller.signal.aborted) break;
+        const room = this.#env.bus.ready();
+        if (room) await room;
+        const next = sync ? (iterator as Iterator<unknown>).next() : await (iterator as AsyncIterator<unknown>).next();
+        if (next.done) {
+          exhausted = true;
+          break;
+        }
+        if (node.maxItems !== undefined && count >= node.maxItems) {
+          failure = new MapLimitError(
+            `map '${node.name}' produced more than its maxItems (${node.maxItems}) items: raise maxItems, or have the producer stop sooner`,
+          );
+          controller.abort(failure);
+          break;
+        }
+        const index = count++;
+        active++;
+        if (active > peak) peak = active;
+        this.#emitter.emit({ type: 'step_queued', node: worker.name, nodeKind: worker.kind, index });
+        this.#attempts(worker, next.value, index, controller.signal).then((outcome) => {
+          if (outcome.status === 'succeeded') results[index] = outcome.value;
+          else if (outcome.status === 'skipped') results[index] = undefined;
+          else if (!failure && outcome.status !== 'cancelled') {
+            failure =
+              outcome.status === 'failed'
+                ? new StepFailedError(worker.name, outcome.attempts, outcome.error, index)
+                : (outcome.error as Error);
+            controller.abort(failure);
+          }
+          settled();
+        });
+      }
+      while (active > 0) await new Promise<void>((resolve) => (wake = resolve));
+    } finally {
+      args.signal.removeEventListener('abort', onAbort);
+      if (!exhausted) void Promise.resolve(iterator.return?.()).catch(() => {});
+    }
+    if (failure) throw failure;
+    if (args.signal.aborted) throw args.signal.reason;
+    const durationMs = performance.now() - started;
+    this.#maps[node.name] = { items: count, peakWorkers: peak };
+    emitter.emit({ type: 'map_end', node: node.name, nodeKind: 'map', worker: worker.name, items: count, peakWorkers: peak, durationMs });
+    return results;
+  }
+
+  // ---- outcomes and joins ----------------------------------------------
+
+  #settle(node: GraphNode<S, C>, outcome: Outcome<unknown>): void {
+    switch (outcome.status) {
+      case 'succeeded': {
+        const value = outcome.value;
+        if (node.kind === 'switch') {
+          const decision = value as Decision;
+          this.#outputs.set(node.name, decision.route);
+          this.#propagate(node.name, decision.targets);
+        } else if (value instanceof Suspension) {
+          this.#outputs.set(node.name, undefined);
+          this.#suspended ??= { node: node.name, reason: value.reason };
+          this.#halted = true;
+        } else {
+          this.#outputs.set(node.name, value);
+          this.#propagate(node.name, ALL);
+        }
+        return;
+      }
+      case 'skipped':
+        this.#outputs.set(node.name, undefined);
+        this.#propagate(node.name, outcome.action === 'stop' || node.kind === 'switch' ? new Set() : ALL);
+        return;
+      case 'cancelled':
+        // Cancelled because the run is ending (cancel, run timeout, another step's failure).
+        this.#halted = true;
+        if (!this.#controller.signal.aborted) this.#fail(node.name, new CancelledError(`step '${node.name}'`, outcome.error), 'failed');
+        return;
+      case 'failed': {
+        // A map's failure is its worker's: keep the worker's name and item in the error.
+        const error =
+          node.kind === 'map' && outcome.error instanceof StepFailedError
+            ? outcome.error
+            : new StepFailedError(node.name, outcome.attempts, outcome.error);
+        this.#fail(node.name, error, 'failed');
+        return;
+      }
+      case 'timed_out':
+        this.#fail(node.name, outcome.error instanceof Error ? outcome.error : new Error(String(outcome.error)), 'timed_out');
+        return;
+    }
+  }
+
+  #fail(node: string | undefined, error: Error, status: 'failed' | 'timed_out'): void {
+    this.#failure ??= { node, error, status };
+    this.#halted = true;
+    if (!this.#controller.signal.aborted) this.#controller.abort(error);
+  }
+
+  #propagate(from: string, chosen: ReadonlySet<string> | undefined): void {
+    if (this.#halted) return;
+    for (const target of this.#graph.shape.successors.get(from) ?? []) {
+      if (chosen === ALL || chosen.has(target)) this.#arrive(target, from);
+      else this.#resolve(target, from, false);
+    }
+  }
+
+  #parents(name: string): readonly string[] {
+    const parents = this.#graph.shape.parents.get(name) ?? [];
+    const reach = this.#reach;
+    return reach ? parents.filter((p) => reach.has(p)) : parents;
+  }
+
+  #arrive(target: string, from: string): void {
+    this.#resolve(target, from, true);
+  }
+
+  /** A parent of `target` is done: it arrived (ran) or never will (skipped). */
+  #resolve(target: string, from: string, arrived: boolean): void {
+    if (this.#halted) return;
+    const parents = this.#parents(target);
+    if (parents.length <= 1) {
+      if (arrived) this.#ready(target);
+      else this.#skip(target);
+      return;
+    }
+    let join = this.#joins.get(target);
+    if (!join) {
+      join = { arrived: [], resolved: new Set(), firstArrival: 0, timer: undefined, released: false };
+      this.#joins.set(target, join);
+    }
+    if (join.released) return; // ANY: later arrivals are ignored
+    join.resolved.add(from);
+    if (arrived) join.arrived.push(from);
+
+    const node = this.#node(target);
+    const mode = node.kind === 'barrier' ? node.mode : 'all';
+    const missing = parents.filter((p) => !join.resolved.has(p));
+    if (join.arrived.length > 0 && (mode === 'any' || missing.length === 0)) {
+      join.released = true;
+      if (join.timer !== undefined) clearTimeout(join.timer);
+      const waitedMs = join.firstArrival === 0 ? 0 : performance.now() - join.firstArrival;
+      this.#barriers[target] = { waitedMs, arrived: [...join.arrived] };
+      this.#emitter.emit({ type: 'barrier_release', node: target, nodeKind: node.kind, mode, arrived: [...join.arrived], waitedMs });
+      this.#ready(target);
+    } else if (missing.length === 0) {
+      join.released = true;
+      this.#skip(target);
+    } else if (arrived) {
+      this.#emitter.emit({ type: 'barrier_wait', node: target, nodeKind: node.kind, mode, arrived: [...join.arrived], waitingFor: missing });
+      if (join.firstArrival === 0) {
+        join.firstArrival = performance.now();
+        const limit = node.kind === 'barrier' ? node.barrierTimeout : undefined;
+        if (limit !== undefined) join.timer = setTimeout(() => this.#barrierTimedOut(target, limit), limit);
+      }
+    }
+  }
+
+  #barrierTimedOut(name: string, limit: number): void {
+    const join = this.#joins.get(name);
+    if (!join || join.released || this.#halted) return;
+    join.released = true;
+    this.#claimed.add(name);
+    const missing = this.#parents(name).filter((p) => !join.resolved.has(p));
+    const error = new BarrierTimeoutError(name, limit, join.arrived, missing);
+    this.#endWithoutRunning(name, 'timed_out', error, undefined);
+    this.#fail(name, error, 'timed_out');
+  }
+
+  /** A node that will never run (its branch was not taken): skipped, and so are its own successors. */
+  #skip(name: string): void {
+    if (this.#claimed.has(name)) return;
+    this.#claimed.add(name);
+    this.#endWithoutRunning(name, 'skipped', undefined, 'not-reached');
+    for (const target of this.#graph.shape.successors.get(name) ?? []) this.#resolve(target, name, false);
+  }
+
+  #endWithoutRunning(name: string, status: StepEndStatus, error: Error | undefined, skipReason: 'not-reached' | undefined): void {
+    if (!this.#emitter.active) return;
+    this.#emitter.emit({
+      type: 'step_end',
+      node: name,
+      nodeKind: this.#node(name).kind,
+      attempt: 0,
+      index: undefined,
+      status,
+      durationMs: 0,
+      error: error && toErrorInfo(error),
+      skipReason,
+      meta: undefined,
+    });
+  }
+
+  // ---- per-attempt plumbing --------------------------------------------
+
+  #node(name: string): GraphNode<S, C> {
+    const node = this.#graph.nodes.get(name);
+    if (!node) throw new Error(`spanflow: no node '${name}' in pipeline '${this.#graph.name}'`);
+    return node;
+  }
+
+  readonly #output = <T>(name: string): T | undefined => {
+    if (!this.#graph.nodes.has(name)) {
+      throw new Error(`output('${name}'): pipeline '${this.#graph.name}' has no such step.${didYouMean(name, this.#graph.nodes.keys())}`);
+    }
+    return this.#outputs.get(name) as T | undefined;
+  };
+
+  readonly #suspend = (reason?: string): Suspension => new Suspension(reason);
+
+  #args(
+    node: GraphNode<S, C>,
+    attempt: number,
+    signal: AbortSignal,
+    stepMeta: Meta,
+    item: unknown,
+    index: number | undefined,
+  ): StepArgs<S, C, unknown> {
+    return {
+      state: this.#state,
+      context: this.#context,
+      signal,
+      attempt,
+      node: node.name,
+      runId: this.#env.runId,
+      item,
+      index,
+      meta: { step: stepMeta, run: this.#runMeta, pipeline: this.#graph.meta },
+      output: this.#output,
+      suspend: this.#suspend,
+    };
+  }
+
+  #observer(node: string, nodeKind: NodeKind, index: number | undefined, stepMeta: Meta): AttemptObserver {
+    const emitter = this.#emitter;
+    let tally = this.#latency.get(node);
+    if (!tally) {
+      tally = new LatencyTally();
+      this.#latency.set(node, tally);
+    }
+    const latency = tally;
+    return {
+      start(attempt) {
+        latency.attempts++;
+        emitter.emit({ type: 'step_start', node, nodeKind, attempt, index });
+      },
+      retry(attempt, error, delayMs, durationMs) {
+        latency.add(durationMs, false);
+        if (emitter.active) emitter.emit({ type: 'step_retry', node, nodeKind, attempt, index, error: toErrorInfo(error), delayMs });
+      },
+      end(attempt, status, durationMs, error) {
+        if (status !== 'cancelled' || durationMs > 0) latency.add(durationMs, status === 'succeeded');
+        if (!emitter.active) return;
+        emitter.emit({
+          type: 'step_end',
+          node,
+          nodeKind,
+          attempt,
+          index,
+          status,
+          durationMs,
+          error: error === undefined || status === 'succeeded' ? undefined : toErrorInfo(error),
+          skipReason: status === 'skipped' ? 'handler' : undefined,
+          meta: stepMeta.snapshot(),
+        });
+      },
+    };
+  }
+
+  #metrics(): RunMetrics {
+    const steps: Record<string, StepLatency> = {};
+    for (const [name, tally] of this.#latency) {
+      steps[name] = { attempts: tally.attempts, succeeded: tally.succeeded, failed: tally.failed, totalMs: tally.totalMs, maxMs: tally.maxMs };
+    }
+    return { steps, barriers: this.#barriers, maps: this.#maps, peakQueueDepth: this.#peakQueue, tokens: this.#tokens };
+  }
+}

@@ -1,0 +1,9 @@
+// spanflow: the engine. Depends on @opentelemetry/api only.
+
+export * from './errors.ts';
+export * from './events.ts';
+export { type EventListener, EventStream } from './emitter.ts';
+export { type ErrorAction, type RetryOption, type RetryPolicy, backoffDelay } from './executor.ts';
+export * from './graph/index.ts';
+export { Meta, type MetaScopes } from './meta.ts';
+export { collectRun, type CollectedRun } from './testing.ts';
