@@ -161,6 +161,10 @@ export class Pipeline<S = undefined, C = undefined> {
     if (opts.resumeFrom !== undefined && !graph.nodes.has(opts.resumeFrom)) {
       throw new DefinitionError(this.name, [`resumeFrom names unknown step '${opts.resumeFrom}'.${didYouMean(opts.resumeFrom, graph.nodes.keys())}`]);
     }
+    const map = opts.resumeFrom === undefined ? undefined : graph.shape.workerOf.get(opts.resumeFrom);
+    if (map !== undefined) {
+      throw new DefinitionError(this.name, [`resumeFrom names map worker '${opts.resumeFrom}': resume from its map '${map}' instead`]);
+    }
     return new RunHandle<S>(opts, (bus, signal, runId) => startRun(graph, state, opts, { bus, signal, runId, parentRunId: undefined }));
   }
 

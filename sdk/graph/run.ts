@@ -148,7 +148,8 @@ class GraphRun<S, C> {
       for (const hook of this.#graph.startup) {
         const error = await this.#hook(hook, 'startup', this.#controller.signal);
         if (error) {
-          this.#failure ??= { node: undefined, error, status: 'failed' };
+          // A hook interrupted by cancellation or the run timeout ends the run as that, not as a failure.
+          if (!this.#controller.signal.aborted) this.#failure ??= { node: undefined, error, status: 'failed' };
           break;
         }
       }
@@ -271,7 +272,10 @@ class GraphRun<S, C> {
           const next = this.#queue.shift();
           if (next && !this.#halted) this.#launch(next);
         }
-        if (this.#halted) this.#queue.clear();
+        // Steps queued behind the concurrency limit when the run halted never start: they end cancelled.
+        for (let node = this.#halted ? this.#queue.shift() : undefined; node; node = this.#queue.shift()) {
+          this.#endWithoutRunning(node.name, 'cancelled', undefined, undefined);
+        }
         this.#checkIdle();
       });
   }
@@ -442,7 +446,7 @@ class GraphRun<S, C> {
         active++;
         if (active > peak) peak = active;
         this.#emitter.emit({ type: 'step_queued', node: worker.name, nodeKind: worker.kind, index });
-        this.#attempts(worker, next.value, index, controller.signal).then((outcome) => {
+        const onOutcome = (outcome: Outcome<unknown>) => {
           if (outcome.status === 'succeeded') results[index] = outcome.value;
           else if (outcome.status === 'skipped') results[index] = undefined;
           else if (!failure && outcome.status !== 'cancelled') {
@@ -453,7 +457,10 @@ class GraphRun<S, C> {
             controller.abort(failure);
           }
           settled();
-        });
+        };
+        this.#attempts(worker, next.value, index, controller.signal).then(onOutcome, (error: unknown) =>
+          onOutcome({ status: 'failed', error, attempts: 1 }),
+        );
       }
       while (active > 0) await new Promise<void>((resolve) => (wake = resolve));
     } finally {

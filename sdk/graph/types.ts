@@ -59,7 +59,7 @@ export interface HookArgs<S, C> {
   readonly state: S;
   readonly context: C;
   readonly runId: string;
-  /** Startup hooks: the run's signal. Shutdown hooks: a signal that fires only on the run's own timeout... never: shutdown always runs. */
+  /** Startup hooks: the run's signal (cancellation, run timeout). Shutdown hooks: one that never fires, since shutdown always runs to the end. */
   readonly signal: AbortSignal;
   readonly meta: { readonly run: Meta; readonly pipeline: Readonly<Record<string, unknown>> };
 }

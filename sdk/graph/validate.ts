@@ -52,6 +52,9 @@ export function analyze(pipeline: string, nodes: ReadonlyMap<string, GraphNode<u
 
   for (const [worker, map] of workerOf) {
     const node = nodes.get(worker);
+    if (node && node.kind !== 'step' && node.kind !== 'sub') {
+      problems.push(`map worker '${worker}' is a ${node.kind}: a worker must be a step or a sub-pipeline`);
+    }
     if (node && node.to.length > 0) {
       problems.push(
         `map worker '${worker}' has its own targets (${node.to.join(', ')}): a worker's result goes back to its map '${map}'; move \`to\` onto '${map}'`,
