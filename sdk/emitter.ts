@@ -25,6 +25,11 @@ export class EventBus {
     return this.#delivered;
   }
 
+  /** An event was due but no one listened: a stream attached later would still have missed it. */
+  skipped(): void {
+    this.#delivered = true;
+  }
+
   listen(listener: EventListener): void {
     this.#listeners.push(listener);
   }
@@ -153,7 +158,10 @@ export class RunEmitter {
   }
 
   emit<T extends EventType>(init: EventInit<T>): void {
-    if (!this.bus.active) return;
+    if (!this.bus.active) {
+      this.bus.skipped();
+      return;
+    }
     this.bus.deliver({
       runId: this.runId,
       parentRunId: this.parentRunId,

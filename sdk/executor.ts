@@ -93,7 +93,8 @@ export async function execute<T>(fn: (context: AttemptContext) => T | Promise<T>
   const { signal, observer } = options;
   for (let attempt = 1; ; attempt++) {
     if (signal.aborted) {
-      observer?.end(attempt, 'cancelled', 0, signal.reason);
+      // Cancelled before this attempt started: the step ends on its last attempt that ran (0 if none did).
+      observer?.end(attempt - 1, 'cancelled', 0, signal.reason);
       return { status: 'cancelled', error: signal.reason, attempts: attempt - 1 };
     }
     observer?.start(attempt);
@@ -154,14 +155,27 @@ async function runAttempt<T>(
 ): Promise<AttemptResult<T>> {
   const parent = options.signal;
   const controller = new AbortController();
-  const onParentAbort = () => controller.abort(parent.reason);
-  parent.addEventListener('abort', onParentAbort, { once: true });
+  // Only the parent and the timer abort this controller, so they also end the
+  // race with the step's promise: no second listener per attempt.
+  let abandon: ((reason: unknown) => void) | undefined;
+  const abort = (reason: unknown) => {
+    controller.abort(reason);
+    abandon?.(controller.signal.reason);
+  };
+  const unlink = onAbortOf(parent, () => abort(parent.reason));
   const timer =
     options.timeoutMs === undefined
       ? undefined
-      : setTimeout(() => controller.abort(new StepTimeoutError(options.name, options.timeoutMs ?? 0)), options.timeoutMs);
+      : setTimeout(() => abort(new StepTimeoutError(options.name, options.timeoutMs ?? 0)), options.timeoutMs);
   try {
-    const value = await untilAborted(fn({ attempt, signal: controller.signal }), controller.signal);
+    const work = fn({ attempt, signal: controller.signal });
+    const value =
+      work instanceof Promise && !controller.signal.aborted
+        ? await new Promise<T>((resolve, reject) => {
+            abandon = reject;
+            work.then(resolve, reject);
+          })
+        : await untilAborted(work, controller.signal);
     return { ok: true, value };
   } catch (error) {
     if (controller.signal.aborted) {
@@ -172,8 +186,41 @@ async function runAttempt<T>(
     return { ok: false, error, status: isTimeout(error) ? 'timed_out' : 'failed' };
   } finally {
     if (timer !== undefined) clearTimeout(timer);
-    parent.removeEventListener('abort', onParentAbort);
+    unlink();
   }
+}
+
+const dependents = new WeakMap<AbortSignal, Set<() => void>>();
+
+/**
+ * Calls `fn` when `parent` aborts. One listener per parent signal however many
+ * attempts hang off it (a map's items all share one), so linking and unlinking
+ * are O(1) instead of a walk of the signal's listener list.
+ */
+function onAbortOf(parent: AbortSignal, fn: () => void): () => void {
+  if (parent.aborted) {
+    fn();
+    return () => {};
+  }
+  let set = dependents.get(parent);
+  if (!set) {
+    const fresh = new Set<() => void>();
+    dependents.set(parent, fresh);
+    parent.addEventListener(
+      'abort',
+      () => {
+        for (const dependent of [...fresh]) dependent();
+        fresh.clear();
+      },
+      { once: true },
+    );
+    set = fresh;
+  }
+  const own = set;
+  own.add(fn);
+  return () => {
+    own.delete(fn);
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { MetaSnapshot } from './events.ts';
 
 /**
- * One scope of the meta protocol (a step attempt or a run): free-form data,
+ * One scope of the meta protocol (a step, across its attempts, or a run): free-form data,
  * tags, metric samples and counters. The snapshot travels on the scope's end
  * event (`step_end` for a step, `run_end` for a run).
  */

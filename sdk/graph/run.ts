@@ -100,7 +100,7 @@ class GraphRun<S, C> {
   readonly #emitter: RunEmitter;
   readonly #runMeta = new Meta();
   readonly #controller = new AbortController();
-  readonly #outputs = new Map<string, unknown>();
+  readonly #outputs: Map<string, unknown>;
   readonly #joins = new Map<string, JoinState>();
   /** Nodes started or skipped: each is settled at most once per run. */
   readonly #claimed = new Set<string>();
@@ -128,6 +128,7 @@ class GraphRun<S, C> {
     this.#options = options;
     this.#env = env;
     this.#emitter = new RunEmitter(env.bus, env.runId, env.parentRunId, graph.name);
+    this.#outputs = new Map(Object.entries(options.outputs ?? {}));
     this.#start = options.resumeFrom ?? graph.shape.root;
     this.#reach = this.#start === graph.shape.root ? undefined : reachable(this.#start, graph.shape.successors, graph.nodes as never);
   }
@@ -146,6 +147,8 @@ class GraphRun<S, C> {
 
     try {
       for (const hook of this.#graph.startup) {
+        // Cancelled (or timed out) before or between hooks: the rest do not start.
+        if (this.#controller.signal.aborted) break;
         const error = await this.#hook(hook, 'startup', this.#controller.signal);
         if (error) {
           // A hook interrupted by cancellation or the run timeout ends the run as that, not as a failure.
@@ -172,7 +175,8 @@ class GraphRun<S, C> {
     const shutdownSignal = new AbortController().signal;
     for (const hook of this.#graph.shutdown) {
       const error = await this.#hook(hook, 'shutdown', shutdownSignal);
-      if (error) this.#failure ??= { node: undefined, error, status: 'failed' };
+      // A shutdown failure fails a run that would have succeeded; it does not hide a cancellation or timeout.
+      if (error && !this.#controller.signal.aborted) this.#failure ??= { node: undefined, error, status: 'failed' };
     }
 
     const { status, error } = this.#outcome();
@@ -357,7 +361,10 @@ class GraphRun<S, C> {
 
   async #decide(node: SwitchNode<S, C>, args: StepArgs<S, C>): Promise<Decision> {
     const route = await node.fn(args);
-    if (route === STOP) return { route: 'STOP', targets: new Set() };
+    if (route === STOP) {
+      this.#emitter.emit({ type: 'route', node: node.name, nodeKind: 'switch', route: 'STOP', targets: [] });
+      return { route: 'STOP', targets: new Set() };
+    }
     let target: string | typeof STOP | undefined;
     if (node.routes) {
       target = Object.hasOwn(node.routes, route) ? node.routes[route] : node.default;
@@ -399,6 +406,9 @@ class GraphRun<S, C> {
   /** Runs the producer, then the worker once per item with bounded concurrency. Results keep input order. */
   async #map(node: MapNode<S, C>, args: StepArgs<S, C>): Promise<unknown[]> {
     const source = await node.fn(args);
+    if (source === null || typeof source !== 'object' || !(Symbol.iterator in source || Symbol.asyncIterator in source)) {
+      throw new TypeError(`map '${node.name}': its producer returned ${source === null ? 'null' : typeof source}, not an array or (async) iterable of items`);
+    }
     const worker = this.#node(node.worker);
     const concurrency = node.concurrency;
     const emitter = this.#emitter;

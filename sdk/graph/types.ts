@@ -131,8 +131,10 @@ interface RunOptionsBase {
   readonly signal?: AbortSignal;
   /** The whole run, in ms: it ends `timed_out`. */
   readonly timeout?: number;
-  /** Start at this step instead of the root (after a suspension). */
+  /** Start at this step instead of the root (after a suspension). Steps before it do not run. */
   readonly resumeFrom?: string;
+  /** Outputs of steps that ran before (a suspended run's `result.outputs`), readable through `output()` when resuming. */
+  readonly outputs?: Readonly<Record<string, unknown>>;
   /** Use this id instead of a random UUID. */
   readonly runId?: string;
   /** Called synchronously with every event, this run's and its sub-pipelines'. */

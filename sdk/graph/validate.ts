@@ -76,7 +76,7 @@ export function analyze(pipeline: string, nodes: ReadonlyMap<string, GraphNode<u
   if (cycle) problems.push(`there is a cycle: ${cycle.join(' -> ')}; pipelines are acyclic, so break one of these edges`);
 
   const roots = names.filter((n) => (parents.get(n)?.length ?? 0) === 0 && !workerOf.has(n));
-  if (roots.length === 0 && !cycle) problems.push('it has no root: every step has a parent, so none can start');
+  if (roots.length === 0) problems.push('it has no root: every step has a parent, so none can start');
   if (roots.length > 1) {
     problems.push(
       `it has several roots (${roots.join(', ')}): a pipeline starts at exactly one step; connect the others to it with \`to\``,
@@ -87,7 +87,7 @@ export function analyze(pipeline: string, nodes: ReadonlyMap<string, GraphNode<u
   if (root !== undefined && roots.length === 1) {
     const reached = reachable(root, successors, nodes);
     const unreachable = names.filter((n) => !reached.has(n));
-    if (unreachable.length > 0 && !cycle) {
+    if (unreachable.length > 0) {
       problems.push(`step(s) ${unreachable.map((n) => `'${n}'`).join(', ')} cannot be reached from the root '${root}': connect them with \`to\` or remove them`);
     }
   }
