@@ -98,6 +98,21 @@ export class StepFailedError extends SpanflowError {
   }
 }
 
+/** A map's producer gave more items than its `maxItems`. Never retried: the same producer would do it again. */
+export class MapLimitError extends SpanflowError {
+  override name = 'MapLimitError';
+}
+
+/** A switch returned a route it does not have. Never retried: the same state picks the same route. */
+export class RouteError extends SpanflowError {
+  override name = 'RouteError';
+}
+
+/** Errors that another attempt cannot fix; the executor does not retry them whatever the policy says. */
+export function isPermanent(error: unknown): boolean {
+  return error instanceof RouteError || error instanceof MapLimitError || error instanceof DefinitionError;
+}
+
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

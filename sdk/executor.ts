@@ -4,7 +4,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StepEndStatus } from './events.ts';
-import { isTimeout, StepTimeoutError } from './errors.ts';
+import { isPermanent, isTimeout, StepTimeoutError } from './errors.ts';
 
 export interface RetryPolicy {
   /** Attempts in all, the first included. Default 1 (no retry). */
@@ -20,7 +20,7 @@ export interface RetryPolicy {
    * between 0 and the delay). Default 0.5. Spreads out retries that failed together.
    */
   readonly jitter?: number;
-  /** Which errors are worth another attempt. Default: all (a cancellation never retries). */
+  /** Which errors are worth another attempt. Default: all but cancellations and errors no attempt can fix (`RouteError`, `MapLimitError`). */
   readonly retryIf?: (error: unknown, attempt: number) => boolean;
 }
 
@@ -112,7 +112,7 @@ export async function execute<T>(fn: (context: AttemptContext) => T | Promise<T>
     }
 
     let action: ErrorAction;
-    if (attempt < maxAttempts && (policy.retryIf?.(error, attempt) ?? true)) {
+    if (attempt < maxAttempts && !isPermanent(error) && (policy.retryIf?.(error, attempt) ?? true)) {
       action = 'retry';
     } else if (options.onError) {
       try {

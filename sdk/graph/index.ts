@@ -1,6 +1,5 @@
 export { RunHandle } from './handle.ts';
 export { type Graph, Pipeline, pipeline } from './pipeline.ts';
-export { MapLimitError, RouteError } from './run.ts';
 export {
   type Awaitable,
   type BarrierOptions,

@@ -17,20 +17,29 @@ function label(text: string): string {
   return `"${text.replace(/"/g, '#quot;')}"`;
 }
 
+/** The name, with the step's retry and timeout when it has them (`analyze ↻3 ⏱400 ms`). */
+function title(node: GraphNode<unknown, unknown>): string {
+  const attempts = typeof node.retry === 'number' ? node.retry : node.retry?.attempts;
+  const retry = attempts !== undefined && attempts > 1 ? ` ↻${attempts}` : '';
+  const timeout = node.timeout === undefined ? '' : ` ⏱${node.timeout} ms`;
+  return `${node.name}${retry}${timeout}`;
+}
+
 function shape(id: string, node: GraphNode<unknown, unknown>): string {
+  const name = title(node);
   switch (node.kind) {
     case 'step':
-      return node.streaming ? `${id}[/${label(`${node.name} ⇶ stream`)}/]:::stream` : `${id}[${label(node.name)}]:::step`;
+      return node.streaming ? `${id}[/${label(`${name} ⇶ stream`)}/]:::stream` : `${id}[${label(name)}]:::step`;
     case 'barrier': {
       const timeout = node.barrierTimeout === undefined ? '' : `, ${node.barrierTimeout} ms`;
-      return `${id}{{${label(`${node.name} (${node.mode.toUpperCase()}${timeout})`)}}}:::barrier`;
+      return `${id}{{${label(`${name} (${node.mode.toUpperCase()}${timeout})`)}}}:::barrier`;
     }
     case 'map':
-      return `${id}[[${label(`${node.name} (map ×${node.concurrency})`)}]]:::map`;
+      return `${id}[[${label(`${name} (map ×${node.concurrency})`)}]]:::map`;
     case 'switch':
-      return `${id}{${label(node.name)}}:::switch`;
+      return `${id}{${label(name)}}:::switch`;
     case 'sub':
-      return `${id}[${label(node.name)}]:::step`;
+      return `${id}[${label(name)}]:::step`;
   }
 }
 

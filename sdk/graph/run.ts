@@ -8,8 +8,9 @@ import {
   BarrierTimeoutError,
   CancelledError,
   HookError,
+  MapLimitError,
+  RouteError,
   RunTimeoutError,
-  SpanflowError,
   StepFailedError,
   toErrorInfo,
 } from '../errors.ts';
@@ -44,16 +45,6 @@ export interface RunEnv {
 
 export function startRun<S, C>(graph: Graph<S, C>, state: S, options: RunOptions<C>, env: RunEnv): Promise<RunResult<S>> {
   return new GraphRun(graph, state, options, env).execute();
-}
-
-/** A map's item limit was passed. */
-export class MapLimitError extends SpanflowError {
-  override name = 'MapLimitError';
-}
-
-/** A switch returned a route it does not have. */
-export class RouteError extends SpanflowError {
-  override name = 'RouteError';
 }
 
 interface Decision {
@@ -477,10 +468,10 @@ class GraphRun<S, C> {
       args.signal.removeEventListener('abort', onAbort);
       if (!exhausted) void Promise.resolve(iterator.return?.()).catch(() => {});
     }
+    this.#maps[node.name] = { items: count, peakWorkers: peak };
     if (failure) throw failure;
     if (args.signal.aborted) throw args.signal.reason;
     const durationMs = performance.now() - started;
-    this.#maps[node.name] = { items: count, peakWorkers: peak };
     emitter.emit({ type: 'map_end', node: node.name, nodeKind: 'map', worker: worker.name, items: count, peakWorkers: peak, durationMs });
     return results;
   }
