@@ -12,6 +12,13 @@ export type StepStatus = (typeof STEP_STATUSES)[number];
 /** The statuses a finished step attempt (or a step that never ran) can have. */
 export type StepEndStatus = Exclude<StepStatus, 'queued' | 'running' | 'retrying'>;
 
+/** Where an item stands in a stage pipeline. `completed`, `failed` and `skipped` are final. */
+export const ITEM_STATUSES = ['queued', 'in_progress', 'retrying', 'completed', 'failed', 'skipped'] as const;
+export type ItemStatus = (typeof ITEM_STATUSES)[number];
+
+export const WORKER_STATES = ['idle', 'busy'] as const;
+export type WorkerState = (typeof WORKER_STATES)[number];
+
 export const NODE_KINDS = ['step', 'map', 'switch', 'sub', 'barrier'] as const;
 export type NodeKind = (typeof NODE_KINDS)[number];
 
@@ -100,6 +107,14 @@ export interface RunEndEvent extends EventBase {
   readonly suspended: { readonly node: string; readonly reason: string | undefined } | undefined;
   readonly meta: MetaSnapshot;
   readonly metrics: RunMetrics;
+  /** A stage pipeline's batch: how its items ended. */
+  readonly items: ItemCounts | undefined;
+}
+export interface ItemCounts {
+  readonly fed: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly skipped: number;
 }
 export interface HookStartEvent extends EventBase {
   readonly type: 'hook_start';
@@ -178,6 +193,60 @@ export interface RouteEvent extends EventBase, NodeFields {
   readonly targets: readonly string[];
 }
 
+// ---- stage pipelines ------------------------------------------------------
+
+interface ItemFields {
+  /** The item's id: its feed position as a string, or the id given with `item(value, { id })`. */
+  readonly itemId: string;
+  /** Feed position, from 0. */
+  readonly index: number;
+  readonly stage: string;
+}
+
+interface TaskFields extends ItemFields {
+  readonly task: string;
+  /** 1 for the first attempt of this task on this item. */
+  readonly attempt: number;
+  /** The worker's number within its stage, from 0. */
+  readonly worker: number;
+}
+
+/** An item changed status in a stage: queued, in_progress, retrying, or a final completed / failed / skipped. */
+export interface ItemStatusEvent extends EventBase, ItemFields {
+  readonly type: 'item_status';
+  readonly status: ItemStatus;
+  /** Passes through the stage so far (per-stage retry counts them). */
+  readonly attempt: number;
+  readonly error: ErrorInfo | undefined;
+}
+export interface TaskStartEvent extends EventBase, TaskFields {
+  readonly type: 'task_start';
+}
+export interface TaskRetryEvent extends EventBase, TaskFields {
+  readonly type: 'task_retry';
+  readonly error: ErrorInfo;
+  readonly delayMs: number;
+}
+export interface TaskEndEvent extends EventBase, TaskFields {
+  readonly type: 'task_end';
+  readonly status: StepEndStatus;
+  readonly durationMs: number;
+  readonly error: ErrorInfo | undefined;
+}
+/** A task said what it is doing (`setTaskStatus`). */
+export interface TaskStatusEvent extends EventBase, TaskFields {
+  readonly type: 'task_status';
+  readonly text: string;
+}
+export interface WorkerStateEvent extends EventBase {
+  readonly type: 'worker_state';
+  readonly stage: string;
+  readonly worker: number;
+  readonly state: WorkerState;
+  readonly itemId: string | undefined;
+  readonly task: string | undefined;
+}
+
 export type SpanflowEvent =
   | RunQueuedEvent
   | RunStartEvent
@@ -193,7 +262,13 @@ export type SpanflowEvent =
   | BarrierReleaseEvent
   | MapStartEvent
   | MapEndEvent
-  | RouteEvent;
+  | RouteEvent
+  | ItemStatusEvent
+  | TaskStartEvent
+  | TaskRetryEvent
+  | TaskEndEvent
+  | TaskStatusEvent
+  | WorkerStateEvent;
 
 export type EventType = SpanflowEvent['type'];
 export type EventOf<T extends EventType> = Extract<SpanflowEvent, { type: T }>;

@@ -67,6 +67,12 @@ export interface ExecuteOptions {
   readonly signal: AbortSignal;
   readonly onError?: ((error: unknown, attempt: number) => ErrorAction | Promise<ErrorAction>) | undefined;
   readonly observer?: AttemptObserver | undefined;
+  /**
+   * Measure each attempt's duration (default true). A caller whose durations
+   * nobody reads right now turns it off: two clock reads are a large share of
+   * a no-op task's cost. Durations are then reported as 0.
+   */
+  readonly timed?: boolean | undefined;
 }
 
 const NO_RETRY: RetryPolicy = { attempts: 1 };
@@ -86,63 +92,126 @@ export function backoffDelay(policy: RetryPolicy, attempt: number, random: () =>
   return Math.round(delay * (1 - jitter * random()));
 }
 
-/** Runs `fn` until it succeeds or the retry policy and error handler give up. Never throws. */
-export async function execute<T>(fn: (context: AttemptContext) => T | Promise<T>, options: ExecuteOptions): Promise<Outcome<T>> {
-  const policy = normalizeRetry(options.retry);
-  const maxAttempts = Math.max(1, policy.attempts ?? 1);
+/**
+ * The retry policy's verdict on a failed attempt: another one, or not. The
+ * in-place loop below and a stage's per-stage retry (the item goes back
+ * through its stage) both ask here.
+ */
+export function shouldRetry(policy: RetryPolicy, error: unknown, attempt: number): boolean {
+  return attempt < Math.max(1, policy.attempts ?? 1) && !isPermanent(error) && (policy.retryIf?.(error, attempt) ?? true);
+}
+
+/**
+ * Runs `fn` until it succeeds or the retry policy and error handler give up.
+ * Never throws. The first attempt runs without an async frame of its own, so
+ * a task that succeeds at once costs no promise beyond its own; the result is
+ * then an `Outcome` rather than a promise of one.
+ */
+export function execute<T>(fn: (context: AttemptContext) => T | Promise<T>, options: ExecuteOptions): Outcome<T> | Promise<Outcome<T>> {
   const { signal, observer } = options;
-  for (let attempt = 1; ; attempt++) {
-    if (signal.aborted) {
-      // Cancelled before this attempt started: the step ends on its last attempt that ran (0 if none did).
-      observer?.end(attempt - 1, 'cancelled', 0, signal.reason);
-      return { status: 'cancelled', error: signal.reason, attempts: attempt - 1 };
-    }
-    observer?.start(attempt);
-    const started = performance.now();
-    const result = await runAttempt(fn, attempt, options);
-    const durationMs = performance.now() - started;
+  if (signal.aborted) return cancelledBefore(1, options);
+  observer?.start(1);
+  const started = options.timed === false ? -1 : performance.now();
+  const after = (result: AttemptResult<T>) => afterAttempt(fn, options, 1, result, started);
+  if (options.timeoutMs === undefined) return attemptUntimed(fn, 1, signal, after);
+  return runAttempt(fn, 1, options).then(after);
+}
+
+function attempt<T>(fn: (context: AttemptContext) => T | Promise<T>, n: number, options: ExecuteOptions): AttemptResult<T> | Promise<AttemptResult<T>> {
+  return options.timeoutMs === undefined ? attemptUntimed(fn, n, options.signal, same) : runAttempt(fn, n, options);
+}
+
+function same<T>(value: T): T {
+  return value;
+}
+
+function clock(options: ExecuteOptions): number {
+  return options.timed === false ? 0 : performance.now();
+}
+
+/** Cancelled before attempt `n` started: the step ends on its last attempt that ran (0 if none did). */
+function cancelledBefore(n: number, options: ExecuteOptions): Outcome<never> {
+  options.observer?.end(n - 1, 'cancelled', 0, options.signal.reason);
+  return { status: 'cancelled', error: options.signal.reason, attempts: n - 1 };
+}
+
+function afterAttempt<T>(
+  fn: (context: AttemptContext) => T | Promise<T>,
+  options: ExecuteOptions,
+  n: number,
+  result: AttemptResult<T>,
+  started: number,
+): Outcome<T> | Promise<Outcome<T>> {
+  const durationMs = started < 0 ? 0 : performance.now() - started;
+  if (result.ok) {
+    options.observer?.end(n, 'succeeded', durationMs, undefined);
+    return { status: 'succeeded', value: result.value, attempts: n };
+  }
+  return retryLoop(fn, options, n, result, durationMs);
+}
+
+/** From a failed attempt on: ask the policy and the handler, wait, try again. */
+async function retryLoop<T>(
+  fn: (context: AttemptContext) => T | Promise<T>,
+  options: ExecuteOptions,
+  failedAttempt: number,
+  failed: AttemptResult<T> & { ok: false },
+  failedMs: number,
+): Promise<Outcome<T>> {
+  const policy = normalizeRetry(options.retry);
+  const { signal, observer } = options;
+  let result: AttemptResult<T> = failed;
+  let durationMs = failedMs;
+  for (let n = failedAttempt; ; ) {
     if (result.ok) {
-      observer?.end(attempt, 'succeeded', durationMs, undefined);
-      return { status: 'succeeded', value: result.value, attempts: attempt };
+      observer?.end(n, 'succeeded', durationMs, undefined);
+      return { status: 'succeeded', value: result.value, attempts: n };
     }
     const { error, status } = result;
     if (status === 'cancelled') {
-      observer?.end(attempt, 'cancelled', durationMs, error);
-      return { status, error, attempts: attempt };
+      observer?.end(n, 'cancelled', durationMs, error);
+      return { status, error, attempts: n };
     }
 
     let action: ErrorAction;
-    if (attempt < maxAttempts && !isPermanent(error) && (policy.retryIf?.(error, attempt) ?? true)) {
+    if (shouldRetry(policy, error, n)) {
       action = 'retry';
     } else if (options.onError) {
       try {
-        action = await options.onError(error, attempt);
+        action = await options.onError(error, n);
       } catch (thrown) {
-        observer?.end(attempt, isTimeout(thrown) ? 'timed_out' : 'failed', durationMs, thrown);
-        return { status: isTimeout(thrown) ? 'timed_out' : 'failed', error: thrown, attempts: attempt };
+        observer?.end(n, isTimeout(thrown) ? 'timed_out' : 'failed', durationMs, thrown);
+        return { status: isTimeout(thrown) ? 'timed_out' : 'failed', error: thrown, attempts: n };
       }
     } else {
       action = 'fail';
     }
 
-    if (action === 'retry') {
-      const delayMs = backoffDelay(policy, attempt);
-      observer?.retry(attempt, error, delayMs, durationMs);
-      if (delayMs > 0) {
-        try {
-          await sleep(delayMs, undefined, { signal });
-        } catch {
-          // Cancelled while waiting: the loop's next turn reports it.
-        }
-      }
-      continue;
-    }
     if (action === 'skip' || action === 'stop') {
-      observer?.end(attempt, 'skipped', durationMs, error);
-      return { status: 'skipped', action, error, attempts: attempt };
+      observer?.end(n, 'skipped', durationMs, error);
+      return { status: 'skipped', action, error, attempts: n };
     }
-    observer?.end(attempt, status, durationMs, error);
-    return { status, error, attempts: attempt };
+    if (action !== 'retry') {
+      observer?.end(n, status, durationMs, error);
+      return { status, error, attempts: n };
+    }
+
+    const delayMs = backoffDelay(policy, n);
+    observer?.retry(n, error, delayMs, durationMs);
+    if (delayMs > 0) {
+      try {
+        await sleep(delayMs, undefined, { signal });
+      } catch {
+        // Cancelled while waiting: reported just below.
+      }
+    }
+    n++;
+    if (signal.aborted) return cancelledBefore(n, options);
+    observer?.start(n);
+    const started = clock(options);
+    const next = attempt(fn, n, options);
+    result = next instanceof Promise ? await next : next;
+    durationMs = clock(options) - started;
   }
 }
 
@@ -190,21 +259,112 @@ async function runAttempt<T>(
   }
 }
 
-const dependents = new WeakMap<AbortSignal, Set<() => void>>();
+/**
+ * The context of an attempt with no timeout of its own. Its signal is made on
+ * first use only (most no-op and CPU tasks never touch it); it is still the
+ * attempt's own, so listeners a task forgets to remove die with the attempt
+ * instead of piling up on the long-lived parent signal.
+ */
+class UntimedContext implements AttemptContext {
+  readonly attempt: number;
+  readonly #parent: AbortSignal;
+  #own: AbortController | undefined;
+  #unlink: (() => void) | undefined;
+
+  constructor(attempt: number, parent: AbortSignal) {
+    this.attempt = attempt;
+    this.#parent = parent;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#own) {
+      const own = new AbortController();
+      const parent = this.#parent;
+      this.#own = own;
+      this.#unlink = onAbortOf(parent, () => own.abort(parent.reason));
+    }
+    return this.#own.signal;
+  }
+
+  dispose(): void {
+    this.#unlink?.();
+  }
+}
+
+function failure(error: unknown, parent: AbortSignal): AttemptResult<never> {
+  if (parent.aborted) return { ok: false, error: parent.reason, status: 'cancelled' };
+  return { ok: false, error, status: isTimeout(error) ? 'timed_out' : 'failed' };
+}
 
 /**
- * Calls `fn` when `parent` aborts. One listener per parent signal however many
- * attempts hang off it (a map's items all share one), so linking and unlinking
- * are O(1) instead of a walk of the signal's listener list.
+ * An attempt with no timeout. `done` turns its result into what the caller
+ * wants; for a synchronous task it is called at once and no promise is made,
+ * else the promise returned settles with `done`'s value when the task's
+ * promise settles or the parent aborts, whichever comes first.
  */
-function onAbortOf(parent: AbortSignal, fn: () => void): () => void {
-  if (parent.aborted) {
-    fn();
-    return () => {};
+function attemptUntimed<T, R>(
+  fn: (context: AttemptContext) => T | Promise<T>,
+  attempt: number,
+  parent: AbortSignal,
+  done: (result: AttemptResult<T>) => R,
+): R | Promise<Awaited<R>> {
+  // A function that takes no context is given none (nothing to make, nothing to dispose).
+  const context = fn.length === 0 ? undefined : new UntimedContext(attempt, parent);
+  let work: T | Promise<T>;
+  try {
+    work = fn(context as AttemptContext);
+  } catch (error) {
+    context?.dispose();
+    return done(failure(error, parent));
   }
+  if (!(work instanceof Promise)) {
+    context?.dispose();
+    return done({ ok: true, value: work });
+  }
+  if (parent.aborted) {
+    work.catch(() => {});
+    context?.dispose();
+    return done(failure(undefined, parent));
+  }
+  const pending = work;
+  const dependents = dependentsOf(parent);
+  return new Promise<Awaited<R>>((resolve) => {
+    // Whichever comes first, the task's promise or the parent's abort, settles the attempt.
+    const abort = () => {
+      if (!dependents.delete(abort)) return;
+      context?.dispose();
+      resolve(done(failure(undefined, parent)) as Awaited<R>);
+    };
+    dependents.add(abort);
+    pending.then(
+      (value) => {
+        if (!dependents.delete(abort)) return;
+        context?.dispose();
+        resolve(done({ ok: true, value }) as Awaited<R>);
+      },
+      (error: unknown) => {
+        if (!dependents.delete(abort)) return;
+        context?.dispose();
+        resolve(done(failure(error, parent)) as Awaited<R>);
+      },
+    );
+  });
+}
+
+/** Called when their signal aborts; each removes itself once it has run or its attempt settled. */
+type Dependent = () => void;
+
+const dependents = new WeakMap<AbortSignal, Set<Dependent>>();
+
+/**
+ * What hangs off a signal: one abort listener per signal however many attempts
+ * depend on it (a map's items all share one), so linking and unlinking an
+ * attempt are O(1) instead of a walk of the signal's listener list.
+ */
+function dependentsOf(parent: AbortSignal): Set<Dependent> {
   let set = dependents.get(parent);
   if (!set) {
-    const fresh = new Set<() => void>();
+    const fresh = new Set<Dependent>();
     dependents.set(parent, fresh);
     parent.addEventListener(
       'abort',
@@ -216,10 +376,20 @@ function onAbortOf(parent: AbortSignal, fn: () => void): () => void {
     );
     set = fresh;
   }
-  const own = set;
-  own.add(fn);
+  return set;
+}
+
+/** Calls `fn` when `parent` aborts (at once if it has). Returns the unlink. */
+function onAbortOf(parent: AbortSignal, fn: () => void): () => void {
+  if (parent.aborted) {
+    fn();
+    return () => {};
+  }
+  const dependent: Dependent = () => fn();
+  const set = dependentsOf(parent);
+  set.add(dependent);
   return () => {
-    own.delete(fn);
+    set.delete(dependent);
   };
 }
 

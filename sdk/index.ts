@@ -6,4 +6,5 @@ export { type EventListener, EventStream } from './emitter.ts';
 export { type ErrorAction, type RetryOption, type RetryPolicy, backoffDelay } from './executor.ts';
 export * from './graph/index.ts';
 export { Meta, type MetaScopes } from './meta.ts';
+export * from './stages/index.ts';
 export { collectRun, type CollectedRun } from './testing.ts';

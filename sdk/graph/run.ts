@@ -183,6 +183,7 @@ class GraphRun<S, C> {
       suspended: this.#suspended,
       meta,
       metrics,
+      items: undefined,
     });
     return {
       runId: this.#env.runId,
@@ -289,7 +290,7 @@ class GraphRun<S, C> {
   }
 
   /** Every attempt of one node (or one map item), through the shared executor. */
-  #attempts(node: GraphNode<S, C>, item: unknown, index: number | undefined, signal: AbortSignal): Promise<Outcome<unknown>> {
+  #attempts(node: GraphNode<S, C>, item: unknown, index: number | undefined, signal: AbortSignal): Outcome<unknown> | Promise<Outcome<unknown>> {
     const stepMeta = new Meta();
     const handler = node.onError ?? this.#graph.options.onError;
     return execute(({ attempt, signal: attemptSignal }) => this.#body(node, this.#args(node, attempt, attemptSignal, stepMeta, item, index)), {
@@ -459,9 +460,9 @@ class GraphRun<S, C> {
           }
           settled();
         };
-        this.#attempts(worker, next.value, index, controller.signal).then(onOutcome, (error: unknown) =>
-          onOutcome({ status: 'failed', error, attempts: 1 }),
-        );
+        const outcome = this.#attempts(worker, next.value, index, controller.signal);
+        if (outcome instanceof Promise) outcome.then(onOutcome, (error: unknown) => onOutcome({ status: 'failed', error, attempts: 1 }));
+        else onOutcome(outcome);
       }
       while (active > 0) await new Promise<void>((resolve) => (wake = resolve));
     } finally {

@@ -1,0 +1,5 @@
+export { Item, item, type Feedable, StagePipeline, stages } from './pipeline.ts';
+export { registerDashboards, type DashboardFactory } from './registry.ts';
+export { Batch, type BatchOptions } from './run.ts';
+export { StatusTracker, type StatusTrackerOptions, type TrackedEvent } from './tracker.ts';
+export type * from './types.ts';

@@ -1,0 +1,169 @@
+import { DefinitionError } from '../errors.ts';
+import { didYouMean } from '../suggest.ts';
+import { Batch, type BatchOptions } from './run.ts';
+import type {
+  BatchResult,
+  FeedOptions,
+  ItemOutcome,
+  StageOptions,
+  StagePipelineOptions,
+  StageRetry,
+  Task,
+  TaskSpec,
+} from './types.ts';
+
+/** A stage as the runner sees it: options checked, tasks named. */
+export interface StageDef {
+  readonly name: string;
+  readonly workers: number;
+  readonly capacity: number;
+  readonly tasks: readonly TaskSpec<unknown, unknown>[];
+  readonly retry: StageRetry;
+  readonly timeout: number | undefined;
+  readonly skip: StageOptions<unknown, unknown>['skip'];
+  readonly onSuccess: StageOptions<unknown, unknown>['onSuccess'];
+  readonly onFailure: StageOptions<unknown, unknown>['onFailure'];
+}
+
+/** An item with its own id, metadata or priority, for `feed` / `run`. */
+export class Item<T> {
+  readonly value: T;
+  readonly id: string | undefined;
+  readonly metadata: Readonly<Record<string, unknown>> | undefined;
+  readonly priority: number | undefined;
+  constructor(value: T, options: { id?: string; metadata?: Readonly<Record<string, unknown>>; priority?: number } = {}) {
+    this.value = value;
+    this.id = options.id;
+    this.metadata = options.metadata;
+    this.priority = options.priority;
+  }
+}
+
+/** Wraps a value with a custom id, metadata or priority. */
+export function item<T>(value: T, options?: { id?: string; metadata?: Readonly<Record<string, unknown>>; priority?: number }): Item<T> {
+  return new Item(value, options);
+}
+
+export type Feedable<T> = Iterable<T | Item<T>> | AsyncIterable<T | Item<T>>;
+
+function positive(pipeline: string, what: string, value: number | undefined, fallback: number): number {
+  const n = value ?? fallback;
+  if (!Number.isInteger(n) || n < 1) throw new DefinitionError(pipeline, [`${what} must be a whole number of 1 or more (got ${value})`]);
+  return n;
+}
+
+function nameTasks<In, Out>(pipeline: string, stage: string, options: StageOptions<In, Out>): TaskSpec<unknown, unknown>[] {
+  const list = (Array.isArray(options.tasks) ? options.tasks : [options.tasks]) as Task<unknown, unknown>[];
+  if (list.length === 0) throw new DefinitionError(pipeline, [`stage '${stage}' has no tasks: give it tasks: fn or tasks: [fn, ...]`]);
+  const seen = new Set<string>();
+  return list.map((task, i) => {
+    const spec: TaskSpec<unknown, unknown> = typeof task === 'function' ? { name: task.name || `task${i + 1}`, run: task } : task;
+    if (typeof spec.run !== 'function') throw new DefinitionError(pipeline, [`stage '${stage}': task ${i + 1} has no run function`]);
+    const name = seen.has(spec.name) ? `${spec.name}#${i + 1}` : spec.name;
+    seen.add(name);
+    if (spec.concurrency !== undefined) positive(pipeline, `stage '${stage}' task '${name}' concurrency`, spec.concurrency, 1);
+    return { ...spec, name };
+  });
+}
+
+/**
+ * A stage pipeline: items flow through a chain of stages, each with its own
+ * workers running one or more tasks in order. `In` is what you feed, `Out`
+ * what comes out of the last stage. Each `.stage()` returns a new pipeline,
+ * so a definition is never changed under a running batch.
+ */
+export class StagePipeline<In, Out> {
+  readonly name: string;
+  readonly options: StagePipelineOptions;
+  readonly stages: readonly StageDef[];
+
+  constructor(name: string, options: StagePipelineOptions = {}, stages: readonly StageDef[] = []) {
+    if (!name) throw new DefinitionError('(unnamed)', ['a stage pipeline needs a name: stages("my-pipeline")']);
+    this.name = name;
+    this.options = options;
+    this.stages = stages;
+  }
+
+  /** Adds a stage whose tasks take what the previous stage gives and return `Next`. */
+  stage<Next>(name: string, options: StageOptions<Out, Next>): StagePipeline<In, Next> {
+    if (!name) throw new DefinitionError(this.name, ['a stage needs a non-empty name']);
+    if (this.stages.some((s) => s.name === name)) throw new DefinitionError(this.name, [`stage '${name}' is defined twice: stage names must be unique`]);
+    const workers = positive(this.name, `stage '${name}' workers`, options.workers, 1);
+    const retry: StageRetry = typeof options.retry === 'number' ? { attempts: options.retry } : (options.retry ?? { attempts: 1 });
+    if (retry.mode !== undefined && retry.mode !== 'task' && retry.mode !== 'stage') {
+      throw new DefinitionError(this.name, [`stage '${name}': retry mode must be 'task' or 'stage' (got '${String(retry.mode)}')`]);
+    }
+    if (options.timeout !== undefined && !(options.timeout > 0)) {
+      throw new DefinitionError(this.name, [`stage '${name}': timeout must be a positive number of ms (got ${options.timeout})`]);
+    }
+    const def: StageDef = {
+      name,
+      workers,
+      capacity: positive(this.name, `stage '${name}' capacity`, options.capacity, workers * 4),
+      tasks: nameTasks(this.name, name, options),
+      retry,
+      timeout: options.timeout,
+      skip: options.skip as StageDef['skip'],
+      onSuccess: options.onSuccess as StageDef['onSuccess'],
+      onFailure: options.onFailure,
+    };
+    return new StagePipeline<In, Next>(this.name, this.options, [...this.stages, def]);
+  }
+
+  /** Starts a batch to feed by hand: `start()`, `feed()` as often as needed, then `join()` (or `shutdown()`). */
+  start(options: BatchOptions = {}): Batch<In, Out> {
+    if (this.stages.length === 0) throw new DefinitionError(this.name, ['it has no stages: add one with .stage(name, { tasks })']);
+    return new Batch<In, Out>(this, options);
+  }
+
+  /** Feeds every item, waits for all to finish, and returns outcomes in input order. */
+  async run(items: Feedable<In>, options: BatchOptions & FeedOptions = {}): Promise<BatchResult<Out>> {
+    const batch = this.start(options);
+    try {
+      await batch.feed(items, options);
+    } catch (error) {
+      await batch.shutdown();
+      throw error;
+    }
+    return batch.join();
+  }
+
+  /**
+   * Feeds `items` and yields each item's outcome as it finishes (completion
+   * order). Breaking out of the loop shuts the batch down cleanly.
+   */
+  async *stream(items: Feedable<In>, options: BatchOptions & FeedOptions = {}): AsyncGenerator<ItemOutcome<Out>, BatchResult<Out>, undefined> {
+    const batch = this.start({ ...options, collectResults: false });
+    const outcomes = batch.outcomes();
+    let feedError: unknown;
+    const feeding = batch.feed(items, options).then(
+      () => batch.join(),
+      async (error: unknown) => {
+        feedError = error;
+        return batch.shutdown();
+      },
+    );
+    let finished = false;
+    try {
+      for await (const outcome of outcomes) yield outcome;
+      finished = true;
+    } finally {
+      if (!finished) await batch.shutdown();
+    }
+    const result = await feeding;
+    if (feedError !== undefined) throw feedError;
+    return result;
+  }
+
+  /** Checks a stage name, with a suggestion when it is close to one. */
+  stageIndex(name: string): number {
+    const index = this.stages.findIndex((s) => s.name === name);
+    if (index < 0) throw new DefinitionError(this.name, [`no stage named '${name}'.${didYouMean(name, this.stages.map((s) => s.name))}`]);
+    return index;
+  }
+}
+
+/** Starts a stage pipeline definition. `In` is the type of the items you feed. */
+export function stages<In>(name: string, options?: StagePipelineOptions): StagePipeline<In, In> {
+  return new StagePipeline<In, In>(name, options);
+}

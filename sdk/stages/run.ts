@@ -1,0 +1,753 @@
+// One batch of a stage pipeline: the queues, the workers, every item's fate.
+// Tasks run through the same executor as graph steps (retry, timeout,
+// cancellation); the per-stage retry asks the same retry policy.
+
+import { type EventBus, EventBus as Bus, type EventListener, RunEmitter } from '../emitter.ts';
+import { CancelledError, errorTypeOf, toErrorInfo } from '../errors.ts';
+import type { ItemCounts, ItemStatus, RunEndStatus, RunMetrics, StepEndStatus } from '../events.ts';
+import { type AttemptContext, type AttemptObserver, backoffDelay, type ExecuteOptions, execute, shouldRetry } from '../executor.ts';
+import { Fifo } from '../fifo.ts';
+import { Meta } from '../meta.ts';
+import type { Feedable, StageDef, StagePipeline } from './pipeline.ts';
+import { Item } from './pipeline.ts';
+import { StageQueue } from './queue.ts';
+import { resolveDashboard } from './registry.ts';
+import type {
+  BatchResult,
+  BatchSummary,
+  Dashboard,
+  ErrorSummary,
+  FailedItem,
+  FeedOptions,
+  ItemInfo,
+  ItemOutcome,
+  PipelineSnapshot,
+  TaskContext,
+  WorkerSnapshot,
+} from './types.ts';
+
+export interface BatchOptions {
+  /** Use this run id instead of a random UUID. */
+  readonly runId?: string;
+  /** Cancels the batch like `shutdown()`. */
+  readonly signal?: AbortSignal;
+  /** Overrides the pipeline's `collectResults`. */
+  readonly collectResults?: boolean;
+  /** Called with every event of this batch (in addition to the pipeline's `onEvent`). */
+  readonly onEvent?: EventListener;
+}
+
+/** An item on its way through the stages. */
+interface Entry extends ItemInfo {
+  value: unknown;
+  stage: number;
+  /** Passes through the current stage (per-stage retry). */
+  pass: number;
+}
+
+interface Tally {
+  attempts: number;
+  succeeded: number;
+  failed: number;
+  totalMs: number;
+  maxMs: number;
+}
+
+interface Failure {
+  readonly task: string;
+  readonly error: unknown;
+  readonly attempts: number;
+}
+
+/** What a worker hands the executor for one of its stage's tasks: made once, reused for every item. */
+interface SlotRun {
+  readonly name: string;
+  readonly attempt: (context: AttemptContext) => unknown;
+  readonly options: ExecuteOptions;
+}
+
+interface Slot {
+  readonly stage: string;
+  readonly worker: number;
+  /** Reused for every attempt this worker runs (it runs one at a time). */
+  observer: AttemptObserver;
+  /** Per task of the stage. */
+  runs: SlotRun[];
+  entry: Entry | undefined;
+  /** The current task's input. */
+  input: unknown;
+  task: string | undefined;
+  tally: Tally;
+  taskStatus: string | undefined;
+  processed: number;
+  failed: number;
+  /** Time spent with an item, up to `busySince` (0 while idle). */
+  busyMs: number;
+  busySince: number;
+}
+
+interface StageState {
+  readonly def: StageDef;
+  readonly index: number;
+  readonly queue: StageQueue<Entry>;
+  readonly slots: Slot[];
+  readonly limits: (Semaphore | undefined)[];
+  /** Attempt latency per task, for the run's metrics. */
+  readonly tallies: Tally[];
+  inProgress: number;
+  completed: number;
+  failed: number;
+  skipped: number;
+}
+
+/** At most `size` holders at once; waiters are served in order. */
+class Semaphore {
+  #free: number;
+  readonly #waiting = new Fifo<() => void>();
+  constructor(size: number) {
+    this.#free = size;
+  }
+  acquire(): Promise<void> | undefined {
+    if (this.#free > 0) {
+      this.#free--;
+      return undefined;
+    }
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#free++;
+  }
+}
+
+const OUTCOME_BUFFER = 1024;
+
+/**
+ * A running batch: `feed()` items (as often as needed), then `join()` for the
+ * result, or `shutdown()` to stop early. Every item fed ends as a completed
+ * value, a failure or a skip — including on shutdown.
+ */
+export class Batch<In, Out> {
+  readonly runId: string;
+  readonly #pipeline: StagePipeline<In, Out>;
+  readonly #bus: EventBus = new Bus();
+  readonly #emitter: RunEmitter;
+  readonly #controller = new AbortController();
+  readonly #stages: StageState[];
+  readonly #collect: boolean;
+  readonly #started = performance.now();
+  readonly #workers: Promise<void>[] = [];
+  readonly #outcomes: ItemOutcome<Out>[] = [];
+  readonly #failures: FailedItem[] = [];
+  readonly #recent: FailedItem[] = [];
+  readonly #byType: Record<string, number> = {};
+  readonly #byStage: Record<string, number> = {};
+  readonly #retryTimers = new Map<ReturnType<typeof setTimeout>, Entry>();
+  readonly #dashboards: Dashboard[];
+  #dashboardTimer: ReturnType<typeof setInterval> | undefined;
+  #fed = 0;
+  #completed = 0;
+  #failed = 0;
+  #skipped = 0;
+  #inFlight = 0;
+  #feeding = 0;
+  #closed = false;
+  #cancelled = false;
+  #onDrained: (() => void) | undefined;
+  #result: Promise<BatchResult<Out>> | undefined;
+  #stream: OutcomeStream<Out> | undefined;
+
+  constructor(pipeline: StagePipeline<In, Out>, options: BatchOptions) {
+    this.#pipeline = pipeline;
+    this.runId = options.runId ?? crypto.randomUUID();
+    this.#collect = options.collectResults ?? pipeline.options.collectResults ?? true;
+    if (pipeline.options.onEvent) this.#bus.listen(pipeline.options.onEvent);
+    if (options.onEvent) this.#bus.listen(options.onEvent);
+    this.#emitter = new RunEmitter(this.#bus, this.runId, undefined, pipeline.name);
+    this.#stages = pipeline.stages.map((def, index) => ({
+      def,
+      index,
+      queue: new StageQueue<Entry>(def.capacity),
+      slots: Array.from({ length: def.workers }, (_, worker) => this.#slot(def, worker)),
+      limits: def.tasks.map((t) => (t.concurrency === undefined ? undefined : new Semaphore(t.concurrency))),
+      tallies: def.tasks.map(() => ({ attempts: 0, succeeded: 0, failed: 0, totalMs: 0, maxMs: 0 })),
+      inProgress: 0,
+      completed: 0,
+      failed: 0,
+      skipped: 0,
+    }));
+    if (options.signal) {
+      const signal = options.signal;
+      if (signal.aborted) queueMicrotask(() => void this.shutdown());
+      else signal.addEventListener('abort', () => void this.shutdown(), { once: true });
+    }
+
+    this.#emitter.emit({ type: 'run_queued' });
+    this.#emitter.emit({ type: 'run_start', resumeFrom: undefined, pipelineMeta: pipeline.options.meta ?? {} });
+    for (const stage of this.#stages) for (const slot of stage.slots) this.#workers.push(this.#work(stage, slot));
+
+    // Dashboards start now, before any feeding can block.
+    this.#dashboards = this.#resolveDashboards();
+    if (this.#dashboards.length > 0) {
+      const first = this.snapshot();
+      for (const d of this.#dashboards) d.onStart?.(first);
+      this.#dashboardTimer = setInterval(() => {
+        const snap = this.snapshot();
+        for (const d of this.#dashboards) d.onUpdate(snap);
+      }, pipeline.options.updateInterval ?? 250);
+    }
+  }
+
+  /**
+   * Queues items (an array or an async iterable), waiting while the target
+   * stage's queue is full. Resolves once every item is queued.
+   */
+  async feed(items: Feedable<In>, options: FeedOptions = {}): Promise<void> {
+    if (this.#closed) throw new Error(`batch ${this.runId} of '${this.#pipeline.name}' no longer takes items: feed before join() or shutdown()`);
+    const stage = options.stage === undefined ? this.#stages[0] : this.#stages[this.#pipeline.stageIndex(options.stage)];
+    if (!stage) throw new Error('unreachable: a pipeline has at least one stage');
+    this.#feeding++;
+    try {
+      const iterator = Symbol.iterator in items ? (items as Iterable<In | Item<In>>)[Symbol.iterator]() : undefined;
+      if (iterator) {
+        for (let next = iterator.next(); !next.done; next = iterator.next()) {
+          const waiting = this.#enqueue(stage, next.value, options.priority);
+          if (waiting) await waiting;
+          if (this.#cancelled) return;
+        }
+      } else {
+        for await (const value of items as AsyncIterable<In | Item<In>>) {
+          const waiting = this.#enqueue(stage, value, options.priority);
+          if (waiting) await waiting;
+          if (this.#cancelled) return;
+        }
+      }
+    } finally {
+      this.#feeding--;
+      this.#checkDrained();
+    }
+  }
+
+  /** No more items: waits for every item to finish, then ends the batch. */
+  join(): Promise<BatchResult<Out>> {
+    this.#closed = true;
+    this.#result ??= this.#finish();
+    return this.#result;
+  }
+
+  /**
+   * Stops the batch: running tasks are cancelled, and items not yet done end
+   * failed with a `CancelledError`. Resolves with the result, as `join()` does.
+   */
+  shutdown(reason?: unknown): Promise<BatchResult<Out>> {
+    if (!this.#cancelled) {
+      this.#cancelled = true;
+      this.#closed = true;
+      this.#controller.abort(new CancelledError(`batch ${this.runId} of '${this.#pipeline.name}'`, reason ?? 'shut down'));
+      for (const [timer, entry] of this.#retryTimers) {
+        clearTimeout(timer);
+        this.#fail(entry, undefined, this.#controller.signal.reason, entry.pass);
+      }
+      this.#retryTimers.clear();
+      for (const stage of this.#stages) {
+        for (const entry of stage.queue.drain()) this.#fail(entry, undefined, this.#controller.signal.reason, entry.pass);
+      }
+      this.#checkDrained();
+    }
+    return this.join();
+  }
+
+  /** Every item's outcome as it finishes, in completion order. Must be taken before the first item finishes. */
+  outcomes(): AsyncIterableIterator<ItemOutcome<Out>> {
+    this.#stream ??= new OutcomeStream<Out>();
+    return this.#stream;
+  }
+
+  /** Where everything stands now. Cheap: counters the batch keeps anyway. */
+  snapshot(): PipelineSnapshot {
+    const now = performance.now();
+    const workers: WorkerSnapshot[] = [];
+    const queueSizes: Record<string, number> = {};
+    for (const stage of this.#stages) {
+      queueSizes[stage.def.name] = stage.queue.size + stage.queue.blocked;
+      for (const slot of stage.slots) {
+        const done = slot.processed + slot.failed;
+        const busyMs = slot.busyMs + (slot.busySince === 0 ? 0 : now - slot.busySince);
+        workers.push({
+          stage: slot.stage,
+          worker: slot.worker,
+          state: slot.entry ? 'busy' : 'idle',
+          itemId: slot.entry?.id,
+          task: slot.task,
+          taskStatus: slot.taskStatus,
+          processed: slot.processed,
+          failed: slot.failed,
+          avgMs: done === 0 ? 0 : busyMs / done,
+        });
+      }
+    }
+    return {
+      pipeline: this.#pipeline.name,
+      runId: this.runId,
+      timestamp: Date.now(),
+      elapsedMs: now - this.#started,
+      running: this.#result === undefined || this.#inFlight > 0,
+      workers,
+      stats: {
+        fed: this.#fed,
+        completed: this.#completed,
+        failed: this.#failed,
+        skipped: this.#skipped,
+        inFlight: this.#inFlight,
+        queueSizes,
+        stages: this.#stages.map((s) => ({
+          name: s.def.name,
+          workers: s.def.workers,
+          capacity: s.def.capacity,
+          pending: s.queue.size + s.queue.blocked,
+          inProgress: s.inProgress,
+          completed: s.completed,
+          failed: s.failed,
+          skipped: s.skipped,
+        })),
+      },
+      errors: this.errorSummary(),
+    };
+  }
+
+  errorSummary(): ErrorSummary {
+    return { total: this.#failed, byType: { ...this.#byType }, byStage: { ...this.#byStage }, recent: [...this.#recent] };
+  }
+
+  // ---- feeding and finishing ---------------------------------------------
+
+  #enqueue(stage: StageState, raw: In | Item<In>, priority: number | undefined): Promise<void> | undefined {
+    const index = this.#fed++;
+    const wrapped = raw instanceof Item ? raw : undefined;
+    const entry: Entry = {
+      id: wrapped?.id ?? String(index),
+      index,
+      metadata: wrapped?.metadata,
+      priority: wrapped?.priority ?? priority ?? 0,
+      value: wrapped ? wrapped.value : raw,
+      stage: stage.index,
+      pass: 1,
+    };
+    this.#inFlight++;
+    this.#itemStatus(entry, stage.def.name, 'queued', undefined);
+    return stage.queue.put(entry, entry.priority);
+  }
+
+  #checkDrained(): void {
+    if (this.#closed && this.#feeding === 0 && this.#inFlight === 0 && this.#onDrained) {
+      const resolve = this.#onDrained;
+      this.#onDrained = undefined;
+      resolve();
+    }
+  }
+
+  async #finish(): Promise<BatchResult<Out>> {
+    await new Promise<void>((resolve) => {
+      this.#onDrained = resolve;
+      this.#checkDrained();
+    });
+    for (const stage of this.#stages) stage.queue.close();
+    await Promise.all(this.#workers);
+    if (this.#dashboardTimer !== undefined) clearInterval(this.#dashboardTimer);
+
+    const status: RunEndStatus = this.#cancelled ? 'cancelled' : this.#failed > 0 ? 'failed' : 'succeeded';
+    const durationMs = performance.now() - this.#started;
+    const items: ItemCounts = { fed: this.#fed, completed: this.#completed, failed: this.#failed, skipped: this.#skipped };
+    const error =
+      status === 'cancelled'
+        ? (this.#controller.signal.reason as Error)
+        : this.#failures[0] && Object.assign(new Error(`${this.#failed} of ${this.#fed} items failed; first: ${this.#failures[0].error.message}`), {
+            name: 'ItemsFailedError',
+          });
+    this.#emitter.emit({
+      type: 'run_end',
+      status,
+      durationMs,
+      error: error ? toErrorInfo(error) : undefined,
+      failedNode: this.#failures[0]?.stage,
+      suspended: undefined,
+      meta: new Meta().snapshot(),
+      metrics: this.#metrics(),
+      items,
+    });
+    this.#bus.close();
+    this.#stream?.close();
+    const summary: BatchSummary = { runId: this.runId, pipeline: this.#pipeline.name, status, durationMs, ...items };
+    if (this.#dashboards.length > 0) {
+      const last = this.snapshot();
+      for (const d of this.#dashboards) {
+        d.onUpdate(last);
+        d.onFinish?.(last, summary);
+      }
+    }
+    const outcomes = this.#outcomes;
+    return {
+      ...summary,
+      results: outcomes.flatMap((o) => (o.status === 'completed' ? [o.value] : [])),
+      items: outcomes,
+      failures: this.#failures,
+    };
+  }
+
+  #resolveDashboards(): Dashboard[] {
+    const { dashboard, progress } = this.#pipeline.options;
+    const list: Dashboard[] = [];
+    if (progress === true) list.push(resolveDashboard('progress'));
+    else if (progress) list.push(progress);
+    if (typeof dashboard === 'string') list.push(resolveDashboard(dashboard));
+    else if (dashboard) list.push(dashboard);
+    return list;
+  }
+
+  #metrics(): RunMetrics {
+    const steps: Record<string, Tally> = {};
+    for (const stage of this.#stages) {
+      stage.def.tasks.forEach((task, t) => {
+        steps[`${stage.def.name}/${task.name}`] = { ...(stage.tallies[t] as Tally) };
+      });
+    }
+    return { steps, barriers: {}, maps: {}, peakQueueDepth: 0, tokens: {} };
+  }
+
+  // ---- workers -------------------------------------------------------------
+
+  /** A worker: takes items from its stage's queue until the queue closes. The one async frame per item. */
+  async #work(stage: StageState, slot: Slot): Promise<void> {
+    const def = stage.def;
+    for (;;) {
+      let entry = stage.queue.take();
+      if (entry instanceof Promise) {
+        // Busy time is read only when a worker goes idle or wakes, not per item.
+        slot.busyMs += performance.now() - slot.busySince;
+        slot.busySince = 0;
+        entry = await entry;
+        slot.busySince = performance.now();
+      }
+      if (entry === undefined) return;
+      if (this.#begin(stage, slot, entry)) continue; // skipped
+
+      let value = entry.value;
+      let failure: Failure | undefined;
+      for (let t = 0; t < def.tasks.length && !failure; t++) {
+        const limit = stage.limits[t];
+        if (limit) {
+          const waiting = limit.acquire();
+          if (waiting) await waiting;
+        }
+        const run = slot.runs[t] as SlotRun;
+        slot.task = run.name;
+        slot.tally = stage.tallies[t] as Tally;
+        slot.input = value;
+        let outcome = execute(run.attempt, run.options);
+        if (outcome instanceof Promise) outcome = await outcome;
+        limit?.release();
+        slot.taskStatus = undefined;
+        if (outcome.status === 'succeeded') value = outcome.value;
+        else failure = { task: run.name, error: outcome.error, attempts: outcome.attempts };
+      }
+      const waiting = this.#end(stage, slot, entry, value, failure);
+      if (waiting) await waiting;
+    }
+  }
+
+  /** A worker took an item. Returns true when the stage's skip predicate skipped it. */
+  #begin(stage: StageState, slot: Slot, entry: Entry): boolean {
+    const def = stage.def;
+    slot.entry = entry;
+    stage.inProgress++;
+    this.#workerState(slot, 'busy');
+    this.#itemStatus(entry, def.name, 'in_progress', undefined);
+    if (!def.skip?.(entry.value, entry)) return false;
+    stage.inProgress--;
+    stage.skipped++;
+    this.#settle(entry, { status: 'skipped', itemId: entry.id, index: entry.index, stage: def.name }, def.name, undefined);
+    slot.entry = undefined;
+    this.#workerState(slot, 'idle');
+    return true;
+  }
+
+  /** The item's tasks are done: on to the next stage, back for a per-stage retry, or to its end. */
+  #end(stage: StageState, slot: Slot, entry: Entry, value: unknown, failure: Failure | undefined): Promise<void> | undefined {
+    const def = stage.def;
+    stage.inProgress--;
+    slot.task = undefined;
+    slot.entry = undefined;
+    let waiting: Promise<void> | undefined;
+    if (!failure) {
+      stage.completed++;
+      slot.processed++;
+      def.onSuccess?.(value, entry);
+      const next = this.#stages[stage.index + 1];
+      if (next && !this.#cancelled) {
+        entry.value = value;
+        entry.stage = next.index;
+        entry.pass = 1;
+        this.#itemStatus(entry, next.def.name, 'queued', undefined);
+        waiting = next.queue.put(entry, entry.priority); // backpressure: the worker waits while the next stage is full
+      } else if (next) {
+        this.#fail(entry, undefined, this.#controller.signal.reason, 1);
+      } else {
+        this.#settle(entry, { status: 'completed', itemId: entry.id, index: entry.index, value: value as Out }, def.name, undefined);
+        waiting = this.#stream?.room(); // a slow stream reader holds back the last stage, so memory stays bounded
+      }
+    } else if (def.retry.mode === 'stage' && !this.#cancelled && shouldRetry(def.retry, failure.error, entry.pass)) {
+      // Per-stage retry: the item goes back through the whole stage after a delay.
+      slot.failed++;
+      const delayMs = backoffDelay(def.retry, entry.pass);
+      entry.pass++;
+      this.#itemStatus(entry, def.name, 'retrying', failure.error);
+      const timer = setTimeout(() => {
+        this.#retryTimers.delete(timer);
+        this.#itemStatus(entry, def.name, 'queued', undefined);
+        stage.queue.force(entry, entry.priority);
+      }, delayMs);
+      this.#retryTimers.set(timer, entry);
+    } else {
+      stage.failed++;
+      slot.failed++;
+      this.#fail(entry, failure.task, failure.error, def.retry.mode === 'stage' ? entry.pass : failure.attempts);
+    }
+    this.#workerState(slot, 'idle');
+    return waiting;
+  }
+
+  #fail(entry: Entry, task: string | undefined, error: unknown, attempts: number): void {
+    const stage = this.#stages[entry.stage]?.def;
+    const failure: FailedItem = {
+      itemId: entry.id,
+      index: entry.index,
+      stage: stage?.name ?? '',
+      task,
+      error: toErrorInfo(error),
+      attempts,
+      metadata: entry.metadata,
+    };
+    const type = errorTypeOf(error);
+    this.#byType[type] = (this.#byType[type] ?? 0) + 1;
+    this.#byStage[failure.stage] = (this.#byStage[failure.stage] ?? 0) + 1;
+    this.#failures.push(failure);
+    this.#recent.push(failure);
+    if (this.#recent.length > (this.#pipeline.options.recentErrors ?? 50)) this.#recent.shift();
+    try {
+      stage?.onFailure?.(failure, entry);
+    } finally {
+      this.#settle(entry, { status: 'failed', itemId: entry.id, index: entry.index, failure }, failure.stage, error);
+    }
+  }
+
+  /** An item reached its end: count it, keep it, tell the stream and the event listeners. */
+  #settle(entry: Entry, outcome: ItemOutcome<Out>, stage: string, error: unknown): void {
+    if (outcome.status === 'completed') this.#completed++;
+    else if (outcome.status === 'failed') this.#failed++;
+    else this.#skipped++;
+    this.#inFlight--;
+    if (this.#collect) this.#outcomes[entry.index] = outcome;
+    this.#itemStatus(entry, stage, outcome.status, error);
+    this.#stream?.push(outcome);
+    this.#checkDrained();
+  }
+
+  // ---- per-attempt plumbing ------------------------------------------------
+
+  #slot(def: StageDef, worker: number): Slot {
+    const slot: Slot = {
+      stage: def.name,
+      worker,
+      observer: undefined as unknown as AttemptObserver,
+      runs: [],
+      entry: undefined,
+      input: undefined,
+      task: undefined,
+      tally: { attempts: 0, succeeded: 0, failed: 0, totalMs: 0, maxMs: 0 },
+      taskStatus: undefined,
+      processed: 0,
+      failed: 0,
+      busyMs: 0,
+      busySince: performance.now(),
+    };
+    slot.observer = this.#observer(slot);
+    const emitter = this.#emitter;
+    slot.runs = def.tasks.map((task) => ({
+      name: task.name,
+      // A task declared with one parameter never sees its context: don't make one.
+      attempt:
+        task.run.length < 2
+          ? () => (task.run as (value: unknown) => unknown)(slot.input)
+          : (context: AttemptContext) => task.run(slot.input, new StageTaskContext(emitter, slot, slot.entry as Entry, task.name, context)),
+      options: {
+        name: `${def.name}/${task.name}`,
+        retry: def.retry.mode === 'stage' ? undefined : (task.retry ?? def.retry),
+        timeoutMs: task.timeout ?? def.timeout,
+        signal: this.#controller.signal,
+        observer: slot.observer,
+        // Attempt durations feed events and the run's metrics: measure them only while someone listens.
+        get timed() {
+          return emitter.active;
+        },
+      },
+    }));
+    return slot;
+  }
+
+  /** One observer per worker: it reads the worker's current item and task. */
+  #observer(slot: Slot): AttemptObserver {
+    const emitter = this.#emitter;
+    const record = (durationMs: number, ok: boolean) => {
+      const tally = slot.tally;
+      tally.totalMs += durationMs;
+      if (durationMs > tally.maxMs) tally.maxMs = durationMs;
+      if (ok) tally.succeeded++;
+      else tally.failed++;
+    };
+    const fields = () => {
+      const entry = slot.entry as Entry;
+      return { itemId: entry.id, index: entry.index, stage: slot.stage, task: slot.task ?? '', worker: slot.worker };
+    };
+    return {
+      start: (attempt) => {
+        slot.tally.attempts++;
+        if (!emitter.active) return;
+        if (attempt > 1) this.#itemStatus(slot.entry as Entry, slot.stage, 'in_progress', undefined);
+        emitter.emit({ type: 'task_start', ...fields(), attempt });
+      },
+      retry: (attempt, error, delayMs, durationMs) => {
+        record(durationMs, false);
+        if (!emitter.active) return;
+        emitter.emit({ type: 'task_retry', ...fields(), attempt, error: toErrorInfo(error), delayMs });
+        this.#itemStatus(slot.entry as Entry, slot.stage, 'retrying', error);
+      },
+      end: (attempt, status: StepEndStatus, durationMs, error) => {
+        record(durationMs, status === 'succeeded');
+        if (!emitter.active) return;
+        emitter.emit({
+          type: 'task_end',
+          ...fields(),
+          attempt,
+          status,
+          durationMs,
+          error: status === 'succeeded' || error === undefined ? undefined : toErrorInfo(error),
+        });
+      },
+    };
+  }
+
+  #itemStatus(entry: Entry, stage: string, status: ItemStatus, error: unknown): void {
+    if (!this.#emitter.active) return;
+    this.#emitter.emit({
+      type: 'item_status',
+      itemId: entry.id,
+      index: entry.index,
+      stage,
+      status,
+      attempt: entry.pass,
+      error: error === undefined ? undefined : toErrorInfo(error),
+    });
+  }
+
+  #workerState(slot: Slot, state: 'idle' | 'busy'): void {
+    if (!this.#emitter.active) return;
+    this.#emitter.emit({ type: 'worker_state', stage: slot.stage, worker: slot.worker, state, itemId: slot.entry?.id, task: slot.task });
+  }
+}
+
+/** What a task is given. A class, so the per-attempt object is cheap to make. */
+class StageTaskContext implements TaskContext {
+  readonly item: ItemInfo;
+  readonly stage: string;
+  readonly task: string;
+  readonly attempt: number;
+  readonly stageAttempt: number;
+  readonly worker: number;
+  readonly #source: AttemptContext;
+  readonly #emitter: RunEmitter;
+  readonly #slot: Slot;
+
+  constructor(emitter: RunEmitter, slot: Slot, entry: Entry, task: string, source: AttemptContext) {
+    this.item = entry;
+    this.stage = slot.stage;
+    this.task = task;
+    this.attempt = source.attempt;
+    this.stageAttempt = entry.pass;
+    this.worker = slot.worker;
+    this.#source = source;
+    this.#emitter = emitter;
+    this.#slot = slot;
+  }
+
+  /** The attempt's signal, made only when a task asks for it. */
+  get signal(): AbortSignal {
+    return this.#source.signal;
+  }
+
+  setTaskStatus(text: string): void {
+    this.#slot.taskStatus = text;
+    const item = this.item;
+    this.#emitter.emit({ type: 'task_status', itemId: item.id, index: item.index, stage: this.stage, task: this.task, attempt: this.attempt, worker: this.worker, text });
+  }
+}
+
+/** The outcomes of a streamed batch, in completion order, with a bounded buffer. */
+class OutcomeStream<Out> implements AsyncIterableIterator<ItemOutcome<Out>> {
+  readonly #buffer = new Fifo<ItemOutcome<Out>>();
+  #roomWaiters: (() => void)[] = [];
+  #reader: ((result: IteratorResult<ItemOutcome<Out>>) => void) | undefined;
+  #closed = false;
+
+  push(outcome: ItemOutcome<Out>): void {
+    if (this.#reader) {
+      const reader = this.#reader;
+      this.#reader = undefined;
+      reader({ value: outcome, done: false });
+    } else if (!this.#closed) {
+      this.#buffer.push(outcome);
+    }
+  }
+
+  /** Resolves when the reader has caught up; `undefined` when it has. */
+  room(): Promise<void> | undefined {
+    if (this.#buffer.length < OUTCOME_BUFFER || this.#closed) return undefined;
+    return new Promise((resolve) => this.#roomWaiters.push(resolve));
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#release();
+    if (this.#reader && this.#buffer.length === 0) {
+      this.#reader({ value: undefined, done: true });
+      this.#reader = undefined;
+    }
+  }
+
+  next(): Promise<IteratorResult<ItemOutcome<Out>>> {
+    const outcome = this.#buffer.shift();
+    if (this.#buffer.length < OUTCOME_BUFFER / 2) this.#release();
+    if (outcome) return Promise.resolve({ value: outcome, done: false });
+    if (this.#closed) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => {
+      this.#reader = resolve;
+    });
+  }
+
+  #release(): void {
+    const waiters = this.#roomWaiters;
+    this.#roomWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  return(): Promise<IteratorResult<ItemOutcome<Out>>> {
+    this.#closed = true;
+    this.#buffer.clear();
+    this.#release();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}

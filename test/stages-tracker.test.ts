@@ -1,0 +1,266 @@
+// StatusTracker fed with synthetic stage-pipeline events: status and
+// byStatus, stats, bounded history, callbacks, failures and error summary.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ErrorInfo, EventOf, ItemStatus, SpanflowEvent } from '../sdk/index.ts';
+// TODO(lead): import from '../sdk/index.ts' once sdk/stages exports StatusTracker.
+import { StatusTracker, type TrackedEvent } from '../sdk/index.ts';
+
+type Fields<T extends SpanflowEvent['type']> = Omit<EventOf<T>, 'type' | 'runId' | 'parentRunId' | 'pipeline' | 'seq' | 'time'>;
+
+let seq = 0;
+function event<T extends SpanflowEvent['type']>(type: T, fields: Fields<T>, runId = 'run-1'): EventOf<T> {
+  seq++;
+  return { type, runId, parentRunId: undefined, pipeline: 'etl', seq, time: 1_700_000_000_000 + seq, ...fields } as EventOf<T>;
+}
+
+const boom: ErrorInfo = { type: 'TypeError', message: 'boom' };
+
+function itemStatus(itemId: string, status: ItemStatus, stage = 'fetch', extra: { error?: ErrorInfo; attempt?: number } = {}) {
+  return event('item_status', { itemId, index: Number(itemId), stage, status, attempt: extra.attempt ?? 1, error: extra.error });
+}
+function task(itemId: string, stage = 'fetch', name = 'download', attempt = 1) {
+  return { itemId, index: Number(itemId), stage, task: name, attempt, worker: 0 };
+}
+const taskStart = (itemId: string, stage?: string, name?: string, attempt?: number) =>
+  event('task_start', task(itemId, stage, name, attempt));
+const taskEnd = (itemId: string, status: EventOf<'task_end'>['status'], stage?: string, name?: string, attempt?: number) =>
+  event('task_end', { ...task(itemId, stage, name, attempt), status, durationMs: 5, error: status === 'succeeded' ? undefined : boom });
+const taskRetry = (itemId: string, stage?: string, name?: string, attempt?: number) =>
+  event('task_retry', { ...task(itemId, stage, name, attempt), error: boom, delayMs: 10 });
+const taskStatus = (itemId: string, text: string) => event('task_status', { ...task(itemId), text });
+
+function feed(tracker: StatusTracker, events: SpanflowEvent[]): void {
+  for (const e of events) tracker.observe(e);
+}
+
+describe('status and byStatus', () => {
+  test("status follows an item's latest item_status event; unknown items are undefined", () => {
+    const tracker = new StatusTracker();
+    const { observe } = tracker; // unbound, as a pipeline's onEvent would hold it
+    observe(itemStatus('0', 'queued'));
+    assert.equal(tracker.status('0'), 'queued');
+    observe(itemStatus('0', 'in_progress'));
+    observe(itemStatus('0', 'retrying'));
+    observe(itemStatus('0', 'in_progress'));
+    observe(itemStatus('0', 'completed', 'parse'));
+    assert.equal(tracker.status('0'), 'completed');
+    assert.equal(tracker.status('nope'), undefined);
+  });
+
+  test('byStatus lists items in the order they reached the status, and drops items that moved on', () => {
+    const tracker = new StatusTracker();
+    feed(tracker, [itemStatus('2', 'queued'), itemStatus('0', 'queued'), itemStatus('1', 'queued')]);
+    assert.deepEqual(tracker.byStatus('queued'), ['2', '0', '1']);
+
+    feed(tracker, [itemStatus('0', 'in_progress'), itemStatus('2', 'in_progress')]);
+    assert.deepEqual(tracker.byStatus('queued'), ['1']);
+    assert.deepEqual(tracker.byStatus('in_progress'), ['0', '2']);
+
+    // queued again in the next stage: it reached queued anew, so it goes last
+    feed(tracker, [itemStatus('0', 'queued', 'parse')]);
+    assert.deepEqual(tracker.byStatus('queued'), ['1', '0']);
+    // a repeated status keeps the item's place
+    feed(tracker, [itemStatus('1', 'queued', 'parse')]);
+    assert.deepEqual(tracker.byStatus('queued'), ['1', '0']);
+    assert.deepEqual(tracker.byStatus('completed'), []);
+  });
+
+  test('stats has every item status, with zeros, and counts current statuses', () => {
+    const tracker = new StatusTracker();
+    assert.deepEqual(tracker.stats(), { queued: 0, in_progress: 0, retrying: 0, completed: 0, failed: 0, skipped: 0 });
+    feed(tracker, [
+      itemStatus('0', 'queued'),
+      itemStatus('1', 'queued'),
+      itemStatus('2', 'queued'),
+      itemStatus('0', 'in_progress'),
+      itemStatus('0', 'completed'),
+      itemStatus('1', 'skipped'),
+    ]);
+    assert.deepEqual(tracker.stats(), { queued: 1, in_progress: 0, retrying: 0, completed: 1, failed: 0, skipped: 1 });
+  });
+
+  test('items are tracked across batches by id; non item/task events are ignored', () => {
+    const tracker = new StatusTracker();
+    feed(tracker, [
+      event('run_queued', {}),
+      event('worker_state', { stage: 'fetch', worker: 0, state: 'busy', itemId: 'a', task: 'download' }),
+      event('item_status', { itemId: 'a', index: 0, stage: 'fetch', status: 'completed', attempt: 1, error: undefined }, 'run-1'),
+      event('item_status', { itemId: 'b', index: 0, stage: 'fetch', status: 'queued', attempt: 1, error: undefined }, 'run-2'),
+    ]);
+    assert.equal(tracker.status('a'), 'completed');
+    assert.equal(tracker.status('b'), 'queued');
+    assert.deepEqual(tracker.history('a').map((e) => e.type), ['item_status']);
+  });
+});
+
+describe('history', () => {
+  test("keeps an item's item_status and task events, oldest first", () => {
+    const tracker = new StatusTracker();
+    const events = [
+      itemStatus('0', 'queued'),
+      itemStatus('0', 'in_progress'),
+      taskStart('0'),
+      taskStatus('0', 'downloading 40%'),
+      taskRetry('0'),
+      taskStart('0', 'fetch', 'download', 2),
+      taskEnd('0', 'succeeded', 'fetch', 'download', 2),
+      itemStatus('0', 'completed'),
+    ];
+    feed(tracker, [...events, itemStatus('1', 'queued')]);
+    assert.deepEqual(tracker.history('0'), events);
+    assert.deepEqual(tracker.history('1').map((e) => e.type), ['item_status']);
+    assert.deepEqual(tracker.history('never-seen'), []);
+  });
+
+  test('history: 2 keeps only the last two events of each item', () => {
+    const tracker = new StatusTracker({ history: 2 });
+    const events = [itemStatus('0', 'queued'), itemStatus('0', 'in_progress'), taskStart('0'), taskEnd('0', 'succeeded'), itemStatus('0', 'completed')];
+    feed(tracker, events.slice(0, 3));
+    assert.deepEqual(tracker.history('0'), events.slice(1, 3));
+    feed(tracker, events.slice(3));
+    assert.deepEqual(tracker.history('0'), events.slice(3));
+    assert.equal(tracker.status('0'), 'completed');
+  });
+
+  test('history: false keeps no events but still tracks status', () => {
+    const tracker = new StatusTracker({ history: false });
+    feed(tracker, [itemStatus('0', 'queued'), taskStart('0'), itemStatus('0', 'in_progress')]);
+    assert.deepEqual(tracker.history('0'), []);
+    assert.equal(tracker.status('0'), 'in_progress');
+  });
+
+  test('a returned history is a copy', () => {
+    const tracker = new StatusTracker();
+    tracker.observe(itemStatus('0', 'queued'));
+    (tracker.history('0') as TrackedEvent[]).length = 0;
+    assert.equal(tracker.history('0').length, 1);
+  });
+
+  test('a negative history is refused', () => {
+    assert.throws(() => new StatusTracker({ history: -1 }), RangeError);
+  });
+});
+
+describe('callbacks', () => {
+  test('each kind of event reaches its callback, with the event', () => {
+    const seen: [string, SpanflowEvent][] = [];
+    const tracker = new StatusTracker({
+      onItemStatus: (e) => seen.push(['item', e]),
+      onTaskStart: (e) => seen.push(['start', e]),
+      onTaskComplete: (e) => seen.push(['complete', e]),
+      onTaskRetry: (e) => seen.push(['retry', e]),
+      onTaskFail: (e) => seen.push(['fail', e]),
+    });
+    const events = {
+      queued: itemStatus('0', 'queued'),
+      start: taskStart('0'),
+      retry: taskRetry('0'),
+      done: taskEnd('0', 'succeeded'),
+      timedOut: taskEnd('1', 'timed_out'),
+      failed: taskEnd('2', 'failed'),
+      status: taskStatus('0', 'working'),
+    };
+    feed(tracker, Object.values(events));
+    assert.deepEqual(seen, [
+      ['item', events.queued],
+      ['start', events.start],
+      ['retry', events.retry],
+      ['complete', events.done],
+      ['fail', events.timedOut],
+      ['fail', events.failed],
+    ]);
+  });
+
+  test("a throwing callback propagates, but the tracker's state is already updated", () => {
+    const tracker = new StatusTracker({
+      onItemStatus: () => {
+        throw new Error('listener bug');
+      },
+      onTaskFail: () => {
+        throw new Error('listener bug');
+      },
+    });
+    assert.throws(() => tracker.observe(itemStatus('0', 'queued')), /listener bug/);
+    assert.throws(() => tracker.observe(taskEnd('0', 'failed')), /listener bug/);
+    assert.throws(() => tracker.observe(itemStatus('0', 'failed', 'fetch', { error: boom })), /listener bug/);
+    assert.equal(tracker.status('0'), 'failed');
+    assert.deepEqual(tracker.byStatus('failed'), ['0']);
+    assert.equal(tracker.history('0').length, 3);
+    assert.equal(tracker.failed()[0]?.task, 'download');
+  });
+});
+
+describe('failures', () => {
+  const timeout: ErrorInfo = { type: 'TaskTimeoutError', message: 'took too long' };
+
+  function failingRun(): StatusTracker {
+    const tracker = new StatusTracker();
+    feed(tracker, [
+      itemStatus('0', 'in_progress'),
+      taskStart('0'),
+      taskRetry('0'),
+      taskEnd('0', 'failed', 'fetch', 'download', 3),
+      itemStatus('0', 'failed', 'fetch', { error: boom }),
+      itemStatus('1', 'in_progress', 'parse'),
+      itemStatus('1', 'failed', 'parse', { error: timeout, attempt: 2 }),
+      itemStatus('2', 'completed', 'parse'),
+      itemStatus('3', 'failed', 'parse', { error: boom }),
+    ]);
+    return tracker;
+  }
+
+  test('failed() lists failed items in order, with the failing task and its attempts', () => {
+    assert.deepEqual(failingRun().failed(), [
+      { itemId: '0', index: 0, stage: 'fetch', task: 'download', error: boom, attempts: 3, metadata: undefined },
+      { itemId: '1', index: 1, stage: 'parse', task: undefined, error: timeout, attempts: 2, metadata: undefined },
+      { itemId: '3', index: 3, stage: 'parse', task: undefined, error: boom, attempts: 1, metadata: undefined },
+    ]);
+  });
+
+  test("a failure without an error on item_status takes the failed task's error; other stages' tasks do not count", () => {
+    const tracker = new StatusTracker();
+    feed(tracker, [taskEnd('0', 'timed_out', 'fetch', 'download', 2), itemStatus('0', 'failed')]);
+    feed(tracker, [taskEnd('1', 'failed', 'fetch'), itemStatus('1', 'failed', 'parse', { error: timeout })]);
+    feed(tracker, [taskEnd('2', 'failed'), taskEnd('2', 'succeeded', 'fetch', 'download', 2), itemStatus('2', 'failed', 'fetch', { error: timeout })]);
+    const [first, second, third] = tracker.failed();
+    assert.deepEqual([first?.task, first?.error, first?.attempts], ['download', boom, 2]);
+    assert.deepEqual([second?.stage, second?.task], ['parse', undefined]);
+    assert.deepEqual([third?.task, third?.attempts], [undefined, 1]);
+  });
+
+  test('errorSummary counts failed items by error type and by stage', () => {
+    const tracker = failingRun();
+    const summary = tracker.errorSummary();
+    assert.equal(summary.total, 3);
+    assert.deepEqual(summary.byType, { TypeError: 2, TaskTimeoutError: 1 });
+    assert.deepEqual(summary.byStage, { fetch: 1, parse: 2 });
+    assert.deepEqual(summary.recent, tracker.failed());
+    assert.equal(summary.total, tracker.stats().failed);
+  });
+
+  test('no failures: an empty summary', () => {
+    const tracker = new StatusTracker();
+    tracker.observe(itemStatus('0', 'completed'));
+    assert.deepEqual(tracker.errorSummary(), { total: 0, byType: {}, byStage: {}, recent: [] });
+    assert.deepEqual(tracker.failed(), []);
+  });
+});
+
+test('clear() forgets every item but keeps options and callbacks', () => {
+  let calls = 0;
+  const tracker = new StatusTracker({ history: 1, onItemStatus: () => calls++ });
+  feed(tracker, [itemStatus('0', 'queued'), taskEnd('0', 'failed'), itemStatus('0', 'failed', 'fetch', { error: boom })]);
+  tracker.clear();
+  assert.equal(tracker.status('0'), undefined);
+  assert.deepEqual(tracker.history('0'), []);
+  assert.deepEqual(tracker.byStatus('failed'), []);
+  assert.deepEqual(tracker.failed(), []);
+  assert.equal(tracker.errorSummary().total, 0);
+  assert.deepEqual(Object.values(tracker.stats()), [0, 0, 0, 0, 0, 0]);
+
+  feed(tracker, [itemStatus('0', 'queued'), itemStatus('0', 'in_progress')]);
+  assert.equal(calls, 4);
+  assert.equal(tracker.history('0').length, 1);
+  assert.deepEqual(tracker.byStatus('queued'), []);
+});
