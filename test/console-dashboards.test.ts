@@ -41,6 +41,7 @@ function snapshot(done: number, at = 10_000, extra: Partial<PipelineSnapshot> = 
       worker('parse', 0, { state: 'busy', itemId: '5118', task: 'validate', processed: done, avgMs: 3.25 }),
     ],
     stats: {
+      expected: 6000,
       fed: 6000,
       completed: done - failed - skipped,
       failed,

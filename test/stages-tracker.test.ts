@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ErrorInfo, EventOf, ItemStatus, SpanflowEvent } from '../sdk/index.ts';
-// TODO(lead): import from '../sdk/index.ts' once sdk/stages exports StatusTracker.
 import { StatusTracker, type TrackedEvent } from '../sdk/index.ts';
 
 type Fields<T extends SpanflowEvent['type']> = Omit<EventOf<T>, 'type' | 'runId' | 'parentRunId' | 'pipeline' | 'seq' | 'time'>;

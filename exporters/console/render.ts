@@ -37,7 +37,7 @@ export interface Progress {
 export function progressOf(snapshot: PipelineSnapshot, options: RenderOptions = {}): Progress {
   const { stats } = snapshot;
   const done = stats.completed + stats.failed + stats.skipped;
-  const total = Math.max(options.total ?? stats.fed, 0);
+  const total = Math.max(options.total ?? stats.expected, 0);
   const measured = options.rate ?? (snapshot.elapsedMs > 0 ? (done / snapshot.elapsedMs) * 1000 : 0);
   const itemsPerSecond = Number.isFinite(measured) && measured > 0 ? measured : 0;
   const left = Math.max(0, total - done);

@@ -1,3 +1,4 @@
+export { map, MapFailedError, type MapOptions as ConcurrentMapOptions } from './map.ts';
 export { Item, item, type Feedable, StagePipeline, stages } from './pipeline.ts';
 export { registerDashboards, type DashboardFactory } from './registry.ts';
 export { Batch, type BatchOptions } from './run.ts';

@@ -5,6 +5,7 @@ import type {
   BatchResult,
   FeedOptions,
   ItemOutcome,
+  PipelineSnapshot,
   StageOptions,
   StagePipelineOptions,
   StageRetry,
@@ -57,7 +58,10 @@ function nameTasks<In, Out>(pipeline: string, stage: string, options: StageOptio
   if (list.length === 0) throw new DefinitionError(pipeline, [`stage '${stage}' has no tasks: give it tasks: fn or tasks: [fn, ...]`]);
   const seen = new Set<string>();
   return list.map((task, i) => {
-    const spec: TaskSpec<unknown, unknown> = typeof task === 'function' ? { name: task.name || `task${i + 1}`, run: task } : task;
+    // An anonymous arrow takes the name of the property it is written in (`tasks`): not a useful name.
+    const named = typeof task === 'function' && task.name !== '' && task.name !== 'tasks' ? task.name : undefined;
+    const spec: TaskSpec<unknown, unknown> =
+      typeof task === 'function' ? { name: named ?? (list.length === 1 ? stage : `${stage}#${i + 1}`), run: task } : task;
     if (typeof spec.run !== 'function') throw new DefinitionError(pipeline, [`stage '${stage}': task ${i + 1} has no run function`]);
     const name = seen.has(spec.name) ? `${spec.name}#${i + 1}` : spec.name;
     seen.add(name);
@@ -76,6 +80,7 @@ export class StagePipeline<In, Out> {
   readonly name: string;
   readonly options: StagePipelineOptions;
   readonly stages: readonly StageDef[];
+  #latest: Batch<In, Out> | undefined;
 
   constructor(name: string, options: StagePipelineOptions = {}, stages: readonly StageDef[] = []) {
     if (!name) throw new DefinitionError('(unnamed)', ['a stage pipeline needs a name: stages("my-pipeline")']);
@@ -113,7 +118,14 @@ export class StagePipeline<In, Out> {
   /** Starts a batch to feed by hand: `start()`, `feed()` as often as needed, then `join()` (or `shutdown()`). */
   start(options: BatchOptions = {}): Batch<In, Out> {
     if (this.stages.length === 0) throw new DefinitionError(this.name, ['it has no stages: add one with .stage(name, { tasks })']);
-    return new Batch<In, Out>(this, options);
+    const batch = new Batch<In, Out>(this, options);
+    this.#latest = batch;
+    return batch;
+  }
+
+  /** A snapshot of the batch started last (by `run`, `stream` or `start`), or undefined before the first. */
+  snapshot(): PipelineSnapshot | undefined {
+    return this.#latest?.snapshot();
   }
 
   /** Feeds every item, waits for all to finish, and returns outcomes in input order. */

@@ -147,6 +147,8 @@ export class Batch<In, Out> {
   readonly #dashboards: Dashboard[];
   #dashboardTimer: ReturnType<typeof setInterval> | undefined;
   #fed = 0;
+  /** Items announced by arrays given to feed(), counted before they are queued. */
+  #expected = 0;
   #completed = 0;
   #failed = 0;
   #skipped = 0;
@@ -163,6 +165,7 @@ export class Batch<In, Out> {
     this.runId = options.runId ?? crypto.randomUUID();
     this.#collect = options.collectResults ?? pipeline.options.collectResults ?? true;
     if (pipeline.options.onEvent) this.#bus.listen(pipeline.options.onEvent);
+    if (pipeline.options.tracker) this.#bus.listen(pipeline.options.tracker.observe);
     if (options.onEvent) this.#bus.listen(options.onEvent);
     this.#emitter = new RunEmitter(this.#bus, this.runId, undefined, pipeline.name);
     this.#stages = pipeline.stages.map((def, index) => ({
@@ -208,6 +211,7 @@ export class Batch<In, Out> {
     const stage = options.stage === undefined ? this.#stages[0] : this.#stages[this.#pipeline.stageIndex(options.stage)];
     if (!stage) throw new Error('unreachable: a pipeline has at least one stage');
     this.#feeding++;
+    if (Array.isArray(items)) this.#expected = Math.max(this.#expected, this.#fed) + items.length;
     try {
       const iterator = Symbol.iterator in items ? (items as Iterable<In | Item<In>>)[Symbol.iterator]() : undefined;
       if (iterator) {
@@ -295,6 +299,7 @@ export class Batch<In, Out> {
       running: this.#result === undefined || this.#inFlight > 0,
       workers,
       stats: {
+        expected: Math.max(this.#expected, this.#fed),
         fed: this.#fed,
         completed: this.#completed,
         failed: this.#failed,

@@ -84,6 +84,8 @@ export interface StagePipelineOptions {
   readonly collectResults?: boolean;
   /** Called synchronously with every event of every batch. */
   readonly onEvent?: EventListener;
+  /** A StatusTracker fed with every event of every batch. */
+  readonly tracker?: { readonly observe: EventListener };
   /** A live view polled at `updateInterval`: a dashboard object, or a name from `spanflow/console`. */
   readonly dashboard?: Dashboard | DashboardName;
   /** A progress bar (`true`, from `spanflow/console`) or any dashboard object. */
@@ -168,6 +170,8 @@ export interface PipelineSnapshot {
   readonly running: boolean;
   readonly workers: readonly WorkerSnapshot[];
   readonly stats: {
+    /** Items known to be coming: the length of arrays given to `feed` / `run`, or `fed` when unknown. */
+    readonly expected: number;
     readonly fed: number;
     /** Through every stage. */
     readonly completed: number;
