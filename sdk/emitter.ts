@@ -1,4 +1,5 @@
 import type { EventInit, EventType, SpanflowEvent } from './events.ts';
+import { warnUserError } from './errors.ts';
 import { Fifo } from './fifo.ts';
 
 export type EventListener = (event: SpanflowEvent) => void;
@@ -47,7 +48,7 @@ export class EventBus {
         listener(event);
       } catch (error) {
         // A listener's bug must not break the pipeline, nor vanish.
-        process.emitWarning(error instanceof Error ? error : new Error(String(error)), 'SpanflowListenerWarning');
+        warnUserError(error, 'SpanflowListenerWarning', 'an event listener');
       }
     }
     for (const stream of this.#streams) stream.push(event);

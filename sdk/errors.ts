@@ -113,6 +113,15 @@ export function isPermanent(error: unknown): boolean {
   return error instanceof RouteError || error instanceof MapLimitError || error instanceof DefinitionError;
 }
 
+/**
+ * Reports a bug in user code that must neither break the pipeline nor vanish
+ * (a throwing listener, callback or dashboard): a process warning of `type`.
+ */
+export function warnUserError(error: unknown, type: string, where: string): void {
+  const message = `${where} threw: ${messageOf(error)}`;
+  process.emitWarning(message, { type, detail: error instanceof Error ? error.stack : undefined });
+}
+
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

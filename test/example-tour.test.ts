@@ -12,3 +12,11 @@ test('the README tour runs: a retried map item, streamed receipt lines, a succee
   assert.match(stdout, /run_end {3}succeeded/);
   assert.match(stdout, /^succeeded receipt for A-17 4 price attempts$/m);
 });
+
+test('the README stage tour runs: 9 completed, the large image skipped, item 7 retried', async () => {
+  const { stdout } = await run(process.execPath, ['examples/tour/stages.ts'], { cwd: new URL('..', import.meta.url) });
+  assert.match(stdout, /^succeeded 9 completed, 1 skipped, 0 failed$/m);
+  assert.match(stdout, /img-0\.png -> 1812\.5 px/);
+  assert.match(stdout, /task_start → task_retry → item_status retrying → item_status in_progress → task_start → task_end succeeded/);
+  assert.match(stdout, /item_status completed$/m);
+});

@@ -3,9 +3,9 @@
 // cancellation); the per-stage retry asks the same retry policy.
 
 import { type EventBus, EventBus as Bus, type EventListener, RunEmitter } from '../emitter.ts';
-import { CancelledError, errorTypeOf, toErrorInfo } from '../errors.ts';
+import { CancelledError, errorTypeOf, toErrorInfo, warnUserError } from '../errors.ts';
 import type { ItemCounts, ItemStatus, RunEndStatus, RunMetrics, StepEndStatus } from '../events.ts';
-import { type AttemptContext, type AttemptObserver, backoffDelay, type ExecuteOptions, execute, shouldRetry } from '../executor.ts';
+import { type AttemptContext, type AttemptObserver, backoffDelay, type ExecuteOptions, execute, shouldRetry, untilAborted } from '../executor.ts';
 import { Fifo } from '../fifo.ts';
 import { Meta } from '../meta.ts';
 import type { Feedable, StageDef, StagePipeline } from './pipeline.ts';
@@ -124,6 +124,18 @@ class Semaphore {
 const OUTCOME_BUFFER = 1024;
 
 /**
+ * Calls a user callback (onSuccess, onFailure, a dashboard). Its bug must not
+ * kill a worker (the item would be lost and the batch never end) nor vanish.
+ */
+function guarded(call: () => void, where: string): void {
+  try {
+    call();
+  } catch (error) {
+    warnUserError(error, 'SpanflowCallbackWarning', where);
+  }
+}
+
+/**
  * A running batch: `feed()` items (as often as needed), then `join()` for the
  * result, or `shutdown()` to stop early. Every item fed ends as a completed
  * value, a failure or a skip — including on shutdown.
@@ -182,8 +194,9 @@ export class Batch<In, Out> {
     }));
     if (options.signal) {
       const signal = options.signal;
-      if (signal.aborted) queueMicrotask(() => void this.shutdown());
-      else signal.addEventListener('abort', () => void this.shutdown(), { once: true });
+      // The signal's reason reaches the items' CancelledError, as in graph runs.
+      if (signal.aborted) queueMicrotask(() => void this.shutdown(signal.reason));
+      else signal.addEventListener('abort', () => void this.shutdown(signal.reason), { once: true });
     }
 
     this.#emitter.emit({ type: 'run_queued' });
@@ -194,11 +207,12 @@ export class Batch<In, Out> {
     this.#dashboards = this.#resolveDashboards();
     if (this.#dashboards.length > 0) {
       const first = this.snapshot();
-      for (const d of this.#dashboards) d.onStart?.(first);
+      for (const d of this.#dashboards) guarded(() => d.onStart?.(first), 'a dashboard\'s onStart');
       this.#dashboardTimer = setInterval(() => {
         const snap = this.snapshot();
-        for (const d of this.#dashboards) d.onUpdate(snap);
+        for (const d of this.#dashboards) guarded(() => d.onUpdate(snap), 'a dashboard\'s onUpdate');
       }, pipeline.options.updateInterval ?? 250);
+      this.#dashboardTimer.unref(); // a batch never joined must not keep the process alive
     }
   }
 
@@ -221,10 +235,18 @@ export class Batch<In, Out> {
           if (this.#cancelled) return;
         }
       } else {
-        for await (const value of items as AsyncIterable<In | Item<In>>) {
-          const waiting = this.#enqueue(stage, value, options.priority);
-          if (waiting) await waiting;
-          if (this.#cancelled) return;
+        const source = (items as AsyncIterable<In | Item<In>>)[Symbol.asyncIterator]();
+        try {
+          for (;;) {
+            // A source that stalls must not hold back shutdown: its next() races the batch's cancellation.
+            const next = await untilAborted(source.next(), this.#controller.signal).catch(() => undefined);
+            if (next === undefined || next.done || this.#cancelled) return;
+            const waiting = this.#enqueue(stage, next.value, options.priority);
+            if (waiting) await waiting;
+            if (this.#cancelled) return;
+          }
+        } finally {
+          if (this.#cancelled) void Promise.resolve(source.return?.()).catch(() => {});
         }
       }
     } finally {
@@ -345,7 +367,8 @@ export class Batch<In, Out> {
   }
 
   #checkDrained(): void {
-    if (this.#closed && this.#feeding === 0 && this.#inFlight === 0 && this.#onDrained) {
+    // After shutdown, a feed() still waiting on a slow async source does not hold the end back (it queues nothing more).
+    if (this.#closed && (this.#feeding === 0 || this.#cancelled) && this.#inFlight === 0 && this.#onDrained) {
       const resolve = this.#onDrained;
       this.#onDrained = undefined;
       resolve();
@@ -387,8 +410,8 @@ export class Batch<In, Out> {
     if (this.#dashboards.length > 0) {
       const last = this.snapshot();
       for (const d of this.#dashboards) {
-        d.onUpdate(last);
-        d.onFinish?.(last, summary);
+        guarded(() => d.onUpdate(last), 'a dashboard\'s onUpdate');
+        guarded(() => d.onFinish?.(last, summary), 'a dashboard\'s onFinish');
       }
     }
     const outcomes = this.#outcomes;
@@ -468,7 +491,20 @@ export class Batch<In, Out> {
     stage.inProgress++;
     this.#workerState(slot, 'busy');
     this.#itemStatus(entry, def.name, 'in_progress', undefined);
-    if (!def.skip?.(entry.value, entry)) return false;
+    let skip: boolean;
+    try {
+      skip = Boolean(def.skip?.(entry.value, entry));
+    } catch (error) {
+      // A throwing skip predicate fails the item here, like a failing task.
+      stage.inProgress--;
+      stage.failed++;
+      slot.failed++;
+      slot.entry = undefined;
+      this.#fail(entry, undefined, error, entry.pass);
+      this.#workerState(slot, 'idle');
+      return true;
+    }
+    if (!skip) return false;
     stage.inProgress--;
     stage.skipped++;
     this.#settle(entry, { status: 'skipped', itemId: entry.id, index: entry.index, stage: def.name }, def.name, undefined);
@@ -487,7 +523,8 @@ export class Batch<In, Out> {
     if (!failure) {
       stage.completed++;
       slot.processed++;
-      def.onSuccess?.(value, entry);
+      const { onSuccess } = def;
+      if (onSuccess) guarded(() => onSuccess(value, entry), `stage '${def.name}' onSuccess`);
       const next = this.#stages[stage.index + 1];
       if (next && !this.#cancelled) {
         entry.value = value;
@@ -505,8 +542,8 @@ export class Batch<In, Out> {
       // Per-stage retry: the item goes back through the whole stage after a delay.
       slot.failed++;
       const delayMs = backoffDelay(def.retry, entry.pass);
+      this.#itemStatus(entry, def.name, 'retrying', failure.error); // on the pass that failed, as with per-task retry
       entry.pass++;
-      this.#itemStatus(entry, def.name, 'retrying', failure.error);
       const timer = setTimeout(() => {
         this.#retryTimers.delete(timer);
         this.#itemStatus(entry, def.name, 'queued', undefined);
@@ -536,14 +573,12 @@ export class Batch<In, Out> {
     const type = errorTypeOf(error);
     this.#byType[type] = (this.#byType[type] ?? 0) + 1;
     this.#byStage[failure.stage] = (this.#byStage[failure.stage] ?? 0) + 1;
-    this.#failures.push(failure);
+    if (this.#collect) this.#failures.push(failure);
     this.#recent.push(failure);
     if (this.#recent.length > (this.#pipeline.options.recentErrors ?? 50)) this.#recent.shift();
-    try {
-      stage?.onFailure?.(failure, entry);
-    } finally {
-      this.#settle(entry, { status: 'failed', itemId: entry.id, index: entry.index, failure }, failure.stage, error);
-    }
+    const onFailure = stage?.onFailure;
+    if (onFailure) guarded(() => onFailure(failure, entry), `stage '${failure.stage}' onFailure`);
+    this.#settle(entry, { status: 'failed', itemId: entry.id, index: entry.index, failure }, failure.stage, error);
   }
 
   /** An item reached its end: count it, keep it, tell the stream and the event listeners. */

@@ -201,6 +201,7 @@ export interface BatchResult<Out> extends BatchSummary {
   readonly results: Out[];
   /** Every item's outcome, in input order (empty with `collectResults: false`). */
   readonly items: ItemOutcome<Out>[];
+  /** Every failed item (empty with `collectResults: false`: use `onFailure`, a tracker or the stream). */
   readonly failures: FailedItem[];
 }
 

@@ -1,0 +1,294 @@
+// Stage pipelines, watching them: snapshots taken mid-run (exact numbers while tasks wait on
+// latches), item / task / worker events, a StatusTracker on the `tracker` option, and
+// dashboards: a custom one, the console views on a fake terminal and a plain stream.
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, test } from 'node:test';
+import { consoleDashboard } from '../exporters/index.ts';
+import { type BatchSummary, type Dashboard, type EventOf, item, type SpanflowEvent, StatusTracker, stages } from '../sdk/index.ts';
+
+function latch(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = () => {};
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+function eventLog() {
+  const events: SpanflowEvent[] = [];
+  const waiters: { match: (e: SpanflowEvent) => boolean; resolve: () => void }[] = [];
+  const listen = (e: SpanflowEvent) => {
+    events.push(e);
+    for (const w of [...waiters]) if (w.match(e)) waiters.splice(waiters.indexOf(w), 1) && w.resolve();
+  };
+  const waitFor = (match: (e: SpanflowEvent) => boolean) =>
+    new Promise<void>((resolve) => (events.some(match) ? resolve() : waiters.push({ match, resolve })));
+  const of = <T extends SpanflowEvent['type']>(type: T) => events.filter((e): e is EventOf<T> => e.type === type);
+  return { events, listen, waitFor, of };
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+const status = (itemId: string, s: string, stage?: string) => (e: SpanflowEvent) =>
+  e.type === 'item_status' && e.itemId === itemId && e.status === s && (stage === undefined || e.stage === stage);
+const ESC = '\u001B';
+
+describe('snapshot()', { timeout: 10_000 }, () => {
+  test('mid-run: worker states and metrics, stats per stage, error summary — exact numbers', async () => {
+    const fetchGate = latch();
+    const parseGate = latch();
+    const log = eventLog();
+    const p = stages<number>('snap')
+      .stage('fetch', {
+        workers: 2,
+        capacity: 3,
+        tasks: async function download(n: number, ctx) {
+          if (n === 1) throw new TypeError('bad url');
+          if (n >= 2) {
+            ctx.setTaskStatus(`downloading ${n}`);
+            await fetchGate.promise;
+          }
+          return n;
+        },
+      })
+      .stage('parse', { workers: 1, capacity: 4, tasks: async (n: number) => (n === 100 ? parseGate.promise.then(() => n) : n) });
+    const batch = p.start({ onEvent: log.listen });
+    await batch.feed([item(100, { id: 'direct' })], { stage: 'parse' });
+    // Ids are feed positions unless given: name these after their values. 0 passes fetch, 1 fails,
+    // 2 and 3 block fetch's workers, 4-6 fill its queue, 7 waits to get in.
+    const feeding = batch.feed(range(8).map((n) => item(n, { id: String(n) })));
+    await Promise.all([
+      log.waitFor((e) => e.type === 'task_start' && e.itemId === 'direct'),
+      log.waitFor(status('0', 'queued', 'parse')),
+      log.waitFor(status('1', 'failed')),
+      log.waitFor((e) => e.type === 'task_status' && e.itemId === '3'),
+      log.waitFor((e) => e.type === 'task_status' && e.itemId === '2'),
+      log.waitFor(status('7', 'queued', 'fetch')),
+    ]);
+    const before = Date.now();
+    const snap = batch.snapshot();
+    assert.ok(snap.timestamp >= before - 1 && snap.timestamp <= Date.now());
+    assert.deepEqual([snap.pipeline, snap.runId, snap.running], ['snap', batch.runId, true]);
+    const { expected, ...stats } = snap.stats;
+    assert.deepEqual(stats, {
+      fed: 9,
+      completed: 0,
+      failed: 1,
+      skipped: 0,
+      inFlight: 8,
+      queueSizes: { fetch: 4, parse: 1 },
+      stages: [
+        { name: 'fetch', workers: 2, capacity: 3, pending: 4, inProgress: 2, completed: 1, failed: 1, skipped: 0 },
+        { name: 'parse', workers: 1, capacity: 4, pending: 1, inProgress: 1, completed: 0, failed: 0, skipped: 0 },
+      ],
+    });
+    assert.equal(expected, 9);
+    const workers = [...snap.workers].sort((a, b) => `${a.stage}${a.itemId}`.localeCompare(`${b.stage}${b.itemId}`));
+    assert.deepEqual(
+      workers.map((w) => [w.stage, w.state, w.itemId, w.task, w.taskStatus]),
+      [
+        ['fetch', 'busy', '2', 'download', 'downloading 2'],
+        ['fetch', 'busy', '3', 'download', 'downloading 3'],
+        ['parse', 'busy', 'direct', 'parse', undefined],
+      ],
+    );
+    const fetchers = snap.workers.filter((w) => w.stage === 'fetch');
+    assert.deepEqual([fetchers.reduce((n, w) => n + w.processed, 0), fetchers.reduce((n, w) => n + w.failed, 0)], [1, 1]);
+    for (const w of snap.workers) assert.ok(w.processed + w.failed === 0 ? w.avgMs === 0 : Number.isFinite(w.avgMs) && w.avgMs >= 0);
+    assert.deepEqual([snap.errors.total, snap.errors.byType, snap.errors.byStage], [1, { TypeError: 1 }, { fetch: 1 }]);
+    assert.deepEqual(
+      snap.errors.recent.map((f) => [f.itemId, f.stage, f.task, f.error.message]),
+      [['1', 'fetch', 'download', 'bad url']],
+    );
+    assert.deepEqual(p.snapshot()?.stats, snap.stats, "the pipeline's snapshot is its latest batch's");
+
+    // Cheap enough to call in a loop: 1,000 snapshots, all consistent while nothing moves.
+    for (let i = 0; i < 1000; i++) {
+      const s = batch.snapshot().stats;
+      assert.equal(s.fed, s.completed + s.failed + s.skipped + s.inFlight);
+      assert.equal(s.stages.reduce((n, st) => n + st.pending + st.inProgress, 0), s.inFlight);
+    }
+
+    fetchGate.resolve();
+    parseGate.resolve();
+    await feeding;
+    const result = await batch.join();
+    const end = batch.snapshot();
+    assert.deepEqual([result.completed, result.failed, end.stats.inFlight, end.running], [8, 1, 0, false]);
+    assert.ok(end.workers.every((w) => w.state === 'idle' && w.itemId === undefined && w.taskStatus === undefined));
+    assert.deepEqual(end.workers.filter((w) => w.stage === 'parse').map((w) => w.processed), [8]);
+  });
+
+  test('1,000 snapshots while items move keep their counts consistent and monotonic', async () => {
+    const p = stages<number>('moving')
+      .stage('a', { workers: 3, tasks: async (n: number) => n, skip: (n) => n % 10 === 0 })
+      .stage('b', { workers: 2, tasks: async (n: number) => (n % 7 === 0 ? Promise.reject(new Error('seven')) : n) });
+    const batch = p.start();
+    const feeding = batch.feed(range(400));
+    let last = 0;
+    for (let i = 0; i < 1000; i++) {
+      if (i % 5 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const s = batch.snapshot().stats;
+      const done = s.completed + s.failed + s.skipped;
+      assert.equal(s.fed, done + s.inFlight);
+      assert.ok(s.stages.reduce((n, st) => n + st.pending + st.inProgress, 0) <= s.inFlight);
+      assert.ok(done >= last);
+      last = done;
+    }
+    await feeding;
+    const result = await batch.join();
+    assert.deepEqual([result.fed, result.skipped], [400, 40]);
+  });
+});
+
+describe('events and the tracker option', { timeout: 10_000 }, () => {
+  test('item, task and worker events; the tracker holds every status at once, then agrees with the result', async () => {
+    const gate = latch();
+    const log = eventLog();
+    const tracker = new StatusTracker();
+    const p = stages<string>('tracked', { tracker, onEvent: log.listen }).stage('work', {
+      workers: 2,
+      capacity: 10,
+      retry: { attempts: 2, initialDelayMs: 5, jitter: 0, retryIf: (e) => e instanceof RangeError },
+      skip: (v) => v === 'skip',
+      tasks: async function handle(v: string, ctx) {
+        if (v === 'block') await gate.promise;
+        if (v === 'bad') throw new TypeError('fatal');
+        if (v === 'flaky' && ctx.attempt === 1) throw new RangeError('again');
+        return v.toUpperCase();
+      },
+    });
+    // Worker 0 holds 'block'; worker 1 runs ok, skip, bad, then waits to retry flaky; 'wait' stays queued.
+    const running = p.run(['block', 'ok', 'skip', 'bad', 'flaky', 'wait']);
+    await log.waitFor(status('4', 'retrying'));
+    assert.deepEqual(tracker.stats(), { queued: 1, in_progress: 1, retrying: 1, completed: 1, failed: 1, skipped: 1 });
+    assert.deepEqual(
+      ['queued', 'in_progress', 'retrying', 'completed', 'failed', 'skipped'].map((s) => tracker.byStatus(s as 'queued')),
+      [['5'], ['0'], ['4'], ['1'], ['3'], ['2']],
+    );
+    gate.resolve();
+    const result = await running;
+
+    assert.deepEqual(tracker.stats(), { queued: 0, in_progress: 0, retrying: 0, completed: 4, failed: 1, skipped: 1 });
+    const ids = (s: string) => result.items.filter((o) => o.status === s).map((o) => o.itemId);
+    for (const s of ['completed', 'failed', 'skipped'] as const) assert.deepEqual([...tracker.byStatus(s)].sort(), ids(s), s);
+    for (const o of result.items) assert.equal(tracker.status(o.itemId), o.status);
+    assert.deepEqual(tracker.failed(), result.failures.map((f) => ({ ...f, metadata: undefined })));
+    const summary = tracker.errorSummary();
+    assert.deepEqual([summary.total, summary.byType, summary.byStage], [1, { TypeError: 1 }, { work: 1 }]);
+    assert.deepEqual(
+      tracker.history('4').map((e) => `${e.type}:${e.type === 'item_status' ? e.status : e.attempt}`),
+      ['item_status:queued', 'item_status:in_progress', 'task_start:1', 'task_retry:1', 'item_status:retrying', 'item_status:in_progress', 'task_start:2', 'task_end:2', 'item_status:completed'],
+    );
+    const retry = log.of('task_retry')[0];
+    assert.deepEqual([retry?.itemId, retry?.attempt, retry?.error.type, retry?.delayMs], ['4', 1, 'RangeError', 5]);
+    assert.ok(log.of('task_end').every((e) => e.durationMs >= 0 && e.worker >= 0));
+    const w1 = log.of('worker_state').filter((e) => e.itemId === '1');
+    assert.deepEqual(w1.map((e) => [e.stage, e.state]), [['work', 'busy']]);
+    const states = log.of('worker_state').map((e) => e.state);
+    assert.equal(states.filter((s) => s === 'busy').length, states.filter((s) => s === 'idle').length);
+    assert.deepEqual(log.of('run_end').map((e) => e.items), [{ fed: 6, completed: 4, failed: 1, skipped: 1 }]);
+  });
+});
+
+describe('dashboards', { timeout: 10_000 }, () => {
+  test('a custom dashboard starts before feeding, updates while feed() is blocked, and finishes with the summary', async () => {
+    const gate = latch();
+    const updatedWhileBlocked = latch();
+    const calls: string[] = [];
+    let feedDone = false;
+    let summary: BatchSummary | undefined;
+    const dashboard: Dashboard = {
+      onStart: (s) => calls.push(`start fed=${s.stats.fed}`),
+      onUpdate: (s) => {
+        calls.push(`update fed=${s.stats.fed}`);
+        if (!feedDone && s.stats.fed >= 3) updatedWhileBlocked.resolve();
+      },
+      onFinish: (s, result) => {
+        calls.push(`finish completed=${s.stats.completed}`);
+        summary = result;
+      },
+    };
+    const p = stages<number>('dash', { dashboard, updateInterval: 10 }).stage('slow', {
+      workers: 1,
+      capacity: 1,
+      tasks: async (n: number) => gate.promise.then(() => n),
+    });
+    const batch = p.start();
+    assert.deepEqual(calls, ['start fed=0'], 'onStart before anything is fed');
+    const feeding = batch.feed(range(5)).then(() => {
+      feedDone = true;
+    });
+    await updatedWhileBlocked.promise;
+    assert.equal(feedDone, false, 'onUpdate fired while feed() was blocked');
+    gate.resolve();
+    await feeding;
+    const result = await batch.join();
+    assert.equal(calls.at(-1), 'finish completed=5');
+    assert.equal(calls.at(-2), 'update fed=5');
+    assert.deepEqual(summary, {
+      runId: result.runId,
+      pipeline: 'dash',
+      status: 'succeeded',
+      durationMs: result.durationMs,
+      fed: 5,
+      completed: 5,
+      failed: 0,
+      skipped: 0,
+    });
+  });
+
+  function sink(tty: boolean, filter?: string) {
+    const writes: string[] = [];
+    const stream = Object.assign(
+      new Writable({
+        write(chunk, _encoding, done) {
+          writes.push(String(chunk));
+          done();
+        },
+      }),
+      tty ? { isTTY: true, columns: 100 } : {},
+    );
+    return { stream, writes, text: () => writes.filter((w) => filter === undefined || w.includes(filter)).join('') };
+  }
+  const etl = (options: Parameters<typeof stages>[1]) =>
+    stages<number>('etl', { updateInterval: 10, ...options })
+      .stage('fetch', { workers: 2, tasks: async (n: number) => n })
+      .stage('parse', { tasks: (n: number) => (n === 2 ? Promise.reject(new SyntaxError('bad json')) : n) });
+
+  test("consoleDashboard('detailed') redraws a fake terminal in place, showing the stages", async () => {
+    const tty = sink(true);
+    const result = await etl({ dashboard: consoleDashboard('detailed', { stream: tty.stream }) }).run(range(4));
+    assert.equal(result.failed, 1);
+    const text = tty.text();
+    for (const name of ['etl', 'fetch', 'parse', 'bad json']) assert.ok(text.includes(name), name);
+    assert.ok(text.includes(`${ESC}[2K`), 'erases lines to redraw in place');
+    assert.ok(text.includes(`${ESC}[1A`) || text.includes(`${ESC}[A`), 'moves the cursor up to redraw');
+    assert.ok(text.includes('etl: failed in'), 'ends with the summary');
+  });
+
+  test('on a plain stream the same dashboard writes plain lines, no ANSI escapes', async () => {
+    const plain = sink(false);
+    await etl({ dashboard: consoleDashboard('detailed', { stream: plain.stream }) }).run(range(4));
+    assert.ok(plain.writes.length >= 2);
+    assert.ok(plain.writes.every((w) => w.endsWith('\n') && !w.includes(ESC)));
+    assert.match(plain.writes.at(-1) ?? '', /^etl: failed in .* · 4 fed · 3 completed · 1 failed · 0 skipped/);
+  });
+
+  test("progress: true and dashboard: 'compact' work by name once spanflow/console is imported", async () => {
+    const out = sink(false, 'etl');
+    const write = process.stdout.write;
+    // Only our lines are kept; anything else (the test runner's own output) goes through.
+    process.stdout.write = ((chunk: unknown, ...rest: unknown[]) =>
+      typeof chunk === 'string' && chunk.startsWith('etl')
+        ? out.stream.write(chunk)
+        : (write as (...args: unknown[]) => boolean).call(process.stdout, chunk, ...rest)) as typeof write;
+    try {
+      const result = await etl({ progress: true, dashboard: 'compact' }).run(range(4));
+      assert.equal(result.fed, 4);
+    } finally {
+      process.stdout.write = write;
+    }
+    assert.match(out.text(), /etl: failed in .* · 4 fed · 3 completed · 1 failed/);
+  });
+});
