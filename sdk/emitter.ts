@@ -139,6 +139,14 @@ export class EventStream implements AsyncIterableIterator<SpanflowEvent> {
   }
 }
 
+interface Stamped {
+  runId: string;
+  parentRunId: string | undefined;
+  pipeline: string;
+  seq: number;
+  time: number;
+}
+
 /** Stamps one run's events (run id, parent, pipeline, seq, time) and hands them to the bus. */
 export class RunEmitter {
   readonly bus: EventBus;
@@ -163,14 +171,14 @@ export class RunEmitter {
       this.bus.skipped();
       return;
     }
-    this.bus.deliver({
-      runId: this.runId,
-      parentRunId: this.parentRunId,
-      pipeline: this.pipeline,
-      seq: ++this.#seq,
-      time: now(),
-      ...init,
-    } as SpanflowEvent);
+    // Stamp the caller's fresh literal in place rather than copy it: emit runs per item and per task.
+    const event = init as unknown as Stamped;
+    event.runId = this.runId;
+    event.parentRunId = this.parentRunId;
+    event.pipeline = this.pipeline;
+    event.seq = ++this.#seq;
+    event.time = now();
+    this.bus.deliver(event as unknown as SpanflowEvent);
   }
 }
 

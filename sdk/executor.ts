@@ -73,6 +73,8 @@ export interface ExecuteOptions {
    * a no-op task's cost. Durations are then reported as 0.
    */
   readonly timed?: boolean | undefined;
+  /** For a caller that runs one attempt at a time under `signal` (a stage worker): see `AbortLink`. */
+  readonly link?: AbortLink | undefined;
 }
 
 const NO_RETRY: RetryPolicy = { attempts: 1 };
@@ -113,12 +115,12 @@ export function execute<T>(fn: (context: AttemptContext) => T | Promise<T>, opti
   observer?.start(1);
   const started = options.timed === false ? -1 : performance.now();
   const after = (result: AttemptResult<T>) => afterAttempt(fn, options, 1, result, started);
-  if (options.timeoutMs === undefined) return attemptUntimed(fn, 1, signal, after);
+  if (options.timeoutMs === undefined) return attemptUntimed(fn, 1, options, after);
   return runAttempt(fn, 1, options).then(after);
 }
 
 function attempt<T>(fn: (context: AttemptContext) => T | Promise<T>, n: number, options: ExecuteOptions): AttemptResult<T> | Promise<AttemptResult<T>> {
-  return options.timeoutMs === undefined ? attemptUntimed(fn, n, options.signal, same) : runAttempt(fn, n, options);
+  return options.timeoutMs === undefined ? attemptUntimed(fn, n, options, same) : runAttempt(fn, n, options);
 }
 
 function same<T>(value: T): T {
@@ -305,9 +307,10 @@ function failure(error: unknown, parent: AbortSignal): AttemptResult<never> {
 function attemptUntimed<T, R>(
   fn: (context: AttemptContext) => T | Promise<T>,
   attempt: number,
-  parent: AbortSignal,
+  options: ExecuteOptions,
   done: (result: AttemptResult<T>) => R,
 ): R | Promise<Awaited<R>> {
+  const parent = options.signal;
   // A function that takes no context is given none (nothing to make, nothing to dispose).
   const context = fn.length === 0 ? undefined : new UntimedContext(attempt, parent);
   let work: T | Promise<T>;
@@ -327,7 +330,7 @@ function attemptUntimed<T, R>(
     return done(failure(undefined, parent));
   }
   const pending = work;
-  const dependents = dependentsOf(parent);
+  const dependents: Dependents = options.link ?? dependentsOf(parent);
   return new Promise<Awaited<R>>((resolve) => {
     // Whichever comes first, the task's promise or the parent's abort, settles the attempt.
     const abort = () => {
@@ -353,6 +356,37 @@ function attemptUntimed<T, R>(
 
 /** Called when their signal aborts; each removes itself once it has run or its attempt settled. */
 type Dependent = () => void;
+
+/** Where a pending attempt waits for its parent's abort: the signal's shared set, or a caller's own link. */
+interface Dependents {
+  add(dependent: Dependent): unknown;
+  delete(dependent: Dependent): boolean;
+}
+
+/**
+ * A standing link from one caller to a signal, for callers that run one
+ * attempt at a time under it (a stage worker runs thousands). It joins the
+ * signal's dependents once; each attempt then arms and disarms it, instead of
+ * joining and leaving a set shared by every worker: less work, and no churn
+ * of short-lived entries through a long-lived set.
+ */
+export class AbortLink implements Dependents {
+  #armed: Dependent | undefined;
+
+  constructor(signal: AbortSignal) {
+    dependentsOf(signal).add(() => this.#armed?.());
+  }
+
+  add(dependent: Dependent): void {
+    this.#armed = dependent;
+  }
+
+  delete(dependent: Dependent): boolean {
+    if (this.#armed !== dependent) return false;
+    this.#armed = undefined;
+    return true;
+  }
+}
 
 const dependents = new WeakMap<AbortSignal, Set<Dependent>>();
 

@@ -49,8 +49,8 @@ function snapshot(done: number, at = 10_000, extra: Partial<PipelineSnapshot> = 
       inFlight: 6000 - done,
       queueSizes: { fetch: 30, parse: 4 },
       stages: [
-        { name: 'fetch', workers: 2, capacity: 40, pending: 30, inProgress: 1, completed: 5100, failed: 2, skipped: 0 },
-        { name: 'parse', workers: 1, capacity: 8, pending: 4, inProgress: 1, completed: done - 3, failed: 1, skipped: 2 },
+        { name: 'fetch', workers: 2, capacity: 40, pending: 30, queued: 30, inProgress: 1, completed: 5100, failed: 2, skipped: 0 },
+        { name: 'parse', workers: 1, capacity: 8, pending: 4, queued: 4, inProgress: 1, completed: done - 3, failed: 1, skipped: 2 },
       ],
     },
     errors: {

@@ -210,9 +210,9 @@ describe('start(), feed(), join()', { timeout: 10_000 }, () => {
     await sleep(20);
     const snap = batch.snapshot();
     assert.equal(resolved, false, 'feed() is still blocked');
-    // 2 items with the workers, 3 in the queue (its capacity), 1 waiting to get in: nothing more is fed.
+    // 2 items with the workers, 3 in the queue (its capacity, never more), 1 waiting to get in: nothing more is fed.
     assert.equal(snap.stats.fed, 6);
-    assert.deepEqual([snap.stats.stages[0]?.inProgress, snap.stats.stages[0]?.pending], [2, 4]);
+    assert.deepEqual([snap.stats.stages[0]?.inProgress, snap.stats.stages[0]?.queued, snap.stats.stages[0]?.pending], [2, 3, 4]);
     assert.equal(log.events.filter((e) => e.type === 'task_start').length, 2);
     gate.resolve();
     await feeding;

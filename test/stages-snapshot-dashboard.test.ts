@@ -76,10 +76,10 @@ describe('snapshot()', { timeout: 10_000 }, () => {
       failed: 1,
       skipped: 0,
       inFlight: 8,
-      queueSizes: { fetch: 4, parse: 1 },
+      queueSizes: { fetch: 3, parse: 1 },
       stages: [
-        { name: 'fetch', workers: 2, capacity: 3, pending: 4, inProgress: 2, completed: 1, failed: 1, skipped: 0 },
-        { name: 'parse', workers: 1, capacity: 4, pending: 1, inProgress: 1, completed: 0, failed: 0, skipped: 0 },
+        { name: 'fetch', workers: 2, capacity: 3, pending: 4, queued: 3, inProgress: 2, completed: 1, failed: 1, skipped: 0 },
+        { name: 'parse', workers: 1, capacity: 4, pending: 1, queued: 1, inProgress: 1, completed: 0, failed: 0, skipped: 0 },
       ],
     });
     assert.equal(expected, 9);

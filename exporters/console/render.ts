@@ -129,7 +129,7 @@ function stagesTable(snapshot: PipelineSnapshot, width: number): string {
   const rows = snapshot.stats.stages.map((stage) => [
     stage.name,
     String(stage.workers),
-    `${count(stage.pending)}/${count(stage.capacity)}`,
+    `${count(stage.queued)}/${count(stage.capacity)}`,
     count(stage.inProgress),
     count(stage.completed),
     count(stage.failed),

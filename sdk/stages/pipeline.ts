@@ -130,7 +130,7 @@ export class StagePipeline<In, Out> {
 
   /** Feeds every item, waits for all to finish, and returns outcomes in input order. */
   async run(items: Feedable<In>, options: BatchOptions & FeedOptions = {}): Promise<BatchResult<Out>> {
-    const batch = this.start(options);
+    const batch = this.start(Array.isArray(items) && options.expected === undefined ? { ...options, expected: items.length } : options);
     try {
       await batch.feed(items, options);
     } catch (error) {
@@ -145,7 +145,11 @@ export class StagePipeline<In, Out> {
    * order). Breaking out of the loop shuts the batch down cleanly.
    */
   async *stream(items: Feedable<In>, options: BatchOptions & FeedOptions = {}): AsyncGenerator<ItemOutcome<Out>, BatchResult<Out>, undefined> {
-    const batch = this.start({ ...options, collectResults: false });
+    const batch = this.start({
+      ...options,
+      collectResults: false,
+      ...(Array.isArray(items) && options.expected === undefined ? { expected: items.length } : {}),
+    });
     const outcomes = batch.outcomes();
     let feedError: unknown;
     const feeding = batch.feed(items, options).then(

@@ -5,7 +5,8 @@
 import { type EventBus, EventBus as Bus, type EventListener, RunEmitter } from '../emitter.ts';
 import { CancelledError, errorTypeOf, toErrorInfo, warnUserError } from '../errors.ts';
 import type { ItemCounts, ItemStatus, RunEndStatus, RunMetrics, StepEndStatus } from '../events.ts';
-import { type AttemptContext, type AttemptObserver, backoffDelay, type ExecuteOptions, execute, shouldRetry, untilAborted } from '../executor.ts';
+import { AbortLink, type AttemptContext, type AttemptObserver, backoffDelay, type ExecuteOptions, execute, shouldRetry, untilAborted } from '../executor.ts';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Fifo } from '../fifo.ts';
 import { Meta } from '../meta.ts';
 import type { Feedable, StageDef, StagePipeline } from './pipeline.ts';
@@ -35,14 +36,34 @@ export interface BatchOptions {
   readonly collectResults?: boolean;
   /** Called with every event of this batch (in addition to the pipeline's `onEvent`). */
   readonly onEvent?: EventListener;
+  /** Items you will feed, if known: dashboards show progress against it from their first frame. */
+  readonly expected?: number;
 }
 
 /** An item on its way through the stages. */
-interface Entry extends ItemInfo {
+class Entry implements ItemInfo {
+  readonly index: number;
+  readonly metadata: Readonly<Record<string, unknown>> | undefined;
+  readonly priority: number;
   value: unknown;
   stage: number;
   /** Passes through the current stage (per-stage retry). */
-  pass: number;
+  pass = 1;
+  readonly #id: string | undefined;
+
+  constructor(index: number, id: string | undefined, metadata: ItemInfo['metadata'], priority: number, value: unknown, stage: number) {
+    this.index = index;
+    this.#id = id;
+    this.metadata = metadata;
+    this.priority = priority;
+    this.value = value;
+    this.stage = stage;
+  }
+
+  /** The given id, or the feed position: made on demand, as most items are never asked. */
+  get id(): string {
+    return this.#id ?? String(this.index);
+  }
 }
 
 interface Tally {
@@ -124,6 +145,16 @@ class Semaphore {
 const OUTCOME_BUFFER = 1024;
 
 /**
+ * Feeding gives the event loop a turn at least this often (ms). With
+ * synchronous tasks a whole batch could otherwise run in microtasks, and
+ * timers (dashboards, task timeouts, a shutdown on a signal) would not fire
+ * until it ended. Yielding drains the stages, so not more often than needed.
+ */
+const YIELD_MS = 10;
+/** Items fed between looks at the clock. */
+const YIELD_CHECK_EVERY = 256;
+
+/**
  * Calls a user callback (onSuccess, onFailure, a dashboard). Its bug must not
  * kill a worker (the item would be lost and the batch never end) nor vanish.
  */
@@ -159,8 +190,11 @@ export class Batch<In, Out> {
   readonly #dashboards: Dashboard[];
   #dashboardTimer: ReturnType<typeof setInterval> | undefined;
   #fed = 0;
-  /** Items announced by arrays given to feed(), counted before they are queued. */
+  #lastYield = performance.now();
+  /** Items announced (the `expected` option, or arrays given to feed()), counted before they are queued. */
   #expected = 0;
+  /** `expected` was given: arrays fed do not add to it. */
+  readonly #expectedGiven: boolean;
   #completed = 0;
   #failed = 0;
   #skipped = 0;
@@ -176,6 +210,8 @@ export class Batch<In, Out> {
     this.#pipeline = pipeline;
     this.runId = options.runId ?? crypto.randomUUID();
     this.#collect = options.collectResults ?? pipeline.options.collectResults ?? true;
+    this.#expected = options.expected ?? 0;
+    this.#expectedGiven = options.expected !== undefined;
     if (pipeline.options.onEvent) this.#bus.listen(pipeline.options.onEvent);
     if (pipeline.options.tracker) this.#bus.listen(pipeline.options.tracker.observe);
     if (options.onEvent) this.#bus.listen(options.onEvent);
@@ -225,17 +261,20 @@ export class Batch<In, Out> {
     const stage = options.stage === undefined ? this.#stages[0] : this.#stages[this.#pipeline.stageIndex(options.stage)];
     if (!stage) throw new Error('unreachable: a pipeline has at least one stage');
     this.#feeding++;
-    if (Array.isArray(items)) this.#expected = Math.max(this.#expected, this.#fed) + items.length;
+    if (Array.isArray(items) && !this.#expectedGiven) this.#expected = Math.max(this.#expected, this.#fed) + items.length;
     try {
       const iterator = Symbol.iterator in items ? (items as Iterable<In | Item<In>>)[Symbol.iterator]() : undefined;
       if (iterator) {
+        let count = 0;
         for (let next = iterator.next(); !next.done; next = iterator.next()) {
           const waiting = this.#enqueue(stage, next.value, options.priority);
           if (waiting) await waiting;
           if (this.#cancelled) return;
+          if (++count % YIELD_CHECK_EVERY === 0) await this.#yield();
         }
       } else {
         const source = (items as AsyncIterable<In | Item<In>>)[Symbol.asyncIterator]();
+        let count = 0;
         try {
           for (;;) {
             // A source that stalls must not hold back shutdown: its next() races the batch's cancellation.
@@ -244,6 +283,7 @@ export class Batch<In, Out> {
             const waiting = this.#enqueue(stage, next.value, options.priority);
             if (waiting) await waiting;
             if (this.#cancelled) return;
+            if (++count % YIELD_CHECK_EVERY === 0) await this.#yield();
           }
         } finally {
           if (this.#cancelled) void Promise.resolve(source.return?.()).catch(() => {});
@@ -253,6 +293,14 @@ export class Batch<In, Out> {
       this.#feeding--;
       this.#checkDrained();
     }
+  }
+
+  /** Gives the event loop a turn if feeding has held it for YIELD_MS. */
+  #yield(): Promise<void> | undefined {
+    const now = performance.now();
+    if (now - this.#lastYield < YIELD_MS) return undefined;
+    this.#lastYield = now;
+    return yieldToLoop();
   }
 
   /** No more items: waits for every item to finish, then ends the batch. */
@@ -296,7 +344,7 @@ export class Batch<In, Out> {
     const workers: WorkerSnapshot[] = [];
     const queueSizes: Record<string, number> = {};
     for (const stage of this.#stages) {
-      queueSizes[stage.def.name] = stage.queue.size + stage.queue.blocked;
+      queueSizes[stage.def.name] = stage.queue.size;
       for (const slot of stage.slots) {
         const done = slot.processed + slot.failed;
         const busyMs = slot.busyMs + (slot.busySince === 0 ? 0 : now - slot.busySince);
@@ -333,6 +381,7 @@ export class Batch<In, Out> {
           workers: s.def.workers,
           capacity: s.def.capacity,
           pending: s.queue.size + s.queue.blocked,
+          queued: s.queue.size,
           inProgress: s.inProgress,
           completed: s.completed,
           failed: s.failed,
@@ -352,15 +401,7 @@ export class Batch<In, Out> {
   #enqueue(stage: StageState, raw: In | Item<In>, priority: number | undefined): Promise<void> | undefined {
     const index = this.#fed++;
     const wrapped = raw instanceof Item ? raw : undefined;
-    const entry: Entry = {
-      id: wrapped?.id ?? String(index),
-      index,
-      metadata: wrapped?.metadata,
-      priority: wrapped?.priority ?? priority ?? 0,
-      value: wrapped ? wrapped.value : raw,
-      stage: stage.index,
-      pass: 1,
-    };
+    const entry = new Entry(index, wrapped?.id, wrapped?.metadata, wrapped?.priority ?? priority ?? 0, wrapped ? wrapped.value : raw, stage.index);
     this.#inFlight++;
     this.#itemStatus(entry, stage.def.name, 'queued', undefined);
     return stage.queue.put(entry, entry.priority);
@@ -613,6 +654,7 @@ export class Batch<In, Out> {
     };
     slot.observer = this.#observer(slot);
     const emitter = this.#emitter;
+    const link = new AbortLink(this.#controller.signal);
     slot.runs = def.tasks.map((task) => ({
       name: task.name,
       // A task declared with one parameter never sees its context: don't make one.
@@ -625,6 +667,7 @@ export class Batch<In, Out> {
         retry: def.retry.mode === 'stage' ? undefined : (task.retry ?? def.retry),
         timeoutMs: task.timeout ?? def.timeout,
         signal: this.#controller.signal,
+        link,
         observer: slot.observer,
         // Attempt durations feed events and the run's metrics: measure them only while someone listens.
         get timed() {

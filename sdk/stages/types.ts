@@ -153,8 +153,10 @@ export interface StageSnapshot {
   readonly name: string;
   readonly workers: number;
   readonly capacity: number;
-  /** Waiting in the queue. */
+  /** Waiting for a worker: in the queue, plus items blocked on a full queue. */
   readonly pending: number;
+  /** In the queue itself (never more than `capacity`). */
+  readonly queued: number;
   readonly inProgress: number;
   readonly completed: number;
   readonly failed: number;
