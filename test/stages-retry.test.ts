@@ -4,28 +4,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type EventOf, type FailedItem, type SpanflowEvent, stages } from '../sdk/index.ts';
+import { type FailedItem, stages } from '../sdk/index.ts';
+import { eventLog, flush, range } from './support.ts';
 
 class FlakyError extends Error {}
 class QuotaError extends Error {}
 class ChecksumError extends Error {}
 
-function eventLog() {
-  const events: SpanflowEvent[] = [];
-  const waiters: { match: (e: SpanflowEvent) => boolean; resolve: () => void }[] = [];
-  const listen = (e: SpanflowEvent) => {
-    events.push(e);
-    for (const w of [...waiters]) if (w.match(e)) waiters.splice(waiters.indexOf(w), 1) && w.resolve();
-  };
-  const waitFor = (match: (e: SpanflowEvent) => boolean) =>
-    new Promise<void>((resolve) => (events.some(match) ? resolve() : waiters.push({ match, resolve })));
-  const of = <T extends SpanflowEvent['type']>(type: T) => events.filter((e): e is EventOf<T> => e.type === type);
-  return { events, listen, waitFor, of };
-}
-
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const byIndex = (a: FailedItem, b: FailedItem) => a.index - b.index;
-const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('per-task retry', { timeout: 10_000 }, () => {
   test('retries a failing task with exponential backoff, reporting error, attempt and delay', async () => {

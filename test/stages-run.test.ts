@@ -4,30 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DefinitionError, item, type SpanflowEvent, stages } from '../sdk/index.ts';
-
-function latch(): { promise: Promise<void>; resolve: () => void } {
-  let resolve = () => {};
-  const promise = new Promise<void>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
-/** Collects events; `waitFor` resolves on the first event (past or future) that matches. */
-function eventLog() {
-  const events: SpanflowEvent[] = [];
-  const waiters: { match: (e: SpanflowEvent) => boolean; resolve: () => void }[] = [];
-  const listen = (e: SpanflowEvent) => {
-    events.push(e);
-    for (const w of [...waiters]) if (w.match(e)) waiters.splice(waiters.indexOf(w), 1) && w.resolve();
-  };
-  const waitFor = (match: (e: SpanflowEvent) => boolean) =>
-    new Promise<void>((resolve) => (events.some(match) ? resolve() : waiters.push({ match, resolve })));
-  return { events, listen, waitFor };
-}
-
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+import { DefinitionError, item, stages } from '../sdk/index.ts';
+import { eventLog, latch, range } from './support.ts';
 
 describe('run()', { timeout: 10_000 }, () => {
   test('returns results in input order though items finish out of order, through several tasks and stages', async () => {

@@ -4,33 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type BatchResult, type EventOf, type SpanflowEvent, stages } from '../sdk/index.ts';
-
-function latch(): { promise: Promise<void>; resolve: () => void } {
-  let resolve = () => {};
-  const promise = new Promise<void>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
-function eventLog() {
-  const events: SpanflowEvent[] = [];
-  const waiters: { match: (e: SpanflowEvent) => boolean; resolve: () => void }[] = [];
-  const listen = (e: SpanflowEvent) => {
-    events.push(e);
-    for (const w of [...waiters]) if (w.match(e)) waiters.splice(waiters.indexOf(w), 1) && w.resolve();
-  };
-  const waitFor = (match: (e: SpanflowEvent) => boolean) =>
-    new Promise<void>((resolve) => (events.some(match) ? resolve() : waiters.push({ match, resolve })));
-  const of = <T extends SpanflowEvent['type']>(type: T) => events.filter((e): e is EventOf<T> => e.type === type);
-  return { events, listen, waitFor, of };
-}
-
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-const never = <T>() => new Promise<T>(() => {});
-const status = (itemId: string, s: string, stage?: string) => (e: SpanflowEvent) =>
-  e.type === 'item_status' && e.itemId === itemId && e.status === s && (stage === undefined || e.stage === stage);
+import { type BatchResult, type SpanflowEvent, stages } from '../sdk/index.ts';
+import { eventLog, latch, never, range, status } from './support.ts';
 
 /** Every item fed has exactly one outcome and one final item_status event. */
 function assertAccounted(result: BatchResult<unknown>, events: SpanflowEvent[]): void {

@@ -7,12 +7,15 @@ import { CancelledError, errorTypeOf, toErrorInfo, warnUserError } from '../erro
 import type { ItemCounts, ItemStatus, RunEndStatus, RunMetrics, StepEndStatus } from '../events.ts';
 import { AbortLink, type AttemptContext, type AttemptObserver, backoffDelay, type ExecuteOptions, execute, shouldRetry, untilAborted } from '../executor.ts';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { Fifo } from '../fifo.ts';
 import { Meta } from '../meta.ts';
 import type { Feedable, StageDef, StagePipeline } from './pipeline.ts';
 import { Item } from './pipeline.ts';
+import { Entry } from './entry.ts';
+import { OutcomeStream } from './outcome-stream.ts';
 import { StageQueue } from './queue.ts';
 import { resolveDashboard } from './registry.ts';
+import { Semaphore } from './semaphore.ts';
+import { StageTaskContext } from './task-context.ts';
 import type {
   BatchResult,
   BatchSummary,
@@ -20,10 +23,8 @@ import type {
   ErrorSummary,
   FailedItem,
   FeedOptions,
-  ItemInfo,
   ItemOutcome,
   PipelineSnapshot,
-  TaskContext,
   WorkerSnapshot,
 } from './types.ts';
 
@@ -38,32 +39,6 @@ export interface BatchOptions {
   readonly onEvent?: EventListener;
   /** Items you will feed, if known: dashboards show progress against it from their first frame. */
   readonly expected?: number;
-}
-
-/** An item on its way through the stages. */
-class Entry implements ItemInfo {
-  readonly index: number;
-  readonly metadata: Readonly<Record<string, unknown>> | undefined;
-  readonly priority: number;
-  value: unknown;
-  stage: number;
-  /** Passes through the current stage (per-stage retry). */
-  pass = 1;
-  readonly #id: string | undefined;
-
-  constructor(index: number, id: string | undefined, metadata: ItemInfo['metadata'], priority: number, value: unknown, stage: number) {
-    this.index = index;
-    this.#id = id;
-    this.metadata = metadata;
-    this.priority = priority;
-    this.value = value;
-    this.stage = stage;
-  }
-
-  /** The given id, or the feed position: made on demand, as most items are never asked. */
-  get id(): string {
-    return this.#id ?? String(this.index);
-  }
 }
 
 interface Tally {
@@ -120,29 +95,6 @@ interface StageState {
   failed: number;
   skipped: number;
 }
-
-/** At most `size` holders at once; waiters are served in order. */
-class Semaphore {
-  #free: number;
-  readonly #waiting = new Fifo<() => void>();
-  constructor(size: number) {
-    this.#free = size;
-  }
-  acquire(): Promise<void> | undefined {
-    if (this.#free > 0) {
-      this.#free--;
-      return undefined;
-    }
-    return new Promise((resolve) => this.#waiting.push(resolve));
-  }
-  release(): void {
-    const next = this.#waiting.shift();
-    if (next) next();
-    else this.#free++;
-  }
-}
-
-const OUTCOME_BUFFER = 1024;
 
 /**
  * Feeding gives the event loop a turn at least this often (ms). With
@@ -739,98 +691,3 @@ export class Batch<In, Out> {
   }
 }
 
-/** What a task is given. A class, so the per-attempt object is cheap to make. */
-class StageTaskContext implements TaskContext {
-  readonly item: ItemInfo;
-  readonly stage: string;
-  readonly task: string;
-  readonly attempt: number;
-  readonly stageAttempt: number;
-  readonly worker: number;
-  readonly #source: AttemptContext;
-  readonly #emitter: RunEmitter;
-  readonly #slot: Slot;
-
-  constructor(emitter: RunEmitter, slot: Slot, entry: Entry, task: string, source: AttemptContext) {
-    this.item = entry;
-    this.stage = slot.stage;
-    this.task = task;
-    this.attempt = source.attempt;
-    this.stageAttempt = entry.pass;
-    this.worker = slot.worker;
-    this.#source = source;
-    this.#emitter = emitter;
-    this.#slot = slot;
-  }
-
-  /** The attempt's signal, made only when a task asks for it. */
-  get signal(): AbortSignal {
-    return this.#source.signal;
-  }
-
-  setTaskStatus(text: string): void {
-    this.#slot.taskStatus = text;
-    const item = this.item;
-    this.#emitter.emit({ type: 'task_status', itemId: item.id, index: item.index, stage: this.stage, task: this.task, attempt: this.attempt, worker: this.worker, text });
-  }
-}
-
-/** The outcomes of a streamed batch, in completion order, with a bounded buffer. */
-class OutcomeStream<Out> implements AsyncIterableIterator<ItemOutcome<Out>> {
-  readonly #buffer = new Fifo<ItemOutcome<Out>>();
-  #roomWaiters: (() => void)[] = [];
-  #reader: ((result: IteratorResult<ItemOutcome<Out>>) => void) | undefined;
-  #closed = false;
-
-  push(outcome: ItemOutcome<Out>): void {
-    if (this.#reader) {
-      const reader = this.#reader;
-      this.#reader = undefined;
-      reader({ value: outcome, done: false });
-    } else if (!this.#closed) {
-      this.#buffer.push(outcome);
-    }
-  }
-
-  /** Resolves when the reader has caught up; `undefined` when it has. */
-  room(): Promise<void> | undefined {
-    if (this.#buffer.length < OUTCOME_BUFFER || this.#closed) return undefined;
-    return new Promise((resolve) => this.#roomWaiters.push(resolve));
-  }
-
-  close(): void {
-    this.#closed = true;
-    this.#release();
-    if (this.#reader && this.#buffer.length === 0) {
-      this.#reader({ value: undefined, done: true });
-      this.#reader = undefined;
-    }
-  }
-
-  next(): Promise<IteratorResult<ItemOutcome<Out>>> {
-    const outcome = this.#buffer.shift();
-    if (this.#buffer.length < OUTCOME_BUFFER / 2) this.#release();
-    if (outcome) return Promise.resolve({ value: outcome, done: false });
-    if (this.#closed) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => {
-      this.#reader = resolve;
-    });
-  }
-
-  #release(): void {
-    const waiters = this.#roomWaiters;
-    this.#roomWaiters = [];
-    for (const resolve of waiters) resolve();
-  }
-
-  return(): Promise<IteratorResult<ItemOutcome<Out>>> {
-    this.#closed = true;
-    this.#buffer.clear();
-    this.#release();
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-}

@@ -1,0 +1,27 @@
+import type { ItemInfo } from './types.ts';
+
+/** An item on its way through the stages. */
+export class Entry implements ItemInfo {
+  readonly index: number;
+  readonly metadata: Readonly<Record<string, unknown>> | undefined;
+  readonly priority: number;
+  value: unknown;
+  stage: number;
+  /** Passes through the current stage (per-stage retry). */
+  pass = 1;
+  readonly #id: string | undefined;
+
+  constructor(index: number, id: string | undefined, metadata: ItemInfo['metadata'], priority: number, value: unknown, stage: number) {
+    this.index = index;
+    this.#id = id;
+    this.metadata = metadata;
+    this.priority = priority;
+    this.value = value;
+    this.stage = stage;
+  }
+
+  /** The given id, or the feed position: made on demand, as most items are never asked. */
+  get id(): string {
+    return this.#id ?? String(this.index);
+  }
+}

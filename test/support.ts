@@ -1,0 +1,38 @@
+// Helpers shared by the tests: latches for ordering, an event log to wait on.
+import type { EventOf, SpanflowEvent } from '../sdk/index.ts';
+
+/** A promise you resolve by hand: lets a test hold a task until it has looked around. */
+export function latch(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = () => {};
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** Collects events; `waitFor` resolves on the first event (past or future) that matches. */
+export function eventLog() {
+  const events: SpanflowEvent[] = [];
+  const waiters: { match: (e: SpanflowEvent) => boolean; resolve: () => void }[] = [];
+  const listen = (e: SpanflowEvent) => {
+    events.push(e);
+    for (const w of [...waiters]) if (w.match(e)) waiters.splice(waiters.indexOf(w), 1) && w.resolve();
+  };
+  const waitFor = (match: (e: SpanflowEvent) => boolean) =>
+    new Promise<void>((resolve) => (events.some(match) ? resolve() : waiters.push({ match, resolve })));
+  const of = <T extends SpanflowEvent['type']>(type: T) => events.filter((e): e is EventOf<T> => e.type === type);
+  return { events, listen, waitFor, of };
+}
+
+/** 0, 1, …, n - 1. */
+export const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/** A promise that never settles: a task that ignores its signal. */
+export const never = <T>(): Promise<T> => new Promise<T>(() => {});
+
+/** Matches an item_status event of one item (and stage, if given). */
+export const status = (itemId: string, s: string, stage?: string) => (e: SpanflowEvent) =>
+  e.type === 'item_status' && e.itemId === itemId && e.status === s && (stage === undefined || e.stage === stage);
+
+/** One turn of the event loop. */
+export const flush = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
