@@ -143,6 +143,8 @@ export interface StepRetryEvent extends EventBase, AttemptFields {
   readonly type: 'step_retry';
   readonly error: ErrorInfo;
   readonly delayMs: number;
+  /** How long the failed attempt ran. */
+  readonly durationMs: number;
 }
 /** A step ended: its last attempt's outcome, or `skipped` when it never ran. */
 export interface StepEndEvent extends EventBase, AttemptFields {
@@ -226,6 +228,8 @@ export interface TaskRetryEvent extends EventBase, TaskFields {
   readonly type: 'task_retry';
   readonly error: ErrorInfo;
   readonly delayMs: number;
+  /** How long the failed attempt ran. */
+  readonly durationMs: number;
 }
 export interface TaskEndEvent extends EventBase, TaskFields {
   readonly type: 'task_end';

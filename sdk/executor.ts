@@ -73,6 +73,8 @@ export interface ExecuteOptions {
    * a no-op task's cost. Durations are then reported as 0.
    */
   readonly timed?: boolean | undefined;
+  /** Wraps each call of the attempt's function (telemetry makes the attempt's span current here). */
+  readonly enter?: (<R>(call: () => R) => R) | undefined;
   /** For a caller that runs one attempt at a time under `signal` (a stage worker): see `AbortLink`. */
   readonly link?: AbortLink | undefined;
 }
@@ -239,7 +241,8 @@ async function runAttempt<T>(
       ? undefined
       : setTimeout(() => abort(new StepTimeoutError(options.name, options.timeoutMs ?? 0)), options.timeoutMs);
   try {
-    const work = fn({ attempt, signal: controller.signal });
+    const context: AttemptContext = { attempt, signal: controller.signal };
+    const work = options.enter ? options.enter(() => fn(context)) : fn(context);
     const value =
       work instanceof Promise && !controller.signal.aborted
         ? await new Promise<T>((resolve, reject) => {
@@ -315,7 +318,7 @@ function attemptUntimed<T, R>(
   const context = fn.length === 0 ? undefined : new UntimedContext(attempt, parent);
   let work: T | Promise<T>;
   try {
-    work = fn(context as AttemptContext);
+    work = options.enter ? options.enter(() => fn(context as AttemptContext)) : fn(context as AttemptContext);
   } catch (error) {
     context?.dispose();
     return done(failure(error, parent));

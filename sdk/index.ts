@@ -7,4 +7,5 @@ export { type ErrorAction, type RetryOption, type RetryPolicy, backoffDelay } fr
 export * from './graph/index.ts';
 export { Meta, type MetaScopes } from './meta.ts';
 export * from './stages/index.ts';
+export { ATTR, configureTelemetry, type Instrument, type MetricDef, type MetricKey, METRICS, type PayloadOptions, SECONDS_BUCKETS } from './telemetry/index.ts';
 export { collectRun, type CollectedRun } from './testing.ts';

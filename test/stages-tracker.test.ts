@@ -26,7 +26,7 @@ const taskStart = (itemId: string, stage?: string, name?: string, attempt?: numb
 const taskEnd = (itemId: string, status: EventOf<'task_end'>['status'], stage?: string, name?: string, attempt?: number) =>
   event('task_end', { ...task(itemId, stage, name, attempt), status, durationMs: 5, error: status === 'succeeded' ? undefined : boom });
 const taskRetry = (itemId: string, stage?: string, name?: string, attempt?: number) =>
-  event('task_retry', { ...task(itemId, stage, name, attempt), error: boom, delayMs: 10 });
+  event('task_retry', { ...task(itemId, stage, name, attempt), error: boom, delayMs: 10, durationMs: 5 });
 const taskStatus = (itemId: string, text: string) => event('task_status', { ...task(itemId), text });
 
 function feed(tracker: StatusTracker, events: SpanflowEvent[]): void {

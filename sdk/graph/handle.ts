@@ -1,8 +1,9 @@
 import { EventBus, type EventStream } from '../emitter.ts';
 import type { SpanflowEvent } from '../events.ts';
+import { attachTelemetry, type Telemetry } from '../telemetry/index.ts';
 import type { RunOptions, RunResult } from './types.ts';
 
-type Start<S> = (bus: EventBus, signal: AbortSignal, runId: string) => Promise<RunResult<S>>;
+type Start<S> = (bus: EventBus, signal: AbortSignal, runId: string, telemetry: Telemetry | undefined) => Promise<RunResult<S>>;
 
 /**
  * A started run: a promise of its result (`await handle`) and an async
@@ -19,11 +20,13 @@ export class RunHandle<S> implements PromiseLike<RunResult<S>>, AsyncIterable<Sp
   constructor(options: RunOptions<unknown>, start: Start<S>) {
     this.runId = options.runId ?? crypto.randomUUID();
     this.#capacity = Math.max(1, options.eventBuffer ?? 1024);
+    // Telemetry listens first, so spans exist before user listeners see the events.
+    const telemetry = attachTelemetry(this.#bus);
     if (options.onEvent) this.#bus.listen(options.onEvent);
     const signal = options.signal ? AbortSignal.any([options.signal, this.#controller.signal]) : this.#controller.signal;
     // Start on a later microtask, so an iterator attached right after run() sees the first event.
     this.result = Promise.resolve()
-      .then(() => start(this.#bus, signal, this.runId))
+      .then(() => start(this.#bus, signal, this.runId, telemetry))
       .finally(() => this.#bus.close());
   }
 

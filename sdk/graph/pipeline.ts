@@ -165,7 +165,7 @@ export class Pipeline<S = undefined, C = undefined> {
     if (map !== undefined) {
       throw new DefinitionError(this.name, [`resumeFrom names map worker '${opts.resumeFrom}': resume from its map '${map}' instead`]);
     }
-    return new RunHandle<S>(opts, (bus, signal, runId) => startRun(graph, state, opts, { bus, signal, runId, parentRunId: undefined }));
+    return new RunHandle<S>(opts, (bus, signal, runId, telemetry) => startRun(graph, state, opts, { bus, signal, runId, parentRunId: undefined, telemetry }));
   }
 
   /** A Mermaid flowchart of the pipeline: one shape per node kind, sub-pipelines expanded, hooks shown. */

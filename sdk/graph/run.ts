@@ -17,6 +17,7 @@ import {
 import type { HookPhase, NodeKind, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
 import { type AttemptObserver, execute, type Outcome, untilAborted } from '../executor.ts';
 import { Fifo } from '../fifo.ts';
+import type { Telemetry } from '../telemetry/index.ts';
 import { Meta } from '../meta.ts';
 import { didYouMean } from '../suggest.ts';
 import type { Graph } from './pipeline.ts';
@@ -41,6 +42,8 @@ export interface RunEnv {
   readonly signal: AbortSignal;
   readonly runId: string;
   readonly parentRunId: string | undefined;
+  /** Spans and metrics, when an OpenTelemetry SDK is registered; shared with sub-pipelines. */
+  readonly telemetry: Telemetry | undefined;
 }
 
 export function startRun<S, C>(graph: Graph<S, C>, state: S, options: RunOptions<C>, env: RunEnv): Promise<RunResult<S>> {
@@ -303,6 +306,7 @@ class GraphRun<S, C> {
         ((error, attempt) =>
           handler(error, { node: node.name, attempt, index, state: this.#state, context: this.#context, runId: this.#env.runId })),
       observer: this.#observer(node.name, node.kind, index, stepMeta),
+      enter: this.#env.telemetry && (<R>(call: () => R) => this.#env.telemetry?.inAttempt(this.#env.runId, node.name, index, call) ?? call()),
     });
   }
 
@@ -388,6 +392,7 @@ class GraphRun<S, C> {
       signal: args.signal,
       runId: crypto.randomUUID(),
       parentRunId: this.#env.runId,
+      telemetry: this.#env.telemetry,
     });
     if (result.status === 'suspended') return new Suspension(`sub-pipeline '${child.name}' suspended at '${result.suspended?.node}'`);
     if (result.status !== 'succeeded') throw result.error ?? new Error(`sub-pipeline '${child.name}' ended ${result.status}`);
@@ -676,7 +681,7 @@ class GraphRun<S, C> {
       },
       retry(attempt, error, delayMs, durationMs) {
         latency.add(durationMs, false);
-        if (emitter.active) emitter.emit({ type: 'step_retry', node, nodeKind, attempt, index, error: toErrorInfo(error), delayMs });
+        if (emitter.active) emitter.emit({ type: 'step_retry', node, nodeKind, attempt, index, error: toErrorInfo(error), delayMs, durationMs });
       },
       end(attempt, status, durationMs, error) {
         if (status !== 'cancelled' || durationMs > 0) latency.add(durationMs, status === 'succeeded');

@@ -12,6 +12,7 @@ import type { Feedable, StageDef, StagePipeline } from './pipeline.ts';
 import { Item } from './pipeline.ts';
 import { Entry } from './entry.ts';
 import { OutcomeStream } from './outcome-stream.ts';
+import { attachTelemetry, type Telemetry, watchBatch } from '../telemetry/index.ts';
 import { StageQueue } from './queue.ts';
 import { resolveDashboard } from './registry.ts';
 import { Semaphore } from './semaphore.ts';
@@ -142,6 +143,8 @@ export class Batch<In, Out> {
   readonly #dashboards: Dashboard[];
   #dashboardTimer: ReturnType<typeof setInterval> | undefined;
   #fed = 0;
+  readonly #telemetry: Telemetry | undefined;
+  #unwatch: (() => void) | undefined;
   #lastYield = performance.now();
   /** Items announced (the `expected` option, or arrays given to feed()), counted before they are queued. */
   #expected = 0;
@@ -165,6 +168,8 @@ export class Batch<In, Out> {
     this.#expected = options.expected ?? 0;
     this.#expectedGiven = options.expected !== undefined;
     if (pipeline.options.onEvent) this.#bus.listen(pipeline.options.onEvent);
+    // Telemetry listens first, so spans exist before user listeners see the events.
+    this.#telemetry = attachTelemetry(this.#bus);
     if (pipeline.options.tracker) this.#bus.listen(pipeline.options.tracker.observe);
     if (options.onEvent) this.#bus.listen(options.onEvent);
     this.#emitter = new RunEmitter(this.#bus, this.runId, undefined, pipeline.name);
@@ -187,6 +192,13 @@ export class Batch<In, Out> {
       else signal.addEventListener('abort', () => void this.shutdown(signal.reason), { once: true });
     }
 
+    if (this.#telemetry?.metering) {
+      const stages = this.#stages;
+      this.#unwatch = watchBatch({
+        pipeline: pipeline.name,
+        stages: () => stages.map((s) => ({ name: s.def.name, queued: s.queue.size + s.queue.blocked, inProgress: s.inProgress, workers: s.def.workers })),
+      });
+    }
     this.#emitter.emit({ type: 'run_queued' });
     this.#emitter.emit({ type: 'run_start', resumeFrom: undefined, pipelineMeta: pipeline.options.meta ?? {} });
     for (const stage of this.#stages) for (const slot of stage.slots) this.#workers.push(this.#work(stage, slot));
@@ -376,6 +388,7 @@ export class Batch<In, Out> {
     for (const stage of this.#stages) stage.queue.close();
     await Promise.all(this.#workers);
     if (this.#dashboardTimer !== undefined) clearInterval(this.#dashboardTimer);
+    this.#unwatch?.();
 
     const status: RunEndStatus = this.#cancelled ? 'cancelled' : this.#failed > 0 ? 'failed' : 'succeeded';
     const durationMs = performance.now() - this.#started;
@@ -607,6 +620,10 @@ export class Batch<In, Out> {
     slot.observer = this.#observer(slot);
     const emitter = this.#emitter;
     const link = new AbortLink(this.#controller.signal);
+    const telemetry = this.#telemetry;
+    const runId = this.runId;
+    // With telemetry on, a task's own spans nest under its task span.
+    const enter = telemetry && (<R>(call: () => R) => telemetry.inTask(runId, (slot.entry as Entry).id, call));
     slot.runs = def.tasks.map((task) => ({
       name: task.name,
       // A task declared with one parameter never sees its context: don't make one.
@@ -620,6 +637,7 @@ export class Batch<In, Out> {
         timeoutMs: task.timeout ?? def.timeout,
         signal: this.#controller.signal,
         link,
+        enter,
         observer: slot.observer,
         // Attempt durations feed events and the run's metrics: measure them only while someone listens.
         get timed() {
@@ -654,7 +672,7 @@ export class Batch<In, Out> {
       retry: (attempt, error, delayMs, durationMs) => {
         record(durationMs, false);
         if (!emitter.active) return;
-        emitter.emit({ type: 'task_retry', ...fields(), attempt, error: toErrorInfo(error), delayMs });
+        emitter.emit({ type: 'task_retry', ...fields(), attempt, error: toErrorInfo(error), delayMs, durationMs });
         this.#itemStatus(slot.entry as Entry, slot.stage, 'retrying', error);
       },
       end: (attempt, status: StepEndStatus, durationMs, error) => {

@@ -1,0 +1,120 @@
+// The one catalogue of metrics: the engine records from it and the Grafana
+// dashboards generate their queries from it. No run or item ids as attributes.
+
+import { ATTR, type AttributeName } from './attributes.ts';
+
+export type Instrument = 'counter' | 'updowncounter' | 'histogram' | 'gauge';
+
+export interface MetricDef {
+  readonly name: string;
+  readonly instrument: Instrument;
+  /** UCUM: `s` for durations, `{run}`-style annotations for counts. */
+  readonly unit: string;
+  readonly description: string;
+  readonly attributes: readonly AttributeName[];
+  /** Histogram bucket boundaries (advice to the SDK). */
+  readonly buckets?: readonly number[];
+}
+
+/** Seconds, from a fast step (5 ms) to a long run (10 min). */
+export const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600] as const;
+
+const { PIPELINE_NAME, RESULT, TASK_NAME, TASK_RESULT, NODE_KIND, ERROR_TYPE, STAGE, ITEM_STATUS, WORKER_STATE, DROP_REASON } = ATTR;
+
+export const METRICS = {
+  runDuration: {
+    name: 'spanflow.run.duration',
+    instrument: 'histogram',
+    unit: 's',
+    description: 'Duration of pipeline runs (a stage pipeline: of batches).',
+    attributes: [PIPELINE_NAME, RESULT],
+    buckets: SECONDS_BUCKETS,
+  },
+  runs: {
+    name: 'spanflow.runs',
+    instrument: 'counter',
+    unit: '{run}',
+    description: 'Runs that ended, by result.',
+    attributes: [PIPELINE_NAME, RESULT],
+  },
+  activeRuns: {
+    name: 'spanflow.runs.active',
+    instrument: 'updowncounter',
+    unit: '{run}',
+    description: 'Runs in progress.',
+    attributes: [PIPELINE_NAME],
+  },
+  stepDuration: {
+    name: 'spanflow.step.duration',
+    instrument: 'histogram',
+    unit: 's',
+    description: 'Duration of step and task attempts.',
+    attributes: [PIPELINE_NAME, TASK_NAME, NODE_KIND, TASK_RESULT],
+    buckets: SECONDS_BUCKETS,
+  },
+  stepAttempts: {
+    name: 'spanflow.step.attempts',
+    instrument: 'counter',
+    unit: '{attempt}',
+    description: 'Step and task attempts that ended, by result.',
+    attributes: [PIPELINE_NAME, TASK_NAME, NODE_KIND, TASK_RESULT],
+  },
+  stepRetries: {
+    name: 'spanflow.step.retries',
+    instrument: 'counter',
+    unit: '{retry}',
+    description: 'Attempts that failed and were retried, by error type.',
+    attributes: [PIPELINE_NAME, TASK_NAME, NODE_KIND, ERROR_TYPE],
+  },
+  items: {
+    name: 'spanflow.items',
+    instrument: 'counter',
+    unit: '{item}',
+    description: 'Stage pipeline items that reached a final status (completed, failed, skipped), by the stage where they did.',
+    attributes: [PIPELINE_NAME, STAGE, ITEM_STATUS],
+  },
+  queueSize: {
+    name: 'spanflow.stage.queue.size',
+    instrument: 'gauge',
+    unit: '{item}',
+    description: 'Items waiting in a stage queue.',
+    attributes: [PIPELINE_NAME, STAGE],
+  },
+  inFlight: {
+    name: 'spanflow.stage.items.in_flight',
+    instrument: 'gauge',
+    unit: '{item}',
+    description: 'Items a stage is working on.',
+    attributes: [PIPELINE_NAME, STAGE],
+  },
+  workers: {
+    name: 'spanflow.stage.workers',
+    instrument: 'gauge',
+    unit: '{worker}',
+    description: 'Stage workers, busy or idle.',
+    attributes: [PIPELINE_NAME, STAGE, WORKER_STATE],
+  },
+  tokens: {
+    name: 'spanflow.tokens',
+    instrument: 'counter',
+    unit: '{token}',
+    description: 'Tokens yielded by streaming steps.',
+    attributes: [PIPELINE_NAME, TASK_NAME],
+  },
+  telemetryDropped: {
+    name: 'spanflow.telemetry.dropped',
+    instrument: 'counter',
+    unit: '{span}',
+    description: 'Spans the exporter could not deliver.',
+    attributes: [DROP_REASON],
+  },
+  persistenceDropped: {
+    name: 'spanflow.persistence.dropped',
+    instrument: 'counter',
+    unit: '{event}',
+    description: 'Events the store could not write.',
+    attributes: [DROP_REASON],
+  },
+} as const satisfies Record<string, MetricDef>;
+
+export type MetricKey = keyof typeof METRICS;
