@@ -296,6 +296,7 @@ class GraphRun<S, C> {
   #attempts(node: GraphNode<S, C>, item: unknown, index: number | undefined, signal: AbortSignal): Outcome<unknown> | Promise<Outcome<unknown>> {
     const stepMeta = new Meta();
     const handler = node.onError ?? this.#graph.options.onError;
+    const telemetry = this.#env.telemetry;
     return execute(({ attempt, signal: attemptSignal }) => this.#body(node, this.#args(node, attempt, attemptSignal, stepMeta, item, index)), {
       name: node.name,
       retry: node.retry,
@@ -306,7 +307,8 @@ class GraphRun<S, C> {
         ((error, attempt) =>
           handler(error, { node: node.name, attempt, index, state: this.#state, context: this.#context, runId: this.#env.runId })),
       observer: this.#observer(node.name, node.kind, index, stepMeta),
-      enter: this.#env.telemetry && (<R>(call: () => R) => this.#env.telemetry?.inAttempt(this.#env.runId, node.name, index, call) ?? call()),
+      // Not `inAttempt(…) ?? call()`: a step that returns undefined would run twice.
+      enter: telemetry && (<R>(call: () => R) => telemetry.inAttempt(this.#env.runId, node.name, index, call)),
     });
   }
 

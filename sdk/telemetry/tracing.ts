@@ -118,7 +118,10 @@ export class Tracing {
         const span = this.#hooks.get(k);
         if (!span) return;
         this.#hooks.delete(k);
-        if (e.status === 'failed' && e.error) exception(span, e.error);
+        if (e.status === 'failed' && e.error) {
+          exception(span, e.error);
+          span.setAttribute(ATTR.ERROR_TYPE, e.error.type);
+        }
         span.end();
         return;
       }
@@ -223,6 +226,11 @@ export class Tracing {
       case 'task_start': {
         const item = this.#items.get(key(e.runId, e.itemId));
         if (!item) return;
+        // An item the sampler left out gets no task spans: its context still carries the trace for user code.
+        if (!item.span.isRecording()) {
+          this.#tasks.set(key(e.runId, e.itemId), item);
+          return;
+        }
         const span = this.#tracer.startSpan(
           `task ${e.stage}/${e.task}`,
           {
@@ -247,6 +255,7 @@ export class Tracing {
         const open = this.#tasks.get(k);
         if (!open) return;
         this.#tasks.delete(k);
+        if (!open.span.isRecording()) return;
         if (e.type === 'task_retry') {
           open.span.addEvent('spanflow.retrying', { [ATTR.ATTEMPT]: e.attempt, [ATTR.ERROR_TYPE]: e.error.type, 'spanflow.retry.delay_ms': e.delayMs });
           open.span.setAttribute(ATTR.TASK_RESULT, 'failure');
@@ -283,6 +292,10 @@ export class Tracing {
     }
     if (e.status === 'completed' || e.status === 'failed' || e.status === 'skipped') {
       this.#items.delete(k);
+      if (!item.span.isRecording()) {
+        item.span.end();
+        return;
+      }
       item.span.setAttributes({ [ATTR.ITEM_STATUS]: e.status, [ATTR.STAGE]: e.stage });
       if (e.status === 'failed') {
         if (e.error) {
@@ -293,7 +306,7 @@ export class Tracing {
       item.span.end();
       return;
     }
-    item.span.addEvent(`spanflow.${e.status}`, { [ATTR.STAGE]: e.stage, [ATTR.ATTEMPT]: e.attempt });
+    if (item.span.isRecording()) item.span.addEvent(`spanflow.${e.status}`, { [ATTR.STAGE]: e.stage, [ATTR.ATTEMPT]: e.attempt });
   }
 
   #payload(value: unknown): string {
