@@ -1,0 +1,158 @@
+// The OTLP/HTTP exporters, chosen by the standard protocol variables, and the
+// span-side wrappers that keep a dead collector away from the pipeline: failed
+// exports are counted, never thrown, and the batch queue is bounded.
+
+import { type Counter, type Context, diag, metrics } from '@opentelemetry/api';
+import { type ExportResult, ExportResultCode, getNumberFromEnv, getStringFromEnv } from '@opentelemetry/core';
+import { OTLPMetricExporter as JsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { OTLPTraceExporter as JsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import { BatchSpanProcessor, type ReadableSpan, type Span, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { ATTR, METRICS } from '../../sdk/index.ts';
+
+export type OtlpProtocol = 'http/json' | 'http/protobuf';
+
+/**
+ * OTEL_EXPORTER_OTLP_{TRACES,METRICS}_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL,
+ * else the spec's default http/protobuf. gRPC is not carried: it falls back to http/protobuf.
+ */
+export function protocolOf(signal: 'TRACES' | 'METRICS'): OtlpProtocol {
+  const raw = (getStringFromEnv(`OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`) ?? getStringFromEnv('OTEL_EXPORTER_OTLP_PROTOCOL'))?.trim();
+  if (raw === undefined || raw === '' || raw === 'http/protobuf') return 'http/protobuf';
+  if (raw === 'http/json') return 'http/json';
+  diag.warn(`spanflow/otel: OTLP protocol "${raw}" for ${signal.toLowerCase()} is not supported (only http/json and http/protobuf); using http/protobuf`);
+  return 'http/protobuf';
+}
+
+/** The OTLP/HTTP span exporter; endpoint, headers, timeout and compression come from the OTEL_EXPORTER_OTLP_* variables. */
+export function otlpSpanExporter(): SpanExporter {
+  return protocolOf('TRACES') === 'http/json' ? new JsonTraceExporter() : new ProtoTraceExporter();
+}
+
+/** The OTLP/HTTP metric exporter (temporality from OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE). */
+export function otlpMetricExporter(): PushMetricExporter {
+  return protocolOf('METRICS') === 'http/json' ? new JsonMetricExporter() : new ProtoMetricExporter();
+}
+
+/** A positive number from the environment, or undefined (unset, not a number, or <= 0). */
+export function positiveFromEnv(name: string): number | undefined {
+  const value = getNumberFromEnv(name);
+  return value !== undefined && Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
+/** The counter of `spanflow.telemetry.dropped`, made from the catalogue on the global meter. */
+export function droppedCounter(): Counter {
+  const def = METRICS.telemetryDropped;
+  return metrics.getMeter('spanflow').createCounter(def.name, { unit: def.unit, description: def.description });
+}
+
+/**
+ * Wraps a span exporter: every span of an export that failed (or threw) is
+ * counted as dropped with reason `export_failed`, and the exporter's own
+ * errors never escape as exceptions.
+ */
+export class CountingSpanExporter implements SpanExporter {
+  readonly #inner: SpanExporter;
+  readonly #dropped: () => Counter | undefined;
+
+  constructor(inner: SpanExporter, dropped: () => Counter | undefined) {
+    this.#inner = inner;
+    this.#dropped = dropped;
+  }
+
+  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    let done = false;
+    const finish = (result: ExportResult): void => {
+      if (done) return;
+      done = true;
+      if (result.code !== ExportResultCode.SUCCESS) this.#count(spans.length);
+      resultCallback(result);
+    };
+    try {
+      this.#inner.export(spans, finish);
+    } catch (error) {
+      finish({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    try {
+      await this.#inner.shutdown();
+    } catch (error) {
+      diag.warn('spanflow/otel: span exporter shutdown failed', error);
+    }
+  }
+
+  async forceFlush(): Promise<void> {
+    try {
+      await this.#inner.forceFlush?.();
+    } catch (error) {
+      diag.warn('spanflow/otel: span exporter flush failed', error);
+    }
+  }
+
+  #count(spans: number): void {
+    try {
+      this.#dropped()?.add(spans, { [ATTR.DROP_REASON]: 'export_failed' });
+    } catch {
+      // Counting must not fail an export callback.
+    }
+  }
+}
+
+export interface BatchOptions {
+  readonly maxQueueSize: number;
+  readonly maxExportBatchSize: number;
+  readonly scheduledDelayMillis: number;
+  readonly exportTimeoutMillis: number;
+}
+
+/** OTEL_BSP_* or the SDK's defaults: a queue of 2048 spans at most, batches of 512 every 5 s. */
+export function batchOptionsFromEnv(): BatchOptions {
+  const maxQueueSize = positiveFromEnv('OTEL_BSP_MAX_QUEUE_SIZE') ?? 2048;
+  return {
+    maxQueueSize,
+    maxExportBatchSize: Math.min(positiveFromEnv('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ?? 512, maxQueueSize),
+    scheduledDelayMillis: positiveFromEnv('OTEL_BSP_SCHEDULE_DELAY') ?? 5_000,
+    exportTimeoutMillis: positiveFromEnv('OTEL_BSP_EXPORT_TIMEOUT') ?? 30_000,
+  };
+}
+
+/**
+ * A BatchSpanProcessor whose flush and shutdown always resolve: a failed export
+ * is counted by the exporter and reported through `diag`, not rejected into
+ * whoever flushes (an application's shutdown, or ours).
+ */
+export class SafeBatchSpanProcessor implements SpanProcessor {
+  readonly #batch: BatchSpanProcessor;
+
+  constructor(exporter: SpanExporter, options: BatchOptions) {
+    this.#batch = new BatchSpanProcessor({ exporter, ...options });
+  }
+
+  onStart(span: Span, parentContext: Context): void {
+    this.#batch.onStart(span, parentContext);
+  }
+
+  onEnd(span: ReadableSpan): void {
+    this.#batch.onEnd(span);
+  }
+
+  async forceFlush(): Promise<void> {
+    try {
+      await this.#batch.forceFlush();
+    } catch (error) {
+      diag.warn('spanflow/otel: spans could not be exported', error);
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    try {
+      await this.#batch.shutdown();
+    } catch (error) {
+      diag.warn('spanflow/otel: spans could not be exported at shutdown', error);
+    }
+  }
+}

@@ -1,0 +1,134 @@
+// startTelemetry(): the OpenTelemetry Node SDK with OTLP/HTTP trace and metric
+// exporters, configured from the standard OTEL_* variables, in one call.
+
+import { type Counter, createNoopMeter, diag, metrics, ProxyTracerProvider, trace } from '@opentelemetry/api';
+import { getBooleanFromEnv, getStringFromEnv } from '@opentelemetry/core';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import { type IMetricReader, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
+import {
+  batchOptionsFromEnv,
+  CountingSpanExporter,
+  droppedCounter,
+  otlpMetricExporter,
+  otlpSpanExporter,
+  positiveFromEnv,
+  SafeBatchSpanProcessor,
+} from './exporters.ts';
+
+export interface TelemetryOptions {
+  /** service.name when neither OTEL_SERVICE_NAME nor OTEL_RESOURCE_ATTRIBUTES names the service. */
+  readonly serviceName?: string;
+  /** Metric export interval in ms. Default: OTEL_METRIC_EXPORT_INTERVAL, else 10,000. */
+  readonly metricInterval?: number;
+}
+
+export interface TelemetryHandle {
+  /** Flushes spans, then metrics, and shuts the SDK down. Idempotent; never rejects. */
+  shutdown(): Promise<void>;
+}
+
+const SCOPE = 'spanflow';
+const DEFAULT_METRIC_INTERVAL_MS = 10_000;
+const DEFAULT_METRIC_TIMEOUT_MS = 30_000;
+const noopMeterClass = createNoopMeter().constructor;
+const nothingToShutDown: TelemetryHandle = { shutdown: () => Promise.resolve() };
+/** Set while an SDK this module started is up. */
+let started = false;
+
+/** A tracer provider is registered when the global one is not the API's proxy without a delegate. */
+function tracerProviderRegistered(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer(SCOPE) !== undefined;
+}
+
+/** A meter provider is registered when its meters are not the API's no-op meter. */
+function meterProviderRegistered(): boolean {
+  return metrics.getMeterProvider().getMeter(SCOPE).constructor !== noopMeterClass;
+}
+
+function metricReader(options: TelemetryOptions): IMetricReader {
+  const interval =
+    options.metricInterval !== undefined && options.metricInterval > 0
+      ? options.metricInterval
+      : (positiveFromEnv('OTEL_METRIC_EXPORT_INTERVAL') ?? DEFAULT_METRIC_INTERVAL_MS);
+  const timeout = Math.min(positiveFromEnv('OTEL_METRIC_EXPORT_TIMEOUT') ?? DEFAULT_METRIC_TIMEOUT_MS, interval);
+  return new PeriodicExportingMetricReader({ exporter: otlpMetricExporter(), exportIntervalMillis: interval, exportTimeoutMillis: timeout });
+}
+
+/** `none` in OTEL_{TRACES,METRICS}_EXPORTER turns that signal off; any other value means OTLP here. */
+function signalOff(variable: string): boolean {
+  return (getStringFromEnv(variable) ?? '').split(',').some((name) => name.trim() === 'none');
+}
+
+/**
+ * Starts the OpenTelemetry Node SDK: spans through a bounded BatchSpanProcessor
+ * and metrics through a periodic reader, both to OTLP/HTTP exporters configured
+ * from OTEL_EXPORTER_OTLP_* (endpoint, headers, protocol http/json or
+ * http/protobuf, timeout). Resource from OTEL_SERVICE_NAME and
+ * OTEL_RESOURCE_ATTRIBUTES (`serviceName` is the fallback), sampler from
+ * OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG. When the application already
+ * registered a tracer or meter provider, nothing is started and the returned
+ * shutdown does nothing.
+ */
+export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle {
+  if (getBooleanFromEnv('OTEL_SDK_DISABLED')) {
+    diag.info('spanflow/otel: OTEL_SDK_DISABLED is set; telemetry not started');
+    return nothingToShutDown;
+  }
+  if (started) {
+    diag.info('spanflow/otel: startTelemetry() already started the SDK; this call starts nothing');
+    return nothingToShutDown;
+  }
+  const tracing = tracerProviderRegistered();
+  const metering = meterProviderRegistered();
+  if (tracing || metering) {
+    const what = tracing && metering ? 'tracer and meter providers' : tracing ? 'a tracer provider' : 'a meter provider';
+    diag.info(`spanflow/otel: the application already registered ${what}; spanflow uses them and starts no SDK of its own`);
+    return nothingToShutDown;
+  }
+
+  let dropped: Counter | undefined;
+  const processor: SpanProcessor | undefined = signalOff('OTEL_TRACES_EXPORTER')
+    ? undefined
+    : new SafeBatchSpanProcessor(
+        new CountingSpanExporter(otlpSpanExporter(), () => dropped),
+        batchOptionsFromEnv(),
+      );
+  const readers = signalOff('OTEL_METRICS_EXPORTER') ? [] : [metricReader(options)];
+
+  // The fallback service name sits under whatever the detectors find in the environment.
+  const base = options.serviceName ? defaultResource().merge(resourceFromAttributes({ 'service.name': options.serviceName })) : defaultResource();
+  const sdk = new NodeSDK({
+    resource: base,
+    spanProcessors: processor ? [processor] : [],
+    metricReaders: readers,
+    // spanflow emits no logs: no log exporter unless OTEL_LOGS_EXPORTER asks for one (NodeSDK then reads it).
+    ...(getStringFromEnv('OTEL_LOGS_EXPORTER') === undefined ? { logRecordProcessors: [] } : {}),
+  });
+  try {
+    sdk.start();
+  } catch (error) {
+    diag.error('spanflow/otel: the OpenTelemetry SDK did not start', error);
+    return nothingToShutDown;
+  }
+  started = true;
+  if (readers.length > 0) dropped = droppedCounter();
+
+  let shutdown: Promise<void> | undefined;
+  return {
+    shutdown() {
+      shutdown ??= (async () => {
+        // Spans first, so exports that fail now are counted in the metrics flushed next.
+        await processor?.forceFlush();
+        try {
+          await sdk.shutdown();
+        } catch (error) {
+          diag.warn('spanflow/otel: telemetry shutdown did not complete cleanly', error);
+        }
+      })();
+      return shutdown;
+    },
+  };
+}
