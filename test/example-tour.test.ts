@@ -20,3 +20,14 @@ test('the README stage tour runs: 9 completed, the large image skipped, item 7 r
   assert.match(stdout, /task_start → task_retry → item_status retrying → item_status in_progress → task_start → task_end succeeded/);
   assert.match(stdout, /item_status completed$/m);
 });
+
+test('the README telemetry tour prints the span tree: the run under the caller, attempts under the map, user spans under attempts', async () => {
+  const { stdout } = await run(process.execPath, ['examples/tour/telemetry.ts'], { cwd: new URL('..', import.meta.url) });
+  const lines = stdout.trimEnd().split('\n');
+  assert.equal(lines[0], 'POST /quote');
+  assert.equal(lines[1], '  pipeline quote (success)  [queued, queued]');
+  assert.equal(lines[2], '    step price-skus (success)  [map_start, map_end]');
+  assert.ok(lines.includes('      step price (failure) ERROR  [retrying, exception]'));
+  assert.ok(lines.includes('        GET /prices/A-1') && lines.includes('        GET /prices/B-2'));
+  assert.equal(lines.at(-1), '    step sum (success)');
+});
