@@ -1,0 +1,475 @@
+// Telemetry overhead. Two pipelines: a stage pipeline (3 stages × 10 workers of
+// no-op async tasks, 50,000 items, results not collected) and a graph pipeline
+// (a 10-step linear pipeline of no-op steps, run many times). Each runs
+//   off      no OpenTelemetry SDK registered (the engine attaches nothing);
+//   on       the full SDK: TracerProvider + BatchSpanProcessor over a span exporter
+//            that discards, MeterProvider + PeriodicExportingMetricReader over a
+//            metric exporter that discards, AsyncLocalStorageContextManager;
+//   sampled  the same SDK with ParentBasedSampler({ root: TraceIdRatioBasedSampler(0.01) });
+// and the floor: a plain loop creating, directly through the same SDK's tracer,
+// the spans spanflow creates (same names, parents, attributes, events, links).
+// OpenTelemetry's globals can be registered once per process, so every variant
+// runs in a child process of its own and reports one JSON line. A `check` child
+// first asserts, with an in-memory exporter, that the floor makes the same spans
+// as spanflow.
+//
+// spanflow's cost per span = (time per unit on − time per unit off) / spans per unit;
+// the floor's = floor time per unit / spans per unit (a unit: a stage item, a graph run).
+// Goals: spanflow's cost per span ≤ 1.5× the floor's; sampled throughput ≥ 0.5× off.
+//
+//   node bench/telemetry.ts                                the whole bench
+//   node bench/telemetry.ts --variant off|on|sampled|floor one variant (what the bench spawns; profile these)
+//   node bench/telemetry.ts --variant check                the floor-vs-spanflow span shape check
+
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { type Attributes, context, type Link, metrics, ROOT_CONTEXT, type Span, type Tracer, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import type { ExportResult } from '@opentelemetry/core';
+import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import {
+  BatchSpanProcessor,
+  InMemorySpanExporter,
+  ParentBasedSampler,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+  type SpanExporter,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
+import { ATTR, pipeline, stages } from '../sdk/index.ts';
+import { fmt, printJson, printTable, round, time } from './report.ts';
+
+const STAGES = 3;
+const WORKERS = 10;
+const CAPACITY = 40;
+const ITEMS = 50_000;
+const STAGE_WARMUP = 2;
+const STEPS = 10;
+const GRAPH_RUNS = 4_000;
+const GRAPH_WARMUP = 4_000;
+const SAMPLES = 5;
+const SAMPLE_RATIO = 0.01;
+const METRIC_INTERVAL_MS = 1_000;
+const SPAN_COST_GOAL = 1.5;
+const SAMPLED_GOAL = 0.5;
+/** Spans per stage item: the item span and one task span per stage. */
+const SPANS_PER_ITEM = 1 + STAGES;
+/** Spans per graph run: the run span and one step span per step. */
+const SPANS_PER_RUN = 1 + STEPS;
+
+const VARIANTS = ['off', 'on', 'sampled', 'floor'] as const;
+type Variant = (typeof VARIANTS)[number];
+
+// ---- the pipelines ----------------------------------------------------------------
+
+const STAGE_PIPELINE = `noop-${STAGES}x${WORKERS}`;
+const GRAPH_PIPELINE = `linear-${STEPS}`;
+const stageNames = Array.from({ length: STAGES }, (_, s) => `s${s + 1}`);
+const stepNames = Array.from({ length: STEPS }, (_, s) => `s${s}`);
+
+const noopTask = async (value: number): Promise<number> => value;
+/** A task's name in spans: the function's name. */
+const TASK = noopTask.name;
+
+function stagePipeline() {
+  let p = stages<number>(STAGE_PIPELINE, { collectResults: false });
+  for (const name of stageNames) p = p.stage(name, { workers: WORKERS, capacity: CAPACITY, tasks: noopTask });
+  return p;
+}
+
+function graphPipeline() {
+  let p = pipeline(GRAPH_PIPELINE);
+  stepNames.forEach((name, i) => {
+    const next = stepNames[i + 1];
+    p = p.step(name, async () => {}, next ? { to: next } : {});
+  });
+  return p.validate();
+}
+
+// ---- the floor: the same spans, straight through the SDK's tracer --------------------
+
+/** One stage batch: the batch span, and per item its root span (linked to the batch) with a task span per stage. */
+async function floorStage(tracer: Tracer, items: number, runId: string): Promise<void> {
+  const batch = tracer.startSpan(`pipeline ${STAGE_PIPELINE}`, { attributes: { [ATTR.PIPELINE_NAME]: STAGE_PIPELINE, [ATTR.RUN_ID]: runId } }, ROOT_CONTEXT);
+  const links: Link[] = [{ context: batch.spanContext() }];
+  const last = stageNames.at(-1) as string;
+  // Names known up front are made once: the floor does only what a span needs.
+  const taskNames = stageNames.map((stage) => `${stage}/${TASK}`);
+  const taskSpanNames = taskNames.map((name) => `task ${name}`);
+  const itemSpanName = `item ${STAGE_PIPELINE}`;
+  for (let i = 0; i < items; i++) {
+    const id = String(i);
+    const item = tracer.startSpan(itemSpanName, {
+      root: true,
+      attributes: { [ATTR.PIPELINE_NAME]: STAGE_PIPELINE, [ATTR.RUN_ID]: runId, [ATTR.ITEM_ID]: id },
+      links,
+    });
+    const itemContext = trace.setSpan(ROOT_CONTEXT, item);
+    for (let s = 0; s < STAGES; s++) {
+      const stage = stageNames[s] as string;
+      item.addEvent('spanflow.queued', { [ATTR.STAGE]: stage, [ATTR.ATTEMPT]: 1 });
+      item.addEvent('spanflow.in_progress', { [ATTR.STAGE]: stage, [ATTR.ATTEMPT]: 1 });
+      const task = tracer.startSpan(
+        taskSpanNames[s] as string,
+        {
+          attributes: {
+            [ATTR.PIPELINE_NAME]: STAGE_PIPELINE,
+            [ATTR.TASK_NAME]: taskNames[s] as string,
+            [ATTR.NODE_KIND]: 'task',
+            [ATTR.STAGE]: stage,
+            [ATTR.WORKER]: i % WORKERS,
+            [ATTR.ATTEMPT]: 1,
+            [ATTR.ITEM_ID]: id,
+          },
+        },
+        itemContext,
+      );
+      task.setAttribute(ATTR.TASK_RESULT, 'success');
+      task.end();
+    }
+    item.setAttributes({ [ATTR.ITEM_STATUS]: 'completed', [ATTR.STAGE]: last });
+    item.end();
+    // The batch processor exports on a microtask: a loop that never yields would make it drop spans.
+    if ((i & 63) === 63) await null;
+  }
+  batch.setAttribute(ATTR.RESULT, 'success');
+  batch.setAttributes({ 'spanflow.items.completed': items, 'spanflow.items.failed': 0, 'spanflow.items.skipped': 0 });
+  batch.end();
+}
+
+/** Graph runs: the run span (a `spanflow.queued` event per step) and a step span per step. */
+async function floorGraph(tracer: Tracer, runs: number, runIds: readonly string[]): Promise<void> {
+  const stepSpanNames = stepNames.map((node) => `step ${node}`);
+  const runSpanName = `pipeline ${GRAPH_PIPELINE}`;
+  for (let r = 0; r < runs; r++) {
+    const runId = runIds[r % runIds.length] as string;
+    const run = tracer.startSpan(runSpanName, { attributes: { [ATTR.PIPELINE_NAME]: GRAPH_PIPELINE, [ATTR.RUN_ID]: runId } }, ROOT_CONTEXT);
+    const runContext = trace.setSpan(ROOT_CONTEXT, run);
+    for (let s = 0; s < STEPS; s++) {
+      const node = stepNames[s] as string;
+      run.addEvent('spanflow.queued', { [ATTR.TASK_NAME]: node });
+      const attributes: Attributes = {
+        [ATTR.PIPELINE_NAME]: GRAPH_PIPELINE,
+        [ATTR.RUN_ID]: runId,
+        [ATTR.TASK_NAME]: node,
+        [ATTR.TASK_RUN_ID]: `${runId}/${node}/1`,
+        [ATTR.NODE_KIND]: 'step',
+        [ATTR.ATTEMPT]: 1,
+      };
+      const step: Span = tracer.startSpan(stepSpanNames[s] as string, { attributes }, runContext);
+      step.setAttribute(ATTR.TASK_RESULT, 'success');
+      step.end();
+    }
+    run.setAttribute(ATTR.RESULT, 'success');
+    run.end();
+    if ((r & 7) === 7) await null;
+  }
+}
+
+// ---- the SDK, with exporters that discard -------------------------------------------
+
+/** A span exporter that drops what it is given, counting it. */
+class DiscardingSpanExporter implements SpanExporter {
+  exported = 0;
+  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    this.exported += spans.length;
+    resultCallback({ code: 0 });
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** A metric exporter that drops what it is given, counting the exports. */
+class DiscardingMetricExporter implements PushMetricExporter {
+  exports = 0;
+  export(_metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
+    this.exports++;
+    resultCallback({ code: 0 });
+  }
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+interface Sdk {
+  readonly tracerProvider: TracerProvider;
+  readonly meterProvider: MeterProvider;
+  readonly spans: DiscardingSpanExporter;
+  readonly metricExports: DiscardingMetricExporter;
+}
+
+function registerSdk(sampled: boolean): Sdk {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const spans = new DiscardingSpanExporter();
+  const tracerProvider = new TracerProvider({
+    spanProcessors: [new BatchSpanProcessor({ exporter: spans })],
+    ...(sampled ? { sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(SAMPLE_RATIO) }) } : {}),
+  });
+  const metricExports = new DiscardingMetricExporter();
+  const meterProvider = new MeterProvider({
+    readers: [new PeriodicExportingMetricReader({ exporter: metricExports, exportIntervalMillis: METRIC_INTERVAL_MS, exportTimeoutMillis: METRIC_INTERVAL_MS })],
+  });
+  if (!trace.setGlobalTracerProvider(tracerProvider)) throw new Error('a tracer provider was already registered');
+  if (!metrics.setGlobalMeterProvider(meterProvider)) throw new Error('a meter provider was already registered');
+  return { tracerProvider, meterProvider, spans, metricExports };
+}
+
+// ---- child mode: one variant ----------------------------------------------------------
+
+interface Measured {
+  /** Units (stage items, graph runs) per second, median sample. */
+  readonly unitsPerSecond: number;
+  readonly msPerSample: number;
+  readonly usPerUnit: number;
+  /** Spans the exporter received during the measurement (warm-up included), and spans the variant should have made. */
+  readonly exported: number;
+  readonly expected: number;
+}
+
+interface ChildReport {
+  readonly variant: Variant;
+  readonly stage: Measured;
+  readonly graph: Measured;
+  /** Metric exports the periodic reader made during the whole child. */
+  readonly metricExports: number;
+  readonly seconds: number;
+}
+
+async function measureVariant(variant: Variant): Promise<ChildReport> {
+  const started = performance.now();
+  const sdk = variant === 'off' ? undefined : registerSdk(variant === 'sampled');
+  const tracer = trace.getTracer('spanflow-bench-floor');
+  const items = Array.from({ length: ITEMS }, (_, i) => i);
+  const runIds = Array.from({ length: 1_000 }, () => crypto.randomUUID());
+
+  const exportedSince = async (before: number): Promise<number> => {
+    if (!sdk) return 0;
+    await sdk.tracerProvider.forceFlush();
+    return sdk.spans.exported - before;
+  };
+
+  // Stage pipeline.
+  let before = sdk?.spans.exported ?? 0;
+  const stageRuns = STAGE_WARMUP + SAMPLES;
+  let stage: Awaited<ReturnType<typeof time>>;
+  if (variant === 'floor') {
+    stage = await time(() => floorStage(tracer, ITEMS, crypto.randomUUID()), { iterations: 1, warmup: STAGE_WARMUP, samples: SAMPLES, units: ITEMS });
+  } else {
+    const p = stagePipeline();
+    stage = await time(
+      async () => {
+        const result = await p.run(items);
+        if (result.completed !== ITEMS) throw new Error(`stage run ended ${result.status} with ${result.completed} completed`);
+      },
+      { iterations: 1, warmup: STAGE_WARMUP, samples: SAMPLES, units: ITEMS },
+    );
+  }
+  const stageExported = await exportedSince(before);
+  (globalThis as { gc?: () => void }).gc?.();
+
+  // Graph pipeline.
+  before = sdk?.spans.exported ?? 0;
+  const graphRuns = GRAPH_WARMUP + GRAPH_RUNS * SAMPLES;
+  let graph: Awaited<ReturnType<typeof time>>;
+  if (variant === 'floor') {
+    // One call does a sample's worth of runs, so the loop is not paced by an await per run.
+    graph = await time(() => floorGraph(tracer, GRAPH_RUNS, runIds), { iterations: 1, warmup: GRAPH_WARMUP / GRAPH_RUNS, samples: SAMPLES, units: GRAPH_RUNS });
+  } else {
+    const p = graphPipeline();
+    graph = await time(
+      async () => {
+        const result = await p.run(undefined);
+        if (result.status !== 'succeeded') throw new Error(`graph run ended ${result.status}: ${result.error?.message}`);
+      },
+      { iterations: GRAPH_RUNS, warmup: GRAPH_WARMUP, samples: SAMPLES },
+    );
+  }
+  const graphExported = await exportedSince(before);
+
+  const expected = (perUnit: number, units: number, perRun: number) => (variant === 'on' || variant === 'floor' ? perUnit * units + perRun : 0);
+  const measured = (t: Awaited<ReturnType<typeof time>>, exported: number, expectedSpans: number): Measured => ({
+    unitsPerSecond: t.unitsPerSecond,
+    msPerSample: t.totalMs,
+    usPerUnit: 1e6 / t.unitsPerSecond,
+    exported,
+    expected: expectedSpans,
+  });
+  const report: ChildReport = {
+    variant,
+    stage: measured(stage, stageExported, expected(SPANS_PER_ITEM, ITEMS * stageRuns, stageRuns)),
+    graph: measured(graph, graphExported, expected(SPANS_PER_RUN, graphRuns, 0)),
+    metricExports: sdk?.metricExports.exports ?? 0,
+    seconds: (performance.now() - started) / 1000,
+  };
+  await sdk?.tracerProvider.shutdown();
+  await sdk?.meterProvider.shutdown();
+  return report;
+}
+
+// ---- child mode: the floor makes the spans spanflow makes ------------------------------
+
+/** Each span as one line: name, parent's name, attribute keys and types, events, links, status. */
+function shapes(spans: readonly ReadableSpan[]): string[] {
+  const names = new Map(spans.map((s) => [s.spanContext().spanId, s.name]));
+  return spans
+    .map((s) => {
+      const parent = s.parentSpanContext ? (names.get(s.parentSpanContext.spanId) ?? 'elsewhere') : 'root';
+      const attributes = Object.entries(s.attributes)
+        .map(([k, v]) => `${k}:${typeof v}`)
+        .sort()
+        .join(',');
+      const events = s.events.map((e) => `${e.name}{${Object.keys(e.attributes ?? {}).sort().join(',')}}`).join(' ');
+      return `${s.name} <- ${parent} | ${attributes} | ${events} | links ${s.links.length} | status ${s.status.code}`;
+    })
+    .sort();
+}
+
+async function checkFloor(): Promise<void> {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const exporter = new InMemorySpanExporter();
+  const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+  trace.setGlobalTracerProvider(provider);
+  const tracer = trace.getTracer('spanflow-bench-floor');
+  const collect = async (make: () => PromiseLike<unknown>): Promise<string[]> => {
+    await make();
+    await provider.forceFlush();
+    const got = shapes(exporter.getFinishedSpans());
+    exporter.reset();
+    return got;
+  };
+  const problems: string[] = [];
+  const compare = (what: string, ours: string[], floor: string[]) => {
+    if (JSON.stringify(ours) !== JSON.stringify(floor)) {
+      problems.push(`${what}: spanflow made\n  ${ours.join('\n  ')}\nthe floor made\n  ${floor.join('\n  ')}`);
+    }
+  };
+  const few = 3;
+  compare('stage pipeline', await collect(() => stagePipeline().run(Array.from({ length: few }, (_, i) => i))), await collect(() => floorStage(tracer, few, crypto.randomUUID())));
+  compare('graph pipeline', await collect(() => graphPipeline().run(undefined)), await collect(() => floorGraph(tracer, 1, [crypto.randomUUID()])));
+  await provider.shutdown();
+  if (problems.length > 0) throw new Error(`the floor does not make the spans spanflow makes:\n${problems.join('\n')}`);
+  console.log(JSON.stringify({ check: 'ok' }));
+}
+
+const variantFlag = process.argv.indexOf('--variant');
+if (variantFlag >= 0) {
+  const variant = process.argv[variantFlag + 1];
+  if (variant === 'check') await checkFloor();
+  else if (VARIANTS.includes(variant as Variant)) console.log(JSON.stringify(await measureVariant(variant as Variant)));
+  else throw new Error(`--variant takes check, ${VARIANTS.join(', ')}; got ${variant}`);
+  process.exit(0);
+}
+
+// ---- parent mode: run every variant in a child, report ----------------------------------
+
+const run = promisify(execFile);
+const self = fileURLToPath(import.meta.url);
+/** The bench's own flags (say --expose-gc), without a profiler's. */
+const childFlags = [...process.execArgv.filter((flag) => !flag.startsWith('--cpu-prof') && !flag.startsWith('--heap-prof')), '--expose-gc'];
+
+async function child<T>(variant: string): Promise<T> {
+  const { stdout } = await run(process.execPath, [...childFlags, self, '--variant', variant], { timeout: 120_000, maxBuffer: 16 * 1024 * 1024 });
+  const last = stdout.trim().split('\n').at(-1) ?? '';
+  return JSON.parse(last) as T;
+}
+
+const started = performance.now();
+await child<{ check: string }>('check');
+const reports = {} as Record<Variant, ChildReport>;
+for (const variant of VARIANTS) reports[variant] = await child<ChildReport>(variant);
+const elapsedS = (performance.now() - started) / 1000;
+
+interface Figures {
+  readonly off: Measured;
+  readonly on: Measured;
+  readonly sampled: Measured;
+  readonly floor: Measured;
+  readonly spansPerUnit: number;
+  /** spanflow's extra time per span with the SDK on, µs. */
+  readonly spanflowUsPerSpan: number;
+  /** The floor's time per span, µs. */
+  readonly floorUsPerSpan: number;
+  readonly spanCostRatio: number;
+  readonly sampledRatio: number;
+}
+
+function figures(which: 'stage' | 'graph', spansPerUnit: number): Figures {
+  const [off, on, sampled, floor] = VARIANTS.map((v) => reports[v][which]) as [Measured, Measured, Measured, Measured];
+  const spanflowUsPerSpan = (on.usPerUnit - off.usPerUnit) / spansPerUnit;
+  const floorUsPerSpan = floor.usPerUnit / spansPerUnit;
+  return {
+    off,
+    on,
+    sampled,
+    floor,
+    spansPerUnit,
+    spanflowUsPerSpan,
+    floorUsPerSpan,
+    spanCostRatio: spanflowUsPerSpan / floorUsPerSpan,
+    sampledRatio: sampled.unitsPerSecond / off.unitsPerSecond,
+  };
+}
+
+const stage = figures('stage', SPANS_PER_ITEM);
+const graph = figures('graph', SPANS_PER_RUN);
+
+const exportedCell = (m: Measured) => (m.expected > 0 ? `${fmt(m.exported, 0)} / ${fmt(m.expected, 0)}` : fmt(m.exported, 0));
+function throughputRows(f: Figures, unit: string): (string | number)[][] {
+  return [
+    ['telemetry off (no SDK registered)', fmt(f.off.unitsPerSecond, 0), fmt(f.off.usPerUnit, 2), '1', '-'],
+    ['SDK on (batch processor, periodic reader, discarding exporters)', fmt(f.on.unitsPerSecond, 0), fmt(f.on.usPerUnit, 2), fmt(f.on.unitsPerSecond / f.off.unitsPerSecond, 3), exportedCell(f.on)],
+    [`SDK on, ParentBased(TraceIdRatio ${SAMPLE_RATIO})`, fmt(f.sampled.unitsPerSecond, 0), fmt(f.sampled.usPerUnit, 2), fmt(f.sampledRatio, 3), exportedCell(f.sampled)],
+    [`floor: the same ${f.spansPerUnit} spans per ${unit}, plain loop on the SDK tracer`, fmt(f.floor.unitsPerSecond, 0), fmt(f.floor.usPerUnit, 2), '', exportedCell(f.floor)],
+  ];
+}
+
+console.log(`spanflow telemetry bench: node ${process.version}, median of ${SAMPLES} samples after warm-up, each variant in its own process\n`);
+printTable(
+  `Stage pipeline: ${STAGES} stages × ${WORKERS} workers, no-op async tasks, ${fmt(ITEMS)} items per run, collectResults: false`,
+  ['variant', 'items/s', 'µs per item', 'vs off', 'spans exported / made'],
+  throughputRows(stage, 'item'),
+);
+console.log('');
+printTable(
+  `Graph pipeline: ${STEPS}-step linear run of no-op steps, ${fmt(GRAPH_RUNS)} runs per sample, one at a time`,
+  ['variant', 'runs/s', 'µs per run', 'vs off', 'spans exported / made'],
+  throughputRows(graph, 'run'),
+);
+console.log('');
+const costRow = (name: string, f: Figures) => [
+  name,
+  f.spansPerUnit,
+  fmt(f.on.usPerUnit - f.off.usPerUnit, 2),
+  fmt(f.spanflowUsPerSpan, 3),
+  fmt(f.floorUsPerSpan, 3),
+  `${fmt(f.spanCostRatio, 2)}× ${f.spanCostRatio <= SPAN_COST_GOAL ? 'ok' : 'MISSED'}`,
+  `${fmt(f.sampledRatio, 3)} ${f.sampledRatio >= SAMPLED_GOAL ? 'ok' : 'MISSED'}`,
+];
+printTable(
+  `Cost per span: spanflow's (on − off) vs the floor's (goal ≤ ${SPAN_COST_GOAL}×); sampled throughput vs off (goal ≥ ${SAMPLED_GOAL})`,
+  ['pipeline', 'spans per unit', 'on − off, µs per unit', 'spanflow µs per span', 'floor µs per span', 'span cost ratio', 'sampled / off'],
+  [costRow('stage (unit: item)', stage), costRow('graph (unit: run)', graph)],
+);
+console.log(
+  `metric exports by the periodic reader (${METRIC_INTERVAL_MS} ms): on ${reports.on.metricExports}, sampled ${reports.sampled.metricExports}; ` +
+    `child seconds: ${VARIANTS.map((v) => `${v} ${fmt(reports[v].seconds, 1)}`).join(', ')}; bench took ${fmt(elapsedS, 1)} s\n`,
+);
+
+printJson('telemetry', {
+  off_items_per_s: round(stage.off.unitsPerSecond, 0),
+  on_items_per_s: round(stage.on.unitsPerSecond, 0),
+  sampled_items_per_s: round(stage.sampled.unitsPerSecond, 0),
+  span_cost_ratio: round(stage.spanCostRatio),
+  sampled_ratio: round(stage.sampledRatio),
+  graph_off_runs_per_s: round(graph.off.unitsPerSecond, 0),
+  graph_on_runs_per_s: round(graph.on.unitsPerSecond, 0),
+  graph_sampled_runs_per_s: round(graph.sampled.unitsPerSecond, 0),
+  graph_span_cost_ratio: round(graph.spanCostRatio),
+  graph_sampled_ratio: round(graph.sampledRatio),
+});
