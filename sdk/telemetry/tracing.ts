@@ -32,7 +32,21 @@ interface Open {
   readonly context: Context;
 }
 
-const key = (...parts: (string | number | undefined)[]) => parts.join('\u0000');
+/** One run's spans, looked up by node or item id: no composite keys built per event. */
+interface RunRecord extends Open {
+  /** False when the sampler left this run out: its steps get no spans of their own. */
+  readonly recording: boolean;
+  readonly attempts: Map<string, Open>;
+  /** Map worker attempts: node -> item index -> span. */
+  readonly indexed: Map<string, Map<number, Open>>;
+  readonly hooks: Map<string, Span>;
+  /** The last attempt span of each node, for the links of a barrier that waits on it. */
+  readonly last: Map<string, SpanContext>;
+  /** What a barrier waited for, between its release and its first attempt. */
+  readonly released: Map<string, readonly string[]>;
+  /** Stage items, with their current task attempt. */
+  readonly items: Map<string, Open & { task?: Open | undefined }>;
+}
 
 function exception(span: Span, error: ErrorInfo): void {
   span.recordException({ name: error.type, message: error.message, ...(error.stack === undefined ? {} : { stack: error.stack }) });
@@ -50,15 +64,10 @@ function endStatus(span: Span, status: StepEndStatus | 'suspended', error: Error
 export class Tracing {
   readonly #tracer: Tracer;
   readonly #options: PayloadOptions;
-  readonly #runs = new Map<string, Open>();
-  readonly #hooks = new Map<string, Span>();
-  readonly #attempts = new Map<string, Open>();
-  /** The last attempt span of each node, for the links of the barrier that waits on it. */
-  readonly #last = new Map<string, SpanContext>();
-  /** What a barrier waited for, between its release and its first attempt. */
-  readonly #released = new Map<string, readonly string[]>();
-  readonly #items = new Map<string, Open>();
-  readonly #tasks = new Map<string, Open>();
+  readonly #runs = new Map<string, RunRecord>();
+  /** The run looked up last: events come in long runs of one run id. */
+  #cachedId = '';
+  #cached: RunRecord | undefined;
 
   constructor(tracer: Tracer, options: PayloadOptions) {
     this.#tracer = tracer;
@@ -67,12 +76,40 @@ export class Tracing {
 
   /** The context a step attempt runs in: its own span current. */
   attemptContext(runId: string, node: string, index: number | undefined): Context | undefined {
-    return this.#attempts.get(key(runId, node, index))?.context;
+    const run = this.#run(runId);
+    return run && this.#attempt(run, node, index)?.context;
   }
 
   /** The context a stage task attempt runs in. */
   taskContext(runId: string, itemId: string): Context | undefined {
-    return this.#tasks.get(key(runId, itemId))?.context;
+    return this.#run(runId)?.items.get(itemId)?.task?.context;
+  }
+
+  #run(runId: string): RunRecord | undefined {
+    if (runId !== this.#cachedId) {
+      this.#cachedId = runId;
+      this.#cached = this.#runs.get(runId);
+    }
+    return this.#cached;
+  }
+
+  #attempt(run: RunRecord, node: string, index: number | undefined): Open | undefined {
+    return index === undefined ? run.attempts.get(node) : run.indexed.get(node)?.get(index);
+  }
+
+  #setAttempt(run: RunRecord, node: string, index: number | undefined, open: Open | undefined): void {
+    if (index === undefined) {
+      if (open) run.attempts.set(node, open);
+      else run.attempts.delete(node);
+      return;
+    }
+    let byIndex = run.indexed.get(node);
+    if (!byIndex) {
+      byIndex = new Map();
+      run.indexed.set(node, byIndex);
+    }
+    if (open) byIndex.set(index, open);
+    else byIndex.delete(index);
   }
 
   readonly handle = (e: SpanflowEvent): void => {
@@ -85,16 +122,28 @@ export class Tracing {
           { attributes: { [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.RUN_ID]: e.runId, ...(e.parentRunId ? { [ATTR.PARENT_RUN_ID]: e.parentRunId } : {}) } },
           parent,
         );
-        this.#runs.set(e.runId, { span, context: trace.setSpan(parent, span) });
+        this.#runs.set(e.runId, {
+          span,
+          context: trace.setSpan(parent, span),
+          recording: span.isRecording(),
+          attempts: new Map(),
+          indexed: new Map(),
+          hooks: new Map(),
+          last: new Map(),
+          released: new Map(),
+          items: new Map(),
+        });
+        this.#cachedId = '';
         return;
       }
       case 'run_start':
-        if (e.resumeFrom) this.#runs.get(e.runId)?.span.addEvent('spanflow.resumed', { [ATTR.TASK_NAME]: e.resumeFrom });
+        if (e.resumeFrom) this.#run(e.runId)?.span.addEvent('spanflow.resumed', { [ATTR.TASK_NAME]: e.resumeFrom });
         return;
       case 'run_end': {
-        const run = this.#runs.get(e.runId);
+        const run = this.#run(e.runId);
         if (!run) return;
         this.#runs.delete(e.runId);
+        this.#cachedId = '';
         run.span.setAttribute(ATTR.RESULT, cicdResultOf(e.status));
         if (e.suspended) run.span.addEvent('spanflow.suspended', { [ATTR.TASK_NAME]: e.suspended.node });
         if (e.items) run.span.setAttributes({ 'spanflow.items.completed': e.items.completed, 'spanflow.items.failed': e.items.failed, 'spanflow.items.skipped': e.items.skipped });
@@ -107,17 +156,17 @@ export class Tracing {
         return;
       }
       case 'hook_start': {
-        const run = this.#runs.get(e.runId);
+        const run = this.#run(e.runId);
         if (!run) return;
         const span = this.#tracer.startSpan(`hook ${e.hook}`, { attributes: { [ATTR.HOOK_PHASE]: e.phase, [ATTR.PIPELINE_NAME]: e.pipeline } }, run.context);
-        this.#hooks.set(key(e.runId, e.hook, e.phase), span);
+        run.hooks.set(`${e.phase} ${e.hook}`, span);
         return;
       }
       case 'hook_end': {
-        const k = key(e.runId, e.hook, e.phase);
-        const span = this.#hooks.get(k);
-        if (!span) return;
-        this.#hooks.delete(k);
+        const run = this.#run(e.runId);
+        const span = run?.hooks.get(`${e.phase} ${e.hook}`);
+        if (!run || !span) return;
+        run.hooks.delete(`${e.phase} ${e.hook}`);
         if (e.status === 'failed' && e.error) {
           exception(span, e.error);
           span.setAttribute(ATTR.ERROR_TYPE, e.error.type);
@@ -127,19 +176,27 @@ export class Tracing {
       }
       case 'step_queued':
         // Map items are not queued events: a map of 100,000 would bury its span.
-        if (e.index === undefined) this.#runs.get(e.runId)?.span.addEvent('spanflow.queued', { [ATTR.TASK_NAME]: e.node });
+        if (e.index === undefined) {
+          const run = this.#run(e.runId);
+          if (run?.recording) run.span.addEvent('spanflow.queued', { [ATTR.TASK_NAME]: e.node });
+        }
         return;
       case 'step_start': {
-        const run = this.#runs.get(e.runId);
+        const run = this.#run(e.runId);
         if (!run) return;
+        // A run the sampler left out: its steps run in its context, with no spans of their own.
+        if (!run.recording) {
+          this.#setAttempt(run, e.node, e.index, run);
+          return;
+        }
         // A map worker's attempt runs inside its map's attempt: that span is the active one.
         const parent = e.index === undefined ? run.context : context.active();
-        const waited = this.#released.get(key(e.runId, e.node));
+        const waited = run.released.get(e.node);
         let links: Link[] | undefined;
         if (waited) {
           links = [];
           for (const from of waited) {
-            const spanContext = this.#last.get(key(e.runId, from));
+            const spanContext = run.last.get(from);
             if (spanContext) links.push({ context: spanContext, attributes: { [ATTR.TASK_NAME]: from } });
           }
         }
@@ -153,14 +210,15 @@ export class Tracing {
         };
         if (e.index !== undefined) attributes[ATTR.MAP_INDEX] = e.index;
         const span = this.#tracer.startSpan(`step ${e.node}`, { attributes, ...(links ? { links } : {}) }, parent);
-        this.#attempts.set(key(e.runId, e.node, e.index), { span, context: trace.setSpan(parent, span) });
+        this.#setAttempt(run, e.node, e.index, { span, context: trace.setSpan(parent, span) });
         return;
       }
       case 'step_retry': {
-        const k = key(e.runId, e.node, e.index);
-        const open = this.#attempts.get(k);
-        if (!open) return;
-        this.#attempts.delete(k);
+        const run = this.#run(e.runId);
+        const open = run && this.#attempt(run, e.node, e.index);
+        if (!run || !open) return;
+        this.#setAttempt(run, e.node, e.index, undefined);
+        if (open === run) return;
         open.span.addEvent('spanflow.retrying', { [ATTR.ATTEMPT]: e.attempt, [ATTR.ERROR_TYPE]: e.error.type, 'spanflow.retry.delay_ms': e.delayMs });
         open.span.setAttribute(ATTR.TASK_RESULT, 'failure');
         exception(open.span, e.error);
@@ -169,53 +227,62 @@ export class Tracing {
         return;
       }
       case 'step_end': {
-        const k = key(e.runId, e.node, e.index);
-        const open = this.#attempts.get(k);
+        const run = this.#run(e.runId);
+        if (!run) return;
+        const open = this.#attempt(run, e.node, e.index);
         if (!open) {
           // Never ran (a branch not taken, a barrier that timed out, cancelled before it began).
-          this.#runs.get(e.runId)?.span.addEvent(`spanflow.step.${e.status}`, { [ATTR.TASK_NAME]: e.node });
+          if (run.recording) run.span.addEvent(`spanflow.step.${e.status}`, { [ATTR.TASK_NAME]: e.node });
           return;
         }
-        this.#attempts.delete(k);
-        this.#released.delete(key(e.runId, e.node));
-        this.#last.set(key(e.runId, e.node), open.span.spanContext());
+        this.#setAttempt(run, e.node, e.index, undefined);
+        if (open === run) return;
+        run.released.delete(e.node);
+        run.last.set(e.node, open.span.spanContext());
         open.span.setAttribute(ATTR.TASK_RESULT, cicdResultOf(e.status));
         endStatus(open.span, e.status, e.error);
         open.span.end();
         return;
       }
       case 'token': {
-        const open = this.#attempts.get(key(e.runId, e.node, e.index));
-        if (!open) return;
+        const run = this.#run(e.runId);
+        const open = run && this.#attempt(run, e.node, e.index);
+        if (!open || open === run) return;
         const attributes: Attributes = { [ATTR.TOKEN_COUNT]: e.tokenIndex + 1 };
         if (this.#options.payloads) attributes[ATTR.TOKEN] = this.#payload(e.token);
         open.span.addEvent('spanflow.token', attributes);
         return;
       }
       case 'barrier_wait':
-        this.#runs.get(e.runId)?.span.addEvent('spanflow.barrier.wait', {
+        if (!this.#run(e.runId)?.recording) return;
+        this.#run(e.runId)?.span.addEvent('spanflow.barrier.wait', {
           [ATTR.TASK_NAME]: e.node,
           'spanflow.barrier.arrived': [...e.arrived],
           'spanflow.barrier.waiting_for': [...e.waitingFor],
         });
         return;
-      case 'barrier_release':
-        this.#released.set(key(e.runId, e.node), e.arrived);
-        this.#runs.get(e.runId)?.span.addEvent('spanflow.barrier.release', {
+      case 'barrier_release': {
+        const run = this.#run(e.runId);
+        if (!run?.recording) return;
+        run.released.set(e.node, e.arrived);
+        run.span.addEvent('spanflow.barrier.release', {
           [ATTR.TASK_NAME]: e.node,
           'spanflow.barrier.arrived': [...e.arrived],
           'spanflow.barrier.waited_ms': e.waitedMs,
         });
         return;
+      }
       case 'route':
-        this.#attempts.get(key(e.runId, e.node, undefined))?.span.addEvent('spanflow.route', {
+        if (!this.#run(e.runId)?.recording) return;
+        this.#run(e.runId)?.attempts.get(e.node)?.span.addEvent('spanflow.route', {
           [ATTR.ROUTE]: e.route,
           'spanflow.route.targets': [...e.targets],
         });
         return;
       case 'map_start':
       case 'map_end':
-        this.#attempts.get(key(e.runId, e.node, undefined))?.span.addEvent(`spanflow.${e.type}`, {
+        if (!this.#run(e.runId)?.recording) return;
+        this.#run(e.runId)?.attempts.get(e.node)?.span.addEvent(`spanflow.${e.type}`, {
           'spanflow.map.worker': e.worker,
           ...(e.type === 'map_end' ? { 'spanflow.map.items': e.items, 'spanflow.map.peak_workers': e.peakWorkers } : {}),
         });
@@ -224,11 +291,11 @@ export class Tracing {
         this.#item(e);
         return;
       case 'task_start': {
-        const item = this.#items.get(key(e.runId, e.itemId));
+        const item = this.#run(e.runId)?.items.get(e.itemId);
         if (!item) return;
         // An item the sampler left out gets no task spans: its context still carries the trace for user code.
         if (!item.span.isRecording()) {
-          this.#tasks.set(key(e.runId, e.itemId), item);
+          item.task = item;
           return;
         }
         const span = this.#tracer.startSpan(
@@ -246,16 +313,16 @@ export class Tracing {
           },
           item.context,
         );
-        this.#tasks.set(key(e.runId, e.itemId), { span, context: trace.setSpan(item.context, span) });
+        item.task = { span, context: trace.setSpan(item.context, span) };
         return;
       }
       case 'task_retry':
       case 'task_end': {
-        const k = key(e.runId, e.itemId);
-        const open = this.#tasks.get(k);
-        if (!open) return;
-        this.#tasks.delete(k);
-        if (!open.span.isRecording()) return;
+        const item = this.#run(e.runId)?.items.get(e.itemId);
+        const open = item?.task;
+        if (!item || !open) return;
+        item.task = undefined;
+        if (open === item) return;
         if (e.type === 'task_retry') {
           open.span.addEvent('spanflow.retrying', { [ATTR.ATTEMPT]: e.attempt, [ATTR.ERROR_TYPE]: e.error.type, 'spanflow.retry.delay_ms': e.delayMs });
           open.span.setAttribute(ATTR.TASK_RESULT, 'failure');
@@ -269,7 +336,7 @@ export class Tracing {
         return;
       }
       case 'task_status':
-        this.#tasks.get(key(e.runId, e.itemId))?.span.addEvent('spanflow.task.status', { 'spanflow.task.status': e.text });
+        this.#run(e.runId)?.items.get(e.itemId)?.task?.span.addEvent('spanflow.task.status', { 'spanflow.task.status': e.text });
         return;
       case 'worker_state':
         return;
@@ -277,21 +344,21 @@ export class Tracing {
   };
 
   #item(e: Extract<SpanflowEvent, { type: 'item_status' }>): void {
-    const k = key(e.runId, e.itemId);
-    let item = this.#items.get(k);
+    const batch = this.#run(e.runId);
+    if (!batch) return;
+    let item = batch.items.get(e.itemId);
     if (!item) {
       // Each item is a trace of its own, linked to its batch: a million items are not one trace.
-      const batch = this.#runs.get(e.runId);
       const span = this.#tracer.startSpan(`item ${e.pipeline}`, {
         root: true,
         attributes: { [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.RUN_ID]: e.runId, [ATTR.ITEM_ID]: e.itemId },
-        ...(batch ? { links: [{ context: batch.span.spanContext() }] } : {}),
+        links: [{ context: batch.span.spanContext() }],
       });
       item = { span, context: trace.setSpan(context.active(), span) };
-      this.#items.set(k, item);
+      batch.items.set(e.itemId, item);
     }
     if (e.status === 'completed' || e.status === 'failed' || e.status === 'skipped') {
-      this.#items.delete(k);
+      batch.items.delete(e.itemId);
       if (!item.span.isRecording()) {
         item.span.end();
         return;
