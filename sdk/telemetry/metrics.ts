@@ -4,9 +4,12 @@
 
 import type {
   Attributes,
+  BatchObservableResult,
   Counter,
   Histogram,
   Meter,
+  Observable,
+  ObservableCounter,
   ObservableGauge,
   UpDownCounter,
 } from '@opentelemetry/api';
@@ -43,16 +46,38 @@ const counter = (meter: Meter, def: MetricDef): Counter => meter.createCounter(d
 const updown = (meter: Meter, def: MetricDef): UpDownCounter =>
   meter.createUpDownCounter(def.name, { unit: def.unit, description: def.description });
 const gauge = (meter: Meter, def: MetricDef): ObservableGauge => meter.createObservableGauge(def.name, { unit: def.unit, description: def.description });
+const observableCounter = (meter: Meter, def: MetricDef): ObservableCounter =>
+  meter.createObservableCounter(def.name, { unit: def.unit, description: def.description });
+
+/**
+ * Counts kept in spanflow and reported by an observable counter when the
+ * reader collects: a hot path pays a map increment, not an SDK record (which
+ * sorts and serializes the attributes on every call).
+ */
+class Tally {
+  readonly #counts = new Map<string, { readonly attributes: Attributes; value: number }>();
+
+  add(attributes: Attributes, by = 1): void {
+    const key = Object.values(attributes).join('\u0000');
+    const entry = this.#counts.get(key);
+    if (entry) entry.value += by;
+    else this.#counts.set(key, { attributes, value: by });
+  }
+
+  observe(observer: BatchObservableResult, instrument: Observable): void {
+    for (const { attributes, value } of this.#counts.values()) observer.observe(instrument, value, attributes);
+  }
+}
 
 export class Metering {
   readonly #runDuration: Histogram;
-  readonly #runs: Counter;
+  readonly #runs = new Tally();
   readonly #activeRuns: UpDownCounter;
   readonly #stepDuration: Histogram;
-  readonly #stepAttempts: Counter;
-  readonly #stepRetries: Counter;
-  readonly #items: Counter;
-  readonly #tokens: Counter;
+  readonly #stepAttempts = new Tally();
+  readonly #stepRetries = new Tally();
+  readonly #items = new Tally();
+  readonly #tokens = new Tally();
   readonly telemetryDropped: Counter;
   readonly persistenceDropped: Counter;
   /** Runs counted active, so one that ends before it starts is not subtracted. */
@@ -60,13 +85,21 @@ export class Metering {
 
   constructor(meter: Meter) {
     this.#runDuration = histogram(meter, METRICS.runDuration);
-    this.#runs = counter(meter, METRICS.runs);
     this.#activeRuns = updown(meter, METRICS.activeRuns);
     this.#stepDuration = histogram(meter, METRICS.stepDuration);
-    this.#stepAttempts = counter(meter, METRICS.stepAttempts);
-    this.#stepRetries = counter(meter, METRICS.stepRetries);
-    this.#items = counter(meter, METRICS.items);
-    this.#tokens = counter(meter, METRICS.tokens);
+    const tallies: [Tally, Observable][] = [
+      [this.#runs, observableCounter(meter, METRICS.runs)],
+      [this.#stepAttempts, observableCounter(meter, METRICS.stepAttempts)],
+      [this.#stepRetries, observableCounter(meter, METRICS.stepRetries)],
+      [this.#items, observableCounter(meter, METRICS.items)],
+      [this.#tokens, observableCounter(meter, METRICS.tokens)],
+    ];
+    meter.addBatchObservableCallback(
+      (observer) => {
+        for (const [tally, instrument] of tallies) tally.observe(observer, instrument);
+      },
+      tallies.map(([, instrument]) => instrument),
+    );
     this.telemetryDropped = counter(meter, METRICS.telemetryDropped);
     this.persistenceDropped = counter(meter, METRICS.persistenceDropped);
     // Drops start at zero, so a dashboard shows 0 rather than no data.
@@ -101,7 +134,7 @@ export class Metering {
       case 'run_end': {
         const result = cicdResultOf(e.status);
         const attributes = { [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.RESULT]: result };
-        this.#runs.add(1, attributes);
+        this.#runs.add(attributes);
         this.#runDuration.record(e.durationMs / 1000, attributes);
         // A run that ended before it started (startup failed, cancelled early) was never counted active.
         if (this.#started.delete(e.runId)) this.#activeRuns.add(-1, { [ATTR.PIPELINE_NAME]: e.pipeline });
@@ -109,25 +142,25 @@ export class Metering {
       }
       case 'step_retry':
         this.#attempt(e.pipeline, e.node, e.nodeKind, 'failure', e.durationMs);
-        this.#stepRetries.add(1, { [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.TASK_NAME]: e.node, [ATTR.NODE_KIND]: e.nodeKind, [ATTR.ERROR_TYPE]: e.error.type });
+        this.#stepRetries.add({ [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.TASK_NAME]: e.node, [ATTR.NODE_KIND]: e.nodeKind, [ATTR.ERROR_TYPE]: e.error.type });
         return;
       case 'step_end':
         if (e.attempt > 0) this.#attempt(e.pipeline, e.node, e.nodeKind, cicdResultOf(e.status), e.durationMs);
         return;
       case 'task_retry':
         this.#attempt(e.pipeline, `${e.stage}/${e.task}`, 'task', 'failure', e.durationMs);
-        this.#stepRetries.add(1, { [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.TASK_NAME]: `${e.stage}/${e.task}`, [ATTR.NODE_KIND]: 'task', [ATTR.ERROR_TYPE]: e.error.type });
+        this.#stepRetries.add({ [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.TASK_NAME]: `${e.stage}/${e.task}`, [ATTR.NODE_KIND]: 'task', [ATTR.ERROR_TYPE]: e.error.type });
         return;
       case 'task_end':
         this.#attempt(e.pipeline, `${e.stage}/${e.task}`, 'task', cicdResultOf(e.status), e.durationMs);
         return;
       case 'item_status':
         if (e.status === 'completed' || e.status === 'failed' || e.status === 'skipped') {
-          this.#items.add(1, { [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.STAGE]: e.stage, [ATTR.ITEM_STATUS]: e.status });
+          this.#items.add({ [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.STAGE]: e.stage, [ATTR.ITEM_STATUS]: e.status });
         }
         return;
       case 'token':
-        this.#tokens.add(1, { [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.TASK_NAME]: e.node });
+        this.#tokens.add({ [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.TASK_NAME]: e.node });
         return;
       default:
         return;
@@ -136,7 +169,7 @@ export class Metering {
 
   #attempt(pipeline: string, task: string, kind: string, result: string, durationMs: number | undefined): void {
     const attributes: Attributes = { [ATTR.PIPELINE_NAME]: pipeline, [ATTR.TASK_NAME]: task, [ATTR.NODE_KIND]: kind, [ATTR.TASK_RESULT]: result };
-    this.#stepAttempts.add(1, attributes);
+    this.#stepAttempts.add(attributes);
     if (durationMs !== undefined && durationMs > 0) this.#stepDuration.record(durationMs / 1000, attributes);
   }
 }
