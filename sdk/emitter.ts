@@ -11,8 +11,12 @@ export type EventListener = (event: SpanflowEvent) => void;
  * is how a slow reader pushes back on them.
  */
 export class EventBus {
-  readonly #listeners: EventListener[] = [];
+  readonly #listeners: { readonly listener: EventListener; readonly types: ReadonlySet<EventType> | undefined }[] = [];
   readonly #streams = new Set<EventStream>();
+  /** Some listener or stream takes every event type. */
+  #everything = false;
+  /** The types the filtered listeners take. */
+  readonly #wanted = new Set<EventType>();
   #roomWaiters: (() => void)[] = [];
   #delivered = false;
 
@@ -31,8 +35,16 @@ export class EventBus {
     this.#delivered = true;
   }
 
-  listen(listener: EventListener): void {
-    this.#listeners.push(listener);
+  /** Adds a listener; with `types`, it is given only those (and events no one takes are not even built). */
+  listen(listener: EventListener, types?: readonly EventType[]): void {
+    this.#listeners.push({ listener, types: types && new Set(types) });
+    if (types) for (const type of types) this.#wanted.add(type);
+    else this.#everything = true;
+  }
+
+  /** True when some listener or stream takes events of this type. */
+  wants(type: EventType): boolean {
+    return this.#everything || this.#streams.size > 0 || this.#wanted.has(type);
   }
 
   stream(capacity: number): EventStream {
@@ -43,7 +55,8 @@ export class EventBus {
 
   deliver(event: SpanflowEvent): void {
     this.#delivered = true;
-    for (const listener of this.#listeners) {
+    for (const { listener, types } of this.#listeners) {
+      if (types && !types.has(event.type)) continue;
       try {
         listener(event);
       } catch (error) {
@@ -164,6 +177,11 @@ export class RunEmitter {
 
   get active(): boolean {
     return this.bus.active;
+  }
+
+  /** True when someone takes events of this type: callers skip building the rest. */
+  wants(type: EventType): boolean {
+    return this.bus.wants(type);
   }
 
   emit<T extends EventType>(init: EventInit<T>): void {

@@ -275,6 +275,34 @@ export type SpanflowEvent =
   | WorkerStateEvent;
 
 export type EventType = SpanflowEvent['type'];
+
+/** Every event type, for listeners that name the ones they take. Checked against the union below. */
+export const EVENT_TYPES = [
+  'run_queued',
+  'run_start',
+  'run_end',
+  'hook_start',
+  'hook_end',
+  'step_queued',
+  'step_start',
+  'step_retry',
+  'step_end',
+  'token',
+  'barrier_wait',
+  'barrier_release',
+  'map_start',
+  'map_end',
+  'route',
+  'item_status',
+  'task_start',
+  'task_retry',
+  'task_end',
+  'task_status',
+  'worker_state',
+] as const satisfies readonly EventType[];
+// A type missing from EVENT_TYPES fails type-checking here.
+const everyTypeListed: [Exclude<EventType, (typeof EVENT_TYPES)[number]>] extends [never] ? true : never = true;
+void everyTypeListed;
 export type EventOf<T extends EventType> = Extract<SpanflowEvent, { type: T }>;
 /** An event as an emitter receives it: the run fields are filled in by the bus. */
 export type EventInit<T extends EventType = EventType> = T extends EventType

@@ -704,7 +704,7 @@ export class Batch<In, Out> {
   }
 
   #workerState(slot: Slot, state: 'idle' | 'busy'): void {
-    if (!this.#emitter.active) return;
+    if (!this.#emitter.wants('worker_state')) return;
     this.#emitter.emit({ type: 'worker_state', stage: slot.stage, worker: slot.worker, state, itemId: slot.entry?.id, task: slot.task });
   }
 }

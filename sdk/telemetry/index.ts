@@ -3,6 +3,7 @@
 
 import { type Context, context, createNoopMeter, metrics, ProxyTracerProvider, trace } from '@opentelemetry/api';
 import type { EventBus } from '../emitter.ts';
+import { EVENT_TYPES, type EventType } from '../events.ts';
 import { Metering } from './metrics.ts';
 import { type PayloadOptions, Tracing } from './tracing.ts';
 
@@ -12,6 +13,10 @@ export { type GaugeSource, watchBatch } from './metrics.ts';
 export type { PayloadOptions } from './tracing.ts';
 
 const SCOPE = 'spanflow';
+
+/** The events each side uses: the engine does not build the others for them (worker states, for one). */
+const TRACED = (EVENT_TYPES as readonly EventType[]).filter((type) => type !== 'worker_state');
+const METERED: readonly EventType[] = ['run_start', 'run_end', 'step_retry', 'step_end', 'task_retry', 'task_end', 'item_status', 'token'];
 let payloadOptions: PayloadOptions = {};
 
 /** Payloads (token contents) stay out of telemetry unless turned on here, and then pass through `redact`. */
@@ -51,8 +56,8 @@ export function attachTelemetry(bus: EventBus): Telemetry | undefined {
   const meter = currentMetering();
   if (!tracer && !meter) return undefined;
   const tracing = tracer ? new Tracing(tracer, payloadOptions) : undefined;
-  if (tracing) bus.listen(tracing.handle);
-  if (meter) bus.listen(meter.handle);
+  if (tracing) bus.listen(tracing.handle, TRACED);
+  if (meter) bus.listen(meter.handle, METERED);
   const within = <R>(ctx: Context | undefined, call: () => R): R => (ctx ? context.with(ctx, call) : call());
   return {
     inAttempt: (runId, node, index, call) => within(tracing?.attemptContext(runId, node, index), call),

@@ -51,33 +51,63 @@ const observableCounter = (meter: Meter, def: MetricDef): ObservableCounter =>
 
 /**
  * Counts kept in spanflow and reported by an observable counter when the
- * reader collects: a hot path pays a map increment, not an SDK record (which
- * sorts and serializes the attributes on every call).
+ * reader collects: a hot path pays a few map lookups, not an SDK record (which
+ * sorts and serializes the attributes on every call). Values are given in the
+ * order of the catalogue entry's attributes; the attribute object is made once
+ * per combination.
  */
 class Tally {
-  readonly #counts = new Map<string, { readonly attributes: Attributes; value: number }>();
+  readonly #names: readonly string[];
+  readonly #root = new Map<string, unknown>();
+  readonly #entries: { readonly attributes: Attributes; value: number }[] = [];
 
-  add(attributes: Attributes, by = 1): void {
-    const key = Object.values(attributes).join('\u0000');
-    const entry = this.#counts.get(key);
-    if (entry) entry.value += by;
-    else this.#counts.set(key, { attributes, value: by });
+  constructor(def: MetricDef) {
+    this.#names = def.attributes;
+  }
+
+  /** Counts one for this combination of attribute values; returns its (cached) attributes. */
+  add(...values: string[]): Attributes {
+    let level = this.#root;
+    const last = values.length - 1;
+    for (let i = 0; i < last; i++) {
+      const value = values[i] as string;
+      let next = level.get(value) as Map<string, unknown> | undefined;
+      if (!next) {
+        next = new Map();
+        level.set(value, next);
+      }
+      level = next;
+    }
+    const leaf = values[last] as string;
+    const entry = level.get(leaf) as { readonly attributes: Attributes; value: number } | undefined;
+    if (entry) {
+      entry.value++;
+      return entry.attributes;
+    }
+    const attributes: Attributes = {};
+    this.#names.forEach((name, i) => {
+      attributes[name] = values[i];
+    });
+    const fresh = { attributes, value: 1 };
+    level.set(leaf, fresh);
+    this.#entries.push(fresh);
+    return attributes;
   }
 
   observe(observer: BatchObservableResult, instrument: Observable): void {
-    for (const { attributes, value } of this.#counts.values()) observer.observe(instrument, value, attributes);
+    for (const { attributes, value } of this.#entries) observer.observe(instrument, value, attributes);
   }
 }
 
 export class Metering {
   readonly #runDuration: Histogram;
-  readonly #runs = new Tally();
+  readonly #runs = new Tally(METRICS.runs);
   readonly #activeRuns: UpDownCounter;
   readonly #stepDuration: Histogram;
-  readonly #stepAttempts = new Tally();
-  readonly #stepRetries = new Tally();
-  readonly #items = new Tally();
-  readonly #tokens = new Tally();
+  readonly #stepAttempts = new Tally(METRICS.stepAttempts);
+  readonly #stepRetries = new Tally(METRICS.stepRetries);
+  readonly #items = new Tally(METRICS.items);
+  readonly #tokens = new Tally(METRICS.tokens);
   readonly telemetryDropped: Counter;
   readonly persistenceDropped: Counter;
   /** Runs counted active, so one that ends before it starts is not subtracted. */
@@ -133,8 +163,7 @@ export class Metering {
         return;
       case 'run_end': {
         const result = cicdResultOf(e.status);
-        const attributes = { [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.RESULT]: result };
-        this.#runs.add(attributes);
+        const attributes = this.#runs.add(e.pipeline, result);
         this.#runDuration.record(e.durationMs / 1000, attributes);
         // A run that ended before it started (startup failed, cancelled early) was never counted active.
         if (this.#started.delete(e.runId)) this.#activeRuns.add(-1, { [ATTR.PIPELINE_NAME]: e.pipeline });
@@ -142,25 +171,25 @@ export class Metering {
       }
       case 'step_retry':
         this.#attempt(e.pipeline, e.node, e.nodeKind, 'failure', e.durationMs);
-        this.#stepRetries.add({ [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.TASK_NAME]: e.node, [ATTR.NODE_KIND]: e.nodeKind, [ATTR.ERROR_TYPE]: e.error.type });
+        this.#stepRetries.add(e.pipeline, e.node, e.nodeKind, e.error.type);
         return;
       case 'step_end':
         if (e.attempt > 0) this.#attempt(e.pipeline, e.node, e.nodeKind, cicdResultOf(e.status), e.durationMs);
         return;
       case 'task_retry':
         this.#attempt(e.pipeline, `${e.stage}/${e.task}`, 'task', 'failure', e.durationMs);
-        this.#stepRetries.add({ [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.TASK_NAME]: `${e.stage}/${e.task}`, [ATTR.NODE_KIND]: 'task', [ATTR.ERROR_TYPE]: e.error.type });
+        this.#stepRetries.add(e.pipeline, `${e.stage}/${e.task}`, 'task', e.error.type);
         return;
       case 'task_end':
         this.#attempt(e.pipeline, `${e.stage}/${e.task}`, 'task', cicdResultOf(e.status), e.durationMs);
         return;
       case 'item_status':
         if (e.status === 'completed' || e.status === 'failed' || e.status === 'skipped') {
-          this.#items.add({ [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.STAGE]: e.stage, [ATTR.ITEM_STATUS]: e.status });
+          this.#items.add(e.pipeline, e.stage, e.status);
         }
         return;
       case 'token':
-        this.#tokens.add({ [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.TASK_NAME]: e.node });
+        this.#tokens.add(e.pipeline, e.node);
         return;
       default:
         return;
@@ -168,8 +197,8 @@ export class Metering {
   };
 
   #attempt(pipeline: string, task: string, kind: string, result: string, durationMs: number | undefined): void {
-    const attributes: Attributes = { [ATTR.PIPELINE_NAME]: pipeline, [ATTR.TASK_NAME]: task, [ATTR.NODE_KIND]: kind, [ATTR.TASK_RESULT]: result };
-    this.#stepAttempts.add(attributes);
+    // Duration and attempts share their attributes (catalogue order: pipeline, task, kind, result).
+    const attributes = this.#stepAttempts.add(pipeline, task, kind, result);
     if (durationMs !== undefined && durationMs > 0) this.#stepDuration.record(durationMs / 1000, attributes);
   }
 }
