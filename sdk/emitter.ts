@@ -36,8 +36,8 @@ export class EventBus {
   }
 
   /** Adds a listener; with `types`, it is given only those (and events no one takes are not even built). */
-  listen(listener: EventListener, types?: readonly EventType[]): void {
-    this.#listeners.push({ listener, types: types && new Set(types) });
+  listen(listener: EventListener, types?: ReadonlySet<EventType>): void {
+    this.#listeners.push({ listener, types });
     if (types) for (const type of types) this.#wanted.add(type);
     else this.#everything = true;
   }

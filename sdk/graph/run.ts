@@ -34,6 +34,7 @@ import {
   Suspension,
   type SwitchNode,
 } from './types.ts';
+import { GraphStepArgs } from './step-args.ts';
 import { reachable } from './validate.ts';
 
 export interface RunEnv {
@@ -125,6 +126,7 @@ class GraphRun<S, C> {
     this.#outputs = new Map(Object.entries(options.outputs ?? {}));
     this.#start = options.resumeFrom ?? graph.shape.root;
     this.#reach = this.#start === graph.shape.root ? undefined : reachable(this.#start, graph.shape.successors, graph.nodes as never);
+    this.#shared = { state, context: this.#context, runId: env.runId, output: this.#output, suspend: this.#suspend };
   }
 
   async execute(): Promise<RunResult<S>> {
@@ -297,7 +299,8 @@ class GraphRun<S, C> {
     const stepMeta = new Meta();
     const handler = node.onError ?? this.#graph.options.onError;
     const telemetry = this.#env.telemetry;
-    return execute(({ attempt, signal: attemptSignal }) => this.#body(node, this.#args(node, attempt, attemptSignal, stepMeta, item, index)), {
+    const meta = { step: stepMeta, run: this.#runMeta, pipeline: this.#graph.meta };
+    return execute((attempt) => this.#body(node, new GraphStepArgs(this.#shared, node.name, item, index, meta, attempt)), {
       name: node.name,
       retry: node.retry,
       timeoutMs: node.timeout,
@@ -645,28 +648,8 @@ class GraphRun<S, C> {
 
   readonly #suspend = (reason?: string): Suspension => new Suspension(reason);
 
-  #args(
-    node: GraphNode<S, C>,
-    attempt: number,
-    signal: AbortSignal,
-    stepMeta: Meta,
-    item: unknown,
-    index: number | undefined,
-  ): StepArgs<S, C, unknown> {
-    return {
-      state: this.#state,
-      context: this.#context,
-      signal,
-      attempt,
-      node: node.name,
-      runId: this.#env.runId,
-      item,
-      index,
-      meta: { step: stepMeta, run: this.#runMeta, pipeline: this.#graph.meta },
-      output: this.#output,
-      suspend: this.#suspend,
-    };
-  }
+  /** What every step of this run shares, handed to each attempt's arguments. */
+  readonly #shared: ConstructorParameters<typeof GraphStepArgs<S, C, unknown>>[0];
 
   #observer(node: string, nodeKind: NodeKind, index: number | undefined, stepMeta: Meta): AttemptObserver {
     const emitter = this.#emitter;

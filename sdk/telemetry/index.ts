@@ -15,8 +15,8 @@ export type { PayloadOptions } from './tracing.ts';
 const SCOPE = 'spanflow';
 
 /** The events each side uses: the engine does not build the others for them (worker states, for one). */
-const TRACED = (EVENT_TYPES as readonly EventType[]).filter((type) => type !== 'worker_state');
-const METERED: readonly EventType[] = ['run_start', 'run_end', 'step_retry', 'step_end', 'task_retry', 'task_end', 'item_status', 'token'];
+const TRACED: ReadonlySet<EventType> = new Set(EVENT_TYPES.filter((type) => type !== 'worker_state'));
+const METERED: ReadonlySet<EventType> = new Set(['run_start', 'run_end', 'step_retry', 'step_end', 'task_retry', 'task_end', 'item_status', 'token'] as const);
 let payloadOptions: PayloadOptions = {};
 
 /** Payloads (token contents) stay out of telemetry unless turned on here, and then pass through `redact`. */
