@@ -1,8 +1,11 @@
 import type { EventInit, EventType, SpanflowEvent } from './events.ts';
 import { warnUserError } from './errors.ts';
-import { Fifo } from './fifo.ts';
+import { Channel } from './channel.ts';
 
 export type EventListener = (event: SpanflowEvent) => void;
+
+/** An async iterator over a run's events, with a bounded buffer. */
+export type EventStream = Channel<SpanflowEvent>;
 
 /**
  * Where the events of one run tree go: synchronous listeners (telemetry,
@@ -48,7 +51,10 @@ export class EventBus {
   }
 
   stream(capacity: number): EventStream {
-    const stream = new EventStream(capacity, () => this.#onRoom(), () => this.#streams.delete(stream) && this.#onRoom());
+    const stream: EventStream = new Channel<SpanflowEvent>(capacity, {
+      onRoom: () => this.#onRoom(),
+      onDetach: () => this.#streams.delete(stream) && this.#onRoom(),
+    });
     this.#streams.add(stream);
     return stream;
   }
@@ -87,68 +93,6 @@ export class EventBus {
     const waiters = this.#roomWaiters;
     this.#roomWaiters = [];
     for (const resolve of waiters) resolve();
-  }
-}
-
-/** An async iterator over a run's events, with a bounded buffer. */
-export class EventStream implements AsyncIterableIterator<SpanflowEvent> {
-  readonly #buffer = new Fifo<SpanflowEvent>();
-  readonly #capacity: number;
-  readonly #onRoom: () => void;
-  readonly #onDetach: () => void;
-  #reader: ((result: IteratorResult<SpanflowEvent>) => void) | undefined;
-  #closed = false;
-
-  constructor(capacity: number, onRoom: () => void, onDetach: () => void) {
-    this.#capacity = capacity;
-    this.#onRoom = onRoom;
-    this.#onDetach = onDetach;
-  }
-
-  get full(): boolean {
-    return this.#buffer.length >= this.#capacity;
-  }
-
-  push(event: SpanflowEvent): void {
-    if (this.#reader) {
-      const reader = this.#reader;
-      this.#reader = undefined;
-      reader({ value: event, done: false });
-    } else {
-      this.#buffer.push(event);
-    }
-  }
-
-  close(): void {
-    this.#closed = true;
-    if (this.#reader) {
-      this.#reader({ value: undefined, done: true });
-      this.#reader = undefined;
-    }
-  }
-
-  next(): Promise<IteratorResult<SpanflowEvent>> {
-    const event = this.#buffer.shift();
-    if (event !== undefined) {
-      if (this.#buffer.length === this.#capacity - 1) this.#onRoom();
-      return Promise.resolve({ value: event, done: false });
-    }
-    if (this.#closed) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => {
-      this.#reader = resolve;
-    });
-  }
-
-  /** The reader stopped early (`break`): stop buffering and release blocked producers. */
-  return(): Promise<IteratorResult<SpanflowEvent>> {
-    this.#closed = true;
-    this.#buffer.clear();
-    this.#onDetach();
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
   }
 }
 

@@ -2,7 +2,8 @@
 
 export * from './errors.ts';
 export * from './events.ts';
-export { type EventListener, EventStream } from './emitter.ts';
+export { Channel } from './channel.ts';
+export type { EventListener, EventStream } from './emitter.ts';
 export { type ErrorAction, type RetryOption, type RetryPolicy, backoffDelay } from './executor.ts';
 export * from './graph/index.ts';
 export { Meta, type MetaScopes } from './meta.ts';

@@ -2,17 +2,16 @@
 // Tasks run through the same executor as graph steps (retry, timeout,
 // cancellation); the per-stage retry asks the same retry policy.
 
-import { type EventBus, EventBus as Bus, type EventListener, RunEmitter } from '../emitter.ts';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { Channel } from '../channel.ts';
+import { EventBus, type EventListener, RunEmitter } from '../emitter.ts';
 import { CancelledError, errorTypeOf, toErrorInfo, warnUserError } from '../errors.ts';
 import type { ItemCounts, ItemStatus, RunEndStatus, RunMetrics, StepEndStatus } from '../events.ts';
 import { AbortLink, type AttemptContext, type AttemptObserver, backoffDelay, type ExecuteOptions, execute, shouldRetry, untilAborted } from '../executor.ts';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Meta } from '../meta.ts';
-import type { Feedable, StageDef, StagePipeline } from './pipeline.ts';
-import { Item } from './pipeline.ts';
-import { Entry } from './entry.ts';
-import { OutcomeStream } from './outcome-stream.ts';
 import { attachTelemetry, type Telemetry, watchBatch } from '../telemetry/index.ts';
+import { Entry } from './entry.ts';
+import { type Feedable, Item, type StageDef, type StagePipeline } from './pipeline.ts';
 import { StageQueue } from './queue.ts';
 import { resolveDashboard } from './registry.ts';
 import { Semaphore } from './semaphore.ts';
@@ -97,6 +96,9 @@ interface StageState {
   skipped: number;
 }
 
+/** Outcomes a slow stream reader may fall behind by before the last stage waits. */
+const OUTCOME_BUFFER = 1024;
+
 /**
  * Feeding gives the event loop a turn at least this often (ms). With
  * synchronous tasks a whole batch could otherwise run in microtasks, and
@@ -127,7 +129,7 @@ function guarded(call: () => void, where: string): void {
 export class Batch<In, Out> {
   readonly runId: string;
   readonly #pipeline: StagePipeline<In, Out>;
-  readonly #bus: EventBus = new Bus();
+  readonly #bus = new EventBus();
   readonly #emitter: RunEmitter;
   readonly #controller = new AbortController();
   readonly #stages: StageState[];
@@ -159,7 +161,7 @@ export class Batch<In, Out> {
   #cancelled = false;
   #onDrained: (() => void) | undefined;
   #result: Promise<BatchResult<Out>> | undefined;
-  #stream: OutcomeStream<Out> | undefined;
+  #stream: Channel<ItemOutcome<Out>> | undefined;
 
   constructor(pipeline: StagePipeline<In, Out>, options: BatchOptions) {
     this.#pipeline = pipeline;
@@ -298,7 +300,7 @@ export class Batch<In, Out> {
 
   /** Every item's outcome as it finishes, in completion order. Must be taken before the first item finishes. */
   outcomes(): AsyncIterableIterator<ItemOutcome<Out>> {
-    this.#stream ??= new OutcomeStream<Out>();
+    this.#stream ??= new Channel<ItemOutcome<Out>>(OUTCOME_BUFFER);
     return this.#stream;
   }
 
