@@ -8,7 +8,6 @@ import {
   BarrierTimeoutError,
   CancelledError,
   HookError,
-  MapLimitError,
   RouteError,
   RunTimeoutError,
   StepFailedError,
@@ -34,6 +33,7 @@ import {
   Suspension,
   type SwitchNode,
 } from './types.ts';
+import { fanOut } from './fan-out.ts';
 import { GraphStepArgs } from './step-args.ts';
 import { reachable } from './validate.ts';
 
@@ -412,78 +412,25 @@ class GraphRun<S, C> {
       throw new TypeError(`map '${node.name}': its producer returned ${source === null ? 'null' : typeof source}, not an array or (async) iterable of items`);
     }
     const worker = this.#node(node.worker);
-    const concurrency = node.concurrency;
     const emitter = this.#emitter;
-    emitter.emit({ type: 'map_start', node: node.name, nodeKind: 'map', worker: worker.name, concurrency });
+    emitter.emit({ type: 'map_start', node: node.name, nodeKind: 'map', worker: worker.name, concurrency: node.concurrency });
     const started = performance.now();
-
-    const controller = new AbortController();
-    const onAbort = () => controller.abort(args.signal.reason);
-    args.signal.addEventListener('abort', onAbort, { once: true });
-    const results: unknown[] = [];
-    let active = 0;
-    let peak = 0;
-    let count = 0;
-    let failure: Error | undefined;
-    let wake: (() => void) | undefined;
-    const settled = () => {
-      active--;
-      const resolve = wake;
-      wake = undefined;
-      resolve?.();
-    };
-
-    const sync = Symbol.iterator in source;
-    const iterator = sync ? (source as Iterable<unknown>)[Symbol.iterator]() : (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
-    let exhausted = false;
-    try {
-      for (;;) {
-        while (active >= concurrency) await new Promise<void>((resolve) => (wake = resolve));
-        if (failure || controller.signal.aborted) break;
-        const room = this.#env.bus.ready();
-        if (room) await room;
-        const next = sync ? (iterator as Iterator<unknown>).next() : await (iterator as AsyncIterator<unknown>).next();
-        if (next.done) {
-          exhausted = true;
-          break;
-        }
-        if (node.maxItems !== undefined && count >= node.maxItems) {
-          failure = new MapLimitError(
-            `map '${node.name}' produced more than its maxItems (${node.maxItems}) items: raise maxItems, or have the producer stop sooner`,
-          );
-          controller.abort(failure);
-          break;
-        }
-        const index = count++;
-        active++;
-        if (active > peak) peak = active;
-        this.#emitter.emit({ type: 'step_queued', node: worker.name, nodeKind: worker.kind, index });
-        const onOutcome = (outcome: Outcome<unknown>) => {
-          if (outcome.status === 'succeeded') results[index] = outcome.value;
-          else if (outcome.status === 'skipped') results[index] = undefined;
-          else if (!failure && outcome.status !== 'cancelled') {
-            failure =
-              outcome.status === 'failed'
-                ? new StepFailedError(worker.name, outcome.attempts, outcome.error, index)
-                : (outcome.error as Error);
-            controller.abort(failure);
-          }
-          settled();
-        };
-        const outcome = this.#attempts(worker, next.value, index, controller.signal);
-        if (outcome instanceof Promise) outcome.then(onOutcome, (error: unknown) => onOutcome({ status: 'failed', error, attempts: 1 }));
-        else onOutcome(outcome);
-      }
-      while (active > 0) await new Promise<void>((resolve) => (wake = resolve));
-    } finally {
-      args.signal.removeEventListener('abort', onAbort);
-      if (!exhausted) void Promise.resolve(iterator.return?.()).catch(() => {});
-    }
-    this.#maps[node.name] = { items: count, peakWorkers: peak };
+    const { results, items, peakWorkers, failure } = await fanOut(source, {
+      map: node.name,
+      worker: worker.name,
+      concurrency: node.concurrency,
+      maxItems: node.maxItems,
+      signal: args.signal,
+      run: (item, index, signal) => {
+        emitter.emit({ type: 'step_queued', node: worker.name, nodeKind: worker.kind, index });
+        return this.#attempts(worker, item, index, signal);
+      },
+      ready: () => this.#env.bus.ready(),
+    });
+    this.#maps[node.name] = { items, peakWorkers };
     if (failure) throw failure;
     if (args.signal.aborted) throw args.signal.reason;
-    const durationMs = performance.now() - started;
-    emitter.emit({ type: 'map_end', node: node.name, nodeKind: 'map', worker: worker.name, items: count, peakWorkers: peak, durationMs });
+    emitter.emit({ type: 'map_end', node: node.name, nodeKind: 'map', worker: worker.name, items, peakWorkers, durationMs: performance.now() - started });
     return results;
   }
 
