@@ -129,10 +129,17 @@ class GraphRun<S, C> {
     this.#shared = { state, context: this.#context, runId: env.runId, output: this.#output, suspend: this.#suspend };
   }
 
-  async execute(): Promise<RunResult<S>> {
+  execute(): Promise<RunResult<S>> {
     const started = performance.now();
+    this.#emitter.emit({ type: 'run_queued' });
+    // The rest runs with the run's span current: hooks' own spans nest under it, and steps of a
+    // run the sampler left out need no context switch of their own.
+    const telemetry = this.#env.telemetry;
+    return telemetry ? telemetry.inRun(this.#env.runId, () => this.#execute(started)) : this.#execute(started);
+  }
+
+  async #execute(started: number): Promise<RunResult<S>> {
     const emitter = this.#emitter;
-    emitter.emit({ type: 'run_queued' });
 
     const onCancel = () => this.#controller.abort(new CancelledError(`run ${this.#env.runId}`, this.#env.signal.reason));
     if (this.#env.signal.aborted) onCancel();

@@ -43,6 +43,8 @@ function currentTracer() {
 
 /** The telemetry of one run tree (a run and its sub-pipelines, or a batch). */
 export interface Telemetry {
+  /** Runs `call` with the run's span current. */
+  inRun<R>(runId: string, call: () => R): R;
   /** Runs `call` with the attempt's span current, so the step's own spans nest under it. */
   inAttempt<R>(runId: string, node: string, index: number | undefined, call: () => R): R;
   inTask<R>(runId: string, itemId: string, call: () => R): R;
@@ -58,8 +60,10 @@ export function attachTelemetry(bus: EventBus): Telemetry | undefined {
   const tracing = tracer ? new Tracing(tracer, payloadOptions) : undefined;
   if (tracing) bus.listen(tracing.handle, TRACED);
   if (meter) bus.listen(meter.handle, METERED);
-  const within = <R>(ctx: Context | undefined, call: () => R): R => (ctx ? context.with(ctx, call) : call());
+  // A context switch only when it changes something (a sampled-out run's steps share its context).
+  const within = <R>(ctx: Context | undefined, call: () => R): R => (ctx && ctx !== context.active() ? context.with(ctx, call) : call());
   return {
+    inRun: (runId, call) => within(tracing?.runContext(runId), call),
     inAttempt: (runId, node, index, call) => within(tracing?.attemptContext(runId, node, index), call),
     inTask: (runId, itemId, call) => within(tracing?.taskContext(runId, itemId), call),
     metering: meter,

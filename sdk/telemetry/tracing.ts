@@ -37,15 +37,15 @@ interface RunRecord extends Open {
   /** False when the sampler left this run out: its steps get no spans of their own. */
   readonly recording: boolean;
   readonly attempts: Map<string, Open>;
-  /** Map worker attempts: node -> item index -> span. */
-  readonly indexed: Map<string, Map<number, Open>>;
-  readonly hooks: Map<string, Span>;
+  /** Map worker attempts: node -> item index -> span. Made when a map first runs. */
+  indexed?: Map<string, Map<number, Open>>;
+  hooks?: Map<string, Span>;
   /** The last attempt span of each node, for the links of a barrier that waits on it. */
   readonly last: Map<string, SpanContext>;
   /** What a barrier waited for, between its release and its first attempt. */
-  readonly released: Map<string, readonly string[]>;
-  /** Stage items, with their current task attempt. */
-  readonly items: Map<string, Open & { task?: Open | undefined }>;
+  released?: Map<string, readonly string[]>;
+  /** Stage items, with their current task attempt. Made for a batch only. */
+  items?: Map<string, Open & { task?: Open | undefined }>;
 }
 
 function exception(span: Span, error: ErrorInfo): void {
@@ -74,6 +74,11 @@ export class Tracing {
     this.#options = options;
   }
 
+  /** The context a run's scheduler and hooks run in: its span current. */
+  runContext(runId: string): Context | undefined {
+    return this.#run(runId)?.context;
+  }
+
   /** The context a step attempt runs in: its own span current. */
   attemptContext(runId: string, node: string, index: number | undefined): Context | undefined {
     const run = this.#run(runId);
@@ -82,7 +87,7 @@ export class Tracing {
 
   /** The context a stage task attempt runs in. */
   taskContext(runId: string, itemId: string): Context | undefined {
-    return this.#run(runId)?.items.get(itemId)?.task?.context;
+    return this.#run(runId)?.items?.get(itemId)?.task?.context;
   }
 
   #run(runId: string): RunRecord | undefined {
@@ -94,7 +99,7 @@ export class Tracing {
   }
 
   #attempt(run: RunRecord, node: string, index: number | undefined): Open | undefined {
-    return index === undefined ? run.attempts.get(node) : run.indexed.get(node)?.get(index);
+    return index === undefined ? run.attempts.get(node) : run.indexed?.get(node)?.get(index);
   }
 
   #setAttempt(run: RunRecord, node: string, index: number | undefined, open: Open | undefined): void {
@@ -103,6 +108,7 @@ export class Tracing {
       else run.attempts.delete(node);
       return;
     }
+    run.indexed ??= new Map();
     let byIndex = run.indexed.get(node);
     if (!byIndex) {
       byIndex = new Map();
@@ -127,11 +133,7 @@ export class Tracing {
           context: trace.setSpan(parent, span),
           recording: span.isRecording(),
           attempts: new Map(),
-          indexed: new Map(),
-          hooks: new Map(),
           last: new Map(),
-          released: new Map(),
-          items: new Map(),
         });
         this.#cachedId = '';
         return;
@@ -159,14 +161,15 @@ export class Tracing {
         const run = this.#run(e.runId);
         if (!run) return;
         const span = this.#tracer.startSpan(`hook ${e.hook}`, { attributes: { [ATTR.HOOK_PHASE]: e.phase, [ATTR.PIPELINE_NAME]: e.pipeline } }, run.context);
+        run.hooks ??= new Map();
         run.hooks.set(`${e.phase} ${e.hook}`, span);
         return;
       }
       case 'hook_end': {
         const run = this.#run(e.runId);
-        const span = run?.hooks.get(`${e.phase} ${e.hook}`);
+        const span = run?.hooks?.get(`${e.phase} ${e.hook}`);
         if (!run || !span) return;
-        run.hooks.delete(`${e.phase} ${e.hook}`);
+        run.hooks?.delete(`${e.phase} ${e.hook}`);
         if (e.status === 'failed' && e.error) {
           exception(span, e.error);
           span.setAttribute(ATTR.ERROR_TYPE, e.error.type);
@@ -191,7 +194,7 @@ export class Tracing {
         }
         // A map worker's attempt runs inside its map's attempt: that span is the active one.
         const parent = e.index === undefined ? run.context : context.active();
-        const waited = run.released.get(e.node);
+        const waited = run.released?.get(e.node);
         let links: Link[] | undefined;
         if (waited) {
           links = [];
@@ -237,7 +240,7 @@ export class Tracing {
         }
         this.#setAttempt(run, e.node, e.index, undefined);
         if (open === run) return;
-        run.released.delete(e.node);
+        run.released?.delete(e.node);
         run.last.set(e.node, open.span.spanContext());
         open.span.setAttribute(ATTR.TASK_RESULT, cicdResultOf(e.status));
         endStatus(open.span, e.status, e.error);
@@ -264,6 +267,7 @@ export class Tracing {
       case 'barrier_release': {
         const run = this.#run(e.runId);
         if (!run?.recording) return;
+        run.released ??= new Map();
         run.released.set(e.node, e.arrived);
         run.span.addEvent('spanflow.barrier.release', {
           [ATTR.TASK_NAME]: e.node,
@@ -291,7 +295,7 @@ export class Tracing {
         this.#item(e);
         return;
       case 'task_start': {
-        const item = this.#run(e.runId)?.items.get(e.itemId);
+        const item = this.#run(e.runId)?.items?.get(e.itemId);
         if (!item) return;
         // An item the sampler left out gets no task spans: its context still carries the trace for user code.
         if (!item.span.isRecording()) {
@@ -318,7 +322,7 @@ export class Tracing {
       }
       case 'task_retry':
       case 'task_end': {
-        const item = this.#run(e.runId)?.items.get(e.itemId);
+        const item = this.#run(e.runId)?.items?.get(e.itemId);
         const open = item?.task;
         if (!item || !open) return;
         item.task = undefined;
@@ -336,7 +340,7 @@ export class Tracing {
         return;
       }
       case 'task_status':
-        this.#run(e.runId)?.items.get(e.itemId)?.task?.span.addEvent('spanflow.task.status', { 'spanflow.task.status': e.text });
+        this.#run(e.runId)?.items?.get(e.itemId)?.task?.span.addEvent('spanflow.task.status', { 'spanflow.task.status': e.text });
         return;
       case 'worker_state':
         return;
@@ -346,6 +350,7 @@ export class Tracing {
   #item(e: Extract<SpanflowEvent, { type: 'item_status' }>): void {
     const batch = this.#run(e.runId);
     if (!batch) return;
+    batch.items ??= new Map();
     let item = batch.items.get(e.itemId);
     if (!item) {
       // Each item is a trace of its own, linked to its batch: a million items are not one trace.
