@@ -238,3 +238,42 @@ describe('barrier', () => {
     assert.equal(of('run_end')[0]?.status, 'timed_out');
   });
 });
+
+describe('maxConcurrency', () => {
+  it('caps the steps of one run in flight; the rest wait as queued and the run metrics show the queue', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const work = async () => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      inFlight--;
+    };
+    const p = pipeline('capped', { maxConcurrency: 2 })
+      .step('start', () => undefined, { to: ['a', 'b', 'c', 'd'] })
+      .step('a', work)
+      .step('b', work)
+      .step('c', work)
+      .step('d', work);
+    const { result, steps } = await collectRun(p.run(undefined));
+    assert.equal(result.status, 'succeeded');
+    assert.equal(peak, 2);
+    assert.equal(result.metrics.peakQueueDepth, 2);
+    assert.deepEqual(steps.filter((s) => s.endsWith(':succeeded')).length, 5);
+  });
+
+  it('steps still queued when a step fails end cancelled, so every queued step has an end', async () => {
+    const p = pipeline('capped-failing', { maxConcurrency: 1 })
+      .step('start', () => undefined, { to: ['boom', 'later'] })
+      .step('boom', () => {
+        throw new Error('boom');
+      })
+      .step('later', () => undefined);
+    const { result, of } = await collectRun(p.run(undefined));
+    assert.equal(result.status, 'failed');
+    const queued = of('step_queued').map((e) => e.node);
+    const ended = of('step_end').map((e) => `${e.node}:${e.status}`);
+    assert.deepEqual(queued.sort(), ['boom', 'later', 'start']);
+    assert.deepEqual(ended.sort(), ['boom:failed', 'later:cancelled', 'start:succeeded']);
+  });
+});

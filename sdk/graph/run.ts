@@ -271,21 +271,36 @@ class GraphRun<S, C> {
 
   #launch(node: GraphNode<S, C>): void {
     this.#active++;
-    this.#runNode(node)
+    Promise.resolve(this.#attempts(node, undefined, undefined, this.#controller.signal))
+      .then(
+        (outcome) => {
+          // The slot is free before successors are readied, so they can take it.
+          this.#active--;
+          this.#settle(node, outcome);
+        },
+        (error: unknown) => {
+          this.#active--;
+          this.#fail(node.name, error instanceof Error ? error : new Error(String(error)), 'failed');
+        },
+      )
+      // A bug in settling must end the run as failed, not leave it hanging.
       .catch((error: unknown) => this.#fail(node.name, error instanceof Error ? error : new Error(String(error)), 'failed'))
       .finally(() => {
-        this.#active--;
-        const limit = this.#graph.options.maxConcurrency ?? Number.POSITIVE_INFINITY;
-        while (this.#queue.length > 0 && this.#active < limit) {
-          const next = this.#queue.shift();
-          if (next && !this.#halted) this.#launch(next);
-        }
-        // Steps queued behind the concurrency limit when the run halted never start: they end cancelled.
-        for (let node = this.#halted ? this.#queue.shift() : undefined; node; node = this.#queue.shift()) {
-          this.#endWithoutRunning(node.name, 'cancelled', undefined, undefined);
-        }
+        this.#drain();
         this.#checkIdle();
       });
+  }
+
+  /** Starts queued steps while slots are free; once the run has halted, they end cancelled instead. */
+  #drain(): void {
+    if (this.#halted) {
+      for (let node = this.#queue.shift(); node; node = this.#queue.shift()) this.#endWithoutRunning(node.name, 'cancelled', undefined, undefined);
+      return;
+    }
+    const limit = this.#graph.options.maxConcurrency ?? Number.POSITIVE_INFINITY;
+    for (let node = this.#active < limit ? this.#queue.shift() : undefined; node; node = this.#active < limit ? this.#queue.shift() : undefined) {
+      this.#launch(node);
+    }
   }
 
   #checkIdle(): void {
@@ -296,10 +311,6 @@ class GraphRun<S, C> {
     }
   }
 
-  async #runNode(node: GraphNode<S, C>): Promise<void> {
-    const outcome = await this.#attempts(node, undefined, undefined, this.#controller.signal);
-    this.#settle(node, outcome);
-  }
 
   /** Every attempt of one node (or one map item), through the shared executor. */
   #attempts(node: GraphNode<S, C>, item: unknown, index: number | undefined, signal: AbortSignal): Outcome<unknown> | Promise<Outcome<unknown>> {
