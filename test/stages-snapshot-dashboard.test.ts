@@ -118,6 +118,31 @@ describe('snapshot()', { timeout: 10_000 }, () => {
   });
 });
 
+describe('error summary', { timeout: 10_000 }, () => {
+  test('recentErrors bounds the failures a snapshot keeps; the counts by type and stage, and the result, stay whole', async () => {
+    class Rejected extends Error {}
+    const p = stages<number>('bounded-errors', { recentErrors: 3 }).stage('check', {
+      workers: 2,
+      tasks: (n: number) => {
+        if (n % 2 === 0) throw new Rejected(`item ${n} rejected`);
+        return n;
+      },
+    });
+    const batch = p.start();
+    await batch.feed(range(20));
+    const result = await batch.join();
+    const errors = batch.snapshot().errors;
+    assert.equal(result.failed, 10);
+    assert.equal(errors.total, 10);
+    assert.deepEqual(errors.byType, { Rejected: 10 });
+    assert.deepEqual(errors.byStage, { check: 10 });
+    assert.equal(errors.recent.length, 3);
+    const failedIds = new Set(result.failures.map((f) => f.itemId));
+    assert.ok(errors.recent.every((f) => failedIds.has(f.itemId) && f.error.type === 'Rejected'));
+    assert.equal(result.failures.length, 10, 'the batch result keeps every failure');
+  });
+});
+
 describe('events and the tracker option', { timeout: 10_000 }, () => {
   test('item, task and worker events; the tracker holds every status at once, then agrees with the result', async () => {
     const gate = latch();
