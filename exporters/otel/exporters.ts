@@ -77,20 +77,12 @@ export class CountingSpanExporter implements SpanExporter {
     }
   }
 
-  async shutdown(): Promise<void> {
-    try {
-      await this.#inner.shutdown();
-    } catch (error) {
-      diag.warn('spanflow/otel: span exporter shutdown failed', error);
-    }
+  shutdown(): Promise<void> {
+    return quietly(() => this.#inner.shutdown(), 'span exporter shutdown failed');
   }
 
-  async forceFlush(): Promise<void> {
-    try {
-      await this.#inner.forceFlush?.();
-    } catch (error) {
-      diag.warn('spanflow/otel: span exporter flush failed', error);
-    }
+  forceFlush(): Promise<void> {
+    return quietly(() => this.#inner.forceFlush?.(), 'span exporter flush failed');
   }
 
   #count(spans: number): void {
@@ -99,6 +91,15 @@ export class CountingSpanExporter implements SpanExporter {
     } catch {
       // Counting must not fail an export callback.
     }
+  }
+}
+
+/** Runs a flush or shutdown whose failure is reported through `diag`, never rejected. */
+async function quietly(work: () => Promise<unknown> | undefined, what: string): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    diag.warn(`spanflow/otel: ${what}`, error);
   }
 }
 
@@ -140,19 +141,11 @@ export class SafeBatchSpanProcessor implements SpanProcessor {
     this.#batch.onEnd(span);
   }
 
-  async forceFlush(): Promise<void> {
-    try {
-      await this.#batch.forceFlush();
-    } catch (error) {
-      diag.warn('spanflow/otel: spans could not be exported', error);
-    }
+  forceFlush(): Promise<void> {
+    return quietly(() => this.#batch.forceFlush(), 'spans could not be exported');
   }
 
-  async shutdown(): Promise<void> {
-    try {
-      await this.#batch.shutdown();
-    } catch (error) {
-      diag.warn('spanflow/otel: spans could not be exported at shutdown', error);
-    }
+  shutdown(): Promise<void> {
+    return quietly(() => this.#batch.shutdown(), 'spans could not be exported at shutdown');
   }
 }
