@@ -108,6 +108,16 @@ export class RouteError extends SpanflowError {
   override name = 'RouteError';
 }
 
+/** Some items of a stage batch failed: the batch's error (each item's own error is in its failure). */
+export class ItemsFailedError extends SpanflowError {
+  override name = 'ItemsFailedError';
+  readonly failed: number;
+  constructor(failed: number, fed: number, firstMessage: string) {
+    super(`${failed} of ${fed} items failed; first: ${firstMessage}`);
+    this.failed = failed;
+  }
+}
+
 /** Errors that another attempt cannot fix; the executor does not retry them whatever the policy says. */
 export function isPermanent(error: unknown): boolean {
   return error instanceof RouteError || error instanceof MapLimitError || error instanceof DefinitionError;

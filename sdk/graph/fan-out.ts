@@ -84,6 +84,11 @@ export async function fanOut(source: Iterable<unknown> | AsyncIterable<unknown>,
       } else onOutcome(index, outcome);
     }
     while (active > 0) await new Promise<void>((resolve) => (wake = resolve));
+  } catch (error) {
+    // The producer threw: cancel the items in flight and let them end before the map does.
+    controller.abort(error);
+    while (active > 0) await new Promise<void>((resolve) => (wake = resolve));
+    throw error;
   } finally {
     spec.signal.removeEventListener('abort', onAbort);
     if (!exhausted) void Promise.resolve(iterator.return?.()).catch(() => {});

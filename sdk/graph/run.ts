@@ -100,6 +100,8 @@ class GraphRun<S, C> {
   /** Nodes started or skipped: each is settled at most once per run. */
   readonly #claimed = new Set<string>();
   readonly #queue = new Fifo<GraphNode<S, C>>();
+  /** Child runs of sub steps still under way. */
+  readonly #children = new Set<Promise<RunResult<unknown>>>();
   readonly #start: string;
   /** Nodes reachable from the start node, when it is not the root (a resumed run). */
   readonly #reach: Set<string> | undefined;
@@ -173,6 +175,9 @@ class GraphRun<S, C> {
       this.#env.signal.removeEventListener('abort', onCancel);
       for (const join of this.#joins.values()) if (join.timer !== undefined) clearTimeout(join.timer);
     }
+
+    // Child runs abandoned by a cancelled or timed-out sub step end (and run their shutdown hooks) first.
+    while (this.#children.size > 0) await Promise.allSettled([...this.#children]);
 
     // Shutdown hooks always run, with a signal of their own that never fires.
     const shutdownSignal = new AbortController().signal;
@@ -352,6 +357,10 @@ class GraphRun<S, C> {
     if (out !== null && typeof out === 'object' && !(out instanceof Promise) && Symbol.asyncIterator in out) {
       return this.#stream(name, kind, out as AsyncIterable<unknown>, args);
     }
+    // A thenable that is not a Promise (a query builder, say) is awaited like one.
+    if (out !== null && typeof out === 'object' && !(out instanceof Promise) && typeof (out as PromiseLike<unknown>).then === 'function') {
+      return Promise.resolve(out);
+    }
     return out;
   }
 
@@ -410,13 +419,18 @@ class GraphRun<S, C> {
     const child = node.child.graph as Graph<unknown, unknown>;
     const childState = await node.state(args);
     const context = node.context ? node.context(args) : this.#context;
-    const result = await startRun(child, childState, { context } as RunOptions<unknown>, {
+    const running = startRun(child, childState, { context } as RunOptions<unknown>, {
       bus: this.#env.bus,
       signal: args.signal,
       runId: crypto.randomUUID(),
       parentRunId: this.#env.runId,
       telemetry: this.#env.telemetry,
     });
+    // A cancelled sub step is abandoned at once, but its child still ends (shutdown hooks): the parent waits for it.
+    this.#children.add(running);
+    const done = () => this.#children.delete(running);
+    running.then(done, done);
+    const result = await running;
     if (result.status === 'suspended') return new Suspension(`sub-pipeline '${child.name}' suspended at '${result.suspended?.node}'`);
     if (result.status !== 'succeeded') throw result.error ?? new Error(`sub-pipeline '${child.name}' ended ${result.status}`);
     if (node.onResult) await node.onResult(result, args);

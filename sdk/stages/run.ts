@@ -5,7 +5,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Channel } from '../channel.ts';
 import { EventBus, type EventListener, RunEmitter } from '../emitter.ts';
-import { CancelledError, errorTypeOf, toErrorInfo, warnUserError } from '../errors.ts';
+import { CancelledError, errorTypeOf, ItemsFailedError, toErrorInfo, warnUserError } from '../errors.ts';
 import type { ItemCounts, ItemStatus, RunEndStatus, RunMetrics, StepEndStatus } from '../events.ts';
 import { AbortLink, type AttemptContext, type AttemptObserver, backoffDelay, type ExecuteOptions, execute, shouldRetry, untilAborted } from '../executor.ts';
 import { Meta } from '../meta.ts';
@@ -138,6 +138,8 @@ export class Batch<In, Out> {
   readonly #workers: Promise<void>[] = [];
   readonly #outcomes: ItemOutcome<Out>[] = [];
   readonly #failures: FailedItem[] = [];
+  /** The first failure, kept even when `collectResults` is off (run_end's error names it). */
+  #firstFailure: FailedItem | undefined;
   readonly #recent: FailedItem[] = [];
   readonly #byType: Record<string, number> = {};
   readonly #byStage: Record<string, number> = {};
@@ -398,15 +400,13 @@ export class Batch<In, Out> {
     const error =
       status === 'cancelled'
         ? (this.#controller.signal.reason as Error)
-        : this.#failures[0] && Object.assign(new Error(`${this.#failed} of ${this.#fed} items failed; first: ${this.#failures[0].error.message}`), {
-            name: 'ItemsFailedError',
-          });
+        : this.#firstFailure && new ItemsFailedError(this.#failed, this.#fed, this.#firstFailure.error.message);
     this.#emitter.emit({
       type: 'run_end',
       status,
       durationMs,
       error: error ? toErrorInfo(error) : undefined,
-      failedNode: this.#failures[0]?.stage,
+      failedNode: this.#firstFailure?.stage,
       suspended: undefined,
       meta: new Meta().snapshot(),
       metrics: this.#metrics(),
@@ -581,6 +581,7 @@ export class Batch<In, Out> {
     const type = errorTypeOf(error);
     this.#byType[type] = (this.#byType[type] ?? 0) + 1;
     this.#byStage[failure.stage] = (this.#byStage[failure.stage] ?? 0) + 1;
+    this.#firstFailure ??= failure;
     if (this.#collect) this.#failures.push(failure);
     this.#recent.push(failure);
     if (this.#recent.length > (this.#pipeline.options.recentErrors ?? 50)) this.#recent.shift();
