@@ -141,14 +141,25 @@ export class Metering {
     const workers = gauge(meter, METRICS.workers);
     meter.addBatchObservableCallback(
       (observer) => {
+        // Concurrent batches of one pipeline share attributes (no run ids): their stages add up.
+        const sums = new Map<string, { pipeline: string; stage: string; queued: number; inProgress: number; workers: number }>();
         for (const source of live) {
           for (const stage of source.stages()) {
-            const attributes = { [ATTR.PIPELINE_NAME]: source.pipeline, [ATTR.STAGE]: stage.name };
-            observer.observe(queue, stage.queued, attributes);
-            observer.observe(inFlight, stage.inProgress, attributes);
-            observer.observe(workers, stage.inProgress, { ...attributes, [ATTR.WORKER_STATE]: 'busy' });
-            observer.observe(workers, stage.workers - stage.inProgress, { ...attributes, [ATTR.WORKER_STATE]: 'idle' });
+            const key = `${source.pipeline}\u0000${stage.name}`;
+            const sum = sums.get(key);
+            if (sum) {
+              sum.queued += stage.queued;
+              sum.inProgress += stage.inProgress;
+              sum.workers += stage.workers;
+            } else sums.set(key, { pipeline: source.pipeline, stage: stage.name, queued: stage.queued, inProgress: stage.inProgress, workers: stage.workers });
           }
+        }
+        for (const stage of sums.values()) {
+          const attributes = { [ATTR.PIPELINE_NAME]: stage.pipeline, [ATTR.STAGE]: stage.stage };
+          observer.observe(queue, stage.queued, attributes);
+          observer.observe(inFlight, stage.inProgress, attributes);
+          observer.observe(workers, stage.inProgress, { ...attributes, [ATTR.WORKER_STATE]: 'busy' });
+          observer.observe(workers, stage.workers - stage.inProgress, { ...attributes, [ATTR.WORKER_STATE]: 'idle' });
         }
       },
       [queue, inFlight, workers],

@@ -252,7 +252,10 @@ export class Tracing {
         const open = run && this.#attempt(run, e.node, e.index);
         if (!open || open === run) return;
         const attributes: Attributes = { [ATTR.TOKEN_COUNT]: e.tokenIndex + 1 };
-        if (this.#options.payloads) attributes[ATTR.TOKEN] = this.#payload(e.token);
+        if (this.#options.payloads) {
+          const content = this.#payload(e.token);
+          if (content !== undefined) attributes[ATTR.TOKEN] = content;
+        }
         open.span.addEvent('spanflow.token', attributes);
         return;
       }
@@ -381,8 +384,13 @@ export class Tracing {
     if (item.span.isRecording()) item.span.addEvent(`spanflow.${e.status}`, { [ATTR.STAGE]: e.stage, [ATTR.ATTEMPT]: e.attempt });
   }
 
-  #payload(value: unknown): string {
-    const shown = this.#options.redact ? this.#options.redact(value) : value;
-    return typeof shown === 'string' ? shown : JSON.stringify(shown) ?? String(shown);
+  /** The content to show, or undefined when redact or serializing throws: the event goes out without it. */
+  #payload(value: unknown): string | undefined {
+    try {
+      const shown = this.#options.redact ? this.#options.redact(value) : value;
+      return typeof shown === 'string' ? shown : JSON.stringify(shown) ?? String(shown);
+    } catch {
+      return undefined;
+    }
   }
 }
