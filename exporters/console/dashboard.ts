@@ -126,6 +126,8 @@ function dashboard(view: ConsoleView, options: ConsoleOptions = {}): Dashboard {
       // A dashboard object may serve one batch after another: each starts afresh.
       meter = rateMeter();
       lastCounts = undefined;
+      // Lines of an earlier batch must not hide this one's (the same 100% line, the same summary).
+      if (!tty) recentLines.delete(stream);
       if (tty) update(snapshot);
       else meter.update(snapshot);
     },

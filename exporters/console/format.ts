@@ -42,9 +42,19 @@ export function bar(done: number, total: number, width: number): string {
   return `[${'█'.repeat(filled)}${'░'.repeat(cells - filled)}]`;
 }
 
-/** Cut `text` to `width` characters, ending with "…" when cut. Newlines become spaces. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching escape sequences is the point
+const ESCAPES = /\u001B(?:\[[0-9;?]*[ -/]*[@-~]|\][^\u0007\u001B]*(?:\u0007|\u001B\\)?|[@-Z\\-_])/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const BREAKS = /\s*[\n\r]\s*|[\u0000-\u001F\u007F]/g;
+
+/** One line of plain text: escape sequences (colours, cursor moves) dropped, newlines and other control characters as spaces. */
+export function oneLine(text: string): string {
+  return text.replace(ESCAPES, '').replace(BREAKS, ' ');
+}
+
+/** Cut `text` to `width` characters, ending with "…" when cut. Newlines become spaces, escape sequences are dropped. */
 export function truncate(text: string, width: number): string {
-  const flat = text.replace(/\s*\n\s*/g, ' ');
+  const flat = oneLine(text);
   if (width <= 0) return '';
   if (flat.length <= width) return flat;
   if (width === 1) return '…';

@@ -1,6 +1,7 @@
 // cli-table3 tables fitted to a width: wide columns (errors, current task) shrink first and
 // their cells are cut with "…"; rows are not separated by lines.
 import Table from 'cli-table3';
+import { oneLine } from './format.ts';
 
 export interface Column {
   readonly head: string;
@@ -12,7 +13,8 @@ export interface Column {
 const PADDING = 2;
 const MIN_FLEX = 6;
 
-export function table(columns: readonly Column[], rows: readonly (readonly string[])[], width: number): string {
+export function table(columns: readonly Column[], raw: readonly (readonly string[])[], width: number): string {
+  const rows = raw.map((row) => row.map((cell) => oneLine(cell)));
   const widths = columns.map((column, index) => {
     let widest = column.head.length;
     for (const row of rows) widest = Math.max(widest, (row[index] ?? '').length);
@@ -28,7 +30,7 @@ export function table(columns: readonly Column[], rows: readonly (readonly strin
     style: { head: [], border: [], 'padding-left': 1, 'padding-right': 1 },
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
   });
-  for (const row of rows) t.push(row.map((cell) => cell.replace(/\s*\n\s*/g, ' ')));
+  for (const row of rows) t.push(row);
   return t.toString();
 }
 
