@@ -1,4 +1,5 @@
 import { DefinitionError } from '../errors.ts';
+import { checkRetry, describe } from '../options.ts';
 import { didYouMean } from '../suggest.ts';
 import { RunHandle } from './handle.ts';
 import { renderMermaid } from './mermaid.ts';
@@ -33,9 +34,18 @@ export interface Graph<S, C> {
   readonly shape: Shape;
 }
 
-function list(targets: Targets | undefined): readonly string[] {
+function list(pipeline: string, node: string, targets: Targets | undefined): readonly string[] {
   if (targets === undefined) return [];
-  return typeof targets === 'string' ? [targets] : [...targets];
+  const names: unknown[] = typeof targets === 'string' ? [targets] : Array.isArray(targets) ? [...targets] : [targets];
+  const bad = names.find((t) => typeof t !== 'string' || t === '');
+  if (bad !== undefined) {
+    throw new DefinitionError(pipeline, [`step '${node}': to must be a step name or an array of step names (got ${describe(bad)})`]);
+  }
+  return names as string[];
+}
+
+function checkFn(pipeline: string, what: string, fn: unknown, usage: string): void {
+  if (typeof fn !== 'function') throw new DefinitionError(pipeline, [`${what} must be a function (got ${describe(fn)}): ${usage}`]);
 }
 
 function isAsyncGeneratorFunction(fn: unknown): boolean {
@@ -67,10 +77,11 @@ export class Pipeline<S = undefined, C = undefined> {
 
   /** A step: runs `fn` (an async function, or an async generator whose yields are tokens). */
   step<I = undefined>(name: string, fn: StepFn<S, C, I>, options: StepOptions<S, C> = {}): this {
+    checkFn(this.name, `step '${name}'`, fn, `.step('${name}', async (args) => { ... })`);
     return this.#add({
       ...this.#common(name, options),
       kind: 'step',
-      to: list(options.to),
+      to: list(this.name, name, options.to),
       fn: fn as StepFn<S, C, unknown>,
       streaming: isAsyncGeneratorFunction(fn),
     });
@@ -78,10 +89,17 @@ export class Pipeline<S = undefined, C = undefined> {
 
   /** A step that joins several branches: `all` of them (default), or the first to arrive (`any`). */
   barrier(name: string, fn: StepFn<S, C>, options: BarrierOptions<S, C> = {}): this {
+    checkFn(this.name, `barrier '${name}'`, fn, `.barrier('${name}', async (args) => { ... })`);
+    if (options.mode !== undefined && options.mode !== 'all' && options.mode !== 'any') {
+      throw new DefinitionError(this.name, [`barrier '${name}': mode must be 'all' or 'any' (got ${describe(options.mode)})`]);
+    }
+    if (options.barrierTimeout !== undefined && !(options.barrierTimeout > 0)) {
+      throw new DefinitionError(this.name, [`barrier '${name}': barrierTimeout must be a positive number of ms (got ${describe(options.barrierTimeout)})`]);
+    }
     return this.#add({
       ...this.#common(name, options),
       kind: 'barrier',
-      to: list(options.to),
+      to: list(this.name, name, options.to),
       fn: fn as StepFn<S, C, unknown>,
       streaming: isAsyncGeneratorFunction(fn),
       mode: options.mode ?? 'all',
@@ -91,12 +109,18 @@ export class Pipeline<S = undefined, C = undefined> {
 
   /** A map: `fn` produces items (an array or an async iterable) and `worker` runs once per item. */
   map<T>(name: string, fn: ItemsFn<S, C, T>, options: MapOptions<S, C>): this {
+    checkFn(this.name, `map '${name}'`, fn, `.map('${name}', ({ state }) => items, { worker: 'step-name' })`);
+    if (typeof options?.worker !== 'string' || options.worker === '') {
+      throw new DefinitionError(this.name, [
+        `map '${name}': worker must name the step that runs once per item (got ${describe(options?.worker)}): .map('${name}', fn, { worker: 'step-name' })`,
+      ]);
+    }
     const concurrency = options.concurrency ?? 8;
     if (!(concurrency >= 1)) throw new DefinitionError(this.name, [`map '${name}': concurrency must be 1 or more (got ${concurrency})`]);
     return this.#add({
       ...this.#common(name, options),
       kind: 'map',
-      to: list(options.to),
+      to: list(this.name, name, options.to),
       fn: fn as ItemsFn<S, C, unknown>,
       worker: options.worker,
       concurrency,
@@ -106,10 +130,11 @@ export class Pipeline<S = undefined, C = undefined> {
 
   /** A switch: `fn` returns a route; the route's target runs and the other targets are skipped. */
   switch(name: string, fn: DecideFn<S, C>, options: SwitchOptions<S, C>): this {
+    checkFn(this.name, `switch '${name}'`, fn, `.switch('${name}', ({ state }) => 'route', { routes: { route: 'step-name' } })`);
     return this.#add({
       ...this.#common(name, options),
       kind: 'switch',
-      to: list(options.to),
+      to: list(this.name, name, options?.to),
       fn,
       routes: options.routes,
       default: options.default,
@@ -121,7 +146,7 @@ export class Pipeline<S = undefined, C = undefined> {
     return this.#add({
       ...this.#common(name, options),
       kind: 'sub',
-      to: list(options.to),
+      to: list(this.name, name, options?.to),
       child,
       state: options.state,
       context: options.context,
@@ -158,6 +183,12 @@ export class Pipeline<S = undefined, C = undefined> {
   run(state: S, ...options: undefined extends C ? [options?: RunOptions<C>] : [options: RunOptions<C>]): RunHandle<S> {
     const graph = this.graph;
     const opts = (options[0] ?? {}) as RunOptions<C> & { context?: C };
+    if (opts.timeout !== undefined && !(opts.timeout > 0)) {
+      throw new RangeError(`pipeline '${this.name}': run timeout must be a positive number of ms (got ${describe(opts.timeout)}); leave it out for no limit`);
+    }
+    if (opts.eventBuffer !== undefined && !(Number.isInteger(opts.eventBuffer) && opts.eventBuffer >= 1)) {
+      throw new RangeError(`pipeline '${this.name}': eventBuffer must be a whole number of 1 or more (got ${describe(opts.eventBuffer)}); default 1024`);
+    }
     if (opts.resumeFrom !== undefined && !graph.nodes.has(opts.resumeFrom)) {
       throw new DefinitionError(this.name, [`resumeFrom names unknown step '${opts.resumeFrom}'.${didYouMean(opts.resumeFrom, graph.nodes.keys())}`]);
     }
@@ -209,8 +240,12 @@ export class Pipeline<S = undefined, C = undefined> {
   }
 
   #common(name: string, options: StepOptions<S, C> | SwitchOptions<S, C>) {
+    if (typeof options !== 'object' || options === null) {
+      throw new DefinitionError(this.name, [`step '${name}': options must be an object (got ${describe(options)})`]);
+    }
+    checkRetry(this.name, `step '${name}'`, options.retry);
     if (options.timeout !== undefined && !(options.timeout > 0)) {
-      throw new DefinitionError(this.name, [`step '${name}': timeout must be a positive number of ms (got ${options.timeout})`]);
+      throw new DefinitionError(this.name, [`step '${name}': timeout must be a positive number of ms (got ${describe(options.timeout)})`]);
     }
     return {
       name,

@@ -35,6 +35,13 @@ export class MapFailedError<R> extends SpanflowError {
  * every result that did complete.
  */
 export async function map<T, R>(fn: (item: T, context: TaskContext) => R | Promise<R>, items: Feedable<T>, options: MapOptions = {}): Promise<R[]> {
+  if (typeof fn !== 'function') throw new TypeError(`map(fn, items): fn must be a function of (item, context) (got ${typeof fn})`);
+  if (options.concurrency !== undefined && !(Number.isInteger(options.concurrency) && options.concurrency >= 1)) {
+    throw new RangeError(`map(): concurrency must be a whole number of 1 or more (got ${options.concurrency}); default 8`);
+  }
+  if (typeof options.retries === 'number' && !(Number.isInteger(options.retries) && options.retries >= 0)) {
+    throw new RangeError(`map(): retries must be a whole number of 0 or more, the retries after the first attempt (got ${options.retries})`);
+  }
   const retry = typeof options.retries === 'number' ? { attempts: options.retries + 1 } : options.retries;
   const pipeline = stages<T>('map').stage<R>('map', {
     workers: options.concurrency ?? 8,

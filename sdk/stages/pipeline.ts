@@ -1,4 +1,5 @@
 import { DefinitionError } from '../errors.ts';
+import { checkRetry, describe } from '../options.ts';
 import { didYouMean } from '../suggest.ts';
 import { Batch, type BatchOptions } from './run.ts';
 import type {
@@ -49,7 +50,7 @@ export type Feedable<T> = Iterable<T | Item<T>> | AsyncIterable<T | Item<T>>;
 
 function positive(pipeline: string, what: string, value: number | undefined, fallback: number): number {
   const n = value ?? fallback;
-  if (!Number.isInteger(n) || n < 1) throw new DefinitionError(pipeline, [`${what} must be a whole number of 1 or more (got ${value})`]);
+  if (!Number.isInteger(n) || n < 1) throw new DefinitionError(pipeline, [`${what} must be a whole number of 1 or more (got ${describe(value)})`]);
   return n;
 }
 
@@ -58,11 +59,22 @@ function nameTasks<In, Out>(pipeline: string, stage: string, options: StageOptio
   if (list.length === 0) throw new DefinitionError(pipeline, [`stage '${stage}' has no tasks: give it tasks: fn or tasks: [fn, ...]`]);
   const seen = new Set<string>();
   return list.map((task, i) => {
+    if (typeof task !== 'function' && (typeof task !== 'object' || task === null)) {
+      throw new DefinitionError(pipeline, [
+        `stage '${stage}': task ${i + 1} must be a function or { name, run(value, ctx) } (got ${describe(task)}): tasks: fn or tasks: [fn, ...]`,
+      ]);
+    }
     // An anonymous arrow takes the name of the property it is written in (`tasks`): not a useful name.
     const named = typeof task === 'function' && task.name !== '' && task.name !== 'tasks' ? task.name : undefined;
     const spec: TaskSpec<unknown, unknown> =
       typeof task === 'function' ? { name: named ?? (list.length === 1 ? stage : `${stage}#${i + 1}`), run: task } : task;
-    if (typeof spec.run !== 'function') throw new DefinitionError(pipeline, [`stage '${stage}': task ${i + 1} has no run function`]);
+    if (typeof spec.run !== 'function') {
+      throw new DefinitionError(pipeline, [`stage '${stage}': task ${i + 1} has no run function (got ${describe(spec.run)}): give it { name, run(value, ctx) }`]);
+    }
+    checkRetry(pipeline, `stage '${stage}' task '${spec.name}'`, spec.retry);
+    if (spec.timeout !== undefined && !(spec.timeout > 0)) {
+      throw new DefinitionError(pipeline, [`stage '${stage}' task '${spec.name}': timeout must be a positive number of ms (got ${describe(spec.timeout)})`]);
+    }
     const name = seen.has(spec.name) ? `${spec.name}#${i + 1}` : spec.name;
     seen.add(name);
     if (spec.concurrency !== undefined) positive(pipeline, `stage '${stage}' task '${name}' concurrency`, spec.concurrency, 1);
@@ -92,14 +104,18 @@ export class StagePipeline<In, Out> {
   /** Adds a stage whose tasks take what the previous stage gives and return `Next`. */
   stage<Next>(name: string, options: StageOptions<Out, Next>): StagePipeline<In, Next> {
     if (!name) throw new DefinitionError(this.name, ['a stage needs a non-empty name']);
+    if (typeof options !== 'object' || options === null) {
+      throw new DefinitionError(this.name, [`stage '${name}': options must be an object, { tasks, workers, ... } (got ${describe(options)})`]);
+    }
+    checkRetry(this.name, `stage '${name}'`, options.retry);
     if (this.stages.some((s) => s.name === name)) throw new DefinitionError(this.name, [`stage '${name}' is defined twice: stage names must be unique`]);
     const workers = positive(this.name, `stage '${name}' workers`, options.workers, 1);
     const retry: StageRetry = typeof options.retry === 'number' ? { attempts: options.retry } : (options.retry ?? { attempts: 1 });
     if (retry.mode !== undefined && retry.mode !== 'task' && retry.mode !== 'stage') {
-      throw new DefinitionError(this.name, [`stage '${name}': retry mode must be 'task' or 'stage' (got '${String(retry.mode)}')`]);
+      throw new DefinitionError(this.name, [`stage '${name}': retry mode must be 'task' or 'stage' (got ${describe(retry.mode)})`]);
     }
     if (options.timeout !== undefined && !(options.timeout > 0)) {
-      throw new DefinitionError(this.name, [`stage '${name}': timeout must be a positive number of ms (got ${options.timeout})`]);
+      throw new DefinitionError(this.name, [`stage '${name}': timeout must be a positive number of ms (got ${describe(options.timeout)})`]);
     }
     const def: StageDef = {
       name,

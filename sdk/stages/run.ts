@@ -228,6 +228,11 @@ export class Batch<In, Out> {
     if (this.#closed) throw new Error(`batch ${this.runId} of '${this.#pipeline.name}' no longer takes items: feed before join() or shutdown()`);
     const stage = options.stage === undefined ? this.#stages[0] : this.#stages[this.#pipeline.stageIndex(options.stage)];
     if (!stage) throw new Error('unreachable: a pipeline has at least one stage');
+    if (typeof items === 'string' || typeof items !== 'object' || items === null || !(Symbol.iterator in items || Symbol.asyncIterator in items)) {
+      throw new TypeError(
+        `feed() of '${this.#pipeline.name}' takes an array, an iterable or an async iterable of items (got ${typeof items === 'string' ? 'a string' : items === null ? 'null' : typeof items}); wrap a single item in an array: feed([value])`,
+      );
+    }
     this.#feeding++;
     if (Array.isArray(items) && !this.#expectedGiven) this.#expected = Math.max(this.#expected, this.#fed) + items.length;
     try {
