@@ -36,10 +36,13 @@ export function otlpMetricExporter(): PushMetricExporter {
   return protocolOf('METRICS') === 'http/json' ? new JsonMetricExporter() : new ProtoMetricExporter();
 }
 
-/** A positive number from the environment, or undefined (unset, not a number, or <= 0). */
+/** The longest timer Node honours: a longer delay fires after 1 ms instead. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** A positive number from the environment, capped at MAX_TIMER_MS, or undefined (unset, not a number, or <= 0). */
 export function positiveFromEnv(name: string): number | undefined {
   const value = getNumberFromEnv(name);
-  return value !== undefined && Number.isFinite(value) && value > 0 ? value : undefined;
+  return value !== undefined && Number.isFinite(value) && value > 0 ? Math.min(value, MAX_TIMER_MS) : undefined;
 }
 
 /** The counter of `spanflow.telemetry.dropped`, made from the catalogue on the global meter. */

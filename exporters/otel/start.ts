@@ -11,6 +11,7 @@ import {
   batchOptionsFromEnv,
   CountingSpanExporter,
   droppedCounter,
+  MAX_TIMER_MS,
   otlpMetricExporter,
   otlpSpanExporter,
   positiveFromEnv,
@@ -51,7 +52,7 @@ function meterProviderRegistered(): boolean {
 function metricReader(options: TelemetryOptions): IMetricReader {
   const interval =
     options.metricInterval !== undefined && options.metricInterval > 0
-      ? options.metricInterval
+      ? Math.min(options.metricInterval, MAX_TIMER_MS)
       : (positiveFromEnv('OTEL_METRIC_EXPORT_INTERVAL') ?? DEFAULT_METRIC_INTERVAL_MS);
   const timeout = Math.min(positiveFromEnv('OTEL_METRIC_EXPORT_TIMEOUT') ?? DEFAULT_METRIC_TIMEOUT_MS, interval);
   return new PeriodicExportingMetricReader({ exporter: otlpMetricExporter(), exportIntervalMillis: interval, exportTimeoutMillis: timeout });

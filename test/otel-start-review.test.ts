@@ -1,0 +1,204 @@
+// startTelemetry() under the OTEL_* variables test/otel-export.test.ts does not cover:
+// OTEL_SDK_DISABLED, exporters set to none, an invalid endpoint, a signal-specific
+// endpoint, a tiny batch queue in front of a collector that never answers, and
+// starting and shutting down more than once. Each case runs in a child process of its
+// own (test/fixtures/otel-review-child.ts), since OpenTelemetry globals last a process.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, test } from 'node:test';
+
+interface Post {
+  readonly path: string;
+  readonly contentType: string | undefined;
+  readonly spanIds: string[];
+}
+/** What test/fixtures/otel-review-child.ts prints. */
+interface ChildOut {
+  readonly threw: false | string;
+  readonly tracing: boolean;
+  readonly metering: boolean;
+  readonly statuses: string[];
+  readonly heapGrowth: number;
+  readonly shutdown: string;
+  readonly shutdownAgain?: string;
+  readonly sameHandle?: boolean;
+  readonly messages: { level: string; text: string }[];
+}
+
+/** A loopback OTLP/HTTP receiver recording every POST; `silent` accepts requests and never answers. */
+async function receiver(options: { silent?: boolean } = {}) {
+  const posts: Post[] = [];
+  let requests = 0;
+  const server: Server = createServer((req, res) => {
+    requests++;
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const contentType = req.headers['content-type'];
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const spanIds = contentType === 'application/json' ? [...raw.matchAll(/"spanId":"([0-9a-f]+)"/g)].map((m) => m[1] ?? '') : [];
+      posts.push({ path: req.url ?? '', contentType, spanIds });
+      if (options.silent) return; // never answers
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return { url, posts, requests: () => requests, close };
+}
+
+const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('OTEL_') && !key.startsWith('REVIEW_')));
+const fixture = fileURLToPath(new URL('./fixtures/otel-review-child.ts', import.meta.url));
+const FAST = { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TIMEOUT: '300', OTEL_BSP_SCHEDULE_DELAY: '20' };
+
+async function child(mode: 'once' | 'twice', env: Record<string, string>): Promise<ChildOut> {
+  const { stdout } = await promisify(execFile)(process.execPath, [fixture, mode], { env: { ...cleanEnv, ...env }, timeout: 15_000 });
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as ChildOut;
+}
+const paths = (posts: readonly Post[]) => new Set(posts.map((p) => p.path));
+const spanIds = (posts: readonly Post[]) => posts.flatMap((p) => p.spanIds);
+
+describe('startTelemetry honours the OTEL_* switches', () => {
+  test('OTEL_SDK_DISABLED=true starts no SDK, sends nothing, pipelines run, and shutdown resolves', async () => {
+    const collector = await receiver();
+    try {
+      const out = await child('once', { ...FAST, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_SDK_DISABLED: 'true' });
+      assert.equal(out.threw, false);
+      assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
+      assert.equal(out.tracing, false, 'no tracer provider registered');
+      assert.equal(out.metering, false, 'no meter provider registered');
+      assert.equal(out.shutdown, 'resolved');
+      assert.equal(collector.requests(), 0);
+      assert.ok(out.messages.some((m) => /OTEL_SDK_DISABLED/.test(m.text)), 'said so through diag');
+    } finally {
+      await collector.close();
+    }
+  });
+
+  test('OTEL_TRACES_EXPORTER=none and OTEL_METRICS_EXPORTER=none: nothing is sent, nothing crashes', async () => {
+    const collector = await receiver();
+    try {
+      const out = await child('once', { ...FAST, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'none' });
+      assert.equal(out.threw, false);
+      assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
+      assert.equal(out.shutdown, 'resolved');
+      assert.equal(collector.requests(), 0);
+      assert.deepEqual(out.messages.filter((m) => m.level === 'error'), []);
+    } finally {
+      await collector.close();
+    }
+  });
+
+  test('OTEL_TRACES_EXPORTER=none turns off spans only; OTEL_METRICS_EXPORTER=none turns off metrics only', async () => {
+    for (const [variable, kept, gone] of [
+      ['OTEL_TRACES_EXPORTER', '/v1/metrics', '/v1/traces'],
+      ['OTEL_METRICS_EXPORTER', '/v1/traces', '/v1/metrics'],
+    ] as const) {
+      const collector = await receiver();
+      try {
+        const out = await child('once', { ...FAST, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, [variable]: 'none' });
+        assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
+        assert.equal(out.shutdown, 'resolved');
+        assert.ok(paths(collector.posts).has(kept), `${variable}=none: ${kept} still exported`);
+        assert.ok(!paths(collector.posts).has(gone), `${variable}=none: nothing sent to ${gone}`);
+      } finally {
+        await collector.close();
+      }
+    }
+  });
+
+  test('a signal-specific endpoint is used as given, the general one gets /v1/<signal> appended', async () => {
+    const collector = await receiver();
+    try {
+      const out = await child('once', {
+        ...FAST,
+        OTEL_EXPORTER_OTLP_ENDPOINT: `${collector.url}/base`,
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${collector.url}/custom/spans`,
+      });
+      assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
+      assert.deepEqual([...paths(collector.posts)].sort(), ['/base/v1/metrics', '/custom/spans']);
+      assert.ok(spanIds(collector.posts).length > 0, 'the spans arrived at the traces endpoint');
+    } finally {
+      await collector.close();
+    }
+  });
+});
+
+describe('startTelemetry never hurts the application', () => {
+  test('an invalid OTEL_EXPORTER_OTLP_ENDPOINT: no throw, pipelines run, the problem is reported through diag, shutdown resolves', async () => {
+    const out = await child('once', { ...FAST, OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' });
+    assert.equal(out.threw, false);
+    assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
+    assert.equal(out.shutdown, 'resolved');
+    assert.ok(out.messages.some((m) => m.level === 'warn' && /not a url/.test(m.text)), 'the bad endpoint was reported');
+  });
+
+  test('a collector that never answers behind OTEL_BSP_MAX_QUEUE_SIZE=10: every run completes, memory stays bounded, shutdown resolves', async () => {
+    const collector = await receiver({ silent: true });
+    try {
+      const out = await child('once', {
+        ...FAST,
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+        OTEL_BSP_MAX_QUEUE_SIZE: '10',
+        REVIEW_RUNS: '2000',
+      });
+      assert.equal(out.threw, false);
+      assert.equal(out.statuses.length, 2000);
+      assert.ok(out.statuses.every((s) => s === 'succeeded'));
+      assert.ok(out.heapGrowth < 100 * 1024 * 1024, `heap grew ${out.heapGrowth} bytes`);
+      assert.equal(out.shutdown, 'resolved');
+      const batches = collector.posts.filter((p) => p.path === '/v1/traces');
+      assert.ok(batches.length > 0, 'span exports were attempted');
+      for (const batch of batches) assert.ok(batch.spanIds.length <= 10, `an export carried ${batch.spanIds.length} spans`);
+      assert.ok(spanIds(batches).length < 3 * 2000, 'spans beyond the queue were dropped, not buffered');
+    } finally {
+      await collector.close();
+    }
+  });
+
+  test('intervals and timeouts beyond what a timer holds (1e12 ms) do not turn into 1 ms: spans and metrics still arrive', async () => {
+    const collector = await receiver();
+    try {
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, [fixture, 'once'], {
+        env: { ...cleanEnv, ...FAST, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_METRIC_EXPORT_INTERVAL: '1e12', OTEL_BSP_EXPORT_TIMEOUT: '1e12' },
+        timeout: 15_000,
+      });
+      const out = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as ChildOut;
+      assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
+      assert.equal(out.shutdown, 'resolved');
+      assert.doesNotMatch(stderr, /TimeoutOverflowWarning/);
+      assert.equal(spanIds(collector.posts).length, 3 * 3, 'every span arrived');
+      assert.ok(paths(collector.posts).has('/v1/metrics'), 'the metrics arrived');
+    } finally {
+      await collector.close();
+    }
+  });
+
+  test('a second startTelemetry is a no-op; shutdowns, concurrent or repeated, resolve and spans go out once', async () => {
+    const collector = await receiver();
+    try {
+      const out = await child('twice', { ...FAST, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url });
+      assert.equal(out.threw, false);
+      assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
+      assert.equal(out.shutdown, 'resolved');
+      assert.equal(out.shutdownAgain, 'resolved');
+      assert.ok(out.messages.some((m) => m.level === 'info' && /already started/.test(m.text)), 'the second call said so');
+      const ids = spanIds(collector.posts.filter((p) => p.path === '/v1/traces'));
+      assert.equal(ids.length, 3 * 3, 'a run span and two step spans per run, each once');
+      assert.equal(new Set(ids).size, ids.length, 'no span exported twice');
+      assert.ok(paths(collector.posts).has('/v1/metrics'), 'the shutdown flushed the metrics');
+    } finally {
+      await collector.close();
+    }
+  });
+});
