@@ -166,6 +166,18 @@ describe('startTelemetry never hurts the application', () => {
     }
   });
 
+  test('with a collector that never answers and the default exporter timeouts, shutdown gives up at shutdownTimeout instead of holding the exit', async () => {
+    const collector = await receiver({ silent: true });
+    try {
+      const out = await child('once', { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, REVIEW_SHUTDOWN_TIMEOUT: '300', REVIEW_SHUTDOWN_BOUND: '5000' });
+      assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
+      assert.equal(out.shutdown, 'resolved');
+      assert.ok(out.messages.some((m) => m.level === 'warn' && /shutdown gave up after 300 ms/.test(m.text)), 'the give-up was reported');
+    } finally {
+      await collector.close();
+    }
+  });
+
   test('intervals and timeouts beyond what a timer holds (1e12 ms) do not turn into 1 ms: spans and metrics still arrive', async () => {
     const collector = await receiver();
     try {

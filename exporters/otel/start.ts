@@ -23,6 +23,12 @@ export interface TelemetryOptions {
   readonly serviceName?: string;
   /** Metric export interval in ms. Default: OTEL_METRIC_EXPORT_INTERVAL, else 10,000. */
   readonly metricInterval?: number;
+  /**
+   * The longest shutdown may take, in ms (default 5,000). With the collector
+   * down, the exporters' own timeouts and retries could hold an app's exit for
+   * twenty seconds or more; past this, what is not exported is given up.
+   */
+  readonly shutdownTimeout?: number;
 }
 
 export interface TelemetryHandle {
@@ -33,6 +39,7 @@ export interface TelemetryHandle {
 const SCOPE = 'spanflow';
 const DEFAULT_METRIC_INTERVAL_MS = 10_000;
 const DEFAULT_METRIC_TIMEOUT_MS = 30_000;
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5_000;
 const noopMeterClass = createNoopMeter().constructor;
 const nothingToShutDown: TelemetryHandle = { shutdown: () => Promise.resolve() };
 /** Set while an SDK this module started is up. */
@@ -120,7 +127,7 @@ export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle 
   let shutdown: Promise<void> | undefined;
   return {
     shutdown() {
-      shutdown ??= (async () => {
+      const flushAndStop = async () => {
         // Spans first, so exports that fail now are counted in the metrics flushed next.
         await processor?.forceFlush();
         try {
@@ -128,7 +135,19 @@ export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle 
         } catch (error) {
           diag.warn('spanflow/otel: telemetry shutdown did not complete cleanly', error);
         }
-      })();
+      };
+      const limit = Math.min(Math.max(0, options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_MS), MAX_TIMER_MS);
+      shutdown ??= new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          diag.warn(`spanflow/otel: shutdown gave up after ${limit} ms; telemetry not yet exported is dropped`);
+          resolve();
+        }, limit);
+        timer.unref();
+        void flushAndStop().then(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
       return shutdown;
     },
   };
