@@ -5,8 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
@@ -15,6 +14,7 @@ import type { TracerProvider } from '@opentelemetry/sdk-trace';
 import { runScenarios, type ScenarioRun } from '../examples/video-render/pipeline.ts';
 import { startTelemetry } from '../exporters/otel/index.ts';
 import { METRICS, SECONDS_BUCKETS } from '../sdk/index.ts';
+import { loopbackServer } from './support.ts';
 
 // The parts of OTLP/JSON the assertions read.
 interface Attributed {
@@ -66,33 +66,21 @@ interface ChildOut {
 async function receiver(options: { rejectFirstTraces?: boolean } = {}) {
   const received: Received[] = [];
   let rejected = 0;
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const path = req.url ?? '';
-      if (req.method !== 'POST' || (path !== '/v1/traces' && path !== '/v1/metrics')) {
-        res.writeHead(404).end();
-        return;
-      }
-      if (path === '/v1/traces' && options.rejectFirstTraces && rejected === 0) {
-        rejected++;
-        res.writeHead(400, { 'content-type': 'application/json' }).end('{"message":"refused by the test"}');
-        return;
-      }
-      const raw = Buffer.concat(chunks);
-      const json = req.headers['content-type'] === 'application/json';
-      received.push({ path, headers: req.headers, bytes: raw.length, body: json ? (JSON.parse(raw.toString('utf8')) as OtlpBody) : {} });
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
+  const { url, close } = await loopbackServer((req, raw, res) => {
+    const path = req.url ?? '';
+    if (req.method !== 'POST' || (path !== '/v1/traces' && path !== '/v1/metrics')) {
+      res.writeHead(404).end();
+      return;
+    }
+    if (path === '/v1/traces' && options.rejectFirstTraces && rejected === 0) {
+      rejected++;
+      res.writeHead(400, { 'content-type': 'application/json' }).end('{"message":"refused by the test"}');
+      return;
+    }
+    const json = req.headers['content-type'] === 'application/json';
+    received.push({ path, headers: req.headers, bytes: raw.length, body: json ? (JSON.parse(raw.toString('utf8')) as OtlpBody) : {} });
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
   return { url, received, close };
 }
 

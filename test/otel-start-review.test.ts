@@ -6,11 +6,10 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
+import { loopbackServer } from './support.ts';
 
 interface Post {
   readonly path: string;
@@ -34,26 +33,15 @@ interface ChildOut {
 async function receiver(options: { silent?: boolean } = {}) {
   const posts: Post[] = [];
   let requests = 0;
-  const server: Server = createServer((req, res) => {
+  const { url, close } = await loopbackServer((req, body, res) => {
     requests++;
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const contentType = req.headers['content-type'];
-      const raw = Buffer.concat(chunks).toString('utf8');
-      const spanIds = contentType === 'application/json' ? [...raw.matchAll(/"spanId":"([0-9a-f]+)"/g)].map((m) => m[1] ?? '') : [];
-      posts.push({ path: req.url ?? '', contentType, spanIds });
-      if (options.silent) return; // never answers
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
+    const contentType = req.headers['content-type'];
+    const raw = body.toString('utf8');
+    const spanIds = contentType === 'application/json' ? [...raw.matchAll(/"spanId":"([0-9a-f]+)"/g)].map((m) => m[1] ?? '') : [];
+    posts.push({ path: req.url ?? '', contentType, spanIds });
+    if (options.silent) return; // never answers
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
   return { url, posts, requests: () => requests, close };
 }
 

@@ -1,4 +1,6 @@
 // Helpers shared by the tests: latches for ordering, an event log to wait on.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { EventOf, SpanflowEvent } from '../sdk/index.ts';
 
 /** A promise you resolve by hand: lets a test hold a task until it has looked around. */
@@ -36,3 +38,25 @@ export const status = (itemId: string, s: string, stage?: string) => (e: Spanflo
 
 /** One turn of the event loop. */
 export const flush = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * An HTTP server on loopback (a stand-in OTLP collector, say): `onRequest`
+ * gets each request with its whole body. `close()` drops open connections too.
+ */
+export async function loopbackServer(
+  onRequest: (req: IncomingMessage, body: Buffer, res: ServerResponse) => void,
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => onRequest(req, Buffer.concat(chunks), res));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return { url, close };
+}
