@@ -14,7 +14,8 @@ const CLASSES = [
 ];
 
 function label(text: string): string {
-  return `"${text.replace(/"/g, '#quot;')}"`;
+  // `#` first, so a name that happens to spell an entity (`#quot;`) stays literal; a line break would end the statement.
+  return `"${text.replace(/#/g, '#35;').replace(/"/g, '#quot;').replace(/\r?\n/g, '<br>')}"`;
 }
 
 /** The name, with the step's retry and timeout when it has them (`analyze ↻3 ⏱400 ms`). */

@@ -225,7 +225,15 @@ export class Pipeline<S = undefined, C = undefined> {
   /** @internal The frozen, checked definition. The first access freezes the pipeline. */
   get graph(): Graph<S, C> {
     if (!this.#graph) {
-      const shape = analyze(this.name, this.#nodes as ReadonlyMap<string, GraphNode<unknown, unknown>>);
+      const recursion = this.#recursion();
+      let shape: Shape;
+      try {
+        shape = analyze(this.name, this.#nodes as ReadonlyMap<string, GraphNode<unknown, unknown>>);
+      } catch (error) {
+        if (recursion && error instanceof DefinitionError) throw new DefinitionError(this.name, [...error.problems, recursion]);
+        throw error;
+      }
+      if (recursion) throw new DefinitionError(this.name, [recursion]);
       this.#graph = {
         name: this.name,
         meta: Object.freeze({ ...this.#options.meta }),
@@ -237,6 +245,35 @@ export class Pipeline<S = undefined, C = undefined> {
       };
     }
     return this.#graph;
+  }
+
+  /** A sub-pipeline chain that leads back into itself (this pipeline, or one it contains), described; it would nest without end. */
+  #recursion(): string | undefined {
+    const done = new Set<Pipeline<unknown, unknown>>();
+    const open: Pipeline<unknown, unknown>[] = [];
+    const via: string[] = [];
+    const visit = (p: Pipeline<unknown, unknown>): string | undefined => {
+      open.push(p);
+      for (const node of p.#nodes.values()) {
+        if (node.kind !== 'sub' || node.fn || !(node.child instanceof Pipeline)) continue;
+        const child = node.child as Pipeline<unknown, unknown>;
+        via.push(node.name);
+        const at = open.indexOf(child);
+        if (at >= 0) {
+          const chain = open.slice(at).map((q, i) => `'${q.name}' (step '${via[at + i]}')`);
+          return `sub-pipeline recursion: ${chain.join(' -> ')} -> '${child.name}'; a pipeline cannot contain itself, directly or through another pipeline`;
+        }
+        if (!done.has(child)) {
+          const found = visit(child);
+          if (found) return found;
+        }
+        via.pop();
+      }
+      open.pop();
+      done.add(p);
+      return undefined;
+    };
+    return visit(this as Pipeline<unknown, unknown>);
   }
 
   #common(name: string, options: StepOptions<S, C> | SwitchOptions<S, C>) {
