@@ -4,16 +4,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DefinitionError, map, pipeline, stages } from '../sdk/index.ts';
+import { definitionError } from './support.ts';
 
 const ok = async () => {};
-
-function definitionError(fn: () => unknown, ...parts: RegExp[]): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof DefinitionError, `expected DefinitionError, got ${String(error)}`);
-    for (const part of parts) assert.match(error.message, part);
-    return true;
-  });
-}
 
 describe('graph pipelines reject bad definitions at once', () => {
   test('a step whose fn is not a function', () => {

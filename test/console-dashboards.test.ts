@@ -1,6 +1,5 @@
 // Terminal dashboards (spanflow/console): the views as text, redrawing on a terminal, plain lines elsewhere.
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import {
   consoleDashboard,
@@ -12,6 +11,7 @@ import {
   renderProgress,
 } from '../exporters/index.ts';
 import type { BatchSummary, FailedItem, PipelineSnapshot, WorkerSnapshot } from '../sdk/index.ts';
+import { sink } from './support.ts';
 
 const ESC = '\u001B';
 const ERASE_LINE = `${ESC}[2K`;
@@ -68,19 +68,6 @@ function snapshot(done: number, at = 10_000, extra: Partial<PipelineSnapshot> = 
 }
 
 const summary: BatchSummary = { runId: 'run-1', pipeline: 'etl', status: 'failed', durationMs: 4000, fed: 10_000, completed: 9995, failed: 3, skipped: 2 };
-
-/** A Writable that keeps what is written; `tty` makes it look like a terminal. */
-function sink(tty: boolean): { stream: Writable; text: () => string; writes: string[] } {
-  const writes: string[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      writes.push(String(chunk));
-      done();
-    },
-  });
-  if (tty) Object.assign(stream, { isTTY: true, columns: 80, rows: 60 });
-  return { stream, writes, text: () => writes.join('') };
-}
 
 const widest = (text: string) => Math.max(...text.split('\n').map((line) => line.length));
 

@@ -1,7 +1,6 @@
 // Console dashboards at their edges: narrow terminals, empty and huge batches, unruly error text,
 // dashboards reused or finished without updates, and a real stage run written to a pipe.
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import {
   consoleDashboard,
@@ -14,6 +13,7 @@ import {
   summaryLine,
 } from '../exporters/index.ts';
 import { type BatchSummary, type PipelineSnapshot, stages, type WorkerSnapshot } from '../sdk/index.ts';
+import { sink } from './support.ts';
 
 const ESC = '\u001B';
 const views = { renderProgress, renderCompact, renderDetailed, renderFull };
@@ -55,18 +55,6 @@ function snap(counts: Counts = {}, at = 1000, extra: Partial<PipelineSnapshot> =
     errors: { total: 0, byType: {}, byStage: {}, recent: [] },
     ...extra,
   };
-}
-
-function sink(tty: boolean): { stream: Writable; text: () => string; writes: string[] } {
-  const writes: string[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      writes.push(String(chunk));
-      done();
-    },
-  });
-  if (tty) Object.assign(stream, { isTTY: true, columns: 80, rows: 60 });
-  return { stream, writes, text: () => writes.join('') };
 }
 
 const summary = (extra: Partial<BatchSummary> = {}): BatchSummary => ({

@@ -4,19 +4,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DefinitionError, pipeline, STOP } from '../sdk/index.ts';
+import { definitionError } from './support.ts';
 
 const noop = () => undefined;
-
-function definitionError(fn: () => unknown): DefinitionError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof DefinitionError, `expected a DefinitionError, got ${String(caught)}`);
-  return caught;
-}
 
 const KEYWORDS = new Set(['end', 'subgraph', 'graph', 'flowchart', 'style', 'click', 'classDef', 'class', 'direction', 'linkStyle']);
 

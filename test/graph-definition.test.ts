@@ -3,21 +3,10 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DefinitionError, pipeline } from '../sdk/index.ts';
+import { pipeline } from '../sdk/index.ts';
+import { definitionError } from './support.ts';
 
 const noop = () => undefined;
-
-/** Asserts that `fn` throws a DefinitionError and returns it. */
-function definitionError(fn: () => unknown): DefinitionError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof DefinitionError, `expected a DefinitionError, got ${String(caught)}`);
-  return caught;
-}
 
 describe('definition-time validation', () => {
   it('rejects a duplicate step name at the .step() call that repeats it', () => {

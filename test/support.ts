@@ -1,7 +1,9 @@
 // Helpers shared by the tests: latches for ordering, an event log to wait on.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { EventOf, SpanflowEvent } from '../sdk/index.ts';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { DefinitionError, type EventOf, type SpanflowEvent } from '../sdk/index.ts';
 
 /** A promise you resolve by hand: lets a test hold a task until it has looked around. */
 export function latch(): { promise: Promise<void>; resolve: () => void } {
@@ -59,4 +61,30 @@ export async function loopbackServer(
       server.close(() => resolve());
     });
   return { url, close };
+}
+
+/** Asserts that `fn` throws a DefinitionError whose message matches every pattern, and returns it. */
+export function definitionError(fn: () => unknown, ...patterns: RegExp[]): DefinitionError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof DefinitionError, `expected a DefinitionError, got ${String(caught)}`);
+  for (const pattern of patterns) assert.match(caught.message, pattern);
+  return caught;
+}
+
+/** A Writable that keeps what is written; `tty` makes it look like an 80-column terminal. */
+export function sink(tty: boolean): { stream: Writable; text: () => string; writes: string[] } {
+  const writes: string[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      writes.push(String(chunk));
+      done();
+    },
+  });
+  if (tty) Object.assign(stream, { isTTY: true, columns: 80, rows: 60 });
+  return { stream, writes, text: () => writes.join('') };
 }
