@@ -95,6 +95,8 @@ export interface RunStartEvent extends EventBase {
   readonly type: 'run_start';
   readonly resumeFrom: string | undefined;
   readonly pipelineMeta: Readonly<Record<string, unknown>>;
+  /** The trace id of the run's span, when telemetry is on. */
+  readonly traceId: string | undefined;
 }
 /** The run ended, after its shutdown hooks. */
 export interface RunEndEvent extends EventBase {

@@ -7,6 +7,14 @@ export type { EventListener, EventStream } from './emitter.ts';
 export { type ErrorAction, type RetryOption, type RetryPolicy, backoffDelay } from './executor.ts';
 export * from './graph/index.ts';
 export { Meta, type MetaScopes } from './meta.ts';
+export {
+  type PersistOption,
+  type PipelineDescription,
+  type Recording,
+  type RecordingContext,
+  type RunRecorder,
+  registerDefaultRecorder,
+} from './persist.ts';
 export * from './stages/index.ts';
-export { ATTR, configureTelemetry, type Instrument, type MetricDef, type MetricKey, METRICS, type PayloadOptions, SECONDS_BUCKETS } from './telemetry/index.ts';
+export { ATTR, configureTelemetry, type Instrument, type MetricDef, type MetricKey, METRICS, type PayloadOptions, SECONDS_BUCKETS, type TelemetryOptions } from './telemetry/index.ts';
 export { collectRun, type CollectedRun } from './testing.ts';

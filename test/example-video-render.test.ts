@@ -3,6 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { before, describe, test } from 'node:test';
@@ -150,12 +153,16 @@ describe('video render scenarios, in-process', () => {
 
 describe('video render programs', () => {
   test('npm start prints each scenario and a results table', async () => {
-    const { stdout } = await run(process.execPath, ['examples/video-render/main.ts'], { cwd: root, timeout: 30_000 });
+    // It stores its runs: in a folder of its own here, not the repository's .spanflow/.
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'spanflow-start-')), 'db');
+    const { SPANFLOW_DATABASE_URL, DATABASE_URL, ...env } = process.env;
+    const { stdout } = await run(process.execPath, ['examples/video-render/main.ts'], { cwd: root, timeout: 60_000, env: { ...env, SPANFLOW_DATA_DIR: dataDir } });
     assert.equal(stdout.match(/succeeded/g)?.length, 4, 'two lines and two table rows say succeeded');
     assert.equal(stdout.match(/timed_out/g)?.length, 2);
     for (const column of ['scenario', 'status', 'duration', 'attempts', 'retries', 'tokens', 'run id']) assert.ok(stdout.includes(column), column);
     assert.match(stdout, /│ feature-film +│ succeeded │ +\d+ ms │ +\d+ │ +[1-9]\d* │/, 'the feature film row shows a retry');
     assert.match(stdout, /deadline-crunch +timed_out +\d+ ms +run [0-9a-f-]{36}/);
+    assert.ok(stdout.includes(`runs stored in ${dataDir}`), 'it says where the runs are');
   });
 
   test('npm run graph prints a Mermaid flowchart with the render farm expanded', async () => {

@@ -1,5 +1,7 @@
 // Runs the three video render scenarios in turn and prints how each ended (`npm start`).
+// Each run is stored (embedded PGlite in .spanflow/db, or SPANFLOW_DATABASE_URL): `npx spanflow runs` lists them.
 import Table from 'cli-table3';
+import { openStore, type Store } from '../../exporters/postgres/index.ts';
 import { PIPELINE_META, runScenarios, type ScenarioRun } from './pipeline.ts';
 
 const ms = (value: number) => `${Math.round(value)} ms`;
@@ -11,7 +13,13 @@ function line({ scenario, result }: ScenarioRun): string {
 }
 
 console.log(`video-render v${PIPELINE_META.version} · team ${PIPELINE_META.team} · ${PIPELINE_META.region}\n`);
-const runs = await runScenarios({ onFinish: (run) => console.log(line(run)) });
+// The runs go on without a store if it cannot be opened (a folder another process holds, a server that is down).
+const store: Store | undefined = await openStore().catch((error: unknown) => {
+  console.error(`runs not stored: ${error instanceof Error ? error.message : String(error)}`);
+  return undefined;
+});
+const runs = await runScenarios({ persist: store, onFinish: (run) => console.log(line(run)) });
+await store?.close();
 
 const table = new Table({
   head: ['scenario', 'status', 'duration', 'attempts', 'retries', 'tokens', 'run id'],
@@ -24,6 +32,7 @@ for (const { scenario, result, retries } of runs) {
   table.push([scenario.name, result.status, ms(result.durationMs), attempts, retries, tokens, result.runId]);
 }
 console.log(`\n${table.toString()}`);
+if (store) console.log(`runs stored in ${store.location} · npx spanflow runs`);
 
 const unexpected = runs.filter((r) => r.result.status !== r.scenario.expect);
 for (const { scenario, result } of unexpected) console.error(`${scenario.name}: expected ${scenario.expect}, got ${result.status}`);

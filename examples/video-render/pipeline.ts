@@ -11,7 +11,7 @@
 
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep, setImmediate as yieldToLoop } from 'node:timers/promises';
-import { pipeline, type RunResult, type SpanflowEvent } from '../../sdk/index.ts';
+import { type PersistOption, pipeline, type RunResult, type SpanflowEvent } from '../../sdk/index.ts';
 
 // ---- the job: one run's state ---------------------------------------------
 
@@ -342,6 +342,8 @@ export interface RunScenariosOptions {
   /** Called as each scenario finishes, before the next starts. */
   readonly onFinish?: (run: ScenarioRun) => void;
   readonly pool?: GpuPool;
+  /** Store each run (`true`: the default store of spanflow/postgres; or a store). */
+  readonly persist?: PersistOption;
 }
 
 /** Runs the scenarios one after the other and returns how each ended. */
@@ -352,6 +354,7 @@ export async function runScenarios(options: RunScenariosOptions = {}): Promise<S
     let retries = 0;
     const result = await videoRender.run(scenario.job(), {
       context: { pool },
+      persist: options.persist,
       onEvent: (event) => {
         if (event.type === 'step_retry') retries++;
         options.onEvent?.(event, scenario);

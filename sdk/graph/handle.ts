@@ -4,6 +4,8 @@ import { attachTelemetry, type Telemetry } from '../telemetry/index.ts';
 import type { RunOptions, RunResult } from './types.ts';
 
 type Start<S> = (bus: EventBus, signal: AbortSignal, runId: string, telemetry: Telemetry | undefined) => Promise<RunResult<S>>;
+/** Attaches a store to the run's bus (after telemetry, whose trace ids it keeps). */
+type Persist = (bus: EventBus, telemetry: Telemetry | undefined) => void;
 
 /**
  * A started run: a promise of its result (`await handle`) and an async
@@ -17,11 +19,12 @@ export class RunHandle<S> implements PromiseLike<RunResult<S>>, AsyncIterable<Sp
   readonly #controller = new AbortController();
   readonly #capacity: number;
 
-  constructor(options: RunOptions<unknown>, start: Start<S>) {
+  constructor(options: RunOptions<unknown>, start: Start<S>, persist?: Persist) {
     this.runId = options.runId ?? crypto.randomUUID();
     this.#capacity = Math.max(1, options.eventBuffer ?? 1024);
     // Telemetry listens first, so spans exist before user listeners see the events.
     const telemetry = attachTelemetry(this.#bus);
+    persist?.(this.#bus, telemetry);
     if (options.onEvent) this.#bus.listen(options.onEvent);
     const signal = options.signal ? AbortSignal.any([options.signal, this.#controller.signal]) : this.#controller.signal;
     // Start on a later microtask, so an iterator attached right after run() sees the first event.

@@ -1,6 +1,8 @@
 import { DefinitionError } from '../errors.ts';
+import { attachRecorder, resolveRecorder } from '../persist.ts';
 import { checkRetry, describe } from '../options.ts';
 import { didYouMean } from '../suggest.ts';
+import { describeGraph } from './describe.ts';
 import { RunHandle } from './handle.ts';
 import { renderMermaid } from './mermaid.ts';
 import { startRun } from './run.ts';
@@ -196,7 +198,12 @@ export class Pipeline<S = undefined, C = undefined> {
     if (map !== undefined) {
       throw new DefinitionError(this.name, [`resumeFrom names map worker '${opts.resumeFrom}': resume from its map '${map}' instead`]);
     }
-    return new RunHandle<S>(opts, (bus, signal, runId, telemetry) => startRun(graph, state, opts, { bus, signal, runId, parentRunId: undefined, telemetry }));
+    const recorder = resolveRecorder(opts.persist ?? this.#options.persist);
+    return new RunHandle<S>(
+      opts,
+      (bus, signal, runId, telemetry) => startRun(graph, state, opts, { bus, signal, runId, parentRunId: undefined, telemetry }),
+      recorder && ((bus, telemetry) => attachRecorder(bus, recorder, describeGraph(graph as Graph<unknown, unknown>), telemetry)),
+    );
   }
 
   /** A Mermaid flowchart of the pipeline: one shape per node kind, sub-pipelines expanded, hooks shown. */

@@ -2,6 +2,7 @@ import type { BarrierMode, MetaSnapshot, NodeKind, RunEndStatus, RunMetrics } fr
 import type { ErrorAction, RetryOption } from '../executor.ts';
 import type { EventListener } from '../emitter.ts';
 import type { Meta, MetaScopes } from '../meta.ts';
+import type { PersistOption } from '../persist.ts';
 
 export type Awaitable<T> = T | Promise<T>;
 
@@ -124,6 +125,8 @@ export interface PipelineOptions<S, C> {
   /** Most steps of one run in flight at once (map items have their own `concurrency`). Default: no limit. */
   readonly maxConcurrency?: number;
   readonly description?: string;
+  /** Store every run (with its sub-pipelines' runs): `true` for the default store (`spanflow/postgres`), or a store. */
+  readonly persist?: PersistOption;
 }
 
 interface RunOptionsBase {
@@ -141,6 +144,8 @@ interface RunOptionsBase {
   readonly onEvent?: EventListener;
   /** Events an iterating reader may fall behind by before token and map producers wait. Default 1024. */
   readonly eventBuffer?: number;
+  /** Store this run: `true` for the default store (`spanflow/postgres`), a store, or `false`. Overrides the pipeline's. */
+  readonly persist?: PersistOption;
 }
 
 /** A `context` is required when the pipeline's context type is not `undefined`. */

@@ -1,6 +1,7 @@
 import type { EventListener } from '../emitter.ts';
 import type { ErrorInfo, ItemStatus, RunEndStatus, WorkerState } from '../events.ts';
 import type { RetryPolicy } from '../executor.ts';
+import type { PersistOption } from '../persist.ts';
 import type { Awaitable } from '../graph/types.ts';
 
 
@@ -95,6 +96,8 @@ export interface StagePipelineOptions {
   /** Recent failures kept for snapshots' error summary. Default 50. */
   readonly recentErrors?: number;
   readonly meta?: Readonly<Record<string, unknown>>;
+  /** Store every batch as a run: `true` for the default store (`spanflow/postgres`), or a store. */
+  readonly persist?: PersistOption;
 }
 
 export type DashboardName = 'compact' | 'detailed' | 'full';

@@ -1,0 +1,201 @@
+// The run store: how fast events go into the local PostgreSQL and into an
+// embedded PGlite folder, and what persisting costs a stage pipeline.
+//
+// Events/s: the events of real graph runs (a map of items whose worker streams
+// two tokens: queued, start, token, token, end per item) are recorded in memory
+// first, then handed to a fresh store's recorder as the engine would, and timed
+// until the store has written them all (store.flush()). Several runs at once, as
+// a service would have them (each run keeps to one connection, so its rows stay
+// in order; the store writes on two at once); one run alone is shown too.
+//
+// Persist ratio: a 10,000-item stage batch (3 stages × 4 workers, async no-op
+// tasks, results not collected: the harshest case, all overhead) with
+// `persist: store` against the same batch without, median of several runs.
+// The store's writes go on in the background; the time to write what is left
+// after the batch ends is shown too.
+//
+// Needs the local PostgreSQL (`bash .ci/run` starts it): SPANFLOW_TEST_DATABASE_URL,
+// default postgres://spanflow:spanflow@127.0.0.1:5432/spanflow_test.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStore, type Store } from '../exporters/postgres/index.ts';
+import { type PipelineDescription, pipeline, type Recording, type RecordingContext, type RunRecorder, type SpanflowEvent, stages } from '../sdk/index.ts';
+import { fmt, printJson, printTable, round } from './report.ts';
+
+const URL = process.env.SPANFLOW_TEST_DATABASE_URL || 'postgres://spanflow:spanflow@127.0.0.1:5432/spanflow_test';
+const SCHEMA = 'bench_persist';
+const RUNS = 4;
+const ITEMS_PER_RUN = 10_000;
+const PGLITE_ITEMS_PER_RUN = 5_000;
+const STAGE_ITEMS = 10_000;
+const SAMPLES = 5;
+
+// ---- events of real runs, kept in memory ----------------------------------------
+
+interface Captured {
+  readonly pipeline: PipelineDescription;
+  readonly events: SpanflowEvent[];
+}
+
+async function capture(items: number): Promise<Captured> {
+  let captured: Captured | undefined;
+  const memory: RunRecorder = {
+    record(description) {
+      const events: SpanflowEvent[] = [];
+      captured = { pipeline: description, events };
+      return { listener: (event) => events.push(event) };
+    },
+  };
+  const list = Array.from({ length: items }, (_, i) => i);
+  await pipeline('bench-stream')
+    .map('fan', () => list, { worker: 'frames', concurrency: 16 })
+    .step('frames', async function* ({ index }) {
+      yield `frame ${index} a`;
+      yield `frame ${index} b`;
+    })
+    .run(undefined, { persist: memory });
+  if (!captured) throw new Error('nothing captured');
+  return captured;
+}
+
+const context: RecordingContext = { traceId: () => undefined, spanId: () => undefined, countDropped: () => {}, items: undefined };
+
+/** Hands captured runs to the store as the engine would (one listener each, interleaved in slices) and waits until all is written. */
+async function replay(store: Store, runs: readonly Captured[]): Promise<number> {
+  const recordings = runs.map((run) => store.record(run.pipeline, context));
+  const started = performance.now();
+  const longest = Math.max(...runs.map((r) => r.events.length));
+  for (let at = 0; at < longest; at += 1000) {
+    runs.forEach((run, r) => {
+      const { listener } = recordings[r] as Recording;
+      for (const event of run.events.slice(at, at + 1000)) listener(event);
+    });
+    // As the engine does: give the loop a turn, and wait while the store says it is behind (map items and tokens would).
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const recording of recordings) {
+      const behind = recording.ready?.();
+      if (behind) await behind;
+    }
+  }
+  await store.flush();
+  return performance.now() - started;
+}
+
+async function eventsPerSecond(open: () => Promise<Store>, runs: readonly Captured[], samples: number): Promise<{ perSecond: number; ms: number }> {
+  const events = runs.reduce((n, r) => n + r.events.length, 0);
+  const times: number[] = [];
+  for (let s = 0; s < samples; s++) {
+    const store = await open();
+    try {
+      times.push(await replay(store, runs));
+      if (store.writes.written !== events || store.writes.dropped !== 0) {
+        throw new Error(`wrote ${store.writes.written} of ${events} events, dropped ${store.writes.dropped}`);
+      }
+    } finally {
+      await store.close();
+    }
+  }
+  times.sort((a, b) => a - b);
+  const ms = times[Math.floor(times.length / 2)] as number;
+  return { perSecond: (events * 1000) / ms, ms };
+}
+
+const started = performance.now();
+const pgRuns: Captured[] = [];
+for (let r = 0; r < RUNS; r++) pgRuns.push(await capture(ITEMS_PER_RUN));
+const pgEvents = pgRuns.reduce((n, r) => n + r.events.length, 0);
+
+// Each sample into an empty schema: the same work every time.
+const freshPg = async () => {
+  const store = await openStore({ url: URL, schema: SCHEMA });
+  await store.db.withSchema(SCHEMA).deleteFrom('events').execute();
+  await store.db.withSchema(SCHEMA).deleteFrom('step_attempts').execute();
+  await store.db.withSchema(SCHEMA).deleteFrom('runs').execute();
+  return store;
+};
+const pg = await eventsPerSecond(freshPg, pgRuns, SAMPLES);
+const pgOne = await eventsPerSecond(freshPg, pgRuns.slice(0, 1), SAMPLES);
+
+const folder = mkdtempSync(join(tmpdir(), 'spanflow-bench-'));
+const pgliteRuns: Captured[] = [];
+for (let r = 0; r < RUNS; r++) pgliteRuns.push(await capture(PGLITE_ITEMS_PER_RUN));
+const pgliteEvents = pgliteRuns.reduce((n, r) => n + r.events.length, 0);
+let pgliteSample = 0;
+const pglite = await eventsPerSecond(async () => openStore({ dataDir: join(folder, `db-${pgliteSample++}`) }), pgliteRuns, 3);
+rmSync(folder, { recursive: true, force: true });
+
+// ---- a persisted stage batch against an unpersisted one -----------------------
+
+const noop = async (value: number): Promise<number> => value;
+function batchPipeline(persist: Store | undefined) {
+  return stages<number>('bench-batch', { collectResults: false, persist })
+    .stage('s1', { workers: 4, tasks: noop })
+    .stage('s2', { workers: 4, tasks: noop })
+    .stage('s3', { workers: 4, tasks: noop });
+}
+const stageStore = await openStore({ url: URL, schema: SCHEMA });
+const items = Array.from({ length: STAGE_ITEMS }, (_, i) => i);
+const plain = batchPipeline(undefined);
+const persisted = batchPipeline(stageStore);
+const check = (completed: number) => {
+  if (completed !== STAGE_ITEMS) throw new Error(`${completed} of ${STAGE_ITEMS} items completed`);
+};
+// Interleaved, in turn and in both orders (ABBA), so both see the same machine and neither always goes first;
+// the store writes what is left between turns.
+const plainMs: number[] = [];
+const persistedMs: number[] = [];
+const flushMs: number[] = [];
+async function timed(p: typeof plain): Promise<number> {
+  const t = performance.now();
+  check((await p.run(items)).completed);
+  return performance.now() - t;
+}
+for (let k = 0; k < 3 + SAMPLES * 2 + 1; k++) {
+  const plainFirst = k % 2 === 0;
+  const a = plainFirst ? await timed(plain) : 0;
+  const b = await timed(persisted);
+  const t = performance.now();
+  await stageStore.flush();
+  const f = performance.now() - t;
+  const a2 = plainFirst ? a : await timed(plain);
+  if (k < 3) continue;
+  plainMs.push(a2);
+  persistedMs.push(b);
+  flushMs.push(f);
+}
+const stored = await stageStore.listRuns({ pipeline: 'bench-batch', limit: 1 });
+await stageStore.close();
+const median = (values: number[]) => values.toSorted((x, y) => x - y)[Math.floor(values.length / 2)] ?? 0;
+const ratio = median(persistedMs) / median(plainMs);
+
+printTable(
+  `Events into the store: graph runs' events (map items streaming 2 tokens), replayed into a fresh store and timed until written (median of ${SAMPLES}; PGlite 3)`,
+  ['store', 'runs at once', 'events', 'ms', 'events/s'],
+  [
+    ['PostgreSQL (local, 2 writer connections)', RUNS, fmt(pgEvents), fmt(pg.ms, 1), fmt(pg.perSecond, 0)],
+    ['PostgreSQL, one run', 1, fmt(pgRuns[0]?.events.length ?? 0), fmt(pgOne.ms, 1), fmt(pgOne.perSecond, 0)],
+    ['PGlite (embedded folder)', RUNS, fmt(pgliteEvents), fmt(pglite.ms, 1), fmt(pglite.perSecond, 0)],
+  ],
+);
+console.log(`goal: >= 100,000 events/s into PostgreSQL\n`);
+printTable(
+  `A ${fmt(STAGE_ITEMS)}-item stage batch (3 stages × 4 workers, async no-op tasks, collectResults: false), median of ${SAMPLES * 2 + 1} after 3 warm-up runs`,
+  ['variant', 'ms per batch', 'relative'],
+  [
+    ['not persisted', fmt(median(plainMs), 1), '1'],
+    ['persist: store (PostgreSQL)', fmt(median(persistedMs), 1), fmt(ratio)],
+    ['  then writing what is left, after the batch', fmt(median(flushMs), 1), ''],
+  ],
+);
+console.log(
+  `stored as one run: ${stored.runs[0]?.status}, items ${JSON.stringify(stored.runs[0]?.items)}; persisted / not persisted: ${fmt(ratio)} (goal <= 1.3); bench took ${fmt((performance.now() - started) / 1000, 1)} s\n`,
+);
+
+printJson('persist', {
+  pg_events_per_s: round(pg.perSecond, 0),
+  pg_one_run_events_per_s: round(pgOne.perSecond, 0),
+  pglite_events_per_s: round(pglite.perSecond, 0),
+  persist_ratio: round(ratio),
+});

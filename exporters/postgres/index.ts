@@ -1,0 +1,16 @@
+// spanflow/postgres: runs kept in Postgres through Kysely (an embedded PGlite
+// database by default). Importing this module makes `persist: true` record
+// into the default store; pass `persist: store` for another.
+
+import { registerDefaultRecorder } from '../../sdk/index.ts';
+import { defaultStore } from './default.ts';
+
+registerDefaultRecorder(defaultStore);
+
+export { DEFAULT_DATA_DIR, type PGliteLike, redact, urlFromEnv } from './connection.ts';
+export { closeDefaultStore, configureDefaultStore, defaultStore } from './default.ts';
+export { checkSchemaName, MigrationError, type MigrationOutcome } from './migrate.ts';
+export { asEvent, RunIdError } from './queries/runs.ts';
+export type * from './queries/types.ts';
+export { type Database, OPEN_RUN_STATUSES, STORED_RUN_STATUSES, type StoredNodeKind, type StoredRunStatus } from './schema.ts';
+export { createStore, openStore, Store, StoreError, type StoreOptions } from './store.ts';

@@ -1,0 +1,61 @@
+// Migrations through Kysely's Migrator, with their bookkeeping tables in the store's own schema.
+
+import type { Kysely } from 'kysely';
+import { Migrator } from 'kysely/migration';
+import { migrationProvider } from './migrations/index.ts';
+import type { Database } from './schema.ts';
+
+export interface MigrationOutcome {
+  /** Migrations run now, in order (empty when the schema was up to date). */
+  readonly applied: readonly string[];
+  /** Every migration the schema has now. */
+  readonly current: readonly string[];
+}
+
+/** A schema name the store can use: lower-case letters, digits and underscores, starting with a letter or underscore. */
+export function checkSchemaName(schema: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new TypeError(`spanflow/postgres: schema must be a Postgres identifier of lower-case letters, digits and _ (got ${JSON.stringify(schema)})`);
+  }
+  return schema;
+}
+
+function migrator(db: Kysely<Database>, schema: string): Migrator {
+  return new Migrator({
+    db,
+    provider: migrationProvider(schema),
+    migrationTableSchema: schema,
+    migrationTableName: 'migrations',
+    migrationLockTableName: 'migration_lock',
+  });
+}
+
+export class MigrationError extends Error {
+  override name = 'MigrationError';
+}
+
+/** Brings the schema up to date (creating it if need be). Safe to call from several processes at once. */
+export async function migrateToLatest(db: Kysely<Database>, schema: string): Promise<MigrationOutcome> {
+  let outcome = await migrator(db, schema).migrateToLatest();
+  // Two processes creating the same schema at once: the loser sees a duplicate; once more finds it made.
+  if (outcome.error && isDuplicate(outcome.error)) outcome = await migrator(db, schema).migrateToLatest();
+  if (outcome.error) {
+    const failed = outcome.results?.find((r) => r.status === 'Error')?.migrationName;
+    const cause = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
+    throw new MigrationError(`spanflow/postgres: migrating schema '${schema}' failed${failed ? ` in ${failed}` : ''}: ${cause}`, { cause: outcome.error });
+  }
+  const applied = (outcome.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  const current = (await migrator(db, schema).getMigrations()).filter((m) => m.executedAt !== undefined).map((m) => m.name);
+  return { applied, current };
+}
+
+/** Migrations the schema does not have yet. */
+export async function pendingMigrations(db: Kysely<Database>, schema: string): Promise<string[]> {
+  const all = await migrator(db, schema).getMigrations();
+  return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
+}
+
+function isDuplicate(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '23505' || code === '42P06' || code === '42P07';
+}

@@ -1,0 +1,240 @@
+// Events and run state turned into rows. Values from users (tokens, meta,
+// error messages) can hold what Postgres refuses (NUL characters, lone UTF-16
+// surrogates) or what JSON cannot say (bigints, cycles): they are made safe
+// here, so one odd value never costs a whole batch.
+
+import { hostname } from 'node:os';
+import type { ErrorInfo, MetaSnapshot, RunMetrics, SpanflowEvent, StepStatus } from '../../sdk/index.ts';
+import type { StoredNodeKind, StoredRunStatus } from './schema.ts';
+
+/** What the recorder knows of one run; written as its row (an upsert) whenever it changed. */
+export interface RunState {
+  readonly id: string;
+  readonly pipeline: string;
+  readonly pipelineHash: string | undefined;
+  readonly kind: 'graph' | 'stages';
+  readonly parentRunId: string | undefined;
+  readonly startedAt: number;
+  status: StoredRunStatus;
+  endedAt: number | undefined;
+  durationMs: number | undefined;
+  error: ErrorInfo | undefined;
+  failedNode: string | undefined;
+  suspended: { readonly node: string; readonly reason: string | undefined } | undefined;
+  resumeFrom: string | undefined;
+  runMeta: MetaSnapshot | undefined;
+  pipelineMeta: Readonly<Record<string, unknown>> | undefined;
+  metrics: RunMetrics | undefined;
+  traceId: string | undefined;
+  items: { fed: number; completed: number; failed: number; skipped: number } | undefined;
+  /** Rows of this run the store could not write. */
+  dropped: number;
+}
+
+/** One step attempt (or a step that never ran, attempt 0), updated as its events arrive. */
+export interface StepState {
+  readonly runId: string;
+  readonly node: string;
+  readonly nodeKind: StoredNodeKind;
+  readonly attempt: number;
+  readonly index: number | undefined;
+  readonly itemId: string | undefined;
+  status: StepStatus;
+  startedAt: number | undefined;
+  endedAt: number | undefined;
+  durationMs: number | undefined;
+  error: ErrorInfo | undefined;
+  skipReason: string | undefined;
+  meta: MetaSnapshot | undefined;
+  spanId: string | undefined;
+}
+
+const UNSAFE_ESCAPE = /\\u0000|\\ud[89a-f]/i;
+
+/** Strings Postgres takes: no NUL, no lone surrogate. */
+export function safeText(value: string): string {
+  const text = value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value;
+  return text.isWellFormed() ? text : text.toWellFormed();
+}
+
+function scrubbing(): (key: string, value: unknown) => unknown {
+  const seen = new WeakSet<object>();
+  return (_key, value) => {
+    if (typeof value === 'string') return safeText(value);
+    if (typeof value === 'bigint') return value.toString();
+    if (typeof value === 'object' && value !== null) {
+      if (seen.has(value)) return '[Circular]';
+      seen.add(value);
+    }
+    return value;
+  };
+}
+
+/** JSON text that `jsonb` accepts, whatever the value holds. */
+export function safeJson(value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    // A bigint or a cycle: the slow path below copes with both.
+  }
+  if (text === undefined || (text.includes('\\u') && UNSAFE_ESCAPE.test(text))) {
+    try {
+      text = JSON.stringify(value, scrubbing());
+    } catch (error) {
+      text = JSON.stringify({ unserializable: safeText(String(error)) });
+    }
+  }
+  return text ?? 'null';
+}
+
+const QUOTED = /["\\]/g;
+
+/**
+ * A Postgres array literal (`{"a","b",NULL}`), built here in one pass per
+ * element: `pg` would escape each element twice over, and that was a third of
+ * the writer's time.
+ */
+export function arrayLiteral(values: readonly (string | number | null)[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ',';
+    const value = values[i];
+    if (value === null || value === undefined) out += 'NULL';
+    else if (typeof value === 'number') out += String(value);
+    else out += `"${value.replace(QUOTED, '\\$&')}"`;
+  }
+  return `${out}}`;
+}
+
+const jsonOrNull = (value: unknown): string | null => (value === undefined ? null : safeJson(value));
+const textOrNull = (value: string | undefined): string | null => (value === undefined ? null : safeText(value));
+const dateOrNull = (ms: number | undefined): Date | null => (ms === undefined ? null : new Date(ms));
+
+const host = hostname();
+
+/** A run's row. `heartbeat_at` is set by the statement (the server's clock). */
+export function runRow(run: RunState) {
+  return {
+    id: run.id,
+    pipeline: safeText(run.pipeline),
+    pipeline_hash: run.pipelineHash ?? null,
+    kind: run.kind,
+    status: run.status,
+    started_at: new Date(run.startedAt),
+    ended_at: dateOrNull(run.endedAt),
+    duration_ms: run.durationMs ?? null,
+    error: jsonOrNull(run.error),
+    failed_node: textOrNull(run.failedNode),
+    suspended: run.suspended ? safeJson({ node: run.suspended.node, reason: run.suspended.reason ?? null }) : null,
+    resume_from: textOrNull(run.resumeFrom),
+    run_meta: jsonOrNull(run.runMeta),
+    pipeline_meta: jsonOrNull(run.pipelineMeta),
+    metrics: jsonOrNull(run.metrics),
+    trace_id: run.traceId ?? null,
+    parent_run_id: run.parentRunId ?? null,
+    host,
+    pid: process.pid,
+    items_fed: run.items?.fed ?? null,
+    items_completed: run.items?.completed ?? null,
+    items_failed: run.items?.failed ?? null,
+    items_skipped: run.items?.skipped ?? null,
+    events_dropped: run.dropped,
+  };
+}
+
+/** A meta snapshot with nothing in it is stored as null. */
+function metaOrNull(meta: MetaSnapshot | undefined): string | null {
+  if (!meta) return null;
+  const empty = meta.tags.length === 0 && isEmpty(meta.data) && isEmpty(meta.metrics) && isEmpty(meta.counters);
+  return empty ? null : safeJson(meta);
+}
+
+function isEmpty(record: Readonly<Record<string, unknown>>): boolean {
+  for (const _ in record) return false;
+  return true;
+}
+
+/** Step attempts as the column arrays of one `insert … select from unnest(…) on conflict do update`. */
+export function stepColumns(steps: readonly StepState[]) {
+  const n = steps.length;
+  const c = {
+    runIds: new Array<string>(n),
+    nodes: new Array<string>(n),
+    kinds: new Array<string>(n),
+    attempts: new Array<number>(n),
+    indexes: new Array<number | null>(n),
+    itemIds: new Array<string | null>(n),
+    statuses: new Array<string>(n),
+    started: new Array<number | null>(n),
+    ended: new Array<number | null>(n),
+    durations: new Array<number | null>(n),
+    errors: new Array<string | null>(n),
+    errorTypes: new Array<string | null>(n),
+    skipReasons: new Array<string | null>(n),
+    metas: new Array<string | null>(n),
+    spanIds: new Array<string | null>(n),
+  };
+  for (let i = 0; i < n; i++) {
+    const step = steps[i] as StepState;
+    c.runIds[i] = step.runId;
+    c.nodes[i] = safeText(step.node);
+    c.kinds[i] = step.nodeKind;
+    c.attempts[i] = step.attempt;
+    c.indexes[i] = step.index ?? null;
+    c.itemIds[i] = textOrNull(step.itemId);
+    c.statuses[i] = step.status;
+    c.started[i] = step.startedAt ?? null;
+    c.ended[i] = step.endedAt ?? null;
+    c.durations[i] = step.durationMs ?? null;
+    c.errors[i] = jsonOrNull(step.error);
+    c.errorTypes[i] = textOrNull(step.error?.type);
+    c.skipReasons[i] = step.skipReason ?? null;
+    c.metas[i] = metaOrNull(step.meta);
+    c.spanIds[i] = step.spanId ?? null;
+  }
+  return c;
+}
+
+/**
+ * Events as the column arrays of one `insert … select from unnest(…)`. What a
+ * column holds (node, attempt, a map item's index) is left out of `data`;
+ * `asEvent` puts it back.
+ */
+export function eventColumns(events: readonly SpanflowEvent[]) {
+  const n = events.length;
+  const runIds = new Array<string>(n);
+  const seqs = new Array<number>(n);
+  const times = new Array<number>(n);
+  const types = new Array<string>(n);
+  const nodes = new Array<string | null>(n);
+  const items = new Array<string | null>(n);
+  const attempts = new Array<number | null>(n);
+  const data = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const event = events[i] as SpanflowEvent;
+    runIds[i] = event.runId;
+    seqs[i] = event.seq;
+    times[i] = event.time;
+    types[i] = event.type;
+    if ('itemId' in event) {
+      // A stage event: its node is `stage` or `stage/task`, its item the item's id; `data` keeps stage, task and index.
+      const { runId, parentRunId, pipeline, seq, time, type, attempt, ...rest } = event as typeof event & { attempt?: number };
+      nodes[i] = safeText('task' in rest ? `${rest.stage}/${rest.task}` : rest.stage);
+      items[i] = rest.itemId === undefined ? null : safeText(rest.itemId);
+      attempts[i] = attempt ?? null;
+      data[i] = safeJson(rest);
+    } else {
+      const { runId, parentRunId, pipeline, seq, time, type, node, attempt, index, ...rest } = event as typeof event & {
+        node?: string;
+        attempt?: number;
+        index?: number;
+      };
+      nodes[i] = node === undefined ? null : safeText(node);
+      items[i] = index === undefined ? null : String(index);
+      attempts[i] = attempt ?? null;
+      data[i] = safeJson(rest);
+    }
+  }
+  return { runIds, seqs, times, types, nodes, items, attempts, data };
+}

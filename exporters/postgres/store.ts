@@ -1,0 +1,274 @@
+// The store: one database connection (or PGlite folder), the writer that
+// records runs into it, the heartbeat of the runs under way, and the queries
+// the CLI reads runs with.
+
+import type { Kysely } from 'kysely';
+import type { PipelineDescription, Recording, RecordingContext, RunRecorder } from '../../sdk/index.ts';
+import { type Connection, type ConnectionOptions, connect } from './connection.ts';
+import { sweepInterrupted } from './crash.ts';
+import { checkSchemaName, type MigrationOutcome, migrateToLatest, pendingMigrations } from './migrate.ts';
+import * as analysis from './queries/analysis.ts';
+import * as cleanup from './queries/cleanup.ts';
+import * as runs from './queries/runs.ts';
+import type {
+  CleanupOptions,
+  CleanupResult,
+  ErrorSummary,
+  ErrorSummaryOptions,
+  ListRunsOptions,
+  RunComparison,
+  RunDetail,
+  RunEventsOptions,
+  RunPage,
+  RunStats,
+  ShowRunOptions,
+  StatsOptions,
+  StepTokens,
+  StepTokensOptions,
+  StoredEvent,
+  StoredPipeline,
+} from './queries/types.ts';
+import { Recorder } from './recorder.ts';
+import type { Database } from './schema.ts';
+import { Writer } from './writer.ts';
+
+export interface StoreOptions extends ConnectionOptions {
+  /** The Postgres schema the tables live in. Default: `SPANFLOW_SCHEMA`, else `spanflow`. */
+  readonly schema?: string;
+  /** Run pending migrations on open. Default true; with false, opening a schema that needs them fails (run `spanflow migrate`). */
+  readonly migrate?: boolean;
+  /** Events (and step rows) per insert. Default 5000. */
+  readonly batchSize?: number;
+  /** How long a row may wait for a fuller batch, in ms. Default 100. */
+  readonly flushIntervalMs?: number;
+  /** Rows waiting to be written, at most; more are counted as dropped. Default 100,000. */
+  readonly maxBuffered?: number;
+  /** How often runs under way touch their heartbeat, in ms. Default 5000. */
+  readonly heartbeatMs?: number;
+  /** A running run whose heartbeat is older than this is `interrupted` on the next open, in ms. Default 30,000. */
+  readonly staleAfterMs?: number;
+  /** First delay after a database error, in ms (it doubles, up to 2 s). Default 50. */
+  readonly retryDelayMs?: number;
+  /** How long `close()` keeps trying to write what is left, in ms. Default 10,000. */
+  readonly closeTimeoutMs?: number;
+}
+
+export class StoreError extends Error {
+  override name = 'StoreError';
+}
+
+/** Stores with rows not yet written: told on process exit, so nothing goes unnoticed. */
+const unflushed = new Set<Store>();
+let exitHook = false;
+
+export class Store implements RunRecorder {
+  readonly schema: string;
+  readonly kind: Connection['kind'];
+  /** Where the runs are: the URL without its password, or the folder. */
+  readonly location: string;
+  readonly #connection: Connection;
+  readonly #options: StoreOptions;
+  readonly #writer: Writer;
+  readonly #recorder: Recorder;
+  #opening: Promise<void> | undefined;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #closing: Promise<void> | undefined;
+  #closed = false;
+  #interrupted = 0;
+
+  constructor(options: StoreOptions = {}) {
+    this.schema = checkSchemaName(options.schema ?? process.env.SPANFLOW_SCHEMA ?? 'spanflow');
+    this.#options = options;
+    this.#connection = connect(options);
+    this.kind = this.#connection.kind;
+    this.location = this.#connection.location;
+    this.#writer = new Writer(
+      this.#connection.db,
+      this.schema,
+      this.location,
+      this.#connection.writers,
+      {
+        batchSize: options.batchSize ?? 5000,
+        flushIntervalMs: options.flushIntervalMs ?? 100,
+        maxBuffered: options.maxBuffered ?? 100_000,
+        retryDelayMs: options.retryDelayMs ?? 50,
+        maxRetryDelayMs: 2000,
+      },
+      () => this.open(),
+    );
+    this.#recorder = new Recorder(this.#writer);
+    unflushed.add(this);
+    if (!exitHook) {
+      exitHook = true;
+      process.once('exit', () => {
+        for (const store of unflushed) store.#reportUnwritten();
+      });
+    }
+  }
+
+  /** The Kysely instance (tables in `this.schema`: use `db.withSchema(store.schema)`). */
+  get db(): Kysely<Database> {
+    return this.#connection.db;
+  }
+
+  /** Connects, migrates (unless `migrate: false`) and marks runs left by dead processes `interrupted`. Done once; retried after a failure. */
+  open(): Promise<void> {
+    if (this.#closed) return Promise.reject(new StoreError(`the store at ${this.location} is closed`));
+    this.#opening ??= this.#open().catch((error: unknown) => {
+      this.#opening = undefined;
+      throw error;
+    });
+    return this.#opening;
+  }
+
+  async #open(): Promise<void> {
+    const { db } = this.#connection;
+    if (this.#options.migrate === false) {
+      const pending = await pendingMigrations(db, this.schema);
+      if (pending.length > 0) {
+        throw new StoreError(
+          `schema '${this.schema}' at ${this.location} needs migrations (${pending.join(', ')}): run \`spanflow migrate\`, or open the store with migrate: true`,
+        );
+      }
+    } else {
+      await migrateToLatest(db, this.schema);
+    }
+    this.#interrupted = await sweepInterrupted(db, this.schema, this.#options.staleAfterMs ?? 30_000);
+  }
+
+  /** Runs the pending migrations now. */
+  async migrate(): Promise<MigrationOutcome> {
+    return migrateToLatest(this.#connection.db, this.schema);
+  }
+
+  /** Runs the last open marked `interrupted`. */
+  get interrupted(): number {
+    return this.#interrupted;
+  }
+
+  /** What the writer has done: events written, rows dropped, rows waiting. */
+  get writes(): { readonly written: number; readonly dropped: number; readonly buffered: number } {
+    return { written: this.#writer.written, dropped: this.#writer.dropped, buffered: this.#writer.buffered };
+  }
+
+  // ---- recording -------------------------------------------------------------
+
+  /** The engine calls this as a persisted run starts (`persist: store`). */
+  record(pipeline: PipelineDescription, context: RecordingContext): Recording {
+    if (this.#closing) throw new StoreError(`the store at ${this.location} is closed: it records no more runs`);
+    this.#startHeartbeat();
+    return this.#recorder.record(pipeline, context);
+  }
+
+  /** Resolves once every row recorded so far is written (or counted as dropped). */
+  flush(): Promise<void> {
+    return this.#writer.flush();
+  }
+
+  /**
+   * Writes what is left and closes the connection. Rows still unwritten after
+   * `timeoutMs` (default `closeTimeoutMs`) are counted as dropped. Idempotent.
+   */
+  close(options: { readonly timeoutMs?: number } = {}): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
+      await this.#writer.close(options.timeoutMs ?? this.#options.closeTimeoutMs ?? 10_000);
+      this.#closed = true;
+      unflushed.delete(this);
+      await this.#connection.db.destroy().catch(() => {});
+    })();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #startHeartbeat(): void {
+    if (this.#heartbeat !== undefined) return;
+    this.#heartbeat = setInterval(() => this.#recorder.beat(), this.#options.heartbeatMs ?? 5000);
+    this.#heartbeat.unref();
+  }
+
+  #reportUnwritten(): void {
+    const left = this.#writer.buffered + this.#recorder.open.size;
+    if (left === 0) return;
+    process.stderr.write(
+      `spanflow/postgres: the process exits with ${this.#writer.buffered} rows not written to ${this.location} and ${this.#recorder.open.size} runs not ended: await store.close() before exiting\n`,
+    );
+  }
+
+  // ---- queries -------------------------------------------------------------
+
+  async #db(): Promise<Kysely<Database>> {
+    await this.open();
+    return this.#connection.db.withSchema(this.schema);
+  }
+
+  /** Runs, newest first, by pipeline, status and start time; a page at a time. */
+  async listRuns(options: ListRunsOptions = {}): Promise<RunPage> {
+    return runs.listRuns(await this.#db(), options);
+  }
+
+  /** One run with its step attempts, events and child runs; undefined when there is none with this id. */
+  async getRun(id: string, options: ShowRunOptions = {}): Promise<RunDetail | undefined> {
+    return runs.getRun(await this.#db(), id, options);
+  }
+
+  /** A run's events in order. */
+  async runEvents(id: string, options: RunEventsOptions = {}): Promise<StoredEvent[]> {
+    return runs.runEvents(await this.#db(), id, options);
+  }
+
+  /** The tokens a run's streaming steps yielded, with their timing, for replay. */
+  async stepTokens(id: string, options: StepTokensOptions = {}): Promise<StepTokens[]> {
+    return runs.stepTokens(await this.#db(), id, options);
+  }
+
+  /** The full id of the one run whose id starts with `prefix` (4 characters or more). Throws RunIdError otherwise. */
+  async resolveRunId(prefix: string): Promise<string> {
+    return runs.resolveRunId(await this.#db(), prefix);
+  }
+
+  /** A stored pipeline definition (the newest, unless `hash` is given). */
+  async pipeline(name: string, hash?: string): Promise<StoredPipeline | undefined> {
+    return runs.pipeline(await this.#db(), name, hash);
+  }
+
+  /** Failed, timed-out and retried attempts, by error type and node, with the most recent ones. */
+  async errorSummary(options: ErrorSummaryOptions = {}): Promise<ErrorSummary> {
+    return analysis.errorSummary(await this.#db(), options);
+  }
+
+  /** Two runs side by side: status, duration and each step's attempts and time. */
+  async compareRuns(a: string, b: string): Promise<RunComparison> {
+    return analysis.compareRuns(await this.#db(), a, b);
+  }
+
+  /** Counts, success rates and durations over the last N days, per pipeline and per step. */
+  async stats(options: StatsOptions = {}): Promise<RunStats> {
+    return analysis.stats(await this.#db(), options);
+  }
+
+  /** Deletes old runs (with their steps, events and child runs). A dry run unless `dryRun: false`. */
+  async cleanup(options: CleanupOptions): Promise<CleanupResult> {
+    return cleanup.cleanup(await this.#db(), options);
+  }
+}
+
+/** A store that connects on first use (the writer and each query wait for it). */
+export function createStore(options: StoreOptions = {}): Store {
+  return new Store(options);
+}
+
+/** A store, connected and migrated: fails here if the database cannot be reached. */
+export async function openStore(options: StoreOptions = {}): Promise<Store> {
+  const store = new Store(options);
+  try {
+    await store.open();
+  } catch (error) {
+    await store.close({ timeoutMs: 0 });
+    throw error;
+  }
+  return store;
+}

@@ -1,0 +1,137 @@
+// Persistence is a consumer of a run's events. The store lives in exporters/
+// (spanflow/postgres), which the engine may not import: the engine declares
+// what a store must do (RunRecorder) and keeps a slot that spanflow/postgres
+// fills on import, so `persist: true` works with no further wiring.
+
+import { createHash } from 'node:crypto';
+import type { EventBus, EventListener } from './emitter.ts';
+import type { EventType, ItemCounts } from './events.ts';
+import type { FailedItem } from './stages/types.ts';
+import { ATTR } from './telemetry/attributes.ts';
+import type { Telemetry } from './telemetry/index.ts';
+
+/** A pipeline's definition as a store keeps it: JSON-safe, with a hash that changes when the definition does. */
+export interface PipelineDescription {
+  readonly name: string;
+  readonly kind: 'graph' | 'stages';
+  /** 16 hex digits of a SHA-256 of `graph`: equal definitions, equal hashes. */
+  readonly hash: string;
+  /** The nodes (or stages), their edges and options, as plain JSON. */
+  readonly graph: Readonly<Record<string, unknown>>;
+  /** A Mermaid flowchart of the definition. */
+  readonly mermaid: string;
+  /** The pipelines this one runs as sub-pipelines, at any depth (their runs share its listener). */
+  readonly subPipelines: readonly PipelineDescription[];
+}
+
+/** What the engine lends a recorder about one run tree: trace ids and the drop counter. */
+export interface RecordingContext {
+  /** The trace id (32 hex digits) of a run's span, while the run is open and telemetry is on. */
+  traceId(runId: string): string | undefined;
+  /** The span id (16 hex digits) of a step attempt's span, while the attempt runs and telemetry is on. */
+  spanId(runId: string, node: string, index: number | undefined): string | undefined;
+  /** Counts rows the store could not write in `spanflow.persistence.dropped` (a no-op without a meter). */
+  countDropped(count: number, reason: 'buffer_full' | 'write_failed'): void;
+  /** A stage batch's item counts so far, cheap to read at any time (undefined for graph runs). */
+  readonly items: (() => ItemCounts) | undefined;
+}
+
+/** One run tree being recorded: the listener that takes its events. */
+export interface Recording {
+  /** Called synchronously with each event of the run and its sub-pipelines. Must not throw nor block. */
+  readonly listener: EventListener;
+  /** Only these event types (and the engine does not build the others for it). All when absent. */
+  readonly types?: ReadonlySet<EventType>;
+  /**
+   * Resolves when the recorder has room again; `undefined` when it has room now.
+   * Producers that can outpace a reader (tokens, map items) wait on it.
+   */
+  readonly ready?: () => Promise<void> | undefined;
+  /**
+   * A stage batch tells this of each item that failed, with the task that
+   * failed it, as it fails: a store keeps failures without listening to every
+   * item's status events (which a batch then need not build).
+   */
+  readonly itemFailed?: (runId: string, failure: FailedItem) => void;
+}
+
+/** A store of runs. `spanflow/postgres` implements it; so can a test double. */
+export interface RunRecorder {
+  /** Called once as a run (a graph run with its sub-pipelines, or a stage batch) starts. */
+  record(pipeline: PipelineDescription, context: RecordingContext): Recording;
+}
+
+/** `persist` on a pipeline or a run: `true` for the default store (from `spanflow/postgres`), or a store. */
+export type PersistOption = boolean | RunRecorder;
+
+let defaultRecorder: (() => RunRecorder) | undefined;
+
+/** Called by spanflow/postgres on import: `persist: true` then records through this store. */
+export function registerDefaultRecorder(make: () => RunRecorder): void {
+  defaultRecorder = make;
+}
+
+/** The recorder a `persist` option names, or undefined when persistence is off. */
+export function resolveRecorder(option: PersistOption | undefined): RunRecorder | undefined {
+  if (option === undefined || option === false) return undefined;
+  if (option !== true) {
+    if (typeof option !== 'object' || option === null || typeof option.record !== 'function') {
+      throw new TypeError(`persist must be true or a store with a record() method (got ${option === null ? 'null' : typeof option})`);
+    }
+    return option;
+  }
+  if (!defaultRecorder) {
+    throw new Error(
+      "persist: true stores runs through spanflow/postgres: add `import 'spanflow/postgres'` once, or pass a store: persist: await openStore({ url })",
+    );
+  }
+  return defaultRecorder();
+}
+
+/** Events a stalled recorder may fall behind by before token and map producers wait. */
+const PRESSURE_CAPACITY = 1024;
+
+/** Attaches a recorder to a run tree's bus. Telemetry must be attached first (span ids are read as events arrive). */
+export function attachRecorder(
+  bus: EventBus,
+  recorder: RunRecorder,
+  pipeline: PipelineDescription,
+  telemetry: Telemetry | undefined,
+  items?: () => ItemCounts,
+): Recording {
+  const recording = recorder.record(pipeline, recordingContext(telemetry, items));
+  bus.listen(recording.listener, recording.types);
+  const ready = recording.ready;
+  if (!ready) return recording;
+  // A stream the bus's producers already wait on (bus.ready()); it is drained only while the recorder has room,
+  // so a recorder that falls behind holds back tokens and map items instead of dropping their events.
+  const valve = bus.stream(PRESSURE_CAPACITY);
+  void (async () => {
+    for await (const _ of valve) {
+      const waiting = ready();
+      if (waiting) await waiting;
+    }
+  })();
+  return recording;
+}
+
+function recordingContext(telemetry: Telemetry | undefined, items: (() => ItemCounts) | undefined): RecordingContext {
+  return {
+    items,
+    traceId: (runId) => telemetry?.traceId(runId),
+    spanId: (runId, node, index) => telemetry?.spanId(runId, node, index),
+    countDropped: (count, reason) => telemetry?.metering?.persistenceDropped.add(count, { [ATTR.DROP_REASON]: reason }),
+  };
+}
+
+/** A description with its hash: the SHA-256 of the graph's JSON, so an unchanged definition keeps its hash. */
+export function describePipeline(
+  name: string,
+  kind: PipelineDescription['kind'],
+  graph: Readonly<Record<string, unknown>>,
+  mermaid: string,
+  subPipelines: readonly PipelineDescription[],
+): PipelineDescription {
+  const hash = createHash('sha256').update(JSON.stringify(graph)).digest('hex').slice(0, 16);
+  return { name, kind, hash, graph, mermaid, subPipelines };
+}

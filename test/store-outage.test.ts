@@ -1,0 +1,156 @@
+// The database goes away mid-run. The run still finishes as it would have;
+// its rows either land once the database is back (PostgreSQL behind a proxy
+// that is cut, then restored) or are counted as dropped, in the store, the
+// run row and the spanflow.persistence.dropped metric (a PGlite that is closed).
+
+import assert from 'node:assert/strict';
+import { createServer, type Socket, connect as tcpConnect } from 'node:net';
+import { after, describe, test } from 'node:test';
+import { metrics } from '@opentelemetry/api';
+import { type CollectionResult, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { openStore } from '../exporters/postgres/index.ts';
+import { ATTR, METRICS, pipeline, type SpanflowEvent } from '../sdk/index.ts';
+import { adminQuery, captureWarnings, TEST_DATABASE_URL, tempFolder } from './store-support.ts';
+
+class PullReader extends MetricReader {
+  protected override onShutdown = (): Promise<void> => Promise.resolve();
+  protected override onForceFlush = (): Promise<void> => Promise.resolve();
+}
+const reader = new PullReader();
+metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+
+/** Dropped rows by reason, as the metric reports them. */
+function droppedByReason(result: CollectionResult): Record<string, number> {
+  const found: Record<string, number> = {};
+  for (const scope of result.resourceMetrics.scopeMetrics) {
+    for (const metric of scope.metrics) {
+      if (metric.descriptor.name !== METRICS.persistenceDropped.name) continue;
+      for (const point of metric.dataPoints) {
+        const value = point.value as number;
+        if (value > 0) found[String(point.attributes[ATTR.DROP_REASON])] = value;
+      }
+    }
+  }
+  return found;
+}
+
+/** A TCP proxy on loopback to the test database, whose connections can be cut (and refused) and then allowed again. */
+async function cuttableProxy(target: URL) {
+  const sockets = new Set<Socket>();
+  let refusing = false;
+  const server = createServer((client) => {
+    if (refusing) return void client.destroy();
+    const upstream = tcpConnect(Number(target.port || 5432), target.hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        sockets.delete(socket);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = new URL(target);
+  url.hostname = '127.0.0.1';
+  url.port = String((server.address() as { port: number }).port);
+  return {
+    url: url.toString(),
+    cut: () => {
+      refusing = true;
+      for (const socket of sockets) socket.destroy();
+    },
+    restore: () => {
+      refusing = false;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A run whose middle step takes the database away (`outage`), then streams 40 tokens while it is gone. */
+function outageRun(outage: () => Promise<void>) {
+  return pipeline('outage')
+    .step(
+      'before',
+      async function* () {
+        for (let i = 0; i < 5; i++) yield `before ${i}`;
+      },
+      { to: 'gone' },
+    )
+    .step('gone', outage, { to: 'during' })
+    .step('during', async function* () {
+      for (let i = 0; i < 40; i++) yield `during ${i}`;
+      return 'done';
+    });
+}
+
+describe('the database goes away mid-run', { timeout: 60_000 }, () => {
+  test('PostgreSQL cut off, then back: the run finishes and every row lands once it is back', async () => {
+    const schema = 'store_outage';
+    await adminQuery(`drop schema if exists ${schema} cascade`);
+    const proxy = await cuttableProxy(new URL(TEST_DATABASE_URL));
+    const store = await openStore({ url: proxy.url, schema, retryDelayMs: 5 });
+    const events: SpanflowEvent[] = [];
+    const warnings = captureWarnings('SpanflowPersistenceWarning');
+    try {
+      const run = outageRun(async () => {
+        await store.flush();
+        proxy.cut();
+      });
+      const result = await run.run(undefined, { persist: store, onEvent: (e) => events.push(e) });
+      assert.equal(result.status, 'succeeded', 'the run ends as it would have without the store');
+      // The writer meets the outage (run_end asks for an immediate write) before the database comes back.
+      await warnings.waitFor(/cannot write to .*retrying with backoff/);
+      assert.ok(store.writes.buffered > 0, 'rows wait for the database');
+      proxy.restore();
+      await store.flush();
+      assert.equal(store.writes.dropped, 0);
+      const rows = await adminQuery<{ n: number }>(`select count(*)::int as n from ${schema}.events`);
+      assert.equal(rows[0]?.n, events.length, 'every event is stored');
+      const stored = await store.getRun(events[0]?.runId ?? '');
+      assert.equal(stored?.status, 'succeeded');
+      assert.deepEqual(
+        stored?.events.map((e) => e.seq),
+        events.map((e) => e.seq),
+      );
+    } finally {
+      warnings.stop();
+      await store.close({ timeoutMs: 1000 });
+      await proxy.close();
+    }
+  });
+
+  const folder = tempFolder('outage');
+  after(() => folder.cleanup());
+
+  test('PGlite closed for good: the run finishes, and what could not be written is counted as dropped', async () => {
+    const { PGlite } = await import('@electric-sql/pglite');
+    const pglite = await PGlite.create(folder.path);
+    const store = await openStore({ pglite, maxBuffered: 20, retryDelayMs: 5 });
+    const events: SpanflowEvent[] = [];
+    let written = 0;
+    const warnings = captureWarnings('SpanflowPersistenceWarning');
+    const run = outageRun(async () => {
+      await store.flush();
+      written = store.writes.written;
+      await pglite.close();
+    });
+    const result = await run.run(undefined, { persist: store, onEvent: (e) => events.push(e) });
+    assert.equal(result.status, 'succeeded', 'the run ends as it would have without the store');
+    await store.close({ timeoutMs: 200 });
+    warnings.stop();
+    const { dropped } = store.writes;
+    assert.equal(store.writes.written, written, 'nothing was written after the database closed');
+    // The events after the cut, and the run and step rows that changed since: none lost without a count.
+    assert.ok(dropped >= events.length - written, `${dropped} dropped for ${events.length - written} events not written`);
+    const metric = droppedByReason(await reader.collect());
+    assert.deepEqual(Object.keys(metric).toSorted(), ['buffer_full', 'write_failed'], 'the full buffer, then the close, dropped rows');
+    assert.equal((metric.buffer_full ?? 0) + (metric.write_failed ?? 0), dropped, 'the metric counts every dropped row');
+    assert.ok(
+      warnings.messages.some((w) => /rows dropped because the write buffer is full \(20 rows\)/.test(w)),
+      `a warning said so: ${warnings.messages.join(' | ')}`,
+    );
+  });
+});
