@@ -14,7 +14,7 @@ export type EventStream = Channel<SpanflowEvent>;
  * is how a slow reader pushes back on them.
  */
 export class EventBus {
-  readonly #listeners: { readonly listener: EventListener; readonly types: ReadonlySet<EventType> | undefined }[] = [];
+  readonly #listeners: { readonly listener: EventListener; types: ReadonlySet<EventType> | undefined }[] = [];
   readonly #streams = new Set<EventStream>();
   /** Some listener or stream takes every event type. */
   #everything = false;
@@ -38,11 +38,23 @@ export class EventBus {
     this.#delivered = true;
   }
 
-  /** Adds a listener; with `types`, it is given only those (and events no one takes are not even built). */
-  listen(listener: EventListener, types?: ReadonlySet<EventType>): void {
-    this.#listeners.push({ listener, types });
+  /**
+   * Adds a listener; with `types`, it is given only those (and events no one
+   * takes are not even built). Returns a function that changes its types, for
+   * a listener whose needs change as runs come and go (telemetry's, when the
+   * sampler leaves a run out).
+   */
+  listen(listener: EventListener, types?: ReadonlySet<EventType>): (types: ReadonlySet<EventType>) => void {
+    const entry = { listener, types };
+    this.#listeners.push(entry);
     if (types) for (const type of types) this.#wanted.add(type);
     else this.#everything = true;
+    return (retuned) => {
+      if (!entry.types) throw new Error('spanflow: a listener that takes every event cannot be given types later');
+      entry.types = retuned;
+      this.#wanted.clear();
+      for (const { types: taken } of this.#listeners) if (taken) for (const type of taken) this.#wanted.add(type);
+    };
   }
 
   /** True when some listener or stream takes events of this type. */

@@ -14,7 +14,7 @@ import {
   toErrorInfo,
 } from '../errors.ts';
 import type { HookPhase, NodeKind, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
-import { type AttemptObserver, execute, type Outcome, untilAborted } from '../executor.ts';
+import { execute, type Outcome, untilAborted } from '../executor.ts';
 import { Fifo } from '../fifo.ts';
 import type { Telemetry } from '../telemetry/index.ts';
 import { Meta } from '../meta.ts';
@@ -34,6 +34,7 @@ import {
   type SwitchNode,
 } from './types.ts';
 import { fanOut } from './fan-out.ts';
+import { LatencyTally, StepObserver } from './step-observer.ts';
 import { GraphStepArgs } from './step-args.ts';
 import { reachable } from './validate.ts';
 
@@ -68,20 +69,6 @@ interface Failure {
   readonly node: string | undefined;
   readonly error: Error;
   readonly status: 'failed' | 'timed_out';
-}
-
-class LatencyTally implements StepLatency {
-  attempts = 0;
-  succeeded = 0;
-  failed = 0;
-  totalMs = 0;
-  maxMs = 0;
-  add(durationMs: number, ok: boolean): void {
-    this.totalMs += durationMs;
-    if (durationMs > this.maxMs) this.maxMs = durationMs;
-    if (ok) this.succeeded++;
-    else this.failed++;
-  }
 }
 
 const ALL = undefined;
@@ -162,7 +149,7 @@ class GraphRun<S, C> {
         }
       }
       if (!this.#failure && !this.#controller.signal.aborted) {
-        emitter.emit({ type: 'run_start', resumeFrom: this.#options.resumeFrom, pipelineMeta: this.#graph.meta });
+        emitter.emit({ type: 'run_start', resumeFrom: this.#options.resumeFrom, pipelineMeta: this.#graph.meta, traceId: this.#env.telemetry?.traceId(this.#env.runId) });
         const idle = new Promise<void>((resolve) => {
           this.#onIdle = resolve;
         });
@@ -264,7 +251,8 @@ class GraphRun<S, C> {
     if (this.#halted || this.#claimed.has(name)) return;
     const node = this.#node(name);
     this.#claimed.add(name);
-    this.#emitter.emit({ type: 'step_queued', node: name, nodeKind: node.kind, index: undefined });
+    this.#env.telemetry?.stepQueued(this.#env.runId, name);
+    if (this.#emitter.wants('step_queued')) this.#emitter.emit({ type: 'step_queued', node: name, nodeKind: node.kind, index: undefined });
     const limit = this.#graph.options.maxConcurrency;
     if (limit !== undefined && this.#active >= limit) {
       this.#queue.push(node);
@@ -276,24 +264,26 @@ class GraphRun<S, C> {
 
   #launch(node: GraphNode<S, C>): void {
     this.#active++;
-    Promise.resolve(this.#attempts(node, undefined, undefined, this.#controller.signal))
-      .then(
-        (outcome) => {
-          // The slot is free before successors are readied, so they can take it.
-          this.#active--;
-          this.#settle(node, outcome);
-        },
-        (error: unknown) => {
-          this.#active--;
-          this.#fail(node.name, error instanceof Error ? error : new Error(String(error)), 'failed');
-        },
-      )
+    const outcome = this.#attempts(node, undefined, undefined, this.#controller.signal);
+    // One reaction per step (settling always waits a microtask, as successors expect).
+    (outcome instanceof Promise ? outcome : Promise.resolve(outcome)).then(
+      (result) => this.#landed(node, result, undefined),
+      (error: unknown) => this.#landed(node, undefined, error),
+    );
+  }
+
+  /** A step's attempts are over: its slot is free before successors are readied, so they can take it. */
+  #landed(node: GraphNode<S, C>, outcome: Outcome<unknown> | undefined, error: unknown): void {
+    this.#active--;
+    try {
+      if (outcome) this.#settle(node, outcome);
+      else this.#fail(node.name, error instanceof Error ? error : new Error(String(error)), 'failed');
+    } catch (thrown) {
       // A bug in settling must end the run as failed, not leave it hanging.
-      .catch((error: unknown) => this.#fail(node.name, error instanceof Error ? error : new Error(String(error)), 'failed'))
-      .finally(() => {
-        this.#drain();
-        this.#checkIdle();
-      });
+      this.#fail(node.name, thrown instanceof Error ? thrown : new Error(String(thrown)), 'failed');
+    }
+    this.#drain();
+    this.#checkIdle();
   }
 
   /** Starts queued steps while slots are free; once the run has halted, they end cancelled instead. */
@@ -323,6 +313,12 @@ class GraphRun<S, C> {
     const handler = node.onError ?? this.#graph.options.onError;
     const telemetry = this.#env.telemetry;
     const meta = { step: stepMeta, run: this.#runMeta, pipeline: this.#graph.meta };
+    let latency = this.#latency.get(node.name);
+    if (!latency) {
+      latency = new LatencyTally();
+      this.#latency.set(node.name, latency);
+    }
+    const observer = new StepObserver(this.#emitter, telemetry, latency, stepMeta, node.name, node.kind, index);
     return execute((attempt) => this.#body(node, new GraphStepArgs(this.#shared, node.name, item, index, meta, attempt)), {
       name: node.name,
       retry: node.retry,
@@ -332,9 +328,8 @@ class GraphRun<S, C> {
         handler &&
         ((error, attempt) =>
           handler(error, { node: node.name, attempt, index, state: this.#state, context: this.#context, runId: this.#env.runId })),
-      observer: this.#observer(node.name, node.kind, index, stepMeta),
-      // Not `inAttempt(…) ?? call()`: a step that returns undefined would run twice.
-      enter: telemetry && (<R>(call: () => R) => telemetry.inAttempt(this.#env.runId, node.name, index, call)),
+      observer,
+      enter: telemetry && observer.enter,
     });
   }
 
@@ -454,7 +449,7 @@ class GraphRun<S, C> {
       maxItems: node.maxItems,
       signal: args.signal,
       run: (item, index, signal) => {
-        emitter.emit({ type: 'step_queued', node: worker.name, nodeKind: worker.kind, index });
+        if (emitter.wants('step_queued')) emitter.emit({ type: 'step_queued', node: worker.name, nodeKind: worker.kind, index });
         return this.#attempts(worker, item, index, signal);
       },
       ready: () => this.#env.bus.ready(),
@@ -595,7 +590,12 @@ class GraphRun<S, C> {
   }
 
   #endWithoutRunning(name: string, status: StepEndStatus, error: Error | undefined, skipReason: 'not-reached' | undefined): void {
-    if (!this.#emitter.active) return;
+    const telemetry = this.#env.telemetry;
+    if (telemetry) {
+      const step = { runId: this.#env.runId, pipeline: this.#graph.name, node: name, kind: this.#node(name).kind, index: undefined };
+      telemetry.endAttempt(step, undefined, 0, status, 0, error);
+    }
+    if (!this.#emitter.wants('step_end')) return;
     this.#emitter.emit({
       type: 'step_end',
       node: name,
@@ -629,42 +629,6 @@ class GraphRun<S, C> {
 
   /** What every step of this run shares, handed to each attempt's arguments. */
   readonly #shared: ConstructorParameters<typeof GraphStepArgs<S, C, unknown>>[0];
-
-  #observer(node: string, nodeKind: NodeKind, index: number | undefined, stepMeta: Meta): AttemptObserver {
-    const emitter = this.#emitter;
-    let tally = this.#latency.get(node);
-    if (!tally) {
-      tally = new LatencyTally();
-      this.#latency.set(node, tally);
-    }
-    const latency = tally;
-    return {
-      start(attempt) {
-        latency.attempts++;
-        emitter.emit({ type: 'step_start', node, nodeKind, attempt, index });
-      },
-      retry(attempt, error, delayMs, durationMs) {
-        latency.add(durationMs, false);
-        if (emitter.active) emitter.emit({ type: 'step_retry', node, nodeKind, attempt, index, error: toErrorInfo(error), delayMs, durationMs });
-      },
-      end(attempt, status, durationMs, error) {
-        if (status !== 'cancelled' || durationMs > 0) latency.add(durationMs, status === 'succeeded');
-        if (!emitter.active) return;
-        emitter.emit({
-          type: 'step_end',
-          node,
-          nodeKind,
-          attempt,
-          index,
-          status,
-          durationMs,
-          error: error === undefined || status === 'succeeded' ? undefined : toErrorInfo(error),
-          skipReason: status === 'skipped' ? 'handler' : undefined,
-          meta: stepMeta.snapshot(),
-        });
-      },
-    };
-  }
 
   #metrics(): RunMetrics {
     const steps: Record<string, StepLatency> = {};

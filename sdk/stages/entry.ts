@@ -1,3 +1,4 @@
+import type { ItemTelemetry } from '../telemetry/index.ts';
 import type { ItemInfo } from './types.ts';
 
 /** An item on its way through the stages. */
@@ -9,6 +10,8 @@ export class Entry implements ItemInfo {
   stage: number;
   /** Passes through the current stage (per-stage retry). */
   pass = 1;
+  /** Its spans and durations, when telemetry records anything for it. */
+  telemetry: ItemTelemetry | undefined = undefined;
   readonly #id: string | undefined;
 
   constructor(index: number, id: string | undefined, metadata: ItemInfo['metadata'], priority: number, value: unknown, stage: number) {

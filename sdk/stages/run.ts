@@ -9,7 +9,9 @@ import { CancelledError, errorTypeOf, ItemsFailedError, toErrorInfo, warnUserErr
 import type { ItemCounts, ItemStatus, RunEndStatus, RunMetrics, StepEndStatus } from '../events.ts';
 import { AbortLink, type AttemptContext, type AttemptObserver, backoffDelay, type ExecuteOptions, execute, shouldRetry, untilAborted } from '../executor.ts';
 import { Meta } from '../meta.ts';
-import { attachTelemetry, type Telemetry, watchBatch } from '../telemetry/index.ts';
+import { attachRecorder, type PersistOption, type Recording, resolveRecorder } from '../persist.ts';
+import { attachTelemetry, type CountVisitor, type ItemTelemetry, type Telemetry } from '../telemetry/index.ts';
+import { describeStages } from './describe.ts';
 import { Entry } from './entry.ts';
 import { type Feedable, Item, type StageDef, type StagePipeline } from './pipeline.ts';
 import { StageQueue } from './queue.ts';
@@ -39,6 +41,8 @@ export interface BatchOptions {
   readonly onEvent?: EventListener;
   /** Items you will feed, if known: dashboards show progress against it from their first frame. */
   readonly expected?: number;
+  /** Store this batch as one run: `true` for the default store (`spanflow/postgres`), or a store. Overrides the pipeline's. */
+  readonly persist?: PersistOption;
 }
 
 interface Tally {
@@ -47,6 +51,17 @@ interface Tally {
   failed: number;
   totalMs: number;
   maxMs: number;
+}
+
+/** How a task's attempts ended, for the attempt and retry counters (telemetry reads them; nothing is recorded per attempt). */
+interface TaskCounts {
+  succeeded: number;
+  /** Failed attempts, retried ones included. */
+  failed: number;
+  timedOut: number;
+  cancelled: number;
+  /** Retried attempts by error type. */
+  readonly retried: Map<string, number>;
 }
 
 interface Failure {
@@ -58,8 +73,12 @@ interface Failure {
 /** What a worker hands the executor for one of its stage's tasks: made once, reused for every item. */
 interface SlotRun {
   readonly name: string;
+  /** `stage/task`, as metrics and spans name it. */
+  readonly key: string;
   readonly attempt: (context: AttemptContext) => unknown;
   readonly options: ExecuteOptions;
+  /** The same, for an item with telemetry: its attempts run in its task span's context, and are timed. */
+  readonly recorded: ExecuteOptions;
 }
 
 interface Slot {
@@ -73,7 +92,10 @@ interface Slot {
   /** The current task's input. */
   input: unknown;
   task: string | undefined;
+  /** The current task's `stage/task`. */
+  taskKey: string;
   tally: Tally;
+  counts: TaskCounts;
   taskStatus: string | undefined;
   processed: number;
   failed: number;
@@ -90,6 +112,9 @@ interface StageState {
   readonly limits: (Semaphore | undefined)[];
   /** Attempt latency per task, for the run's metrics. */
   readonly tallies: Tally[];
+  readonly counts: TaskCounts[];
+  /** Items that reached a final status in this stage. */
+  readonly ended: { completed: number; failed: number; skipped: number };
   inProgress: number;
   completed: number;
   failed: number;
@@ -131,6 +156,8 @@ export class Batch<In, Out> {
   readonly #pipeline: StagePipeline<In, Out>;
   readonly #bus = new EventBus();
   readonly #emitter: RunEmitter;
+  /** Whether someone takes each per-item event (listeners attach only when the batch is made). */
+  readonly #hears: { readonly item_status: boolean; readonly task_start: boolean; readonly task_retry: boolean; readonly task_end: boolean };
   readonly #controller = new AbortController();
   readonly #stages: StageState[];
   readonly #collect: boolean;
@@ -148,6 +175,8 @@ export class Batch<In, Out> {
   #dashboardTimer: ReturnType<typeof setInterval> | undefined;
   #fed = 0;
   readonly #telemetry: Telemetry | undefined;
+  /** The store recording this batch (`persist`), told of each failed item. */
+  readonly #recording: Recording | undefined;
   #unwatch: (() => void) | undefined;
   #lastYield = performance.now();
   /** Items announced (the `expected` option, or arrays given to feed()), counted before they are queued. */
@@ -174,9 +203,14 @@ export class Batch<In, Out> {
     if (pipeline.options.onEvent) this.#bus.listen(pipeline.options.onEvent);
     // Telemetry listens first, so spans exist before user listeners see the events.
     this.#telemetry = attachTelemetry(this.#bus);
+    // One stored run per batch (after telemetry, which makes the trace id it keeps).
+    const recorder = resolveRecorder(options.persist ?? pipeline.options.persist);
+    this.#recording = recorder && attachRecorder(this.#bus, recorder, describeStages(pipeline), this.#telemetry, () => this.#counts());
     if (pipeline.options.tracker) this.#bus.listen(pipeline.options.tracker.observe);
     if (options.onEvent) this.#bus.listen(options.onEvent);
     this.#emitter = new RunEmitter(this.#bus, this.runId, undefined, pipeline.name);
+    const bus = this.#bus;
+    this.#hears = { item_status: bus.wants('item_status'), task_start: bus.wants('task_start'), task_retry: bus.wants('task_retry'), task_end: bus.wants('task_end') };
     this.#stages = pipeline.stages.map((def, index) => ({
       def,
       index,
@@ -184,6 +218,8 @@ export class Batch<In, Out> {
       slots: Array.from({ length: def.workers }, (_, worker) => this.#slot(def, worker)),
       limits: def.tasks.map((t) => (t.concurrency === undefined ? undefined : new Semaphore(t.concurrency))),
       tallies: def.tasks.map(() => ({ attempts: 0, succeeded: 0, failed: 0, totalMs: 0, maxMs: 0 })),
+      counts: def.tasks.map(() => ({ succeeded: 0, failed: 0, timedOut: 0, cancelled: 0, retried: new Map() })),
+      ended: { completed: 0, failed: 0, skipped: 0 },
       inProgress: 0,
       completed: 0,
       failed: 0,
@@ -198,14 +234,18 @@ export class Batch<In, Out> {
 
     if (this.#telemetry?.metering) {
       const stages = this.#stages;
-      this.#unwatch = watchBatch({
+      this.#unwatch = this.#telemetry.metering.watch({
         pipeline: pipeline.name,
         stages: () => stages.map((s) => ({ name: s.def.name, queued: s.queue.size + s.queue.blocked, inProgress: s.inProgress, workers: s.def.workers })),
+        count: (visitor) => countStages(stages, visitor),
       });
     }
     this.#emitter.emit({ type: 'run_queued' });
-    this.#emitter.emit({ type: 'run_start', resumeFrom: undefined, pipelineMeta: pipeline.options.meta ?? {} });
-    for (const stage of this.#stages) for (const slot of stage.slots) this.#workers.push(this.#work(stage, slot));
+    this.#emitter.emit({ type: 'run_start', resumeFrom: undefined, pipelineMeta: pipeline.options.meta ?? {}, traceId: this.#telemetry?.traceId(this.runId) });
+    const telemetry = this.#telemetry;
+    for (const stage of this.#stages) {
+      for (const slot of stage.slots) this.#workers.push(telemetry ? telemetry.inWorkers(this.runId, () => this.#work(stage, slot)) : this.#work(stage, slot));
+    }
 
     // Dashboards start now, before any feeding can block.
     this.#dashboards = this.#resolveDashboards();
@@ -376,6 +416,7 @@ export class Batch<In, Out> {
     const wrapped = raw instanceof Item ? raw : undefined;
     const entry = new Entry(index, wrapped?.id, wrapped?.metadata, wrapped?.priority ?? priority ?? 0, wrapped ? wrapped.value : raw, stage.index);
     this.#inFlight++;
+    if (this.#telemetry) entry.telemetry = this.#telemetry.startItem(this.runId, entry, this.#pipeline.name);
     this.#itemStatus(entry, stage.def.name, 'queued', undefined);
     return stage.queue.put(entry, entry.priority);
   }
@@ -446,6 +487,11 @@ export class Batch<In, Out> {
     return list;
   }
 
+  /** How the items fed so far stand (a store reads it with each heartbeat). */
+  #counts(): ItemCounts {
+    return { fed: this.#fed, completed: this.#completed, failed: this.#failed, skipped: this.#skipped };
+  }
+
   #metrics(): RunMetrics {
     const steps: Record<string, Tally> = {};
     for (const stage of this.#stages) {
@@ -483,9 +529,11 @@ export class Batch<In, Out> {
         }
         const run = slot.runs[t] as SlotRun;
         slot.task = run.name;
+        slot.taskKey = run.key;
         slot.tally = stage.tallies[t] as Tally;
+        slot.counts = stage.counts[t] as TaskCounts;
         slot.input = value;
-        let outcome = execute(run.attempt, run.options);
+        let outcome = execute(run.attempt, entry.telemetry ? run.recorded : run.options);
         if (outcome instanceof Promise) outcome = await outcome;
         limit?.release();
         slot.taskStatus = undefined;
@@ -587,6 +635,7 @@ export class Batch<In, Out> {
     this.#byType[type] = (this.#byType[type] ?? 0) + 1;
     this.#byStage[failure.stage] = (this.#byStage[failure.stage] ?? 0) + 1;
     this.#firstFailure ??= failure;
+    this.#recording?.itemFailed?.(this.runId, failure);
     if (this.#collect) this.#failures.push(failure);
     this.#recent.push(failure);
     if (this.#recent.length > (this.#pipeline.options.recentErrors ?? 50)) this.#recent.shift();
@@ -600,6 +649,8 @@ export class Batch<In, Out> {
     if (outcome.status === 'completed') this.#completed++;
     else if (outcome.status === 'failed') this.#failed++;
     else this.#skipped++;
+    const ended = this.#stages[entry.stage]?.ended;
+    if (ended) ended[outcome.status]++;
     this.#inFlight--;
     if (this.#collect) this.#outcomes[entry.index] = outcome;
     this.#itemStatus(entry, stage, outcome.status, error);
@@ -618,7 +669,9 @@ export class Batch<In, Out> {
       entry: undefined,
       input: undefined,
       task: undefined,
+      taskKey: '',
       tally: { attempts: 0, succeeded: 0, failed: 0, totalMs: 0, maxMs: 0 },
+      counts: { succeeded: 0, failed: 0, timedOut: 0, cancelled: 0, retried: new Map() },
       taskStatus: undefined,
       processed: 0,
       failed: 0,
@@ -628,43 +681,54 @@ export class Batch<In, Out> {
     slot.observer = this.#observer(slot);
     const emitter = this.#emitter;
     const link = new AbortLink(this.#controller.signal);
-    const telemetry = this.#telemetry;
-    const runId = this.runId;
-    // With telemetry on, a task's own spans nest under its task span.
-    const enter = telemetry && (<R>(call: () => R) => telemetry.inTask(runId, (slot.entry as Entry).id, call));
-    slot.runs = def.tasks.map((task) => ({
-      name: task.name,
-      // A task declared with one parameter never sees its context: don't make one.
-      attempt:
-        task.run.length < 2
-          ? () => (task.run as (value: unknown) => unknown)(slot.input)
-          : (context: AttemptContext) => task.run(slot.input, new StageTaskContext(emitter, slot, slot.entry as Entry, task.name, context)),
-      options: {
+    // A recorded item's task runs with its task span current, so the task's own spans nest under it.
+    const enter = <R>(call: () => R): R => ((slot.entry as Entry).telemetry as ItemTelemetry).within(call);
+    // Attempt durations feed task events (and run_end's run metrics): measured only for someone who takes
+    // task events (telemetry does not; it reads no run metrics) or a recorded item's telemetry.
+    const timed = this.#hears.task_end;
+    slot.runs = def.tasks.map((task) => {
+      const options: ExecuteOptions = {
         name: `${def.name}/${task.name}`,
         retry: def.retry.mode === 'stage' ? undefined : (task.retry ?? def.retry),
         timeoutMs: task.timeout ?? def.timeout,
         signal: this.#controller.signal,
         link,
-        enter,
         observer: slot.observer,
-        // Attempt durations feed events and the run's metrics: measure them only while someone listens.
-        get timed() {
-          return emitter.active;
-        },
-      },
-    }));
+        enter: undefined,
+        timed,
+      };
+      return {
+        name: task.name,
+        key: `${def.name}/${task.name}`,
+        // A task declared with one parameter never sees its context: don't make one.
+        attempt:
+          task.run.length < 2
+            ? () => (task.run as (value: unknown) => unknown)(slot.input)
+            : (context: AttemptContext) => task.run(slot.input, new StageTaskContext(emitter, slot, slot.entry as Entry, task.name, context)),
+        options,
+        recorded: { ...options, enter, timed: true },
+      };
+    });
     return slot;
   }
 
   /** One observer per worker: it reads the worker's current item and task. */
   #observer(slot: Slot): AttemptObserver {
     const emitter = this.#emitter;
-    const record = (durationMs: number, ok: boolean) => {
+    const record = (durationMs: number, status: StepEndStatus) => {
       const tally = slot.tally;
       tally.totalMs += durationMs;
       if (durationMs > tally.maxMs) tally.maxMs = durationMs;
-      if (ok) tally.succeeded++;
-      else tally.failed++;
+      const counts = slot.counts;
+      if (status === 'succeeded') {
+        tally.succeeded++;
+        counts.succeeded++;
+        return;
+      }
+      tally.failed++;
+      if (status === 'timed_out') counts.timedOut++;
+      else if (status === 'cancelled') counts.cancelled++;
+      else counts.failed++;
     };
     const fields = () => {
       const entry = slot.entry as Entry;
@@ -673,19 +737,25 @@ export class Batch<In, Out> {
     return {
       start: (attempt) => {
         slot.tally.attempts++;
-        if (!emitter.active) return;
-        if (attempt > 1) this.#itemStatus(slot.entry as Entry, slot.stage, 'in_progress', undefined);
-        emitter.emit({ type: 'task_start', ...fields(), attempt });
+        const entry = slot.entry as Entry;
+        if (attempt > 1) this.#itemStatus(entry, slot.stage, 'in_progress', undefined);
+        entry.telemetry?.taskStart(slot.taskKey, slot.stage, slot.worker, attempt);
+        if (this.#hears.task_start) emitter.emit({ type: 'task_start', ...fields(), attempt });
       },
       retry: (attempt, error, delayMs, durationMs) => {
-        record(durationMs, false);
-        if (!emitter.active) return;
-        emitter.emit({ type: 'task_retry', ...fields(), attempt, error: toErrorInfo(error), delayMs, durationMs });
-        this.#itemStatus(slot.entry as Entry, slot.stage, 'retrying', error);
+        record(durationMs, 'failed');
+        const type = errorTypeOf(error);
+        const retried = slot.counts.retried;
+        retried.set(type, (retried.get(type) ?? 0) + 1);
+        const entry = slot.entry as Entry;
+        entry.telemetry?.taskRetry(slot.taskKey, attempt, error, delayMs, durationMs);
+        if (this.#hears.task_retry) emitter.emit({ type: 'task_retry', ...fields(), attempt, error: toErrorInfo(error), delayMs, durationMs });
+        this.#itemStatus(entry, slot.stage, 'retrying', error);
       },
       end: (attempt, status: StepEndStatus, durationMs, error) => {
-        record(durationMs, status === 'succeeded');
-        if (!emitter.active) return;
+        record(durationMs, status);
+        (slot.entry as Entry).telemetry?.taskEnd(slot.taskKey, status, durationMs, error);
+        if (!this.#hears.task_end) return;
         emitter.emit({
           type: 'task_end',
           ...fields(),
@@ -698,8 +768,14 @@ export class Batch<In, Out> {
     };
   }
 
+  /** An item's status changed: its telemetry and the event listeners hear of it. */
   #itemStatus(entry: Entry, stage: string, status: ItemStatus, error: unknown): void {
-    if (!this.#emitter.active) return;
+    const telemetry = entry.telemetry;
+    if (telemetry) {
+      if (status === 'completed' || status === 'failed' || status === 'skipped') telemetry.end(status, stage, error);
+      else telemetry.status(stage, status, entry.pass);
+    }
+    if (!this.#hears.item_status) return;
     this.#emitter.emit({
       type: 'item_status',
       itemId: entry.id,
@@ -717,3 +793,22 @@ export class Batch<In, Out> {
   }
 }
 
+
+/** Hands a batch's counts to telemetry's counters, by stage and task. */
+function countStages(stages: readonly StageState[], visitor: CountVisitor): void {
+  for (const stage of stages) {
+    const { ended } = stage;
+    if (ended.completed > 0) visitor.item(stage.def.name, 'completed', ended.completed);
+    if (ended.failed > 0) visitor.item(stage.def.name, 'failed', ended.failed);
+    if (ended.skipped > 0) visitor.item(stage.def.name, 'skipped', ended.skipped);
+    stage.def.tasks.forEach((task, t) => {
+      const counts = stage.counts[t] as TaskCounts;
+      const key = `${stage.def.name}/${task.name}`;
+      if (counts.succeeded > 0) visitor.attempt(key, 'success', counts.succeeded);
+      if (counts.failed > 0) visitor.attempt(key, 'failure', counts.failed);
+      if (counts.timedOut > 0) visitor.attempt(key, 'timeout', counts.timedOut);
+      if (counts.cancelled > 0) visitor.attempt(key, 'cancellation', counts.cancelled);
+      for (const [type, count] of counts.retried) visitor.retry(key, type, count);
+    });
+  }
+}

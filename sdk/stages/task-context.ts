@@ -21,6 +21,7 @@ export class StageTaskContext implements TaskContext {
   readonly #source: AttemptContext;
   readonly #emitter: RunEmitter;
   readonly #slot: WorkerView;
+  readonly #entry: Entry;
 
   constructor(emitter: RunEmitter, slot: WorkerView, entry: Entry, task: string, source: AttemptContext) {
     this.item = entry;
@@ -32,6 +33,7 @@ export class StageTaskContext implements TaskContext {
     this.#source = source;
     this.#emitter = emitter;
     this.#slot = slot;
+    this.#entry = entry;
   }
 
   /** The attempt's signal, made only when a task asks for it. */
@@ -41,7 +43,9 @@ export class StageTaskContext implements TaskContext {
 
   setTaskStatus(text: string): void {
     this.#slot.taskStatus = text;
-    const item = this.item;
+    const item = this.#entry;
+    item.telemetry?.taskStatus(text);
+    if (!this.#emitter.wants('task_status')) return;
     this.#emitter.emit({ type: 'task_status', itemId: item.id, index: item.index, stage: this.stage, task: this.task, attempt: this.attempt, worker: this.worker, text });
   }
 }

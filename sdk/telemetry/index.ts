@@ -1,27 +1,60 @@
 // Telemetry through @opentelemetry/api only. Without a registered SDK nothing
 // here runs: no listener is attached, no span or instrument is made.
 
-import { type Context, context, createNoopMeter, metrics, ProxyTracerProvider, trace } from '@opentelemetry/api';
+import { type Context, context, createNoopMeter, isSpanContextValid, metrics, ProxyTracerProvider, trace } from '@opentelemetry/api';
 import type { EventBus } from '../emitter.ts';
-import { EVENT_TYPES, type EventType } from '../events.ts';
+import { errorTypeOf } from '../errors.ts';
+import { cicdResultOf, EVENT_TYPES, type EventType, type StepEndStatus } from '../events.ts';
+import { type ItemSink, ItemTelemetry } from './items.ts';
 import { Metering } from './metrics.ts';
-import { type PayloadOptions, Tracing } from './tracing.ts';
+import { type Open, type PayloadOptions, type StepRef, Tracing } from './tracing.ts';
 
 export { ATTR, type AttributeName } from './attributes.ts';
 export { type Instrument, type MetricDef, type MetricKey, METRICS, SECONDS_BUCKETS } from './catalogue.ts';
-export { type GaugeSource, watchBatch } from './metrics.ts';
-export type { PayloadOptions } from './tracing.ts';
+export type { ItemTelemetry } from './items.ts';
+export type { BatchSource, CountVisitor } from './metrics.ts';
+export type { Open, PayloadOptions, StepRef } from './tracing.ts';
 
 const SCOPE = 'spanflow';
 
-/** The events each side uses: the engine does not build the others for them (worker states, for one). */
-const TRACED: ReadonlySet<EventType> = new Set(EVENT_TYPES.filter((type) => type !== 'worker_state'));
-const METERED: ReadonlySet<EventType> = new Set(['run_start', 'run_end', 'step_retry', 'step_end', 'task_retry', 'task_end', 'item_status', 'token'] as const);
-let payloadOptions: PayloadOptions = {};
+/**
+ * The events each side uses: the engine does not build the others for them.
+ * Stage items and their tasks are not events here: their batch calls the
+ * item's telemetry directly, and counts them itself (see metrics.ts).
+ */
+const ITEM_EVENTS: ReadonlySet<EventType> = new Set(['item_status', 'task_start', 'task_retry', 'task_end', 'task_status', 'worker_state'] as const);
+// Graph steps are not events here either: their run calls startAttempt/endAttempt directly.
+const STEP_EVENTS: ReadonlySet<EventType> = new Set(['step_queued', 'step_start', 'step_retry', 'step_end'] as const);
+const TRACED: ReadonlySet<EventType> = new Set(EVENT_TYPES.filter((type) => !ITEM_EVENTS.has(type) && !STEP_EVENTS.has(type)));
+const RUN_BOUNDARIES: ReadonlySet<EventType> = new Set(['run_queued', 'run_end'] as const);
+const METERED: ReadonlySet<EventType> = new Set(['run_start', 'run_end', 'token'] as const);
 
-/** Payloads (token contents) stay out of telemetry unless turned on here, and then pass through `redact`. */
-export function configureTelemetry(options: PayloadOptions): void {
-  payloadOptions = options;
+export interface TelemetryOptions extends PayloadOptions {
+  /**
+   * Which step and task attempts feed the step duration histogram: those of
+   * runs and items whose trace the sampler keeps (`'sampled'`, the default), or
+   * every attempt (`'all'`). The sampler's choice is uniform, so quantiles
+   * hold, every duration recorded has its trace, and a run or item left out
+   * costs next to nothing; `'all'` costs about 1 µs more per attempt (the
+   * SDK's price for a histogram record). Attempt counts are always complete
+   * (`spanflow.step.attempts`), as are run durations. With no tracer
+   * registered, every attempt is recorded.
+   */
+  readonly durations?: 'sampled' | 'all';
+}
+
+let options: TelemetryOptions = {};
+
+/**
+ * Payloads (token contents) stay out of telemetry unless turned on here, and
+ * then pass through `redact`; `durations` says which attempts feed the step
+ * duration histogram. Applies to runs started afterwards.
+ */
+export function configureTelemetry(given: TelemetryOptions): void {
+  if (given.durations !== undefined && given.durations !== 'sampled' && given.durations !== 'all') {
+    throw new TypeError(`configureTelemetry: durations is 'sampled' or 'all' (got ${JSON.stringify(given.durations)})`);
+  }
+  options = given;
 }
 
 const noopMeterClass = createNoopMeter().constructor;
@@ -45,11 +78,29 @@ function currentTracer() {
 export interface Telemetry {
   /** Runs `call` with the run's span current. */
   inRun<R>(runId: string, call: () => R): R;
+  /** A graph step is ready to run. */
+  stepQueued(runId: string, node: string): void;
+  /** A graph step attempt started: its span (undefined when its run is not recorded). */
+  startAttempt(step: StepRef, attempt: number): Open | undefined;
   /** Runs `call` with the attempt's span current, so the step's own spans nest under it. */
-  inAttempt<R>(runId: string, node: string, index: number | undefined, call: () => R): R;
-  inTask<R>(runId: string, itemId: string, call: () => R): R;
+  inAttempt<R>(open: Open | undefined, call: () => R): R;
+  /** The attempt failed and another follows after `delayMs`. */
+  retryAttempt(step: StepRef, open: Open | undefined, attempt: number, error: unknown, delayMs: number, durationMs: number): void;
+  /** A step ended: its last attempt's outcome (`attempt` 0 when it never ran). */
+  endAttempt(step: StepRef, open: Open | undefined, attempt: number, status: StepEndStatus, durationMs: number, error: unknown): void;
+  /** Runs `call` (a batch's workers) in the batch's context, marked not sampled: see Tracing.workerContext. */
+  inWorkers<R>(runId: string, call: () => R): R;
+  /**
+   * Starts a stage item's telemetry, or gives undefined when there is nothing
+   * to record for it (the sampler left it out): its batch then skips every call.
+   */
+  startItem(runId: string, item: { readonly id: string }, pipeline: string): ItemTelemetry | undefined;
   /** Counts what the store could not write (the store lives in exporters/). */
   readonly metering: Metering | undefined;
+  /** The trace id of a run's span while the run is open (a stored run keeps it, to link the run to its trace). */
+  traceId(runId: string): string | undefined;
+  /** The span id of a step attempt's span while the attempt runs. */
+  spanId(runId: string, node: string, index: number | undefined): string | undefined;
 }
 
 /** Attaches spans and metrics to a run's events, when an SDK is registered. */
@@ -57,15 +108,52 @@ export function attachTelemetry(bus: EventBus): Telemetry | undefined {
   const tracer = currentTracer();
   const meter = currentMetering();
   if (!tracer && !meter) return undefined;
-  const tracing = tracer ? new Tracing(tracer, payloadOptions) : undefined;
-  if (tracing) bus.listen(tracing.handle, TRACED);
+  const tracing = tracer ? new Tracing(tracer, options) : undefined;
+  if (tracing) {
+    // While no run of this tree is recorded (the sampler left them out), tracing takes only run
+    // boundaries, so a step's events are not even built for it.
+    const retune = bus.listen(tracing.handle, TRACED);
+    tracing.onRecording = (recording) => retune(recording ? TRACED : RUN_BOUNDARIES);
+  }
+  // Every attempt's duration, or those of runs the sampler kept (see TelemetryOptions.durations).
+  const allDurations = !tracing || options.durations === 'all';
   if (meter) bus.listen(meter.handle, METERED);
+  const sinks = new Map<string, ItemSink & { readonly durations: ItemTelemetry }>();
   // A context switch only when it changes something (a sampled-out run's steps share its context).
   const within = <R>(ctx: Context | undefined, call: () => R): R => (ctx && ctx !== context.active() ? context.with(ctx, call) : call());
   return {
     inRun: (runId, call) => within(tracing?.runContext(runId), call),
-    inAttempt: (runId, node, index, call) => within(tracing?.attemptContext(runId, node, index), call),
-    inTask: (runId, itemId, call) => within(tracing?.taskContext(runId, itemId), call),
+    stepQueued: (runId, node) => tracing?.stepQueued(runId, node),
+    startAttempt: (step, attempt) => tracing?.startAttempt(step, attempt),
+    inAttempt: (open, call) => (open ? context.with(open.context, call) : call()),
+    retryAttempt: (step, open, attempt, error, delayMs, durationMs) => {
+      if (open) tracing?.retryAttempt(step, open, attempt, error, delayMs);
+      meter?.retried(step, errorTypeOf(error), durationMs, allDurations || open !== undefined);
+    },
+    endAttempt: (step, open, attempt, status, durationMs, error) => {
+      tracing?.endAttempt(step, open, status, error);
+      if (attempt > 0) meter?.ended(step, cicdResultOf(status), durationMs, allDurations || open !== undefined);
+    },
+    inWorkers: (runId, call) => within(tracing?.workerContext(runId), call),
+    startItem: (runId, item, pipeline) => {
+      let sink = sinks.get(pipeline);
+      if (!sink) {
+        // Made once per pipeline; the durations-only telemetry is stateless, so one serves every item.
+        const made = { pipeline, metering: meter };
+        sink = { ...made, durations: new ItemTelemetry(made) };
+        sinks.set(pipeline, sink);
+      }
+      const traced = tracing?.startItem(runId, item, sink);
+      if (traced || !meter) return traced;
+      return allDurations ? sink.durations : undefined;
+    },
     metering: meter,
+    traceId: (runId) => validSpanContext(tracing?.runContext(runId))?.traceId,
+    spanId: (runId, node, index) => validSpanContext(tracing?.attemptContext(runId, node, index))?.spanId,
   };
+}
+
+function validSpanContext(ctx: Context | undefined) {
+  const spanContext = ctx && trace.getSpanContext(ctx);
+  return spanContext && isSpanContextValid(spanContext) ? spanContext : undefined;
 }

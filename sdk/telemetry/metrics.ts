@@ -11,27 +11,28 @@ import type {
   Observable,
   ObservableCounter,
   ObservableGauge,
-  UpDownCounter,
 } from '@opentelemetry/api';
 import type { SpanflowEvent } from '../events.ts';
 import { cicdResultOf } from '../events.ts';
+import type { StepRef } from './tracing.ts';
 import { ATTR } from './attributes.ts';
 import { METRICS, type MetricDef } from './catalogue.ts';
 
-/** What a live stage batch shows the gauges. */
-export interface GaugeSource {
-  readonly pipeline: string;
-  stages(): readonly { readonly name: string; readonly queued: number; readonly inProgress: number; readonly workers: number }[];
+/** Counts a stage batch keeps anyway (per stage and task), handed over by name when the reader collects. */
+export interface CountVisitor {
+  /** Items that reached a final status in this stage. */
+  item(stage: string, status: 'completed' | 'failed' | 'skipped', count: number): void;
+  /** Task attempts that ended with this result (`stage/task`). */
+  attempt(task: string, result: string, count: number): void;
+  /** Task attempts that failed with this error type and were retried. */
+  retry(task: string, errorType: string, count: number): void;
 }
 
-const live = new Set<GaugeSource>();
-
-/** A stage batch registers while it runs, so the gauges can read it. */
-export function watchBatch(source: GaugeSource): () => void {
-  live.add(source);
-  return () => {
-    live.delete(source);
-  };
+/** What a live stage batch shows the metrics: its gauges now, and its counts so far. */
+export interface BatchSource {
+  readonly pipeline: string;
+  stages(): readonly { readonly name: string; readonly queued: number; readonly inProgress: number; readonly workers: number }[];
+  count(visitor: CountVisitor): void;
 }
 
 function histogram(meter: Meter, def: MetricDef): Histogram {
@@ -43,8 +44,6 @@ function histogram(meter: Meter, def: MetricDef): Histogram {
 }
 
 const counter = (meter: Meter, def: MetricDef): Counter => meter.createCounter(def.name, { unit: def.unit, description: def.description });
-const updown = (meter: Meter, def: MetricDef): UpDownCounter =>
-  meter.createUpDownCounter(def.name, { unit: def.unit, description: def.description });
 const gauge = (meter: Meter, def: MetricDef): ObservableGauge => meter.createObservableGauge(def.name, { unit: def.unit, description: def.description });
 const observableCounter = (meter: Meter, def: MetricDef): ObservableCounter =>
   meter.createObservableCounter(def.name, { unit: def.unit, description: def.description });
@@ -56,21 +55,31 @@ const observableCounter = (meter: Meter, def: MetricDef): ObservableCounter =>
  * order of the catalogue entry's attributes; the attribute object is made once
  * per combination.
  */
-class Tally {
+class Counts {
   readonly #names: readonly string[];
   readonly #root = new Map<string, unknown>();
-  readonly #entries: { readonly attributes: Attributes; value: number }[] = [];
+  readonly #entries: { readonly values: readonly string[]; readonly attributes: Attributes; value: number }[] = [];
 
   constructor(def: MetricDef) {
     this.#names = def.attributes;
   }
 
-  /** Counts one for this combination of attribute values; returns its (cached) attributes. */
-  add(...values: string[]): Attributes {
+  /**
+   * Adds `count` to this combination of attribute values (as many as the
+   * metric has attributes, in its order); returns its (cached) attributes.
+   * Fixed parameters rather than a rest array: this runs per attempt.
+   */
+  add(count: number, a: string, b?: string, c?: string, d?: string): Attributes {
+    const entry = this.#entry(a, b, c, d);
+    entry.value += count;
+    return entry.attributes;
+  }
+
+  #entry(a: string, b?: string, c?: string, d?: string): { readonly attributes: Attributes; value: number } {
+    const depth = this.#names.length;
     let level = this.#root;
-    const last = values.length - 1;
-    for (let i = 0; i < last; i++) {
-      const value = values[i] as string;
+    for (let i = 0; i < depth - 1; i++) {
+      const value = (i === 0 ? a : i === 1 ? b : c) as string;
       let next = level.get(value) as Map<string, unknown> | undefined;
       if (!next) {
         next = new Map();
@@ -78,20 +87,23 @@ class Tally {
       }
       level = next;
     }
-    const leaf = values[last] as string;
-    const entry = level.get(leaf) as { readonly attributes: Attributes; value: number } | undefined;
-    if (entry) {
-      entry.value++;
-      return entry.attributes;
-    }
+    const leaf = (depth === 1 ? a : depth === 2 ? b : depth === 3 ? c : d) as string;
+    const found = level.get(leaf) as { readonly attributes: Attributes; value: number } | undefined;
+    if (found) return found;
+    const values = [a, b, c, d].slice(0, depth) as string[];
     const attributes: Attributes = {};
     this.#names.forEach((name, i) => {
       attributes[name] = values[i];
     });
-    const fresh = { attributes, value: 1 };
+    const fresh = { values, attributes, value: 0 };
     level.set(leaf, fresh);
     this.#entries.push(fresh);
-    return attributes;
+    return fresh;
+  }
+
+  /** Adds every count of `other` (same metric) to these. */
+  addAll(other: Counts): void {
+    for (const { values, value } of other.#entries) this.#entry(values[0] as string, values[1], values[2], values[3]).value += value;
   }
 
   observe(observer: BatchObservableResult, instrument: Observable): void {
@@ -99,36 +111,71 @@ class Tally {
   }
 }
 
+/** The stage counts of batches, per pipeline. */
+class StageCounts {
+  readonly items = new Counts(METRICS.items);
+  readonly attempts = new Counts(METRICS.stepAttempts);
+  readonly retries = new Counts(METRICS.stepRetries);
+
+  take(source: BatchSource): void {
+    const { pipeline } = source;
+    source.count({
+      item: (stage, status, count) => this.items.add(count, pipeline, stage, status),
+      attempt: (task, result, count) => this.attempts.add(count, pipeline, task, 'task', result),
+      retry: (task, errorType, count) => this.retries.add(count, pipeline, task, 'task', errorType),
+    });
+  }
+}
+
 export class Metering {
   readonly #runDuration: Histogram;
-  readonly #runs = new Tally(METRICS.runs);
-  readonly #activeRuns: UpDownCounter;
+  readonly #runs: Counts;
+  /** Runs in progress, per pipeline (an observable up-down counter reads it). */
+  readonly #activeRuns = new Map<string, number>();
   readonly #stepDuration: Histogram;
-  readonly #stepAttempts = new Tally(METRICS.stepAttempts);
-  readonly #stepRetries = new Tally(METRICS.stepRetries);
-  readonly #items = new Tally(METRICS.items);
-  readonly #tokens = new Tally(METRICS.tokens);
+  /** The duration histogram's attribute objects, one per pipeline and step (its count stays 0). */
+  readonly #durationAttributes = new Counts(METRICS.stepDuration);
+  /** Graph step attempts (stage task attempts are counted by their batches). */
+  readonly #stepAttempts = new Counts(METRICS.stepAttempts);
+  readonly #stepRetries = new Counts(METRICS.stepRetries);
+  readonly #tokens = new Counts(METRICS.tokens);
   readonly telemetryDropped: Counter;
   readonly persistenceDropped: Counter;
   /** Runs counted active, so one that ends before it starts is not subtracted. */
   readonly #started = new Set<string>();
+  /** Stage batches running now. */
+  readonly #live = new Set<BatchSource>();
+  /** The counts of stage batches that ended. */
+  readonly #finished = new StageCounts();
 
   constructor(meter: Meter) {
     this.#runDuration = histogram(meter, METRICS.runDuration);
-    this.#activeRuns = updown(meter, METRICS.activeRuns);
+    this.#runs = new Counts(METRICS.runs);
     this.#stepDuration = histogram(meter, METRICS.stepDuration);
-    const tallies: [Tally, Observable][] = [
-      [this.#runs, observableCounter(meter, METRICS.runs)],
-      [this.#stepAttempts, observableCounter(meter, METRICS.stepAttempts)],
-      [this.#stepRetries, observableCounter(meter, METRICS.stepRetries)],
-      [this.#items, observableCounter(meter, METRICS.items)],
-      [this.#tokens, observableCounter(meter, METRICS.tokens)],
-    ];
+    const runs = observableCounter(meter, METRICS.runs);
+    const attempts = observableCounter(meter, METRICS.stepAttempts);
+    const retries = observableCounter(meter, METRICS.stepRetries);
+    const items = observableCounter(meter, METRICS.items);
+    const tokens = observableCounter(meter, METRICS.tokens);
+    const active = meter.createObservableUpDownCounter(METRICS.activeRuns.name, { unit: METRICS.activeRuns.unit, description: METRICS.activeRuns.description });
     meter.addBatchObservableCallback(
       (observer) => {
-        for (const [tally, instrument] of tallies) tally.observe(observer, instrument);
+        this.#runs.observe(observer, runs);
+        this.#tokens.observe(observer, tokens);
+        for (const [pipeline, count] of this.#activeRuns) observer.observe(active, count, { [ATTR.PIPELINE_NAME]: pipeline });
+        // One observation per attribute set: graph counts, ended batches and live batches added up first.
+        const stage = new StageCounts();
+        stage.attempts.addAll(this.#stepAttempts);
+        stage.retries.addAll(this.#stepRetries);
+        stage.items.addAll(this.#finished.items);
+        stage.attempts.addAll(this.#finished.attempts);
+        stage.retries.addAll(this.#finished.retries);
+        for (const source of this.#live) stage.take(source);
+        stage.items.observe(observer, items);
+        stage.attempts.observe(observer, attempts);
+        stage.retries.observe(observer, retries);
       },
-      tallies.map(([, instrument]) => instrument),
+      [runs, attempts, retries, items, tokens, active],
     );
     this.telemetryDropped = counter(meter, METRICS.telemetryDropped);
     this.persistenceDropped = counter(meter, METRICS.persistenceDropped);
@@ -143,7 +190,7 @@ export class Metering {
       (observer) => {
         // Concurrent batches of one pipeline share attributes (no run ids): their stages add up.
         const sums = new Map<string, { pipeline: string; stage: string; queued: number; inProgress: number; workers: number }>();
-        for (const source of live) {
+        for (const source of this.#live) {
           for (const stage of source.stages()) {
             const key = `${source.pipeline}\u0000${stage.name}`;
             const sum = sums.get(key);
@@ -166,50 +213,56 @@ export class Metering {
     );
   }
 
+  /** A stage batch registers while it runs, so the metrics can read it; at its end its counts are kept. */
+  watch(source: BatchSource): () => void {
+    this.#live.add(source);
+    return () => {
+      if (this.#live.delete(source)) this.#finished.take(source);
+    };
+  }
+
+  /** A graph step attempt failed and is retried; `duration`: its duration goes to the histogram (TelemetryOptions.durations). */
+  retried(step: StepRef, errorType: string, durationMs: number, duration: boolean): void {
+    this.#stepAttempts.add(1, step.pipeline, step.node, step.kind, 'failure');
+    this.#stepRetries.add(1, step.pipeline, step.node, step.kind, errorType);
+    if (duration) this.#duration(step.pipeline, step.node, durationMs);
+  }
+
+  /** A graph step's last attempt ended with `result`. */
+  ended(step: StepRef, result: string, durationMs: number, duration: boolean): void {
+    this.#stepAttempts.add(1, step.pipeline, step.node, step.kind, result);
+    if (duration) this.#duration(step.pipeline, step.node, durationMs);
+  }
+
+  /** Takes a run's event (run boundaries and tokens). */
   readonly handle = (e: SpanflowEvent): void => {
     switch (e.type) {
       case 'run_start':
         this.#started.add(e.runId);
-        this.#activeRuns.add(1, { [ATTR.PIPELINE_NAME]: e.pipeline });
+        this.#activeRuns.set(e.pipeline, (this.#activeRuns.get(e.pipeline) ?? 0) + 1);
         return;
       case 'run_end': {
         const result = cicdResultOf(e.status);
-        const attributes = this.#runs.add(e.pipeline, result);
+        const attributes = this.#runs.add(1, e.pipeline, result);
         this.#runDuration.record(e.durationMs / 1000, attributes);
         // A run that ended before it started (startup failed, cancelled early) was never counted active.
-        if (this.#started.delete(e.runId)) this.#activeRuns.add(-1, { [ATTR.PIPELINE_NAME]: e.pipeline });
+        if (this.#started.delete(e.runId)) this.#activeRuns.set(e.pipeline, (this.#activeRuns.get(e.pipeline) ?? 1) - 1);
         return;
       }
-      case 'step_retry':
-        this.#attempt(e.pipeline, e.node, e.nodeKind, 'failure', e.durationMs);
-        this.#stepRetries.add(e.pipeline, e.node, e.nodeKind, e.error.type);
-        return;
-      case 'step_end':
-        if (e.attempt > 0) this.#attempt(e.pipeline, e.node, e.nodeKind, cicdResultOf(e.status), e.durationMs);
-        return;
-      case 'task_retry':
-        this.#attempt(e.pipeline, `${e.stage}/${e.task}`, 'task', 'failure', e.durationMs);
-        this.#stepRetries.add(e.pipeline, `${e.stage}/${e.task}`, 'task', e.error.type);
-        return;
-      case 'task_end':
-        this.#attempt(e.pipeline, `${e.stage}/${e.task}`, 'task', cicdResultOf(e.status), e.durationMs);
-        return;
-      case 'item_status':
-        if (e.status === 'completed' || e.status === 'failed' || e.status === 'skipped') {
-          this.#items.add(e.pipeline, e.stage, e.status);
-        }
-        return;
       case 'token':
-        this.#tokens.add(e.pipeline, e.node);
+        this.#tokens.add(1, e.pipeline, e.node);
         return;
       default:
         return;
     }
   };
 
-  #attempt(pipeline: string, task: string, kind: string, result: string, durationMs: number | undefined): void {
-    // Duration and attempts share their attributes (catalogue order: pipeline, task, kind, result).
-    const attributes = this.#stepAttempts.add(pipeline, task, kind, result);
-    if (durationMs !== undefined && durationMs > 0) this.#stepDuration.record(durationMs / 1000, attributes);
+  /** A stage task attempt's duration (its count is the batch's). `task` is `stage/task`. */
+  taskDuration(pipeline: string, task: string, durationMs: number): void {
+    this.#duration(pipeline, task, durationMs);
+  }
+
+  #duration(pipeline: string, task: string, durationMs: number): void {
+    if (durationMs > 0) this.#stepDuration.record(durationMs / 1000, this.#durationAttributes.add(0, pipeline, task));
   }
 }

@@ -1,9 +1,8 @@
 // Spans from the event stream. A run is a span (the child of whatever span is
 // active where it started: an HTTP handler's, or a sub-pipeline step's); each
 // step attempt is a child span, made current for the step's own code; a stage
-// batch is a span, and each item a span of its own trace linked to it, with
-// its task attempts as children. Status changes that are not span boundaries
-// become span events.
+// batch is a span (its items' spans are made in items.ts). Status changes that
+// are not span boundaries become span events.
 
 import {
   type Attributes,
@@ -14,11 +13,15 @@ import {
   type SpanContext,
   SpanStatusCode,
   type Tracer,
+  TraceFlags,
   trace,
 } from '@opentelemetry/api';
-import type { ErrorInfo, SpanflowEvent, StepEndStatus } from '../events.ts';
+import { toErrorInfo } from '../errors.ts';
+import type { NodeKind, SpanflowEvent, StepEndStatus } from '../events.ts';
 import { cicdResultOf } from '../events.ts';
 import { ATTR } from './attributes.ts';
+import { type ItemSink, ItemTrace } from './items.ts';
+import { endStatus, exception } from './status.ts';
 
 export interface PayloadOptions {
   /** Put token contents on span events. Off by default: payloads stay out of telemetry. */
@@ -27,9 +30,20 @@ export interface PayloadOptions {
   readonly redact?: (value: unknown) => unknown;
 }
 
-interface Open {
+/** An open span and the context it is current in. */
+export interface Open {
   readonly span: Span;
   readonly context: Context;
+}
+
+/** Which step an attempt is of: made once per step (or map item) by its run. */
+export interface StepRef {
+  readonly runId: string;
+  readonly pipeline: string;
+  readonly node: string;
+  readonly kind: NodeKind;
+  /** The item's position, for a map worker. */
+  readonly index: number | undefined;
 }
 
 /** One run's spans, looked up by node or item id: no composite keys built per event. */
@@ -42,29 +56,22 @@ interface RunRecord extends Open {
   hooks?: Map<string, Span>;
   /** The last attempt span of each node, for the links of a barrier that waits on it. */
   readonly last: Map<string, SpanContext>;
+  /** For a batch's item spans, made at the first: the batch's context without its span, and the link to the batch. */
+  itemRoot?: { readonly context: Context; readonly links: Link[]; readonly name: string };
   /** What a barrier waited for, between its release and its first attempt. */
   released?: Map<string, readonly string[]>;
-  /** Stage items, with their current task attempt. Made for a batch only. */
-  items?: Map<string, Open & { task?: Open | undefined }>;
-}
-
-function exception(span: Span, error: ErrorInfo): void {
-  span.recordException({ name: error.type, message: error.message, ...(error.stack === undefined ? {} : { stack: error.stack }) });
-  span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
-}
-
-function endStatus(span: Span, status: StepEndStatus | 'suspended', error: ErrorInfo | undefined): void {
-  if (status === 'failed' || status === 'timed_out' || status === 'cancelled') {
-    if (error) exception(span, error);
-    else span.setStatus({ code: SpanStatusCode.ERROR, message: status });
-    if (error) span.setAttribute(ATTR.ERROR_TYPE, error.type);
-  }
 }
 
 export class Tracing {
   readonly #tracer: Tracer;
   readonly #options: PayloadOptions;
   readonly #runs = new Map<string, RunRecord>();
+  /** Told when the first run of the tree starts or stops being recorded, or the last. */
+  onRecording: ((recording: boolean) => void) | undefined;
+  /** Runs open now that the sampler kept. */
+  #recording = 0;
+  /** What onRecording was last told (every event is taken until the first run says otherwise). */
+  #told = true;
   /** The run looked up last: events come in long runs of one run id. */
   #cachedId = '';
   #cached: RunRecord | undefined;
@@ -85,9 +92,119 @@ export class Tracing {
     return run && this.#attempt(run, node, index)?.context;
   }
 
-  /** The context a stage task attempt runs in. */
-  taskContext(runId: string, itemId: string): Context | undefined {
-    return this.#run(runId)?.items?.get(itemId)?.task?.context;
+  /** A step is ready to run: an event on its run's span (not for map items: a map of 100,000 would bury it). */
+  stepQueued(runId: string, node: string): void {
+    const run = this.#run(runId);
+    if (run?.recording) run.span.addEvent('spanflow.queued', { [ATTR.TASK_NAME]: node });
+  }
+
+  /**
+   * A step attempt started: its span, current while the step's code runs.
+   * Undefined when its run is not recorded: its steps get no spans of their own.
+   */
+  startAttempt(step: StepRef, attempt: number): Open | undefined {
+    const run = this.#run(step.runId);
+    if (!run?.recording) return undefined;
+    const { node, index } = step;
+    // A map worker's attempt runs inside its map's attempt: that span is the active one.
+    const parent = index === undefined ? run.context : context.active();
+    const waited = run.released?.get(node);
+    let links: Link[] | undefined;
+    if (waited) {
+      links = [];
+      for (const from of waited) {
+        const spanContext = run.last.get(from);
+        if (spanContext) links.push({ context: spanContext, attributes: { [ATTR.TASK_NAME]: from } });
+      }
+    }
+    // Attributes are set after the start (the SDK checks them once rather than twice): a step span's
+    // sampling follows its run's, and its name carries the step's.
+    const span = this.#tracer.startSpan(`step ${node}`, links ? { links } : undefined, parent);
+    span.setAttributes({
+      [ATTR.PIPELINE_NAME]: step.pipeline,
+      [ATTR.RUN_ID]: step.runId,
+      [ATTR.TASK_NAME]: node,
+      [ATTR.TASK_RUN_ID]: `${step.runId}/${node}${index === undefined ? '' : `[${index}]`}/${attempt}`,
+      [ATTR.NODE_KIND]: step.kind,
+      [ATTR.ATTEMPT]: attempt,
+    });
+    if (index !== undefined) span.setAttribute(ATTR.MAP_INDEX, index);
+    const open = { span, context: trace.setSpan(parent, span) };
+    this.#setAttempt(run, node, index, open);
+    return open;
+  }
+
+  /** The attempt failed and another follows: its span ends as a failure. */
+  retryAttempt(step: StepRef, open: Open, attempt: number, error: unknown, delayMs: number): void {
+    const run = this.#run(step.runId);
+    if (run) this.#setAttempt(run, step.node, step.index, undefined);
+    const info = toErrorInfo(error);
+    open.span.addEvent('spanflow.retrying', { [ATTR.ATTEMPT]: attempt, [ATTR.ERROR_TYPE]: info.type, 'spanflow.retry.delay_ms': delayMs });
+    open.span.setAttribute(ATTR.TASK_RESULT, 'failure');
+    exception(open.span, info);
+    open.span.setAttribute(ATTR.ERROR_TYPE, info.type);
+    open.span.end();
+  }
+
+  /**
+   * A step ended: its last attempt's span ends with the step's result. A step
+   * that never ran (a branch not taken, a barrier that timed out, cancelled
+   * before it began) is an event on its run's span instead.
+   */
+  endAttempt(step: StepRef, open: Open | undefined, status: StepEndStatus, error: unknown): void {
+    const run = this.#run(step.runId);
+    if (!open) {
+      if (run?.recording) run.span.addEvent(`spanflow.step.${status}`, { [ATTR.TASK_NAME]: step.node });
+      return;
+    }
+    if (run) {
+      this.#setAttempt(run, step.node, step.index, undefined);
+      run.released?.delete(step.node);
+      run.last.set(step.node, open.span.spanContext());
+    }
+    open.span.setAttribute(ATTR.TASK_RESULT, cicdResultOf(status));
+    endStatus(open.span, status, status === 'succeeded' || error === undefined ? undefined : toErrorInfo(error));
+    open.span.end();
+  }
+
+  /**
+   * The context a batch's workers run in: the batch's, with its span context
+   * marked not sampled. A task of an item the sampler left out runs in it, so
+   * the task's own spans are left out too rather than pile into the batch's
+   * trace (a sampled item's tasks run in their own span's context).
+   */
+  workerContext(runId: string): Context | undefined {
+    const run = this.#run(runId);
+    if (!run?.recording) return run?.context;
+    return trace.setSpan(run.context, trace.wrapSpanContext({ ...run.span.spanContext(), traceFlags: TraceFlags.NONE }));
+  }
+
+  /** Starts a stage item's trace: a root span linked to its batch. Undefined when the sampler leaves it out. */
+  startItem(runId: string, item: { readonly id: string }, sink: ItemSink): ItemTrace | undefined {
+    const batch = this.#run(runId);
+    if (!batch) return undefined;
+    // Each item is a trace of its own, linked to its batch: a million items are not one trace.
+    // (Its root context keeps what else the batch's context carries, such as baggage.)
+    batch.itemRoot ??= {
+      context: trace.deleteSpan(batch.context),
+      links: [{ context: batch.span.spanContext() }],
+      name: `item ${sink.pipeline}`,
+    };
+    const root = batch.itemRoot;
+    // Attributes are set once the sampler kept the item, so one it leaves out costs no attribute work.
+    // A sampler still sees the span's name, which carries the pipeline's.
+    const span = this.#tracer.startSpan(root.name, { links: root.links }, root.context);
+    if (!span.isRecording()) return undefined;
+    const itemId = item.id;
+    span.setAttributes({ [ATTR.PIPELINE_NAME]: sink.pipeline, [ATTR.RUN_ID]: runId, [ATTR.ITEM_ID]: itemId });
+    return new ItemTrace(this.#tracer, sink, span, root.context, itemId);
+  }
+
+  #tell(): void {
+    const recording = this.#recording > 0;
+    if (recording === this.#told) return;
+    this.#told = recording;
+    this.onRecording?.(recording);
   }
 
   #run(runId: string): RunRecord | undefined {
@@ -128,14 +245,11 @@ export class Tracing {
           { attributes: { [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.RUN_ID]: e.runId, ...(e.parentRunId ? { [ATTR.PARENT_RUN_ID]: e.parentRunId } : {}) } },
           parent,
         );
-        this.#runs.set(e.runId, {
-          span,
-          context: trace.setSpan(parent, span),
-          recording: span.isRecording(),
-          attempts: new Map(),
-          last: new Map(),
-        });
+        const recording = span.isRecording();
+        this.#runs.set(e.runId, { span, context: trace.setSpan(parent, span), recording, attempts: new Map(), last: new Map() });
         this.#cachedId = '';
+        if (recording) this.#recording++;
+        this.#tell();
         return;
       }
       case 'run_start':
@@ -146,6 +260,8 @@ export class Tracing {
         if (!run) return;
         this.#runs.delete(e.runId);
         this.#cachedId = '';
+        if (run.recording) this.#recording--;
+        this.#tell();
         run.span.setAttribute(ATTR.RESULT, cicdResultOf(e.status));
         if (e.suspended) run.span.addEvent('spanflow.suspended', { [ATTR.TASK_NAME]: e.suspended.node });
         if (e.items) run.span.setAttributes({ 'spanflow.items.completed': e.items.completed, 'spanflow.items.failed': e.items.failed, 'spanflow.items.skipped': e.items.skipped });
@@ -177,80 +293,10 @@ export class Tracing {
         span.end();
         return;
       }
-      case 'step_queued':
-        // Map items are not queued events: a map of 100,000 would bury its span.
-        if (e.index === undefined) {
-          const run = this.#run(e.runId);
-          if (run?.recording) run.span.addEvent('spanflow.queued', { [ATTR.TASK_NAME]: e.node });
-        }
-        return;
-      case 'step_start': {
-        const run = this.#run(e.runId);
-        if (!run) return;
-        // A run the sampler left out: its steps run in its context, with no spans of their own.
-        if (!run.recording) {
-          this.#setAttempt(run, e.node, e.index, run);
-          return;
-        }
-        // A map worker's attempt runs inside its map's attempt: that span is the active one.
-        const parent = e.index === undefined ? run.context : context.active();
-        const waited = run.released?.get(e.node);
-        let links: Link[] | undefined;
-        if (waited) {
-          links = [];
-          for (const from of waited) {
-            const spanContext = run.last.get(from);
-            if (spanContext) links.push({ context: spanContext, attributes: { [ATTR.TASK_NAME]: from } });
-          }
-        }
-        const attributes: Attributes = {
-          [ATTR.PIPELINE_NAME]: e.pipeline,
-          [ATTR.RUN_ID]: e.runId,
-          [ATTR.TASK_NAME]: e.node,
-          [ATTR.TASK_RUN_ID]: `${e.runId}/${e.node}${e.index === undefined ? '' : `[${e.index}]`}/${e.attempt}`,
-          [ATTR.NODE_KIND]: e.nodeKind,
-          [ATTR.ATTEMPT]: e.attempt,
-        };
-        if (e.index !== undefined) attributes[ATTR.MAP_INDEX] = e.index;
-        const span = this.#tracer.startSpan(`step ${e.node}`, { attributes, ...(links ? { links } : {}) }, parent);
-        this.#setAttempt(run, e.node, e.index, { span, context: trace.setSpan(parent, span) });
-        return;
-      }
-      case 'step_retry': {
-        const run = this.#run(e.runId);
-        const open = run && this.#attempt(run, e.node, e.index);
-        if (!run || !open) return;
-        this.#setAttempt(run, e.node, e.index, undefined);
-        if (open === run) return;
-        open.span.addEvent('spanflow.retrying', { [ATTR.ATTEMPT]: e.attempt, [ATTR.ERROR_TYPE]: e.error.type, 'spanflow.retry.delay_ms': e.delayMs });
-        open.span.setAttribute(ATTR.TASK_RESULT, 'failure');
-        exception(open.span, e.error);
-        open.span.setAttribute(ATTR.ERROR_TYPE, e.error.type);
-        open.span.end();
-        return;
-      }
-      case 'step_end': {
-        const run = this.#run(e.runId);
-        if (!run) return;
-        const open = this.#attempt(run, e.node, e.index);
-        if (!open) {
-          // Never ran (a branch not taken, a barrier that timed out, cancelled before it began).
-          if (run.recording) run.span.addEvent(`spanflow.step.${e.status}`, { [ATTR.TASK_NAME]: e.node });
-          return;
-        }
-        this.#setAttempt(run, e.node, e.index, undefined);
-        if (open === run) return;
-        run.released?.delete(e.node);
-        run.last.set(e.node, open.span.spanContext());
-        open.span.setAttribute(ATTR.TASK_RESULT, cicdResultOf(e.status));
-        endStatus(open.span, e.status, e.error);
-        open.span.end();
-        return;
-      }
       case 'token': {
         const run = this.#run(e.runId);
         const open = run && this.#attempt(run, e.node, e.index);
-        if (!open || open === run) return;
+        if (!open) return;
         const attributes: Attributes = { [ATTR.TOKEN_COUNT]: e.tokenIndex + 1 };
         if (this.#options.payloads) {
           const content = this.#payload(e.token);
@@ -294,95 +340,10 @@ export class Tracing {
           ...(e.type === 'map_end' ? { 'spanflow.map.items': e.items, 'spanflow.map.peak_workers': e.peakWorkers } : {}),
         });
         return;
-      case 'item_status':
-        this.#item(e);
-        return;
-      case 'task_start': {
-        const item = this.#run(e.runId)?.items?.get(e.itemId);
-        if (!item) return;
-        // An item the sampler left out gets no task spans: its context still carries the trace for user code.
-        if (!item.span.isRecording()) {
-          item.task = item;
-          return;
-        }
-        const span = this.#tracer.startSpan(
-          `task ${e.stage}/${e.task}`,
-          {
-            attributes: {
-              [ATTR.PIPELINE_NAME]: e.pipeline,
-              [ATTR.TASK_NAME]: `${e.stage}/${e.task}`,
-              [ATTR.NODE_KIND]: 'task',
-              [ATTR.STAGE]: e.stage,
-              [ATTR.WORKER]: e.worker,
-              [ATTR.ATTEMPT]: e.attempt,
-              [ATTR.ITEM_ID]: e.itemId,
-            },
-          },
-          item.context,
-        );
-        item.task = { span, context: trace.setSpan(item.context, span) };
-        return;
-      }
-      case 'task_retry':
-      case 'task_end': {
-        const item = this.#run(e.runId)?.items?.get(e.itemId);
-        const open = item?.task;
-        if (!item || !open) return;
-        item.task = undefined;
-        if (open === item) return;
-        if (e.type === 'task_retry') {
-          open.span.addEvent('spanflow.retrying', { [ATTR.ATTEMPT]: e.attempt, [ATTR.ERROR_TYPE]: e.error.type, 'spanflow.retry.delay_ms': e.delayMs });
-          open.span.setAttribute(ATTR.TASK_RESULT, 'failure');
-          exception(open.span, e.error);
-          open.span.setAttribute(ATTR.ERROR_TYPE, e.error.type);
-        } else {
-          open.span.setAttribute(ATTR.TASK_RESULT, cicdResultOf(e.status));
-          endStatus(open.span, e.status, e.error);
-        }
-        open.span.end();
-        return;
-      }
-      case 'task_status':
-        this.#run(e.runId)?.items?.get(e.itemId)?.task?.span.addEvent('spanflow.task.status', { 'spanflow.task.status': e.text });
-        return;
       case 'worker_state':
         return;
     }
   };
-
-  #item(e: Extract<SpanflowEvent, { type: 'item_status' }>): void {
-    const batch = this.#run(e.runId);
-    if (!batch) return;
-    batch.items ??= new Map();
-    let item = batch.items.get(e.itemId);
-    if (!item) {
-      // Each item is a trace of its own, linked to its batch: a million items are not one trace.
-      const span = this.#tracer.startSpan(`item ${e.pipeline}`, {
-        root: true,
-        attributes: { [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.RUN_ID]: e.runId, [ATTR.ITEM_ID]: e.itemId },
-        links: [{ context: batch.span.spanContext() }],
-      });
-      item = { span, context: trace.setSpan(context.active(), span) };
-      batch.items.set(e.itemId, item);
-    }
-    if (e.status === 'completed' || e.status === 'failed' || e.status === 'skipped') {
-      batch.items.delete(e.itemId);
-      if (!item.span.isRecording()) {
-        item.span.end();
-        return;
-      }
-      item.span.setAttributes({ [ATTR.ITEM_STATUS]: e.status, [ATTR.STAGE]: e.stage });
-      if (e.status === 'failed') {
-        if (e.error) {
-          exception(item.span, e.error);
-          item.span.setAttribute(ATTR.ERROR_TYPE, e.error.type);
-        } else item.span.setStatus({ code: SpanStatusCode.ERROR });
-      }
-      item.span.end();
-      return;
-    }
-    if (item.span.isRecording()) item.span.addEvent(`spanflow.${e.status}`, { [ATTR.STAGE]: e.stage, [ATTR.ATTEMPT]: e.attempt });
-  }
 
   /** The content to show, or undefined when redact or serializing throws: the event goes out without it. */
   #payload(value: unknown): string | undefined {
