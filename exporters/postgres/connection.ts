@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { lockFolder } from './folder-lock.ts';
 import type { Database } from './schema.ts';
 
 /** The subset of a PGlite instance the store uses (Kysely's PGliteDialect takes the same). */
@@ -23,6 +24,8 @@ export interface ConnectionOptions {
   readonly pglite?: PGliteLike;
   /** Connections that write at once (each run keeps to one, so its events stay in order). Default 2 for a server, 1 for PGlite. */
   readonly writers?: number;
+  /** How long to wait for another process to let go of the embedded database's folder, in ms. Default 10,000. */
+  readonly lockWaitMs?: number;
 }
 
 export interface Connection {
@@ -32,6 +35,8 @@ export interface Connection {
   readonly location: string;
   /** Connections the writer may use at once. */
   readonly writers: number;
+  /** Lets go of the embedded database's folder (after the database closed). */
+  readonly release: () => void;
 }
 
 export const DEFAULT_DATA_DIR = '.spanflow/db';
@@ -71,19 +76,28 @@ export function connect(options: ConnectionOptions): Connection {
     // that would be an uncaught exception.
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
-    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), kind: 'postgres', location: redact(url), writers };
+    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), kind: 'postgres', location: redact(url), writers, release: () => {} };
   }
   if (options.pglite) {
-    return { db: new Kysely<Database>({ dialect: new PGliteDialect({ pglite: options.pglite }) }), kind: 'pglite', location: 'PGlite (given)', writers: 1 };
+    return {
+      db: new Kysely<Database>({ dialect: new PGliteDialect({ pglite: options.pglite }) }),
+      kind: 'pglite',
+      location: 'PGlite (given)',
+      writers: 1,
+      release: () => {},
+    };
   }
   const dir = resolve(options.dataDir ?? process.env.SPANFLOW_DATA_DIR ?? DEFAULT_DATA_DIR);
+  let release = () => {};
   const dialect = new PGliteDialect({
     pglite: async () => {
       mkdirSync(dir, { recursive: true });
+      // Next to the folder, not in it: PGlite's initdb wants an empty folder.
+      release = await lockFolder(`${dir}.lock`, dir, options.lockWaitMs ?? 10_000);
       // Loaded only when used: a server-backed store never pays for the WebAssembly build.
       const { PGlite } = await import('@electric-sql/pglite');
       return PGlite.create(dir);
     },
   });
-  return { db: new Kysely<Database>({ dialect }), kind: 'pglite', location: dir, writers: 1 };
+  return { db: new Kysely<Database>({ dialect }), kind: 'pglite', location: dir, writers: 1, release: () => release() };
 }

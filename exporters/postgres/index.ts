@@ -13,4 +13,5 @@ export { checkSchemaName, MigrationError, type MigrationOutcome } from './migrat
 export { asEvent, RunIdError } from './queries/runs.ts';
 export type * from './queries/types.ts';
 export { type Database, OPEN_RUN_STATUSES, STORED_RUN_STATUSES, type StoredNodeKind, type StoredRunStatus } from './schema.ts';
+export { FolderBusyError } from './folder-lock.ts';
 export { createStore, openStore, Store, StoreError, type StoreOptions } from './store.ts';

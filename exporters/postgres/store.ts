@@ -2,7 +2,7 @@
 // records runs into it, the heartbeat of the runs under way, and the queries
 // the CLI reads runs with.
 
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { PipelineDescription, Recording, RecordingContext, RunRecorder } from '../../sdk/index.ts';
 import { type Connection, type ConnectionOptions, connect } from './connection.ts';
 import { sweepInterrupted } from './crash.ts';
@@ -123,6 +123,8 @@ export class Store implements RunRecorder {
 
   async #open(): Promise<void> {
     const { db } = this.#connection;
+    // Connect first, so an unreachable server or a busy folder fails as itself, not as a migration.
+    await sql`select 1`.execute(db);
     if (this.#options.migrate === false) {
       const pending = await pendingMigrations(db, this.schema);
       if (pending.length > 0) {
@@ -176,6 +178,7 @@ export class Store implements RunRecorder {
       this.#closed = true;
       unflushed.delete(this);
       await this.#connection.db.destroy().catch(() => {});
+      this.#connection.release();
     })();
     return this.#closing;
   }
