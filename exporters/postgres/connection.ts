@@ -14,8 +14,8 @@ export type PGliteLike = ConstructorParameters<typeof PGliteDialect>[0]['pglite'
 
 export interface ConnectionOptions {
   /**
-   * A `postgres://` URL. Default: `SPANFLOW_DATABASE_URL`, then `DATABASE_URL`;
-   * with neither, an embedded PGlite database in `dataDir`.
+   * A `postgres://` URL. Default, unless `dataDir` is given: `SPANFLOW_DATABASE_URL`,
+   * then `DATABASE_URL`; with neither, an embedded PGlite database in `dataDir`.
    */
   readonly url?: string;
   /** The embedded database's folder, when there is no URL. Default: `SPANFLOW_DATA_DIR`, else `.spanflow/db` under the working directory. */
@@ -64,7 +64,8 @@ const types = {
 };
 
 export function connect(options: ConnectionOptions): Connection {
-  const url = options.pglite ? undefined : (options.url ?? urlFromEnv());
+  // A folder given (and no URL) means the embedded database, whatever the environment names.
+  const url = options.pglite ? undefined : (options.url ?? (options.dataDir === undefined ? urlFromEnv() : undefined));
   if (url !== undefined) {
     if (!/^postgres(ql)?:\/\//.test(url)) {
       throw new TypeError(`spanflow/postgres: the database URL must start with postgres:// (got '${redact(url)}'); leave it out for the embedded database`);

@@ -1,6 +1,7 @@
 // Mermaid flowchart of a pipeline: one shape per node kind, streaming steps
 // marked, sub-pipelines expanded as subgraphs, hooks shown at both ends.
 
+import { mermaidLabel as label } from '../mermaid.ts';
 import type { Graph } from './pipeline.ts';
 import { type GraphNode, STOP } from './types.ts';
 
@@ -12,11 +13,6 @@ const CLASSES = [
   'classDef barrier fill:#ede7f6,stroke:#5e35b1',
   'classDef hook fill:#f1f3f4,stroke:#80868b,stroke-dasharray:3 3',
 ];
-
-function label(text: string): string {
-  // `#` first, so a name that happens to spell an entity (`#quot;`) stays literal; a line break would end the statement.
-  return `"${text.replace(/#/g, '#35;').replace(/"/g, '#quot;').replace(/\r?\n/g, '<br>')}"`;
-}
 
 /** The name, with the step's retry and timeout when it has them (`analyze ↻3 ⏱400 ms`). */
 function title(node: GraphNode<unknown, unknown>): string {

@@ -1,5 +1,6 @@
 // A stage pipeline as a store keeps it: its stages and their options as JSON, and a Mermaid chain.
 
+import { mermaidLabel as label } from '../mermaid.ts';
 import { describePipeline, type PipelineDescription } from '../persist.ts';
 import type { StagePipeline } from './pipeline.ts';
 
@@ -10,10 +11,6 @@ function retryOf(retry: unknown): unknown {
   if (retry === undefined || typeof retry === 'number') return retry;
   const { retryIf, ...rest } = retry as { retryIf?: unknown };
   return retryIf ? { ...rest, retryIf: true } : rest;
-}
-
-function label(text: string): string {
-  return `"${text.replace(/#/g, '#35;').replace(/"/g, '#quot;').replace(/\r?\n/g, '<br>')}"`;
 }
 
 /** What a description needs of a stage pipeline (any `In` and `Out`). */
@@ -34,7 +31,7 @@ export function describeStages(pipeline: Described): PipelineDescription {
   const lines = ['flowchart LR'];
   pipeline.stages.forEach((stage, i) => {
     const tasks = stage.tasks.map((t) => t.name).join(' → ');
-    lines.push(`  s${i}[${label(`${stage.name} ×${stage.workers}${tasks === stage.name ? '' : `: ${tasks}`}`)}]`);
+    lines.push(`  s${i}[${label(`${stage.name} ×${stage.workers}${tasks === stage.name || tasks === '' ? '' : `: ${tasks}`}`)}]`);
     if (i > 0) lines.push(`  s${i - 1} --> s${i}`);
   });
   description = describePipeline(pipeline.name, 'stages', { stages, meta: pipeline.options.meta ?? {} }, `${lines.join('\n')}\n`, []);

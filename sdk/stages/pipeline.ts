@@ -2,6 +2,7 @@ import { DefinitionError } from '../errors.ts';
 import { checkRetry, describe } from '../options.ts';
 import { didYouMean } from '../suggest.ts';
 import { Batch, type BatchOptions } from './run.ts';
+import { describeStages } from './describe.ts';
 import type {
   BatchResult,
   FeedOptions,
@@ -137,6 +138,11 @@ export class StagePipeline<In, Out> {
     const batch = new Batch<In, Out>(this, options);
     this.#latest = batch;
     return batch;
+  }
+
+  /** A Mermaid flowchart of the pipeline: its chain of stages, with their workers and tasks. */
+  toMermaid(): string {
+    return describeStages(this as StagePipeline<unknown, unknown>).mermaid;
   }
 
   /** A snapshot of the batch started last (by `run`, `stream` or `start`), or undefined before the first. */

@@ -1,0 +1,83 @@
+// `spanflow graph <module>`: imports a module and prints the Mermaid flowchart
+// of each pipeline it exports (graph and stage pipelines, through their toMermaid()).
+
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Command } from 'commander';
+import { CommandError, type Output } from '../io.ts';
+import { message } from '../store.ts';
+
+interface Found {
+  readonly exportName: string;
+  readonly pipeline: string;
+  readonly mermaid: () => string;
+}
+
+interface GraphLike {
+  readonly name: string;
+  toMermaid(): string;
+}
+
+// Duck-typed rather than `instanceof`: a module may reach the engine by another path (the package name, a copy).
+// Graph and stage pipelines both draw themselves.
+function isPipeline(value: unknown): value is GraphLike {
+  return typeof value === 'object' && value !== null && typeof (value as GraphLike).toMermaid === 'function' && typeof (value as GraphLike).name === 'string';
+}
+
+function pipelines(module: Readonly<Record<string, unknown>>): Found[] {
+  const seen = new Set<unknown>();
+  const found: Found[] = [];
+  for (const [exportName, value] of Object.entries(module)) {
+    if (seen.has(value)) continue;
+    if (!isPipeline(value)) continue;
+    found.push({ exportName, pipeline: value.name, mermaid: () => value.toMermaid() });
+    seen.add(value);
+  }
+  return found;
+}
+
+export function registerGraph(program: Command, out: Output): void {
+  program
+    .command('graph')
+    .description('print the Mermaid flowchart of the pipelines a module exports')
+    .argument('<module>', 'a .ts or .js file that exports pipelines (path from the current folder)')
+    .option('--export <name>', 'only this export')
+    .action(async (path: string, flags: { export?: string }) => {
+      const file = resolve(out.cwd, path);
+      if (!existsSync(file)) throw new CommandError(`no file at ${file}: give the path of a module that exports pipelines`);
+      let module: Record<string, unknown>;
+      try {
+        module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+      } catch (error) {
+        throw new CommandError(`importing ${path} failed: ${message(error)}`);
+      }
+      const found = pipelines(module);
+      const names = found.map((f) => `${f.exportName} (pipeline '${f.pipeline}')`).join(', ');
+      let chosen = found;
+      if (flags.export !== undefined) {
+        const wanted = flags.export;
+        if (!(wanted in module)) {
+          throw new CommandError(`${path} has no export named '${wanted}'${found.length > 0 ? `: its pipelines are ${names}` : ''}`);
+        }
+        chosen = found.filter((f) => f.exportName === wanted || module[f.exportName] === module[wanted]);
+        if (chosen.length === 0) throw new CommandError(`export '${wanted}' of ${path} is not a pipeline${found.length > 0 ? `: its pipelines are ${names}` : ''}`);
+      }
+      if (chosen.length === 0) {
+        const exported = Object.keys(module);
+        throw new CommandError(
+          `${path} exports no pipeline (${exported.length > 0 ? `its exports: ${exported.join(', ')}` : 'it exports nothing'}): export one made with pipeline() or stages()`,
+        );
+      }
+      for (const [i, f] of chosen.entries()) {
+        let text: string;
+        try {
+          text = f.mermaid();
+        } catch (error) {
+          throw new CommandError(`pipeline '${f.pipeline}' (export ${f.exportName}) is not valid: ${message(error)}`);
+        }
+        if (chosen.length > 1) out.line(`${i > 0 ? '\n' : ''}%% ${f.exportName}: pipeline '${f.pipeline}'`);
+        out.write(text.endsWith('\n') ? text : `${text}\n`);
+      }
+    });
+}

@@ -1,0 +1,127 @@
+// Opening the run store for a command: the database from --database-url (else
+// the environment the store reads), the embedded folder from --data-dir, the
+// schema from --schema; and run ids from their prefixes.
+
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import {
+  checkSchemaName,
+  createStore,
+  DEFAULT_DATA_DIR,
+  openStore,
+  RunIdError,
+  type RunSummary,
+  redact,
+  type Store,
+  type StoreOptions,
+  urlFromEnv,
+} from '../exporters/postgres/index.ts';
+import { CommandError, type Output, UsageError } from './io.ts';
+import { time } from './render/format.ts';
+
+/** The global options every command takes. */
+export interface StoreFlags {
+  readonly databaseUrl?: string;
+  readonly dataDir?: string;
+  readonly schema?: string;
+}
+
+interface Target {
+  readonly options: StoreOptions;
+  readonly location: string;
+  /** The embedded database's folder, when there is no URL. */
+  readonly folder: string | undefined;
+}
+
+function target(out: Output, flags: StoreFlags): Target {
+  // --data-dir asks for the embedded database, even when the environment names a server.
+  const url = flags.databaseUrl ?? (flags.dataDir === undefined ? urlFromEnv(out.env) : undefined);
+  const schemaName = flags.schema ?? out.env.SPANFLOW_SCHEMA ?? 'spanflow';
+  let schema: string;
+  try {
+    schema = checkSchemaName(schemaName);
+  } catch (error) {
+    throw new UsageError(`--schema: ${message(error)}`);
+  }
+  if (url !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(url)) {
+      throw new UsageError(`--database-url must be a postgres:// URL (got '${redact(url)}'); leave it out for the embedded database in --data-dir`);
+    }
+    return { options: { url, schema }, location: `${redact(url)} (schema ${schema})`, folder: undefined };
+  }
+  const folder = resolve(out.cwd, flags.dataDir ?? out.env.SPANFLOW_DATA_DIR ?? DEFAULT_DATA_DIR);
+  return { options: { dataDir: folder, schema }, location: `${folder} (schema ${schema})`, folder };
+}
+
+/** An error's message, never empty (a refused connection can come as an AggregateError without one). */
+export function message(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  if (error.message) return error.message;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (error instanceof AggregateError && error.errors.length > 0) return error.errors.map(message).join('; ');
+  return code ?? error.name;
+}
+
+/**
+ * Opens the store, runs `use`, and closes it whatever happens. Reading commands
+ * never create tables: a schema that needs migrations is an error that says to
+ * run `spanflow migrate`, and a missing embedded folder says where it looked.
+ */
+export async function withStore<T>(out: Output, flags: StoreFlags, use: (store: Store) => Promise<T>): Promise<T> {
+  const where = target(out, flags);
+  if (where.folder !== undefined && !existsSync(where.folder)) {
+    throw new CommandError(
+      `no runs stored in ${where.folder}: the folder does not exist. Run a pipeline with \`persist: true\` first (\`npm start\` stores the showcase), ` +
+        'or point --data-dir (SPANFLOW_DATA_DIR) at another folder, or --database-url (SPANFLOW_DATABASE_URL) at a Postgres server',
+    );
+  }
+  let store: Store;
+  try {
+    store = await openStore({ ...where.options, migrate: false });
+  } catch (error) {
+    throw new CommandError(`cannot open the run store at ${where.location}: ${message(error)}`);
+  }
+  try {
+    return await use(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Runs the pending migrations (creating the schema, and the embedded folder, when they are missing). */
+export async function migrateStore(out: Output, flags: StoreFlags): Promise<{ location: string; applied: string[]; current: string[] }> {
+  const where = target(out, flags);
+  const store = createStore({ ...where.options, migrate: false });
+  try {
+    const outcome = await store.migrate();
+    return { location: where.location, applied: [...outcome.applied], current: [...outcome.current] };
+  } catch (error) {
+    throw new CommandError(`cannot migrate the run store at ${where.location}: ${message(error)}`);
+  } finally {
+    await store.close();
+  }
+}
+
+/** The full id of the run a prefix names; a clear error, listing the runs, when it names none or several. */
+export async function resolveRun(store: Store, prefix: string): Promise<string> {
+  try {
+    return await store.resolveRunId(prefix);
+  } catch (error) {
+    if (!(error instanceof RunIdError)) throw error;
+    if (error.reason === 'invalid') {
+      throw new UsageError(`'${prefix}' is not a run id: give the id, or its first 4 or more characters, as \`spanflow runs\` lists them`);
+    }
+    if (error.reason === 'unknown') throw new CommandError(`no run id starts with '${prefix}': \`spanflow runs\` lists the runs (--children for sub-pipeline runs)`);
+    const shown = error.matches.slice(0, 5);
+    const more = error.matches.length > shown.length ? '\n  …and more' : '';
+    throw new CommandError(
+      `run id prefix '${prefix}' is ambiguous: it matches ${error.matches.length > 5 ? 'more than 5' : error.matches.length} runs\n` +
+        `${shown.map((r) => `  ${matchLine(r)}`).join('\n')}${more}\ngive more characters of the one you mean`,
+    );
+  }
+}
+
+function matchLine(run: RunSummary): string {
+  return `${run.id}  ${run.pipeline}  ${run.status}  started ${time(run.startedAt)}`;
+}
+
