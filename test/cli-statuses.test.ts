@@ -3,19 +3,15 @@
 // in turn; and the `spanflow` bin itself, run as a command in a child process.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { type RunPage, STORED_RUN_STATUSES, type Store } from '../exporters/postgres/index.ts';
 import { pipeline } from '../sdk/index.ts';
 import { bin, cli, ok } from './cli-support.ts';
 import { latch } from './support.ts';
-import { adminQuery, TEST_DATABASE_URL, testStore } from './store-support.ts';
+import { adminQuery, killMidRun, TEST_DATABASE_URL, testStore } from './store-support.ts';
 
 const SCHEMA = 'cli_statuses';
 const at = ['--database-url', TEST_DATABASE_URL, '--schema', SCHEMA];
-const CRASHING = fileURLToPath(new URL('./fixtures/store-crash-child.ts', import.meta.url));
 let store: Store;
 
 before(async () => {
@@ -25,27 +21,9 @@ after(async () => {
   await store.close();
 });
 
-/** Starts a process that persists a run into our schema, waits until the run is stored, and kills it with SIGKILL. */
-async function killMidRun(): Promise<string> {
-  const child = spawn(process.execPath, [CRASHING, TEST_DATABASE_URL, SCHEMA], { stdio: ['ignore', 'pipe', 'inherit'] });
-  child.stdout.setEncoding('utf8');
-  let out = '';
-  const runId = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (chunk: string) => {
-      out += chunk;
-      const found = /running ([0-9a-f-]{36})/.exec(out);
-      if (found?.[1]) resolve(found[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`the child exited (${code}) before its run started: ${out}`)));
-  });
-  child.kill('SIGKILL');
-  await once(child, 'exit');
-  return runId;
-}
-
 describe('runs a crash or a run under way left behind', () => {
   test('a run whose process was killed is listed and shown as interrupted, through the bin', async () => {
-    const runId = await killMidRun();
+    const runId = await killMidRun(TEST_DATABASE_URL, SCHEMA);
     const listed = await bin(['runs', '--status', 'interrupted', '--json'], { SPANFLOW_DATABASE_URL: TEST_DATABASE_URL, SPANFLOW_SCHEMA: SCHEMA });
     assert.equal(listed.code, 0, listed.stderr);
     const page = JSON.parse(listed.stdout) as RunPage;

@@ -6,9 +6,6 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { main } from '../cli/index.ts';
-import type { Store } from '../exporters/postgres/index.ts';
-import { runScenarios, type ScenarioRun } from '../examples/video-render/pipeline.ts';
-import type { SpanflowEvent } from '../sdk/index.ts';
 
 export const BIN = fileURLToPath(new URL('../cli/bin.ts', import.meta.url));
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -69,33 +66,5 @@ export async function ok(args: readonly string[], options: CliOptions = {}): Pro
   return result.stdout;
 }
 
-export interface Showcase {
-  readonly runs: readonly ScenarioRun[];
-  /** Every event of each run (sub-pipeline runs included), by run id. */
-  readonly events: ReadonlyMap<string, SpanflowEvent[]>;
-  /** The run id of a scenario by name. */
-  readonly id: (scenario: 'quick-promo' | 'feature-film' | 'deadline-crunch') => string;
-}
 
-/** Runs the showcase's three scenarios into `store` and writes them out. */
-export async function persistShowcase(store: Store): Promise<Showcase> {
-  const events = new Map<string, SpanflowEvent[]>();
-  const runs = await runScenarios({
-    persist: store,
-    onEvent: (event) => {
-      const list = events.get(event.runId) ?? [];
-      list.push(event);
-      events.set(event.runId, list);
-    },
-  });
-  await store.flush();
-  const id = (name: string) => {
-    const run = runs.find((r) => r.scenario.name === name);
-    if (!run) throw new Error(`no scenario ${name}`);
-    return run.result.runId;
-  };
-  return { runs, events, id };
-}
-
-/** An event as JSON keeps it, without its time (stored to the microsecond). */
-export const plain = ({ time: _time, ...event }: SpanflowEvent): unknown => JSON.parse(JSON.stringify(event));
+export { persistShowcase, plain, type Showcase } from './store-support.ts';

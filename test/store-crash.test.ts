@@ -3,32 +3,10 @@
 // went stale), and the listing returns it like any other run.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { after, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { openStore, type Store, type StoreOptions } from '../exporters/postgres/index.ts';
-import { adminQuery, TEST_DATABASE_URL, tempFolder } from './store-support.ts';
+import { adminQuery, killMidRun, TEST_DATABASE_URL, tempFolder } from './store-support.ts';
 
-const CHILD = fileURLToPath(new URL('./fixtures/store-crash-child.ts', import.meta.url));
-
-/** Starts the child, waits until its run is stored and running, and kills it with SIGKILL. Returns the run id. */
-async function killMidRun(where: string, schema: string): Promise<string> {
-  const child = spawn(process.execPath, [CHILD, where, schema], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.setEncoding('utf8');
-  const runId = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (chunk: string) => {
-      out += chunk;
-      const found = /running ([0-9a-f-]{36})/.exec(out);
-      if (found?.[1]) resolve(found[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`the child exited (${code}) before its run started: ${out}`)));
-  });
-  child.kill('SIGKILL');
-  await once(child, 'exit');
-  return runId;
-}
 
 async function expectInterrupted(options: StoreOptions, runId: string): Promise<Store> {
   const store = await openStore(options);

@@ -4,16 +4,13 @@
 // over.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { FolderBusyError, openStore } from '../exporters/postgres/index.ts';
-import { tempFolder } from './store-support.ts';
+import { startDoomedRun, tempFolder } from './store-support.ts';
 
-const CHILD = fileURLToPath(new URL('./fixtures/store-crash-child.ts', import.meta.url));
 const folder = tempFolder('lock');
 after(folder.cleanup);
 
@@ -36,16 +33,7 @@ describe('the embedded database folder is one process\'s at a time', { timeout: 
 
   test('a process holding the folder keeps others out with a clear error; once it is killed, its lock is taken over', async () => {
     const dataDir = join(folder.path, 'shared');
-    const child = spawn(process.execPath, [CHILD, dataDir, 'spanflow'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    child.stdout.setEncoding('utf8');
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (chunk: string) => {
-        out += chunk;
-        if (out.includes('running ')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`the child exited (${code}) early: ${out}`)));
-    });
+    const { child } = await startDoomedRun(dataDir, 'spanflow');
     await assert.rejects(openStore({ dataDir, lockWaitMs: 200 }), {
       name: 'FolderBusyError',
       message: `the embedded database in ${dataDir} is open in another process (pid ${child.pid}), and only one process at a time may use it: wait for that one to finish, or keep runs in a Postgres server (SPANFLOW_DATABASE_URL=postgres://…)`,

@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { asEvent, openStore, type RunDetail, type Store } from '../exporters/postgres/index.ts';
-import { runScenarios, type ScenarioRun } from '../examples/video-render/pipeline.ts';
+import type { ScenarioRun } from '../examples/video-render/pipeline.ts';
 import type { SpanflowEvent } from '../sdk/index.ts';
 import { finished } from './otel-support.ts';
-import { tempFolder, testStore } from './store-support.ts';
+import { persistShowcase, plain, tempFolder, testStore } from './store-support.ts';
 
 /** What the step_attempts table should hold, from the events: the last status each attempt reached. */
 function expectedAttempts(events: readonly SpanflowEvent[]): Map<string, string> {
@@ -22,27 +22,16 @@ function expectedAttempts(events: readonly SpanflowEvent[]): Map<string, string>
   return attempts;
 }
 
-/** An event as JSON keeps it (undefined fields gone), without its time, for comparing with what the store gives back. */
-const plain = ({ time, ...event }: SpanflowEvent): unknown => JSON.parse(JSON.stringify(event));
-
 function showcase(backend: string, open: () => Promise<Store>, close: () => void): void {
   describe(`the showcase persisted on ${backend}`, () => {
     let store: Store;
-    let runs: ScenarioRun[];
-    const events = new Map<string, SpanflowEvent[]>();
+    let runs: readonly ScenarioRun[];
+    let events: ReadonlyMap<string, SpanflowEvent[]>;
     const stored = new Map<string, RunDetail>();
 
     before(async () => {
       store = await open();
-      runs = await runScenarios({
-        persist: store,
-        onEvent: (event) => {
-          const list = events.get(event.runId) ?? [];
-          list.push(event);
-          events.set(event.runId, list);
-        },
-      });
-      await store.flush();
+      ({ runs, events } = await persistShowcase(store));
       for (const runId of events.keys()) {
         const detail = await store.getRun(runId);
         assert.ok(detail, `run ${runId} is stored`);

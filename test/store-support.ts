@@ -2,11 +2,16 @@
 // `.ci/run` starts), a fresh schema per test file, and PGlite folders.
 
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { runScenarios, type ScenarioRun } from '../examples/video-render/pipeline.ts';
 import { openStore, redact, type Store, type StoreOptions } from '../exporters/postgres/index.ts';
+import type { SpanflowEvent } from '../sdk/index.ts';
 
 export const TEST_DATABASE_URL = process.env.SPANFLOW_TEST_DATABASE_URL || 'postgres://spanflow:spanflow@127.0.0.1:5432/spanflow_test';
 
@@ -58,3 +63,63 @@ export function captureWarnings(type: string) {
     },
   };
 }
+
+const DOOMED = fileURLToPath(new URL('./fixtures/store-crash-child.ts', import.meta.url));
+
+/**
+ * Starts a process that persists a run (into a Postgres URL or a PGlite folder, and a schema) and hangs
+ * in its second step; resolves once the run is stored and running, with the process and the run id.
+ */
+export async function startDoomedRun(where: string, schema: string): Promise<{ child: ChildProcess; runId: string }> {
+  const child = spawn(process.execPath, [DOOMED, where, schema], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.stdout?.setEncoding('utf8');
+  let out = '';
+  const runId = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: string) => {
+      out += chunk;
+      const found = /running ([0-9a-f-]{36})/.exec(out);
+      if (found?.[1]) resolve(found[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`the child exited (${code}) before its run started: ${out}`)));
+  });
+  return { child, runId };
+}
+
+/** Starts a doomed run (startDoomedRun) and kills its process with SIGKILL mid-run. Returns the run id. */
+export async function killMidRun(where: string, schema: string): Promise<string> {
+  const { child, runId } = await startDoomedRun(where, schema);
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  return runId;
+}
+
+export interface Showcase {
+  readonly runs: readonly ScenarioRun[];
+  /** Every event of each run (sub-pipeline runs included), by run id. */
+  readonly events: ReadonlyMap<string, SpanflowEvent[]>;
+  /** The run id of a scenario by name. */
+  readonly id: (scenario: 'quick-promo' | 'feature-film' | 'deadline-crunch') => string;
+}
+
+/** Runs the showcase's three scenarios into `store` and writes them out. */
+export async function persistShowcase(store: Store): Promise<Showcase> {
+  const events = new Map<string, SpanflowEvent[]>();
+  const runs = await runScenarios({
+    persist: store,
+    onEvent: (event) => {
+      const list = events.get(event.runId) ?? [];
+      list.push(event);
+      events.set(event.runId, list);
+    },
+  });
+  await store.flush();
+  const id = (name: string) => {
+    const run = runs.find((r) => r.scenario.name === name);
+    if (!run) throw new Error(`no scenario ${name}`);
+    return run.result.runId;
+  };
+  return { runs, events, id };
+}
+
+/** An event as JSON keeps it (undefined fields gone), without its time (stored to the microsecond), for comparing with what a store gives back. */
+export const plain = ({ time: _time, ...event }: SpanflowEvent): unknown => JSON.parse(JSON.stringify(event));

@@ -6,16 +6,7 @@
 import { hostname } from 'node:os';
 import { type Kysely, sql } from 'kysely';
 import { OPEN_RUN_STATUSES, type Database } from './schema.ts';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, under another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { processAlive } from './process.ts';
 
 /** Marks runs left `pending` or `running` by dead processes `interrupted`; returns how many. */
 export async function sweepInterrupted(db: Kysely<Database>, schema: string, staleAfterMs: number): Promise<number> {
@@ -26,7 +17,7 @@ export async function sweepInterrupted(db: Kysely<Database>, schema: string, sta
     .where('status', 'in', OPEN_RUN_STATUSES)
     .execute();
   const here = hostname();
-  const dead = open.filter((run) => run.stale || (run.host === here && run.pid !== process.pid && !alive(run.pid))).map((run) => run.id);
+  const dead = open.filter((run) => run.stale || (run.host === here && run.pid !== process.pid && !processAlive(run.pid))).map((run) => run.id);
   if (dead.length === 0) return 0;
   const result = await s
     .updateTable('runs')

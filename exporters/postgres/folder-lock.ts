@@ -6,6 +6,7 @@
 
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { processAlive } from './process.ts';
 
 export class FolderBusyError extends Error {
   override name = 'FolderBusyError';
@@ -14,16 +15,6 @@ export class FolderBusyError extends Error {
 /** Locks held by this process, released on exit if nothing released them before. */
 const held = new Set<string>();
 let exitHook = false;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, owned by someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Takes the lock, or gives the pid of the live process that holds it (this one, for another store here). */
 function tryTake(file: string): number | undefined {
@@ -37,7 +28,7 @@ function tryTake(file: string): number | undefined {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
   const owner = Number.parseInt(readFileSync(file, 'utf8'), 10);
-  if (Number.isInteger(owner) && owner !== process.pid && alive(owner)) return owner;
+  if (Number.isInteger(owner) && owner !== process.pid && processAlive(owner)) return owner;
   // Left by a process that is gone (or unreadable): take it over.
   rmSync(file, { force: true });
   return tryTake(file);

@@ -22,6 +22,7 @@ import type {
   Recording,
   RecordingContext,
   RunEndEvent,
+  RunStartEvent,
   SpanflowEvent,
   StepStatus,
 } from '../../sdk/index.ts';
@@ -115,6 +116,14 @@ export class Recorder {
     return track;
   }
 
+  #start(track: RunTrack, event: RunStartEvent): void {
+    track.state.status = 'running';
+    track.state.resumeFrom = event.resumeFrom;
+    track.state.pipelineMeta = event.pipelineMeta;
+    track.state.traceId = event.traceId ?? track.state.traceId;
+    this.#writer.run(track);
+  }
+
   #end(track: RunTrack, event: RunEndEvent): void {
     endRun(track.state, event);
     this.open.delete(track);
@@ -136,12 +145,7 @@ export class Recorder {
           runs.set(event.runId, track);
           break;
         case 'run_start':
-          if (!track) break;
-          track.state.status = 'running';
-          track.state.resumeFrom = event.resumeFrom;
-          track.state.pipelineMeta = event.pipelineMeta;
-          track.state.traceId = event.traceId ?? track.state.traceId;
-          writer.run(track);
+          if (track) this.#start(track, event);
           break;
         case 'run_end':
           if (!track) break;
@@ -237,11 +241,7 @@ export class Recorder {
           track = this.#begin(lane, event, description, 'stages', context);
           break;
         case 'run_start':
-          if (!track) return;
-          track.state.status = 'running';
-          track.state.pipelineMeta = event.pipelineMeta;
-          track.state.traceId = event.traceId ?? track.state.traceId;
-          writer.run(track);
+          if (track) this.#start(track, event);
           break;
         case 'run_end':
           if (!track) return;
