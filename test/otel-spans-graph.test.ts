@@ -50,7 +50,10 @@ describe('the video-render showcase as spans', { timeout: 30_000 }, () => {
       await tree(scenario(0)),
       lines(
         'pipeline video-render [result=success] {queued×4, barrier.release, queued×3, barrier.wait, barrier.release, queued×2, step.skipped, queued, barrier.release, queued×3}',
+        // The startup hook starts a render thread: the hook's code runs with its span current.
         '  hook warm-gpu-pool [hook.phase=startup]',
+        '    worker renderFrames',
+        '      encode frames',
         '  step accept [node.kind=step, attempt=1, task.run.result=success]',
         '  step validate [node.kind=step, attempt=1, task.run.result=success]',
         '  step fetch-cdn [node.kind=step, attempt=1, task.run.result=success]',
@@ -68,6 +71,9 @@ describe('the video-render showcase as spans', { timeout: 30_000 }, () => {
         '    pipeline render-farm [result=success] {queued×3}',
         '      step allocate-gpu [node.kind=step, attempt=1, task.run.result=success]',
         '      step render-frames [node.kind=step, attempt=1, task.run.result=success]',
+        // The frames are rendered on a worker thread: its task span, and the span its code made there.
+        '        worker renderFrames',
+        '          encode frames',
         '      step release-gpu [node.kind=step, attempt=1, task.run.result=success]',
         '  step composite [node.kind=barrier, attempt=1, task.run.result=success] -> step render-farm-fast',
         '  step preview [node.kind=step, attempt=1, task.run.result=success] {token×8}',
@@ -124,11 +130,13 @@ describe('the video-render showcase as spans', { timeout: 30_000 }, () => {
   test('the deadline crunch: render-frames times out, and so do its sub step and both runs', async () => {
     const crunch = (await tree(scenario(2))).split('\n');
     assert.equal(crunch[0], 'pipeline video-render [result=timeout, error.type=StepTimeoutError] ERROR {queued×4, barrier.release, queued×3, barrier.wait, barrier.release, queued×3, step.skipped, exception}');
-    assert.deepEqual(crunch.slice(-5), [
+    assert.deepEqual(crunch.slice(-6), [
       '  step render-farm-hq [node.kind=sub, attempt=1, task.run.result=timeout, error.type=StepTimeoutError] ERROR {exception}',
       '    pipeline render-farm [result=timeout, error.type=StepTimeoutError] ERROR {queued×2, exception}',
       '      step allocate-gpu [node.kind=step, attempt=1, task.run.result=success]',
       '      step render-frames [node.kind=step, attempt=1, task.run.result=timeout, error.type=StepTimeoutError] ERROR {exception}',
+      // The timeout stopped the render on its thread: the task span ends with it; the worker's own span died with the thread.
+      '        worker renderFrames [error.type=StepTimeoutError] ERROR {exception}',
       '  hook release-gpu-pool [hook.phase=shutdown]',
     ]);
     const frames = spans.filter((s) => s.name === 'step render-frames').at(-1) as ReadableSpan;

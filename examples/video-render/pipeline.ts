@@ -6,12 +6,14 @@
 //     -> composite (ALL barrier, with a barrier timeout) -> preview (streams frame tokens) -> deliver
 //
 // The render farm is one child pipeline used twice: allocate-gpu -> render-frames
-// (a step timeout) -> release-gpu. Startup and shutdown hooks warm up and release
-// a GPU pool given to the run as its context.
+// (real CPU work on a worker thread, with a step timeout) -> release-gpu. Startup
+// and shutdown hooks warm up and release a GPU pool given to the run as its context.
 
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep, setImmediate as yieldToLoop } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type PersistOption, pipeline, type RunResult, type SpanflowEvent } from '../../sdk/index.ts';
+import { workerTask } from '../../worker-threads/index.ts';
+import type { renderFrames } from './render.ts';
 
 // ---- the job: one run's state ---------------------------------------------
 
@@ -121,6 +123,9 @@ export interface FarmJob {
 /** How long one render attempt may take, in ms. */
 export const RENDER_TIMEOUT_MS = 400;
 
+/** Renders frames on a worker thread of the process's shared pool (spanflow/workers). */
+export const renderOnPool = workerTask<typeof renderFrames>(new URL('./render.ts', import.meta.url), 'renderFrames');
+
 export const renderFarm = pipeline<FarmJob, RenderContext>('render-farm', { description: 'renders the frames of one job on a leased GPU' })
   .step(
     'allocate-gpu',
@@ -132,20 +137,13 @@ export const renderFarm = pipeline<FarmJob, RenderContext>('render-farm', { desc
   .step(
     'render-frames',
     async ({ state, signal, meta }) => {
-      // Real (small) CPU work per frame, yielding to the event loop between frames
-      // so the timeout can fire, and stopping as soon as the signal does.
-      const frame = Buffer.alloc(state.frameBytes);
-      let digest = Buffer.alloc(32);
-      for (let f = 0; f < state.frames; f++) {
-        if (signal.aborted) throw signal.reason;
-        frame.writeUInt32LE(f, 0);
-        digest = createHash('sha256').update(digest).update(frame).digest();
-        state.rendered = f + 1;
-        await yieldToLoop();
-      }
-      state.digest = digest.toString('hex');
-      meta.step.count('frames', state.rendered);
-      return { frames: state.rendered, digest: state.digest };
+      // The frames are rendered on a worker thread of the shared pool (render.ts): the
+      // step's timeout stops the render there, and its span nests under this step's.
+      const { frames, digest } = await renderOnPool.run({ jobId: state.jobId, frames: state.frames, frameBytes: state.frameBytes }, { signal });
+      state.rendered = frames;
+      state.digest = digest;
+      meta.step.count('frames', frames);
+      return { frames, digest };
     },
     { timeout: RENDER_TIMEOUT_MS, to: 'release-gpu' },
   )
@@ -189,6 +187,8 @@ export const videoRender = pipeline<RenderJob, RenderContext>('video-render', {
   description: 'renders a video job on a cloud GPU farm',
 })
   .onStartup('warm-gpu-pool', async ({ context, signal, meta }) => {
+    // A render thread is started (and its module loaded) here, not within the render step's timeout.
+    await renderOnPool.run({ jobId: 'warm-up', frames: 0, frameBytes: 0 }, { signal });
     const warmMs = await context.pool.warm(signal);
     meta.run.set('gpuPool', { region: meta.pipeline.region, gpus: context.pool.size, warmMs: Math.round(warmMs) });
   })

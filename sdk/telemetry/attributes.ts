@@ -24,6 +24,8 @@ export const ATTR = {
   TOKEN_COUNT: 'spanflow.token.count',
   TOKEN: 'spanflow.token',
   DROP_REASON: 'spanflow.drop.reason',
+  /** A worker thread pool's name (spanflow/workers). */
+  POOL_NAME: 'spanflow.pool.name',
 } as const;
 
 export type AttributeName = (typeof ATTR)[keyof typeof ATTR];

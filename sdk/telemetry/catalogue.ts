@@ -19,7 +19,13 @@ export interface MetricDef {
 /** Seconds, from a fast step (5 ms) to a long run (10 min). */
 export const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600] as const;
 
-const { PIPELINE_NAME, RESULT, TASK_NAME, TASK_RESULT, NODE_KIND, ERROR_TYPE, STAGE, ITEM_STATUS, WORKER_STATE, DROP_REASON } = ATTR;
+/**
+ * Seconds, for worker pool tasks: from a trivial task (100 µs) to a long one
+ * (1 min). A pool's queue wait is often well under the 5 ms of SECONDS_BUCKETS.
+ */
+export const POOL_SECONDS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] as const;
+
+const { PIPELINE_NAME, RESULT, TASK_NAME, TASK_RESULT, NODE_KIND, ERROR_TYPE, STAGE, ITEM_STATUS, WORKER_STATE, DROP_REASON, POOL_NAME } = ATTR;
 
 export const METRICS = {
   runDuration: {
@@ -116,6 +122,51 @@ export const METRICS = {
     unit: '{event}',
     description: 'Events the store could not write.',
     attributes: [DROP_REASON],
+  },
+  // Worker thread pools (spanflow/workers): recorded by worker-threads/, one series per pool.
+  poolThreads: {
+    name: 'spanflow.pool.threads',
+    instrument: 'gauge',
+    unit: '{thread}',
+    description: 'Threads of a worker pool, busy or idle.',
+    attributes: [POOL_NAME],
+  },
+  poolIdleThreads: {
+    name: 'spanflow.pool.idle_threads',
+    instrument: 'gauge',
+    unit: '{thread}',
+    description: 'Threads of a worker pool that are ready and running no task.',
+    attributes: [POOL_NAME],
+  },
+  poolQueueSize: {
+    name: 'spanflow.pool.queue.size',
+    instrument: 'gauge',
+    unit: '{task}',
+    description: 'Tasks waiting for a thread of a worker pool.',
+    attributes: [POOL_NAME],
+  },
+  poolUtilization: {
+    name: 'spanflow.pool.utilization',
+    instrument: 'gauge',
+    unit: '1',
+    description: "A worker pool's compute time used since it started, over what its threads could have given (Piscina's utilization, 0..1).",
+    attributes: [POOL_NAME],
+  },
+  poolWaitTime: {
+    name: 'spanflow.pool.task.wait_time',
+    instrument: 'histogram',
+    unit: 's',
+    description: 'Time a worker pool task waited, from submission until a thread started it.',
+    attributes: [POOL_NAME],
+    buckets: POOL_SECONDS_BUCKETS,
+  },
+  poolRunTime: {
+    name: 'spanflow.pool.task.run_time',
+    instrument: 'histogram',
+    unit: 's',
+    description: 'Time a worker pool task ran on its thread, whatever its result.',
+    attributes: [POOL_NAME],
+    buckets: POOL_SECONDS_BUCKETS,
   },
 } as const satisfies Record<string, MetricDef>;
 

@@ -1,0 +1,145 @@
+// The pool as a user meets it: a worker task as a graph step, a map worker and
+// a stage task; buffers moved rather than copied; closing that drains; the
+// shared default pool; and the pool's metrics, from the catalogue.
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { type Attributes, metrics } from '@opentelemetry/api';
+import { DataPointType, MeterProvider, type MetricData, MetricReader } from '@opentelemetry/sdk-metrics';
+import { ATTR, METRICS, pipeline, stages } from '../sdk/index.ts';
+import { defaultPool, transfer, WorkerDefinitionError, WorkerPool, WorkerPoolError, workerTask } from '../worker-threads/index.ts';
+import type * as tasks from './fixtures/worker-tasks.ts';
+import type * as moving from './fixtures/worker-transfer.ts';
+
+class PullReader extends MetricReader {
+  protected override onShutdown = (): Promise<void> => Promise.resolve();
+  protected override onForceFlush = (): Promise<void> => Promise.resolve();
+}
+const reader = new PullReader();
+metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+
+const fixtures = new URL('./fixtures/worker-tasks.ts', import.meta.url);
+const pool = new WorkerPool({ name: 'pool-test', minThreads: 1, maxThreads: 2 });
+const double = workerTask<typeof tasks.double>(fixtures, 'double', { pool });
+const spin = workerTask<typeof tasks.spin>(fixtures, 'spin', { pool });
+
+const collected = async (): Promise<MetricData[]> => {
+  const { resourceMetrics, errors } = await reader.collect();
+  assert.deepEqual(errors, []);
+  return resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics);
+};
+
+describe('worker pools', { timeout: 60_000 }, () => {
+  after(() => pool.close());
+
+  test('as a graph step the task gets the run’s state (a map worker: its item), and its output is the step’s', async () => {
+    const result = await pipeline<{ n: number }>('doubles')
+      .step('whole', double, { to: 'each' })
+      .map('each', () => [{ n: 1 }, { n: 2 }, { n: 3 }], { worker: 'one' })
+      .step('one', double)
+      .run({ n: 21 });
+    assert.equal(result.status, 'succeeded');
+    assert.equal((result.outputs.whole as { n: number }).n, 42);
+    assert.deepEqual(
+      (result.outputs.each as { n: number }[]).map((o) => o.n),
+      [2, 4, 6],
+    );
+  });
+
+  test('as a stage task it takes the item’s value and is named by its export, alone, in a list or in a spec', async () => {
+    const ended: string[] = [];
+    const toInput = (n: number) => ({ n });
+    const result = await stages<number>('doubling', { onEvent: (e) => e.type === 'task_end' && ended.push(`${e.task}:${e.status}`) })
+      .stage('double', { workers: 2, tasks: [toInput, double] })
+      .stage('again', { tasks: { name: 'double-again', run: double, retry: 2 } })
+      .run([1, 2, 3]);
+    assert.equal(result.status, 'succeeded');
+    assert.deepEqual(
+      result.results.map((o) => o.n),
+      [4, 8, 12],
+    );
+    assert.deepEqual([...new Set(ended)].sort(), ['double-again:succeeded', 'double:succeeded', 'toInput:succeeded']);
+  });
+
+  test('a buffer moved with transfer() crosses to the worker and back without a copy', async () => {
+    const mirror = workerTask<typeof moving.mirror>(new URL('./fixtures/worker-transfer.ts', import.meta.url), 'mirror', { pool });
+    const pixels = Uint8Array.from([1, 2, 3, 4, 5]);
+    const image = await mirror.run(transfer({ width: 5, pixels }, [pixels.buffer]));
+    assert.equal(pixels.byteLength, 0, 'the sender’s buffer was moved (detached), not copied');
+    assert.deepEqual([...image.pixels], [5, 4, 3, 2, 1]);
+    assert.equal(image.moved, true);
+    // A typed array alone needs no list; Piscina.move() in the worker moves it back too.
+    const moveBack = workerTask<typeof moving.moveBack>(new URL('./fixtures/worker-transfer.ts', import.meta.url), 'moveBack', { pool });
+    const bytes = new Uint8Array(1024).fill(7);
+    const back = (await moveBack.run(transfer(bytes))) as unknown as Uint8Array;
+    assert.equal(bytes.byteLength, 0);
+    assert.equal(back.byteLength, 1024);
+    assert.equal(back[1023], 7);
+  });
+
+  test('pool metrics: threads, idle threads, queue size and utilization as gauges, wait and run time in seconds', async () => {
+    await Promise.all(Array.from({ length: 6 }, () => spin.run({ ms: 2 })));
+    const emitted = (await collected()).filter((m) => m.descriptor.name.startsWith('spanflow.pool.'));
+    const defs = [METRICS.poolThreads, METRICS.poolIdleThreads, METRICS.poolQueueSize, METRICS.poolUtilization, METRICS.poolWaitTime, METRICS.poolRunTime];
+    for (const def of defs) {
+      const metric = emitted.find((m) => m.descriptor.name === def.name);
+      assert.ok(metric, `${def.name} is emitted`);
+      assert.equal(metric.descriptor.unit, def.unit, `${def.name} unit`);
+      assert.equal(metric.dataPointType, def.instrument === 'histogram' ? DataPointType.HISTOGRAM : DataPointType.GAUGE, `${def.name} instrument`);
+      const point = metric.dataPoints.find((p) => p.attributes[ATTR.POOL_NAME] === 'pool-test');
+      assert.ok(point, `${def.name} has a point for the pool`);
+      assert.deepEqual(Object.keys(point.attributes), [ATTR.POOL_NAME]);
+      if (def.instrument === 'histogram') {
+        const value = point.value as { count: number; sum: number; buckets: { boundaries: number[] } };
+        assert.ok(value.count >= 6, `${def.name} counted the tasks`);
+        assert.deepEqual(value.buckets.boundaries, [...(def.buckets ?? [])]);
+        if (def === METRICS.poolRunTime) assert.ok(value.sum >= 6 * 0.002 * 0.9, 'run time is in seconds');
+      }
+    }
+    const gauge = (name: string) => emitted.find((m) => m.descriptor.name === name)?.dataPoints.find((p) => p.attributes[ATTR.POOL_NAME] === 'pool-test')?.value as number;
+    assert.ok(gauge(METRICS.poolThreads.name) >= 1 && gauge(METRICS.poolThreads.name) <= 2);
+    assert.ok(gauge(METRICS.poolIdleThreads.name) <= gauge(METRICS.poolThreads.name));
+    assert.equal(gauge(METRICS.poolQueueSize.name), 0);
+    const utilization = gauge(METRICS.poolUtilization.name);
+    assert.ok(utilization > 0 && utilization <= 1, `utilization ${utilization}`);
+  });
+
+  test('close() lets queued tasks finish, then the pool takes no more; its gauges stop', async () => {
+    const closing = new WorkerPool({ name: 'closing', minThreads: 1, maxThreads: 1 });
+    const slow = workerTask<typeof tasks.spin>(fixtures, 'spin', { pool: closing });
+    const running = [slow.run({ ms: 20 }), slow.run({ ms: 20 }), slow.run({ ms: 20 })];
+    await closing.close();
+    const turns = await Promise.all(running);
+    assert.ok(turns.every((t) => t > 0), 'every queued task ran to its end');
+    await assert.rejects(slow.run({ ms: 1 }), (error: unknown) => error instanceof WorkerPoolError && /worker pool 'closing' is closed/.test(error.message));
+    const points = (await collected()).flatMap((m) => m.dataPoints as { attributes: Attributes; value: unknown }[]).filter((p) => p.attributes[ATTR.POOL_NAME] === 'closing');
+    assert.ok(points.every((p) => typeof p.value !== 'number'), 'no gauge of a closed pool');
+  });
+
+  test('`await using` closes a pool at the end of its block', async () => {
+    let scoped: WorkerPool | undefined;
+    {
+      await using block = new WorkerPool({ name: 'scoped', minThreads: 1, maxThreads: 1 });
+      scoped = block;
+      assert.equal((await workerTask<typeof tasks.double>(fixtures, 'double', { pool: block }).run({ n: 1 })).n, 2);
+      assert.equal(block.closed, false);
+    }
+    assert.equal(scoped.closed, true);
+    assert.equal(scoped.threads, 0);
+  });
+
+  test('tasks without a pool share the default pool; its options come before its first use; closed, a new one opens', async () => {
+    const shared = workerTask<typeof tasks.double>(fixtures, 'double');
+    assert.equal(shared.pool, undefined);
+    assert.equal((await shared.run({ n: 4 })).n, 8);
+    const first = defaultPool();
+    assert.equal(first.name, 'default');
+    assert.equal(defaultPool(), first, 'one per process');
+    assert.throws(() => defaultPool({ maxThreads: 1 }), (error: unknown) => error instanceof WorkerDefinitionError && /before its first task runs/.test(error.message));
+    await first.close();
+    const second = defaultPool({ maxThreads: 1 });
+    assert.notEqual(second, first);
+    assert.equal(second.maxThreads, 1);
+    assert.equal((await shared.run({ n: 5 })).n, 10, 'the task runs on the new default pool');
+    await second.close();
+  });
+});

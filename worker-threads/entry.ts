@@ -1,0 +1,75 @@
+// The module Piscina loads in each worker thread. For each task it imports the
+// user's module (once per thread), calls the named export with the input, in
+// the trace context the main thread sent, and replies with the output (or the
+// error) and the spans the task's code made. Errors of the task are replies,
+// not throws, so its spans come back with them.
+
+import { type Context, context, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { threadId } from 'node:worker_threads';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { monoNow, errorRecord, type Reply, type TaskMessage } from './protocol.ts';
+import { RecordingTracerProvider, TaskRecording } from './recording.ts';
+import { unwrapTransfer } from './transfer.ts';
+
+// The task's code sees its task span as the active context across awaits, and
+// its spans are recorded (see recording.ts). Set once per thread.
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+trace.setGlobalTracerProvider(new RecordingTracerProvider());
+// Registered too, so the task's code can pass the context on (an outgoing request's headers).
+const propagator = new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] });
+propagation.setGlobalPropagator(propagator);
+
+type WorkerFn = (input: unknown) => unknown;
+const modules = new Map<string, Promise<Record<string, unknown>>>();
+
+function load(module: string): Promise<Record<string, unknown>> {
+  let loading = modules.get(module);
+  if (!loading) {
+    loading = import(module) as Promise<Record<string, unknown>>;
+    modules.set(module, loading);
+  }
+  return loading;
+}
+
+/** A reply whose output moves buffers: Piscina sends a value marked by its move() with that transfer list. */
+function movable(reply: Reply, list: readonly unknown[]): object {
+  return move({ [transferableSymbol]: list, [valueSymbol]: reply } as Parameters<typeof move>[0]);
+}
+
+/** Runs one task; `started` and `ended` become its wait and run time on the main thread. */
+export default async function runTask(message: TaskMessage): Promise<Reply | object> {
+  const started = monoNow();
+  const base = { started, threadId, spans: undefined, droppedSpans: 0 };
+  let fn: WorkerFn;
+  try {
+    const exports = await load(message.module);
+    const found = exports[message.export];
+    if (typeof found !== 'function') {
+      const functions = Object.keys(exports).filter((key) => typeof exports[key] === 'function');
+      const has = functions.length > 0 ? `its functions: ${functions.join(', ')}` : 'it exports no function';
+      const error = new Error(`has no exported function '${message.export}' (${has}); export it as \`export function ${message.export}(input) {...}\``);
+      return { ...base, ended: monoNow(), ok: false, kind: 'export', error: errorRecord(error) };
+    }
+    fn = found as WorkerFn;
+  } catch (error) {
+    modules.delete(message.module);
+    return { ...base, ended: monoNow(), ok: false, kind: 'module', error: errorRecord(error) };
+  }
+
+  const recording = message.carrier ? new TaskRecording(propagator.extract(ROOT_CONTEXT, message.carrier, getter)) : undefined;
+  try {
+    const result = recording ? await context.with(recording.context as Context, fn, undefined, message.input) : await fn(message.input);
+    const { value, list } = unwrapTransfer(result);
+    const reply: Reply = { ...base, ended: monoNow(), spans: recording?.take(), droppedSpans: recording?.dropped ?? 0, ok: true, output: value };
+    return list ? movable(reply, list) : reply;
+  } catch (error) {
+    return { ...base, ended: monoNow(), spans: recording?.take(), droppedSpans: recording?.dropped ?? 0, ok: false, kind: 'threw', error: errorRecord(error) };
+  }
+}
+
+const getter = {
+  get: (carrier: Record<string, string>, key: string) => carrier[key],
+  keys: (carrier: Record<string, string>) => Object.keys(carrier),
+};

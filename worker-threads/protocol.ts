@@ -1,0 +1,122 @@
+// What crosses the thread boundary, both ways: plain data only (structured clone).
+
+import { type Attributes, createTraceState, type SpanContext, type SpanKind, type SpanStatus } from '@opentelemetry/api';
+
+/** Main thread -> worker: one task. */
+export interface TaskMessage {
+  /** The user's module, as a file URL. */
+  readonly module: string;
+  /** The export to call with `input`. */
+  readonly export: string;
+  readonly input: unknown;
+  /**
+   * The task span's context (W3C `traceparent`, `tracestate`, `baggage`).
+   * Absent when the task is not traced: the worker then records no spans.
+   */
+  readonly carrier: Record<string, string> | undefined;
+}
+
+/** A span context as plain data (its trace state as the W3C header string). */
+export interface PlainSpanContext {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly traceFlags: number;
+  readonly traceState: string | undefined;
+}
+
+export function plainContext(context: SpanContext): PlainSpanContext {
+  return { traceId: context.traceId, spanId: context.spanId, traceFlags: context.traceFlags, traceState: context.traceState?.serialize() };
+}
+
+/** The span context again, as a remote one (it came from another thread). */
+export function spanContextOf(plain: PlainSpanContext): SpanContext {
+  return {
+    traceId: plain.traceId,
+    spanId: plain.spanId,
+    traceFlags: plain.traceFlags,
+    isRemote: true,
+    ...(plain.traceState ? { traceState: createTraceState(plain.traceState) } : {}),
+  };
+}
+
+/** A span the worker's code made, recorded to be made again on the main thread. */
+export interface SpanRecord {
+  /** The instrumentation scope of the tracer that made it. */
+  readonly scope: string;
+  readonly version: string | undefined;
+  readonly name: string;
+  readonly kind: SpanKind;
+  /** Index of its parent among the task's records; -1: the task span. */
+  readonly parent: number;
+  /** A parent from elsewhere (a context the worker code extracted itself), instead of `parent`. */
+  readonly remoteParent: PlainSpanContext | undefined;
+  /** Started with `root: true`: a trace of its own. */
+  readonly root: boolean;
+  /** On the monotonic clock (monoNow). */
+  readonly start: number;
+  readonly end: number;
+  readonly attributes: Attributes;
+  /** `time`: on the monotonic clock. */
+  readonly events: readonly { readonly name: string; readonly time: number; readonly attributes: Attributes | undefined }[];
+  /** `local`: the index of a linked span of this task (its ids are made anew on the main thread). */
+  readonly links: readonly { readonly context: PlainSpanContext; readonly local: number; readonly attributes: Attributes | undefined }[];
+  readonly status: SpanStatus;
+}
+
+/** An error as plain data: its class does not cross threads, its name, message and stack do. */
+export interface ErrorRecord {
+  readonly name: string;
+  readonly message: string;
+  readonly stack: string | undefined;
+  readonly code: string | undefined;
+}
+
+interface ReplyBase {
+  /** When the worker took the task and when it finished, on the monotonic clock (monoNow). */
+  readonly started: number;
+  readonly ended: number;
+  readonly threadId: number;
+  /** Spans the task's code made, in start order (only when the task was traced). */
+  readonly spans: readonly SpanRecord[] | undefined;
+  /** Spans past the per-task limit, not sent. */
+  readonly droppedSpans: number;
+}
+
+/** Worker -> main thread: how the task ended. */
+export type Reply =
+  | (ReplyBase & { readonly ok: true; readonly output: unknown })
+  | (ReplyBase & {
+      readonly ok: false;
+      /** `threw`: the task's function; `module`: its module failed to load; `export`: no such function. */
+      readonly kind: 'threw' | 'module' | 'export';
+      readonly error: ErrorRecord;
+    });
+
+export function errorRecord(error: unknown): ErrorRecord {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return { name: error.name, message: error.message, stack: error.stack, code: typeof code === 'string' ? code : undefined };
+  }
+  return { name: 'Error', message: typeof error === 'string' ? error : `a non-Error was thrown: ${String(error)}`, stack: undefined, code: undefined };
+}
+
+/** The error again, as an Error with the worker's name, message and stack. */
+export function fromRecord(record: ErrorRecord): Error {
+  const error = new Error(record.message);
+  error.name = record.name;
+  error.stack = record.stack ?? `${record.name}: ${record.message}`;
+  if (record.code !== undefined) Object.assign(error, { code: record.code });
+  return error;
+}
+
+/**
+ * Milliseconds on the process's monotonic clock, the same in every thread
+ * (`performance.now()` is not: each thread counts from its own start, and
+ * `performance.timeOrigin` ties each to the wall clock as it was then). Times
+ * cross the thread boundary in it; the main thread places them on its
+ * spans' timeline (tracing.ts).
+ */
+export function monoNow(): number {
+  const [seconds, nanoseconds] = process.hrtime();
+  return seconds * 1e3 + nanoseconds / 1e6;
+}
