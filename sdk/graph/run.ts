@@ -220,17 +220,18 @@ class GraphRun<S, C> {
     emitter.emit({ type: 'hook_start', hook: hook.name, phase });
     const started = performance.now();
     let failure: HookError | undefined;
-    try {
-      await untilAborted(
-        hook.fn({
-          state: this.#state,
-          context: this.#context,
-          runId: this.#env.runId,
-          signal,
-          meta: { run: this.#runMeta, pipeline: this.#graph.meta },
-        }),
+    const call = () =>
+      hook.fn({
+        state: this.#state,
+        context: this.#context,
+        runId: this.#env.runId,
         signal,
-      );
+        meta: { run: this.#runMeta, pipeline: this.#graph.meta },
+      });
+    const telemetry = this.#env.telemetry;
+    try {
+      // The hook's own spans (a pool warming up, a connection opening) nest under its span.
+      await untilAborted(telemetry ? telemetry.inHook(this.#env.runId, phase, hook.name, call) : call(), signal);
     } catch (error) {
       failure = new HookError(hook.name, phase, error);
     }

@@ -4,7 +4,7 @@
 import { type Context, context, createNoopMeter, isSpanContextValid, metrics, ProxyTracerProvider, trace } from '@opentelemetry/api';
 import type { EventBus } from '../emitter.ts';
 import { errorTypeOf } from '../errors.ts';
-import { cicdResultOf, EVENT_TYPES, type EventType, type StepEndStatus } from '../events.ts';
+import { cicdResultOf, EVENT_TYPES, type EventType, type HookPhase, type StepEndStatus } from '../events.ts';
 import { type ItemSink, ItemTelemetry } from './items.ts';
 import { Metering } from './metrics.ts';
 import { type Open, type PayloadOptions, type StepRef, Tracing } from './tracing.ts';
@@ -78,6 +78,8 @@ function currentTracer() {
 export interface Telemetry {
   /** Runs `call` with the run's span current. */
   inRun<R>(runId: string, call: () => R): R;
+  /** Runs a hook's code with its span current. */
+  inHook<R>(runId: string, phase: HookPhase, hook: string, call: () => R): R;
   /** A graph step is ready to run. */
   stepQueued(runId: string, node: string): void;
   /** A graph step attempt started: its span (undefined when its run is not recorded). */
@@ -123,6 +125,7 @@ export function attachTelemetry(bus: EventBus): Telemetry | undefined {
   const within = <R>(ctx: Context | undefined, call: () => R): R => (ctx && ctx !== context.active() ? context.with(ctx, call) : call());
   return {
     inRun: (runId, call) => within(tracing?.runContext(runId), call),
+    inHook: (runId, phase, hook, call) => within(tracing?.hookContext(runId, phase, hook), call),
     stepQueued: (runId, node) => tracing?.stepQueued(runId, node),
     startAttempt: (step, attempt) => tracing?.startAttempt(step, attempt),
     inAttempt: (open, call) => (open ? context.with(open.context, call) : call()),

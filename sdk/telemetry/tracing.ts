@@ -17,7 +17,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { toErrorInfo } from '../errors.ts';
-import type { NodeKind, SpanflowEvent, StepEndStatus } from '../events.ts';
+import type { HookPhase, NodeKind, SpanflowEvent, StepEndStatus } from '../events.ts';
 import { cicdResultOf } from '../events.ts';
 import { ATTR } from './attributes.ts';
 import { type ItemSink, ItemTrace } from './items.ts';
@@ -84,6 +84,12 @@ export class Tracing {
   /** The context a run's scheduler and hooks run in: its span current. */
   runContext(runId: string): Context | undefined {
     return this.#run(runId)?.context;
+  }
+
+  /** The context a hook runs in: its span current (while it runs). */
+  hookContext(runId: string, phase: HookPhase, hook: string): Context | undefined {
+    const span = this.#run(runId)?.hooks?.get(`${phase} ${hook}`);
+    return span && trace.setSpan(context.active(), span);
   }
 
   /** The context a step attempt runs in: its own span current. */
