@@ -1,0 +1,15 @@
+# The demo service of compose/docker-compose.yml: this repository's engine,
+# running compose/demo/main.ts (the showcase and the ETL example, in a loop).
+# Built from the repository root: `docker compose -f compose/docker-compose.yml build demo`.
+FROM node:24.4.1-bookworm-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY sdk/ sdk/
+COPY exporters/ exporters/
+COPY worker-threads/ worker-threads/
+COPY examples/ examples/
+COPY compose/demo/ compose/demo/
+ENV NODE_ENV=production
+USER node
+CMD ["node", "compose/demo/main.ts"]

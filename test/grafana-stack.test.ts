@@ -1,0 +1,194 @@
+// The compose stack and Grafana's provisioning, checked as far as a machine
+// without Docker allows: the files parse, every datasource a dashboard names
+// is provisioned, every mounted path exists, ports and credentials agree
+// between services, the collector's pipelines use only what it defines, and
+// images are pinned, with health checks where the image can run one.
+
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { dashboards, STACK_SCHEMA } from '../grafana/index.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const COMPOSE_DIR = join(ROOT, 'compose');
+// biome-ignore lint/suspicious/noExplicitAny: parsed YAML, checked field by field below.
+type Yaml = any;
+const load = (path: string): Yaml => parse(readFileSync(path, 'utf8'));
+
+const compose = load(join(COMPOSE_DIR, 'docker-compose.yml'));
+const services: Record<string, Yaml> = compose.services;
+const collector = load(join(COMPOSE_DIR, 'otel-collector.yaml'));
+const prometheusConfig = load(join(COMPOSE_DIR, 'prometheus.yml'));
+const provisioning = join(ROOT, 'grafana', 'provisioning');
+const datasources: Yaml[] = readdirSync(join(provisioning, 'datasources')).flatMap((f) => load(join(provisioning, 'datasources', f)).datasources);
+const providers: Yaml[] = readdirSync(join(provisioning, 'dashboards')).flatMap((f) => load(join(provisioning, 'dashboards', f)).providers);
+
+/** Images that have no shell nor HTTP client, so compose cannot run a health check in them. */
+const NO_SHELL: Readonly<Record<string, string>> = {
+  'otel/opentelemetry-collector-contrib': 'a static binary on scratch; its health_check extension is published instead',
+};
+
+/** A service's bind mounts, `source` resolved from compose/. */
+function binds(service: Yaml): { source: string; target: string }[] {
+  return (service.volumes ?? [])
+    .map((v: string) => v.split(':'))
+    .filter(([source]: string[]) => source?.startsWith('.') || source?.startsWith('/'))
+    .map(([source, target]: string[]) => ({ source: resolve(COMPOSE_DIR, source as string), target: target as string }));
+}
+
+/** The ports a service listens on inside the network: `ports` (container side) and `expose`. */
+function containerPorts(service: Yaml): number[] {
+  const published = (service.ports ?? []).map((p: string) => Number(String(p).split(':').at(-1)?.split('/')[0]));
+  return [...published, ...(service.expose ?? []).map(Number)];
+}
+
+/** Asserts that `url` (or host:port) names a compose service and a port it listens on; returns the service. */
+function reaches(url: string, what: string): Yaml {
+  const { hostname, port } = new URL(url.includes('://') ? url : `tcp://${url}`);
+  const service = services[hostname];
+  assert.ok(service, `${what}: ${hostname} is not a compose service`);
+  assert.ok(containerPorts(service).includes(Number(port)), `${what}: ${hostname} does not listen on ${port} (${containerPorts(service)})`);
+  return service;
+}
+
+const env = (service: string): Record<string, string> => services[service]?.environment ?? {};
+const datasource = (type: string): Yaml => datasources.find((d) => d.type === type) ?? assert.fail(`no ${type} datasource provisioned`);
+
+describe('the compose stack and Grafana provisioning', () => {
+  test('every datasource a dashboard names (panels, queries, variables, links) is provisioned with that uid and type', () => {
+    const provisioned = new Map(datasources.map((d) => [d.uid, d.type]));
+    assert.equal(provisioned.size, datasources.length, 'datasource uids are unique');
+    let refs = 0;
+    const visit = (node: unknown, where: string): void => {
+      if (Array.isArray(node)) {
+        node.forEach((n, i) => {
+          visit(n, `${where}[${i}]`);
+        });
+        return;
+      }
+      if (node === null || typeof node !== 'object') return;
+      const record = node as Record<string, unknown>;
+      const ref = record.datasource as { uid?: string; type?: string } | undefined;
+      if (ref && typeof ref === 'object' && !Array.isArray(ref)) {
+        assert.equal(provisioned.get(ref.uid), ref.type, `${where}: datasource ${ref.uid} (${ref.type}) is not provisioned so`);
+        refs++;
+      }
+      if (typeof record.datasourceUid === 'string') assert.ok(provisioned.has(record.datasourceUid), `${where}: link to ${record.datasourceUid}`);
+      for (const [key, value] of Object.entries(record)) visit(value, `${where}.${key}`);
+    };
+    for (const { file, dashboard } of dashboards()) visit(dashboard, file);
+    assert.ok(refs > 20);
+    for (const destination of datasource('prometheus').jsonData.exemplarTraceIdDestinations) {
+      assert.equal(provisioned.get(destination.datasourceUid), 'jaeger', 'exemplars open their trace in Jaeger');
+    }
+  });
+
+  test('every mounted path, the build context and what the Dockerfile copies exist in the repository', () => {
+    for (const [name, service] of Object.entries(services)) {
+      for (const { source } of binds(service)) assert.ok(existsSync(source), `${name} mounts ${relative(ROOT, source)}, which does not exist`);
+    }
+    const build = services.demo?.build;
+    const context = resolve(COMPOSE_DIR, build.context);
+    const dockerfile = join(context, build.dockerfile);
+    assert.ok(existsSync(dockerfile), build.dockerfile);
+    const copies = [...readFileSync(dockerfile, 'utf8').matchAll(/^COPY\s+(.+)\s+\S+$/gm)].flatMap((m) => (m[1] ?? '').split(/\s+/));
+    for (const source of copies) assert.ok(existsSync(join(context, source)), `the Dockerfile copies ${source}, which does not exist`);
+    const command = readFileSync(dockerfile, 'utf8').match(/^CMD \["node", "([^"]+)"\]/m)?.[1];
+    assert.ok(command && existsSync(join(context, command)), `the demo runs ${command}`);
+  });
+
+  test('Grafana loads the generated dashboards from where compose mounts them, and opens on the overview', () => {
+    const grafana = services.grafana;
+    const mount = binds(grafana).find((b) => b.source === join(ROOT, 'grafana', 'dashboards'));
+    assert.ok(mount, 'grafana/dashboards is mounted');
+    assert.deepEqual(
+      providers.map((p) => p.options.path),
+      [mount.target],
+    );
+    assert.ok(binds(grafana).some((b) => b.source === provisioning && b.target === '/etc/grafana/provisioning'));
+    const files = new Set(readdirSync(mount.source));
+    for (const { file } of dashboards()) assert.ok(files.has(file), `${file} is generated into grafana/dashboards`);
+    const home = env('grafana').GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH ?? '';
+    assert.equal(dirname(home), mount.target);
+    assert.ok(files.has(home.slice(mount.target.length + 1)), home);
+    assert.equal(env('grafana').GF_AUTH_ANONYMOUS_ENABLED, 'true');
+    assert.equal(env('grafana').GF_AUTH_ANONYMOUS_ORG_ROLE, 'Viewer', 'anonymous users may only view');
+  });
+
+  test('ports agree: demo -> collector -> Prometheus and Jaeger, and Grafana -> its datasources', () => {
+    const receivers = collector.receivers.otlp.protocols;
+    const collectorPorts = containerPorts(services['otel-collector']);
+    for (const protocol of ['grpc', 'http']) {
+      const port = Number(String(receivers[protocol].endpoint).split(':').at(-1));
+      assert.ok(collectorPorts.includes(port), `the collector publishes its OTLP ${protocol} port ${port}`);
+    }
+    const demoEndpoint = new URL(env('demo').OTEL_EXPORTER_OTLP_ENDPOINT ?? '');
+    assert.equal(Number(demoEndpoint.port), Number(String(receivers.http.endpoint).split(':').at(-1)), 'the demo sends OTLP/HTTP to the collector’s http receiver');
+    reaches(demoEndpoint.href, 'demo OTLP endpoint');
+
+    const toPrometheus = collector.exporters['otlphttp/prometheus'].endpoint as string;
+    assert.equal(new URL(toPrometheus).pathname, '/api/v1/otlp', 'Prometheus takes OTLP at /api/v1/otlp');
+    const prometheus = reaches(toPrometheus, 'collector -> Prometheus');
+    assert.ok(prometheus.command.includes('--web.enable-otlp-receiver'));
+    const listen = prometheus.command.find((a: string) => a.startsWith('--web.listen-address='));
+    assert.equal(Number(listen.split(':').at(-1)), Number(new URL(toPrometheus).port));
+    reaches(collector.exporters['otlp/jaeger'].endpoint, 'collector -> Jaeger');
+
+    for (const ds of datasources) reaches(ds.url, `Grafana datasource ${ds.name}`);
+  });
+
+  test('the demo, Grafana and Postgres agree on the database, its credentials and the schema the dashboards read', () => {
+    const postgres = env('postgres');
+    const url = new URL(env('demo').SPANFLOW_DATABASE_URL ?? '');
+    reaches(url.href, 'demo -> Postgres');
+    assert.deepEqual(
+      [decodeURIComponent(url.username), decodeURIComponent(url.password), url.pathname.slice(1)],
+      [postgres.POSTGRES_USER, postgres.POSTGRES_PASSWORD, postgres.POSTGRES_DB],
+    );
+    const ds = datasource('grafana-postgresql-datasource');
+    assert.deepEqual([ds.user, ds.secureJsonData.password, ds.jsonData.database], [postgres.POSTGRES_USER, postgres.POSTGRES_PASSWORD, postgres.POSTGRES_DB]);
+    assert.equal(env('demo').SPANFLOW_SCHEMA, STACK_SCHEMA, 'the runs dashboard reads the schema the demo writes');
+  });
+
+  test('the collector’s pipelines name only receivers, processors and exporters it defines', () => {
+    const { pipelines, extensions = [] } = collector.service;
+    assert.ok(Object.keys(pipelines).length >= 2);
+    for (const [name, pipeline] of Object.entries<Yaml>(pipelines)) {
+      for (const kind of ['receivers', 'processors', 'exporters'] as const) {
+        for (const component of pipeline[kind] ?? []) assert.ok(collector[kind]?.[component] !== undefined, `pipeline ${name}: ${kind} ${component} is not defined`);
+      }
+      assert.ok((pipeline.receivers ?? []).length > 0 && (pipeline.exporters ?? []).length > 0, `pipeline ${name} receives and exports`);
+    }
+    for (const extension of extensions) assert.ok(collector.extensions?.[extension] !== undefined, `extension ${extension}`);
+    const used = new Set(Object.values<Yaml>(pipelines).flatMap((p) => p.exporters));
+    assert.deepEqual(Object.keys(collector.exporters).filter((e) => !used.has(e)), [], 'every exporter is in a pipeline');
+    assert.equal(prometheusConfig.otlp.translation_strategy, 'UnderscoreEscapingWithSuffixes', 'the names grafana/prometheus-names.ts assumes');
+  });
+
+  test('images are pinned, every service has a health check where its image can run one, and volumes are named', () => {
+    const images = Object.entries(services).map(([name, s]) => [name, s.image ?? ''] as const);
+    const dockerfile = readFileSync(join(COMPOSE_DIR, 'demo.Dockerfile'), 'utf8');
+    const from = dockerfile.match(/^FROM\s+(\S+)/m)?.[1];
+    for (const [name, image] of [...images.filter(([, image]) => image !== ''), ['demo (FROM)', from ?? ''] as const]) {
+      assert.match(image, /^[\w./-]+:[\w.-]*\d[\w.-]*$/, `${name}: ${image} has a version tag`);
+      assert.doesNotMatch(image, /:latest$/, `${name}: ${image}`);
+    }
+    for (const [name, service] of Object.entries(services)) {
+      assert.ok(service.image || service.build, `${name} has an image or a build`);
+      const repository = String(service.image ?? '').split(':')[0] ?? '';
+      if (NO_SHELL[repository]) {
+        assert.equal(service.healthcheck, undefined, `${name}: ${NO_SHELL[repository]}`);
+        continue;
+      }
+      assert.ok(service.healthcheck?.test, `${name} has a health check`);
+    }
+    const health = collector.extensions.health_check.endpoint as string;
+    assert.ok(containerPorts(services['otel-collector']).includes(Number(health.split(':').at(-1))), 'the collector publishes its health_check port');
+    const named = Object.values(services).flatMap((s) => (s.volumes ?? []).map((v: string) => v.split(':')[0]).filter((v: string) => !/^[./]/.test(v)));
+    assert.ok(named.length >= 3);
+    assert.deepEqual([...new Set(named)].sort(), Object.keys(compose.volumes ?? {}).sort(), 'named volumes are declared, and every declared one is used');
+  });
+});
