@@ -166,6 +166,27 @@ describe('startTelemetry never hurts the application', () => {
     }
   });
 
+  for (const [how, makeCollector] of [
+    ['refuses connections', async () => ({ url: 'http://127.0.0.1:1', close: async () => {} })],
+    ['never answers', () => receiver({ silent: true })],
+  ] as const) {
+    test(`with a collector that ${how}, the process ends once shutdown gave up: no export keeps it alive`, async () => {
+      const collector = await makeCollector();
+      try {
+        // The limit is the child's own: it would be killed if it outlived it (without the release, 16–30 s).
+        const { stdout } = await promisify(execFile)(process.execPath, [fixture, 'once'], {
+          env: { ...cleanEnv, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, REVIEW_SHUTDOWN_TIMEOUT: '300', REVIEW_NATURAL_EXIT: '1' },
+          timeout: 8_000,
+        });
+        const out = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as ChildOut;
+        assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
+        assert.equal(out.shutdown, 'resolved');
+      } finally {
+        await collector.close();
+      }
+    });
+  }
+
   test('intervals and timeouts beyond what a timer holds (1e12 ms) do not turn into 1 ms: spans and metrics still arrive', async () => {
     const collector = await receiver();
     try {

@@ -11,6 +11,7 @@ import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, type ReadableSpan, type Span, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { ATTR, METRICS } from '../../sdk/index.ts';
+import type { ExporterConnections } from './agent.ts';
 
 export type OtlpProtocol = 'http/json' | 'http/protobuf';
 
@@ -26,14 +27,19 @@ export function protocolOf(signal: 'TRACES' | 'METRICS'): OtlpProtocol {
   return 'http/protobuf';
 }
 
-/** The OTLP/HTTP span exporter; endpoint, headers, timeout and compression come from the OTEL_EXPORTER_OTLP_* variables. */
-export function otlpSpanExporter(): SpanExporter {
-  return protocolOf('TRACES') === 'http/json' ? new JsonTraceExporter() : new ProtoTraceExporter();
+/**
+ * The OTLP/HTTP span exporter; endpoint, headers, timeout and compression come
+ * from the OTEL_EXPORTER_OTLP_* variables; its connections from `connections`.
+ */
+export function otlpSpanExporter(connections: ExporterConnections): SpanExporter {
+  const config = { httpAgentOptions: connections.agentFactory };
+  return protocolOf('TRACES') === 'http/json' ? new JsonTraceExporter(config) : new ProtoTraceExporter(config);
 }
 
 /** The OTLP/HTTP metric exporter (temporality from OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE). */
-export function otlpMetricExporter(): PushMetricExporter {
-  return protocolOf('METRICS') === 'http/json' ? new JsonMetricExporter() : new ProtoMetricExporter();
+export function otlpMetricExporter(connections: ExporterConnections): PushMetricExporter {
+  const config = { httpAgentOptions: connections.agentFactory };
+  return protocolOf('METRICS') === 'http/json' ? new JsonMetricExporter(config) : new ProtoMetricExporter(config);
 }
 
 /** The longest timer Node honours: a longer delay fires after 1 ms instead. */

@@ -17,6 +17,7 @@ import {
   positiveFromEnv,
   SafeBatchSpanProcessor,
 } from './exporters.ts';
+import { ExporterConnections } from './agent.ts';
 
 export interface TelemetryOptions {
   /** service.name when neither OTEL_SERVICE_NAME nor OTEL_RESOURCE_ATTRIBUTES names the service. */
@@ -56,13 +57,13 @@ function meterProviderRegistered(): boolean {
   return metrics.getMeterProvider().getMeter(SCOPE).constructor !== noopMeterClass;
 }
 
-function metricReader(options: TelemetryOptions): IMetricReader {
+function metricReader(options: TelemetryOptions, connections: ExporterConnections): IMetricReader {
   const interval =
     options.metricInterval !== undefined && options.metricInterval > 0
       ? Math.min(options.metricInterval, MAX_TIMER_MS)
       : (positiveFromEnv('OTEL_METRIC_EXPORT_INTERVAL') ?? DEFAULT_METRIC_INTERVAL_MS);
   const timeout = Math.min(positiveFromEnv('OTEL_METRIC_EXPORT_TIMEOUT') ?? DEFAULT_METRIC_TIMEOUT_MS, interval);
-  return new PeriodicExportingMetricReader({ exporter: otlpMetricExporter(), exportIntervalMillis: interval, exportTimeoutMillis: timeout });
+  return new PeriodicExportingMetricReader({ exporter: otlpMetricExporter(connections), exportIntervalMillis: interval, exportTimeoutMillis: timeout });
 }
 
 /** `none` in OTEL_{TRACES,METRICS}_EXPORTER turns that signal off; any other value means OTLP here. */
@@ -98,13 +99,14 @@ export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle 
   }
 
   let dropped: Counter | undefined;
+  const connections = new ExporterConnections();
   const processor: SpanProcessor | undefined = signalOff('OTEL_TRACES_EXPORTER')
     ? undefined
     : new SafeBatchSpanProcessor(
-        new CountingSpanExporter(otlpSpanExporter(), () => dropped),
+        new CountingSpanExporter(otlpSpanExporter(connections), () => dropped),
         batchOptionsFromEnv(),
       );
-  const readers = signalOff('OTEL_METRICS_EXPORTER') ? [] : [metricReader(options)];
+  const readers = signalOff('OTEL_METRICS_EXPORTER') ? [] : [metricReader(options, connections)];
 
   // The fallback service name sits under whatever the detectors find in the environment.
   const base = options.serviceName ? defaultResource().merge(resourceFromAttributes({ 'service.name': options.serviceName })) : defaultResource();
@@ -140,6 +142,8 @@ export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle 
       shutdown ??= new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           diag.warn(`spanflow/otel: shutdown gave up after ${limit} ms; telemetry not yet exported is dropped`);
+          // Nothing left of telemetry may keep the process alive now.
+          connections.release();
           resolve();
         }, limit);
         timer.unref();
