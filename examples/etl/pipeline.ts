@@ -17,6 +17,7 @@ import {
   type DashboardName,
   type EventListener,
   item,
+  type PersistOption,
   type StagePipeline,
   type StagePipelineOptions,
   stages,
@@ -232,6 +233,16 @@ export interface EtlOptions {
   readonly table?: Table;
   readonly signal?: AbortSignal;
   readonly runId?: string;
+  /** Store the batch: a store from spanflow/postgres, or `true` for the default one. */
+  readonly persist?: PersistOption;
+}
+
+/** The ETL's pipeline meta: where orders come from and go. */
+export const ETL_META = { source: 'orders-api', target: 'warehouse.orders' } as const;
+
+/** `count` orders as the ETL feeds them, with ids `order-000001`, … */
+export function orders(count: number) {
+  return Array.from({ length: count }, (_, i) => item(i + 1, { id: `order-${String(i + 1).padStart(6, '0')}` }));
 }
 
 export type EtlResult = BatchResult<Row> & { readonly table: Table };
@@ -250,10 +261,10 @@ export async function runEtl(options: EtlOptions = {}): Promise<EtlResult> {
     ...(dashboard && { dashboard }),
     ...(options.tracker && { tracker: options.tracker }),
     ...(options.updateInterval !== undefined && { updateInterval: options.updateInterval }),
-    meta: { source: 'orders-api', target: 'warehouse.orders' },
+    ...(options.persist !== undefined && { persist: options.persist }),
+    meta: ETL_META,
   });
-  const orders = Array.from({ length: count }, (_, i) => item(i + 1, { id: `order-${String(i + 1).padStart(6, '0')}` }));
-  const result = await etl.run(orders, {
+  const result = await etl.run(orders(count), {
     ...(options.onEvent && { onEvent: options.onEvent }),
     ...(options.signal && { signal: options.signal }),
     ...(options.runId && { runId: options.runId }),
