@@ -5,12 +5,12 @@
 // no edit here.
 
 import type { Builder } from '@grafana/grafana-foundation-sdk/cog';
-import { type Dashboard, DashboardBuilder, type Panel, QueryVariableBuilder, RowBuilder, VariableHide, VariableRefresh, VariableSort } from '@grafana/grafana-foundation-sdk/dashboard';
+import { type Dashboard, DashboardBuilder, type Panel, type QueryVariableBuilder, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { HeatmapColorMode, HeatmapColorOptionsBuilder, PanelBuilder as HeatmapBuilder, YAxisConfigBuilder } from '@grafana/grafana-foundation-sdk/heatmap';
 import type { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import { cicdResultOf, METRICS, type MetricDef, WORKER_STATES } from '../sdk/index.ts';
 import { PROMETHEUS } from './datasources.ts';
-import { heatmapFormat, legend, pct, prom, stat, timeseries, withRefIds } from './panels.ts';
+import { heatmapFormat, legend, pct, prom, promVariable, stat, timeseries, withRefIds } from './panels.ts';
 import { type Catalogue, eq, gaugeSum, increaseSum, LABEL, labelValues, maybeSeries, quantile, RATE, rateSum, re, series } from './promql.ts';
 import { prometheusLabel, prometheusSeries } from './prometheus-names.ts';
 
@@ -23,19 +23,7 @@ const QUANTILES = [0.5, 0.95, 0.99] as const;
 function variables(): QueryVariableBuilder[] {
   const runs = series('runs').name;
   const attempts = series('stepAttempts').name;
-  const variable = (name: string, label: string, query: string) =>
-    new QueryVariableBuilder(name)
-      .label(label)
-      .datasource(PROMETHEUS)
-      .query(query)
-      .definition(query)
-      .refresh(VariableRefresh.OnTimeRangeChanged)
-      .sort(VariableSort.AlphabeticalAsc)
-      .multi(true)
-      .includeAll(true)
-      .allValue('.*')
-      .current({ text: 'All', value: '$__all' })
-      .hide(VariableHide.DontHide);
+  const variable = promVariable;
   return [
     variable('pipeline', 'Pipeline', labelValues(runs, LABEL.pipeline)),
     variable('step', 'Step', labelValues(attempts, LABEL.task, [PIPELINE])),

@@ -2,7 +2,7 @@
 // the provisioned datasource, time series with a legend table, stats.
 
 import { LegendDisplayMode, LegendPlacement, ReduceDataOptionsBuilder, SortOrder, TooltipDisplayMode, VizLegendOptionsBuilder, VizTooltipOptionsBuilder } from '@grafana/grafana-foundation-sdk/common';
-import { MappingType, type ValueMapping } from '@grafana/grafana-foundation-sdk/dashboard';
+import { MappingType, QueryVariableBuilder, type ValueMapping, VariableHide, VariableRefresh, VariableSort } from '@grafana/grafana-foundation-sdk/dashboard';
 import { DataqueryBuilder, PromQueryFormat } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatBuilder } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as TimeseriesBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
@@ -92,4 +92,20 @@ export function stat(title: string, options: TimeseriesOptions, targets: readonl
 export function statusMappings(colours: Readonly<Record<string, string>>): ValueMapping[] {
   const options = Object.fromEntries(Object.entries(colours).map(([status, color], index) => [status, { text: status, color, index }]));
   return [{ type: MappingType.ValueToText, options }];
+}
+
+/** A Prometheus variable that takes several values or All (`.*`), listed from `query`, refreshed with the time range. */
+export function promVariable(name: string, label: string, query: string): QueryVariableBuilder {
+  return new QueryVariableBuilder(name)
+    .label(label)
+    .datasource(PROMETHEUS)
+    .query(query)
+    .definition(query)
+    .refresh(VariableRefresh.OnTimeRangeChanged)
+    .sort(VariableSort.AlphabeticalAsc)
+    .multi(true)
+    .includeAll(true)
+    .allValue('.*')
+    .current({ text: 'All', value: '$__all' })
+    .hide(VariableHide.DontHide);
 }

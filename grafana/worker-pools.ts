@@ -4,9 +4,8 @@
 // does not hold leaves its panel out.
 
 import type { Builder } from '@grafana/grafana-foundation-sdk/cog';
-import { type Dashboard, DashboardBuilder, type Panel, QueryVariableBuilder, RowBuilder, VariableRefresh, VariableSort } from '@grafana/grafana-foundation-sdk/dashboard';
-import { PROMETHEUS } from './datasources.ts';
-import { legend, pct, prom, timeseries } from './panels.ts';
+import { type Dashboard, DashboardBuilder, type Panel, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
+import { legend, pct, prom, promVariable, timeseries } from './panels.ts';
 import { type Catalogue, gaugeSum, LABEL, labelValues, maybeSeries, quantile, re, rateSum } from './promql.ts';
 import type { PrometheusSeries } from './prometheus-names.ts';
 
@@ -80,19 +79,7 @@ export function workerPoolsDashboard(catalogue?: Catalogue): Dashboard {
   const poolSeries = ['poolThreads', 'poolQueueSize', 'poolUtilization'].map((key) => maybeSeries(key, catalogue)).find((s) => s !== undefined);
   if (poolSeries) {
     const query = labelValues(poolSeries.name, LABEL.pool);
-    builder.withVariable(
-      new QueryVariableBuilder('pool')
-        .label('Pool')
-        .datasource(PROMETHEUS)
-        .query(query)
-        .definition(query)
-        .refresh(VariableRefresh.OnTimeRangeChanged)
-        .sort(VariableSort.AlphabeticalAsc)
-        .multi(true)
-        .includeAll(true)
-        .allValue('.*')
-        .current({ text: 'All', value: '$__all' }),
-    );
+    builder.withVariable(promVariable('pool', 'Pool', query));
   }
   builder.withRow(new RowBuilder(panels.length > 0 ? 'Pools' : 'Pools (no pool metrics in the catalogue yet)'));
   for (const panel of panels) builder.withPanel(panel);

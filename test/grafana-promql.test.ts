@@ -6,8 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { metrics, trace } from '@opentelemetry/api';
-import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { trace } from '@opentelemetry/api';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { demoRound } from '../compose/demo/round.ts';
 import { ETL_META, etlPipeline, orders } from '../examples/etl/pipeline.ts';
@@ -15,15 +14,9 @@ import { dashboards, prometheusSeries, queriesOf } from '../grafana/index.ts';
 import { METRICS, type MetricDef } from '../sdk/index.ts';
 import { defaultPool } from '../worker-threads/index.ts';
 import { metricsEndpoint, type PrometheusServer, startPrometheus } from './prometheus-support.ts';
+import { pullMetrics } from './metrics-support.ts';
 
-/** A reader whose collect() the endpoint calls on each scrape. */
-class PullReader extends MetricReader {
-  protected override onShutdown = (): Promise<void> => Promise.resolve();
-  protected override onForceFlush = (): Promise<void> => Promise.resolve();
-}
-
-const reader = new PullReader();
-metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+const reader = pullMetrics();
 // A tracer provider (spans kept by default), as in the stack: step durations are recorded for sampled attempts.
 trace.setGlobalTracerProvider(new TracerProvider());
 

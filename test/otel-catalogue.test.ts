@@ -4,21 +4,15 @@
 
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { metrics, trace } from '@opentelemetry/api';
-import { type CollectionResult, DataPointType, MeterProvider, type MetricData, MetricReader } from '@opentelemetry/sdk-metrics';
+import { trace } from '@opentelemetry/api';
+import { type CollectionResult, DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { runEtl } from '../examples/etl/pipeline.ts';
 import { runScenarios } from '../examples/video-render/pipeline.ts';
 import { ATTR, type Instrument, METRICS, type MetricDef } from '../sdk/index.ts';
+import { pullMetrics } from './metrics-support.ts';
 
-/** A reader whose collect() the test calls when it wants to look. */
-class PullReader extends MetricReader {
-  protected override onShutdown = (): Promise<void> => Promise.resolve();
-  protected override onForceFlush = (): Promise<void> => Promise.resolve();
-}
-
-const reader = new PullReader();
-metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+const reader = pullMetrics();
 trace.setGlobalTracerProvider(new TracerProvider());
 
 const catalogue: readonly MetricDef[] = Object.values(METRICS);

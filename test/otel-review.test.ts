@@ -4,19 +4,14 @@
 // that must come back to rest (active runs, attempts, stage gauges).
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
-import { type Attributes, metrics } from '@opentelemetry/api';
-import { type CollectionResult, type DataPoint, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import type { Attributes, } from '@opentelemetry/api';
+import type { CollectionResult, DataPoint } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { ATTR, configureTelemetry, pipeline, stages } from '../sdk/index.ts';
 import { finished, idOf, lines, reset, spansNamed, tree } from './otel-support.ts';
+import { pullMetrics } from './metrics-support.ts';
 
-/** A reader whose collect() the test calls when it wants to look. */
-class PullReader extends MetricReader {
-  protected override onShutdown = (): Promise<void> => Promise.resolve();
-  protected override onForceFlush = (): Promise<void> => Promise.resolve();
-}
-const reader = new PullReader();
-metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+const reader = pullMetrics();
 
 class Flaky extends Error {
   override name = 'Flaky';

@@ -4,9 +4,9 @@
 // and the duration histogram holds the kept ones (or all, when asked).
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import { type Attributes, context, type Context, metrics, type SpanKind, trace } from '@opentelemetry/api';
+import { type Attributes, context, type Context, type SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { type CollectionResult, type DataPoint, type Histogram, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import type { CollectionResult, DataPoint, Histogram } from '@opentelemetry/sdk-metrics';
 import {
   InMemorySpanExporter,
   type Sampler,
@@ -16,6 +16,7 @@ import {
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import { ATTR, configureTelemetry, item, pipeline, stages } from '../sdk/index.ts';
+import { pullMetrics } from './metrics-support.ts';
 
 /**
  * Keeps a root span when its name is in `keep` or its trace is the n-th root of that
@@ -36,18 +37,12 @@ class EveryOtherRoot implements Sampler {
   }
 }
 
-class PullReader extends MetricReader {
-  protected override onShutdown = (): Promise<void> => Promise.resolve();
-  protected override onForceFlush = (): Promise<void> => Promise.resolve();
-}
-
 const sampler = new EveryOtherRoot();
 const exporter = new InMemorySpanExporter();
 const provider = new TracerProvider({ sampler, spanProcessors: [new SimpleSpanProcessor({ exporter })] });
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 trace.setGlobalTracerProvider(provider);
-const reader = new PullReader();
-metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+const reader = pullMetrics();
 const user = trace.getTracer('user');
 
 function point(result: CollectionResult, name: string, match: Attributes): DataPoint<unknown> | undefined {

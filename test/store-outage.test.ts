@@ -6,18 +6,13 @@
 import assert from 'node:assert/strict';
 import { createServer, type Socket, connect as tcpConnect } from 'node:net';
 import { after, describe, test } from 'node:test';
-import { metrics } from '@opentelemetry/api';
-import { type CollectionResult, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import type { CollectionResult } from '@opentelemetry/sdk-metrics';
 import { openStore } from '../exporters/postgres/index.ts';
 import { ATTR, METRICS, pipeline, type SpanflowEvent } from '../sdk/index.ts';
 import { adminQuery, captureWarnings, TEST_DATABASE_URL, tempFolder } from './store-support.ts';
+import { pullMetrics } from './metrics-support.ts';
 
-class PullReader extends MetricReader {
-  protected override onShutdown = (): Promise<void> => Promise.resolve();
-  protected override onForceFlush = (): Promise<void> => Promise.resolve();
-}
-const reader = new PullReader();
-metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+const reader = pullMetrics();
 
 /** Dropped rows by reason, as the metric reports them. */
 function droppedByReason(result: CollectionResult): Record<string, number> {

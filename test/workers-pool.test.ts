@@ -3,19 +3,15 @@
 // shared default pool; and the pool's metrics, from the catalogue.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { type Attributes, metrics } from '@opentelemetry/api';
-import { DataPointType, MeterProvider, type MetricData, MetricReader } from '@opentelemetry/sdk-metrics';
+import type { Attributes, } from '@opentelemetry/api';
+import { DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
 import { ATTR, METRICS, pipeline, stages } from '../sdk/index.ts';
 import { defaultPool, transfer, WorkerDefinitionError, WorkerPool, WorkerPoolError, workerTask } from '../worker-threads/index.ts';
 import type * as tasks from './fixtures/worker-tasks.ts';
 import type * as moving from './fixtures/worker-transfer.ts';
+import { pullMetrics } from './metrics-support.ts';
 
-class PullReader extends MetricReader {
-  protected override onShutdown = (): Promise<void> => Promise.resolve();
-  protected override onForceFlush = (): Promise<void> => Promise.resolve();
-}
-const reader = new PullReader();
-metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+const reader = pullMetrics();
 
 const fixtures = new URL('./fixtures/worker-tasks.ts', import.meta.url);
 const pool = new WorkerPool({ name: 'pool-test', minThreads: 1, maxThreads: 2 });
