@@ -4,7 +4,7 @@
 // that must come back to rest (active runs, attempts, stage gauges).
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
-import type { Attributes, } from '@opentelemetry/api';
+import type { Attributes } from '@opentelemetry/api';
 import type { CollectionResult, DataPoint } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { ATTR, configureTelemetry, pipeline, stages } from '../sdk/index.ts';

@@ -3,7 +3,7 @@
 // shared default pool; and the pool's metrics, from the catalogue.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { Attributes, } from '@opentelemetry/api';
+import type { Attributes } from '@opentelemetry/api';
 import { DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
 import { ATTR, METRICS, pipeline, stages } from '../sdk/index.ts';
 import { defaultPool, transfer, WorkerDefinitionError, WorkerPool, WorkerPoolError, workerTask } from '../worker-threads/index.ts';
