@@ -54,38 +54,47 @@ export interface TimeseriesOptions {
   readonly max?: number;
 }
 
-/** A time series panel on Prometheus with a legend table (mean, max, last). */
-export function timeseries(title: string, options: TimeseriesOptions, targets: readonly DataqueryBuilder[]): TimeseriesBuilder {
-  const panel = new TimeseriesBuilder()
+/** What the time series and stat builders share, and these panels set alike. */
+interface PrometheusPanel {
+  title(title: string): this;
+  description(description: string): this;
+  datasource(ref: typeof PROMETHEUS): this;
+  unit(unit: string): this;
+  span(span: number): this;
+  height(height: number): this;
+  min(min: number): this;
+  max(max: number): this;
+  withTarget(target: DataqueryBuilder): this;
+}
+
+/** Title, description, datasource, unit, size, bounds and queries: the same for every Prometheus panel here. */
+function prometheusPanel<P extends PrometheusPanel>(panel: P, title: string, options: TimeseriesOptions, width: number, targets: readonly DataqueryBuilder[]): P {
+  panel
     .title(title)
     .description(options.description)
     .datasource(PROMETHEUS)
     .unit(options.unit)
-    .span(options.width ?? 12)
-    .height(options.height ?? 8)
-    .fillOpacity(options.stacked ? 40 : 10)
-    .legend(new VizLegendOptionsBuilder().showLegend(true).displayMode(LegendDisplayMode.Table).placement(LegendPlacement.Bottom).calcs(['mean', 'max', 'lastNotNull']))
-    .tooltip(new VizTooltipOptionsBuilder().mode(TooltipDisplayMode.Multi).sort(SortOrder.Descending));
+    .span(options.width ?? width)
+    .height(options.height ?? 8);
   if (options.min !== undefined) panel.min(options.min);
   if (options.max !== undefined) panel.max(options.max);
   for (const target of withRefIds(targets)) panel.withTarget(target);
   return panel;
 }
 
+/** A time series panel on Prometheus with a legend table (mean, max, last). */
+export function timeseries(title: string, options: TimeseriesOptions, targets: readonly DataqueryBuilder[]): TimeseriesBuilder {
+  const panel = new TimeseriesBuilder()
+    .fillOpacity(options.stacked ? 40 : 10)
+    .legend(new VizLegendOptionsBuilder().showLegend(true).displayMode(LegendDisplayMode.Table).placement(LegendPlacement.Bottom).calcs(['mean', 'max', 'lastNotNull']))
+    .tooltip(new VizTooltipOptionsBuilder().mode(TooltipDisplayMode.Multi).sort(SortOrder.Descending));
+  return prometheusPanel(panel, title, options, 12, targets);
+}
+
 /** A stat panel on Prometheus: the last value of each series. */
 export function stat(title: string, options: TimeseriesOptions, targets: readonly DataqueryBuilder[]): StatBuilder {
-  const panel = new StatBuilder()
-    .title(title)
-    .description(options.description)
-    .datasource(PROMETHEUS)
-    .unit(options.unit)
-    .span(options.width ?? 6)
-    .height(options.height ?? 8)
-    .reduceOptions(new ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false));
-  if (options.min !== undefined) panel.min(options.min);
-  if (options.max !== undefined) panel.max(options.max);
-  for (const target of withRefIds(targets)) panel.withTarget(target);
-  return panel;
+  const panel = new StatBuilder().reduceOptions(new ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false));
+  return prometheusPanel(panel, title, options, 6, targets);
 }
 
 /** Value mappings that show each status in its colour. */

@@ -6,7 +6,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Channel } from '../channel.ts';
 import { EventBus, type EventListener, RunEmitter } from '../emitter.ts';
 import { CancelledError, errorTypeOf, ItemsFailedError, toErrorInfo, warnUserError } from '../errors.ts';
-import type { ItemCounts, ItemStatus, RunEndStatus, RunMetrics, StepEndStatus } from '../events.ts';
+import type { ItemCounts, ItemStatus, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
 import { AbortLink, type AttemptContext, type AttemptObserver, backoffDelay, type ExecuteOptions, execute, shouldRetry, untilAborted } from '../executor.ts';
 import { Meta } from '../meta.ts';
 import { attachRecorder, type PersistOption, type Recording, resolveRecorder } from '../persist.ts';
@@ -45,23 +45,25 @@ export interface BatchOptions {
   readonly persist?: PersistOption;
 }
 
+/**
+ * A task's attempts: their latency for the run's metrics, and how they ended
+ * for telemetry's counters (which read them; nothing is recorded per attempt).
+ */
 interface Tally {
   attempts: number;
   succeeded: number;
-  failed: number;
-  totalMs: number;
-  maxMs: number;
-}
-
-/** How a task's attempts ended, for the attempt and retry counters (telemetry reads them; nothing is recorded per attempt). */
-interface TaskCounts {
-  succeeded: number;
-  /** Failed attempts, retried ones included. */
+  /** Attempts that did not succeed: timed out, cancelled, or failed (retried ones included). */
   failed: number;
   timedOut: number;
   cancelled: number;
+  totalMs: number;
+  maxMs: number;
   /** Retried attempts by error type. */
   readonly retried: Map<string, number>;
+}
+
+function newTally(): Tally {
+  return { attempts: 0, succeeded: 0, failed: 0, timedOut: 0, cancelled: 0, totalMs: 0, maxMs: 0, retried: new Map() };
 }
 
 interface Failure {
@@ -95,7 +97,6 @@ interface Slot {
   /** The current task's `stage/task`. */
   taskKey: string;
   tally: Tally;
-  counts: TaskCounts;
   taskStatus: string | undefined;
   processed: number;
   failed: number;
@@ -112,7 +113,6 @@ interface StageState {
   readonly limits: (Semaphore | undefined)[];
   /** Attempt latency per task, for the run's metrics. */
   readonly tallies: Tally[];
-  readonly counts: TaskCounts[];
   /** Items that reached a final status in this stage. */
   readonly ended: { completed: number; failed: number; skipped: number };
   inProgress: number;
@@ -217,8 +217,7 @@ export class Batch<In, Out> {
       queue: new StageQueue<Entry>(def.capacity),
       slots: Array.from({ length: def.workers }, (_, worker) => this.#slot(def, worker)),
       limits: def.tasks.map((t) => (t.concurrency === undefined ? undefined : new Semaphore(t.concurrency))),
-      tallies: def.tasks.map(() => ({ attempts: 0, succeeded: 0, failed: 0, totalMs: 0, maxMs: 0 })),
-      counts: def.tasks.map(() => ({ succeeded: 0, failed: 0, timedOut: 0, cancelled: 0, retried: new Map() })),
+      tallies: def.tasks.map(newTally),
       ended: { completed: 0, failed: 0, skipped: 0 },
       inProgress: 0,
       completed: 0,
@@ -493,10 +492,11 @@ export class Batch<In, Out> {
   }
 
   #metrics(): RunMetrics {
-    const steps: Record<string, Tally> = {};
+    const steps: Record<string, StepLatency> = {};
     for (const stage of this.#stages) {
       stage.def.tasks.forEach((task, t) => {
-        steps[`${stage.def.name}/${task.name}`] = { ...(stage.tallies[t] as Tally) };
+        const { attempts, succeeded, failed, totalMs, maxMs } = stage.tallies[t] as Tally;
+        steps[`${stage.def.name}/${task.name}`] = { attempts, succeeded, failed, totalMs, maxMs };
       });
     }
     return { steps, barriers: {}, maps: {}, peakQueueDepth: 0, tokens: {} };
@@ -531,7 +531,6 @@ export class Batch<In, Out> {
         slot.task = run.name;
         slot.taskKey = run.key;
         slot.tally = stage.tallies[t] as Tally;
-        slot.counts = stage.counts[t] as TaskCounts;
         slot.input = value;
         let outcome = execute(run.attempt, entry.telemetry ? run.recorded : run.options);
         if (outcome instanceof Promise) outcome = await outcome;
@@ -670,8 +669,7 @@ export class Batch<In, Out> {
       input: undefined,
       task: undefined,
       taskKey: '',
-      tally: { attempts: 0, succeeded: 0, failed: 0, totalMs: 0, maxMs: 0 },
-      counts: { succeeded: 0, failed: 0, timedOut: 0, cancelled: 0, retried: new Map() },
+      tally: newTally(),
       taskStatus: undefined,
       processed: 0,
       failed: 0,
@@ -719,16 +717,13 @@ export class Batch<In, Out> {
       const tally = slot.tally;
       tally.totalMs += durationMs;
       if (durationMs > tally.maxMs) tally.maxMs = durationMs;
-      const counts = slot.counts;
       if (status === 'succeeded') {
         tally.succeeded++;
-        counts.succeeded++;
         return;
       }
       tally.failed++;
-      if (status === 'timed_out') counts.timedOut++;
-      else if (status === 'cancelled') counts.cancelled++;
-      else counts.failed++;
+      if (status === 'timed_out') tally.timedOut++;
+      else if (status === 'cancelled') tally.cancelled++;
     };
     const fields = () => {
       const entry = slot.entry as Entry;
@@ -745,7 +740,7 @@ export class Batch<In, Out> {
       retry: (attempt, error, delayMs, durationMs) => {
         record(durationMs, 'failed');
         const type = errorTypeOf(error);
-        const retried = slot.counts.retried;
+        const retried = slot.tally.retried;
         retried.set(type, (retried.get(type) ?? 0) + 1);
         const entry = slot.entry as Entry;
         entry.telemetry?.taskRetry(slot.taskKey, attempt, error, delayMs, durationMs);
@@ -802,13 +797,14 @@ function countStages(stages: readonly StageState[], visitor: CountVisitor): void
     if (ended.failed > 0) visitor.item(stage.def.name, 'failed', ended.failed);
     if (ended.skipped > 0) visitor.item(stage.def.name, 'skipped', ended.skipped);
     stage.def.tasks.forEach((task, t) => {
-      const counts = stage.counts[t] as TaskCounts;
+      const tally = stage.tallies[t] as Tally;
       const key = `${stage.def.name}/${task.name}`;
-      if (counts.succeeded > 0) visitor.attempt(key, 'success', counts.succeeded);
-      if (counts.failed > 0) visitor.attempt(key, 'failure', counts.failed);
-      if (counts.timedOut > 0) visitor.attempt(key, 'timeout', counts.timedOut);
-      if (counts.cancelled > 0) visitor.attempt(key, 'cancellation', counts.cancelled);
-      for (const [type, count] of counts.retried) visitor.retry(key, type, count);
+      const failures = tally.failed - tally.timedOut - tally.cancelled;
+      if (tally.succeeded > 0) visitor.attempt(key, 'success', tally.succeeded);
+      if (failures > 0) visitor.attempt(key, 'failure', failures);
+      if (tally.timedOut > 0) visitor.attempt(key, 'timeout', tally.timedOut);
+      if (tally.cancelled > 0) visitor.attempt(key, 'cancellation', tally.cancelled);
+      for (const [type, count] of tally.retried) visitor.retry(key, type, count);
     });
   }
 }
