@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { parseDuration, parseWhen } from '../cli/index.ts';
 import { renderFarm, videoRender } from '../examples/video-render/pipeline.ts';
 import { cli, ok } from './cli-support.ts';
-import { tempFolder } from './store-support.ts';
+import { tempFolder } from './support.ts';
 
 const folder = tempFolder('cli-graph');
 after(() => folder.cleanup());

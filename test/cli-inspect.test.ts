@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { openStore } from '../exporters/postgres/index.ts';
 import type { SpanflowEvent } from '../sdk/index.ts';
 import { cli, ok, persistShowcase, plain, type Showcase } from './cli-support.ts';
-import { tempFolder } from './store-support.ts';
+import { tempFolder } from './support.ts';
 
 const folder = tempFolder('cli-inspect');
 const at = ['--data-dir', folder.path];

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { openStore, type RunPage } from '../exporters/postgres/index.ts';
 import { pipeline } from '../sdk/index.ts';
 import { cli, ok, persistShowcase, type Showcase } from './cli-support.ts';
-import { tempFolder } from './store-support.ts';
+import { tempFolder } from './support.ts';
 
 const folder = tempFolder('cli-runs');
 const at = ['--data-dir', folder.path];

@@ -11,13 +11,13 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { METRICS } from '../sdk/index.ts';
-import { adminQuery, TEST_DATABASE_URL, tempFolder } from './store-support.ts';
+import { adminQuery, NEEDS_POSTGRES, TEST_DATABASE_URL, tempFolder } from './store-support.ts';
 import { loopbackServer } from './support.ts';
 
 const SCHEMA = 'compose_demo';
 const MAIN = fileURLToPath(new URL('../compose/demo/main.ts', import.meta.url));
 
-describe('the demo service', () => {
+describe('the demo service', { skip: NEEDS_POSTGRES }, () => {
   const received: { path: string; body: string }[] = [];
   let collector: Awaited<ReturnType<typeof loopbackServer>> | undefined;
   const folder = tempFolder('demo');

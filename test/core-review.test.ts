@@ -1,13 +1,15 @@
 // Direct unit tests of the core units every run relies on: the executor
-// (`execute`, `AbortLink`), the event bus, the ring-buffer FIFO and a stage's queue.
+// (`execute`, `AbortLink`), what a thrown value and a throwing error handler
+// leave in events and results, the event bus, the ring-buffer FIFO and a stage's queue.
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { describe, test } from 'node:test';
 import { EventBus } from '../sdk/emitter.ts';
-import { CancelledError, StepTimeoutError } from '../sdk/errors.ts';
+import { CancelledError, ErrorHandlerError, StepFailedError, StepTimeoutError, toErrorInfo } from '../sdk/errors.ts';
 import type { SpanflowEvent } from '../sdk/events.ts';
 import { AbortLink, type AttemptContext, execute, type ExecuteOptions } from '../sdk/executor.ts';
 import { Fifo } from '../sdk/fifo.ts';
+import { collectRun, pipeline, stages } from '../sdk/index.ts';
 import { StageQueue } from '../sdk/stages/queue.ts';
 
 const never = new Promise<never>(() => {});
@@ -145,6 +147,142 @@ describe('execute', () => {
       assert.equal(entered, 3, `timeoutMs=${timeoutMs}`);
       assert.deepEqual(seenInside, [true, true, true]);
     }
+  });
+});
+
+describe('what a thrown value that is not an Error says', () => {
+  const cycle: Record<string, unknown> = { name: 'loop' };
+  cycle.self = cycle;
+  const cases: [string, unknown, string, string][] = [
+    ['an object', { code: 1 }, 'object', '{"code":1}'],
+    ['a string', 'x', 'string', 'x'],
+    ['null', null, 'null', 'null'],
+    ['a number', 42, 'number', '42'],
+    ['an object with a cycle and a bigint', { cycle, size: 10n }, 'object', '{"cycle":{"name":"loop","self":"[Circular]"},"size":"10n"}'],
+    ['an array holding an Error', [new TypeError('bad')], 'object', '["TypeError: bad"]'],
+  ];
+
+  for (const [what, thrown, type, message] of cases) {
+    test(`${what}: its JSON (or text) in step_end, run_end, the run result and a stage item's failure`, async () => {
+      const { result, of } = await collectRun(
+        pipeline('throws').step('s', () => {
+          throw thrown;
+        }).run(undefined),
+      );
+      assert.equal(result.status, 'failed');
+      assert.deepEqual(of('step_end').map((e) => [e.error?.type, e.error?.message]), [[type, message]]);
+      assert.equal(result.error?.message, `step 's' failed after 1 attempt: ${message}`);
+      assert.equal(result.error?.cause, thrown, 'the value itself is kept');
+      const runEnd = of('run_end')[0]?.error;
+      assert.equal(runEnd?.message, `step 's' failed after 1 attempt: ${message}`);
+      assert.deepEqual([runEnd?.cause?.type, runEnd?.cause?.message], [type, message], 'run_end names what the step threw');
+
+      const batch = await stages<number>('throws').stage('s', { tasks: () => {
+        throw thrown;
+      } }).run([1]);
+      assert.deepEqual(batch.failures.map((f) => [f.error.type, f.error.message]), [[type, message]]);
+      for (const text of [result.error?.message, runEnd?.message, batch.failures[0]?.error.message]) assert.doesNotMatch(text ?? '', /\[object Object\]/);
+    });
+  }
+
+  test('a huge object is cut, saying how long it was; a toJSON that throws falls back to its text', () => {
+    const info = toErrorInfo({ blob: 'x'.repeat(10_000) });
+    assert.match(info.message, /^\{"blob":"x+… \(10011 characters in all\)$/);
+    assert.ok(info.message.length < 2_100);
+    assert.equal(toErrorInfo({ toJSON: () => { throw new Error('no'); } }).message, '[object Object]');
+  });
+
+  test('a cancellation whose reason is an object names it', () => {
+    assert.equal(new CancelledError('run r', { why: 'deploy' }).message, 'run r was cancelled: {"why":"deploy"}');
+  });
+});
+
+describe('an onError handler that throws', () => {
+  class Upstream extends Error {
+    override name = 'Upstream';
+  }
+  const failing = (onError: () => never) =>
+    pipeline('handled').step('fetch', () => {
+      throw new Upstream('upstream down');
+    }, { onError });
+  const chain = (info: { type: string; message: string; cause?: unknown } | undefined): [string, string][] => {
+    const out: [string, string][] = [];
+    for (let at = info as { type: string; message: string; cause?: unknown } | undefined; at; at = at.cause as typeof at) out.push([at.type, at.message]);
+    return out;
+  };
+
+  test('an Error without a cause: the step fails with it, the original as its cause, and events show both', async () => {
+    const translated = new Error('payment provider unavailable');
+    const { result, of } = await collectRun(failing(() => {
+      throw translated;
+    }).run(undefined));
+    assert.equal(result.status, 'failed');
+    assert.ok(result.error instanceof StepFailedError);
+    assert.equal(result.error.cause, translated);
+    assert.ok(translated.cause instanceof Upstream, 'the original is the cause of what the handler threw');
+    assert.deepEqual(chain(of('step_end')[0]?.error), [
+      ['Error', 'payment provider unavailable'],
+      ['Upstream', 'upstream down'],
+    ]);
+    assert.deepEqual(chain(of('run_end')[0]?.error), [
+      ['StepFailedError', "step 'fetch' failed after 1 attempt: payment provider unavailable"],
+      ['Error', 'payment provider unavailable'],
+      ['Upstream', 'upstream down'],
+    ]);
+    assert.equal(Object.keys(translated).includes('cause'), false, 'the cause is set as `new Error(m, { cause })` sets it: not enumerable');
+  });
+
+  test('a non-Error, or an Error with a cause of its own, is wrapped in an ErrorHandlerError that names both', async () => {
+    const own = new Error('translated', { cause: 'its own cause' });
+    for (const [thrown, said] of [[{ code: 7 }, '{"code":7}'], [own, 'translated'], ['text', 'text']] as const) {
+      const { result, of } = await collectRun(failing(() => {
+        throw thrown;
+      }).run(undefined));
+      assert.equal(result.status, 'failed');
+      const wrapped = result.error?.cause;
+      assert.ok(wrapped instanceof ErrorHandlerError);
+      assert.equal(wrapped.message, `onError handler of step 'fetch' threw ${said} while handling: upstream down`);
+      assert.equal(wrapped.thrown, thrown);
+      assert.ok(wrapped.cause instanceof Upstream);
+      assert.deepEqual(chain(of('step_end')[0]?.error), [
+        ['ErrorHandlerError', wrapped.message],
+        ['Upstream', 'upstream down'],
+      ]);
+    }
+    assert.equal(own.cause, 'its own cause', 'an error that has a cause keeps it');
+  });
+
+  test('a handler that rethrows the original, or an error caused by it, fails the step with exactly that', async () => {
+    let original: unknown;
+    const rethrown = await execute(
+      () => {
+        throw new Upstream('down');
+      },
+      opts({
+        onError: (error) => {
+          original = error;
+          throw error;
+        },
+      }),
+    );
+    assert.ok(rethrown.status === 'failed' && rethrown.error === original && rethrown.error instanceof Upstream);
+    assert.equal((original as Error).cause, undefined, 'no cause pointing at itself');
+    const outer = await execute(
+      () => {
+        throw new Upstream('down');
+      },
+      opts({
+        onError: (error) => {
+          throw new Error('outer', { cause: new Error('middle', { cause: error }) });
+        },
+      }),
+    );
+    assert.ok(outer.status === 'failed' && outer.error instanceof Error && outer.error.message === 'outer');
+    assert.deepEqual(chain(toErrorInfo(outer.error)), [
+      ['Error', 'outer'],
+      ['Error', 'middle'],
+      ['Upstream', 'down'],
+    ]);
   });
 });
 

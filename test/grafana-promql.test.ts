@@ -13,7 +13,7 @@ import { ETL_META, etlPipeline, orders } from '../examples/etl/pipeline.ts';
 import { dashboards, prometheusSeries, queriesOf } from '../grafana/index.ts';
 import { METRICS, type MetricDef } from '../sdk/index.ts';
 import { defaultPool } from '../worker-threads/index.ts';
-import { metricsEndpoint, type PrometheusServer, startPrometheus } from './prometheus-support.ts';
+import { metricsEndpoint, NEEDS_PROMETHEUS, type PrometheusServer, startPrometheus } from './prometheus-support.ts';
 import { pullMetrics } from './metrics-support.ts';
 
 const reader = pullMetrics();
@@ -33,7 +33,7 @@ function substitute(expr: string, values: ReadonlyMap<string, string>): string {
   return filled;
 }
 
-describe('the dashboards’ PromQL on a real Prometheus', () => {
+describe('the dashboards’ PromQL on a real Prometheus', { skip: NEEDS_PROMETHEUS }, () => {
   let endpoint: Awaited<ReturnType<typeof metricsEndpoint>> | undefined;
   let prometheus: PrometheusServer | undefined;
   let live: ReturnType<ReturnType<typeof etlPipeline>['start']> | undefined;

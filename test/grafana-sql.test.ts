@@ -11,7 +11,7 @@ import { type DemoRound, demoRound } from '../compose/demo/round.ts';
 import type { Store } from '../exporters/postgres/index.ts';
 import { type DashboardQuery, dashboards, queriesOf, STACK_SCHEMA } from '../grafana/index.ts';
 import { defaultPool } from '../worker-threads/index.ts';
-import { adminQuery, testStore } from './store-support.ts';
+import { adminQuery, NEEDS_POSTGRES, testStore } from './store-support.ts';
 
 // Trace ids on the stored runs, as in the stack (the dashboard links each run to its trace).
 trace.setGlobalTracerProvider(new TracerProvider());
@@ -23,7 +23,7 @@ const byPanel = (panel: string): DashboardQuery[] => sqlQueries.filter((q) => q.
 
 type Row = Record<string, unknown>;
 
-describe('the runs dashboard’s SQL on the real schema', () => {
+describe('the runs dashboard’s SQL on the real schema', { skip: NEEDS_POSTGRES }, () => {
   let store: Store | undefined;
   let round: DemoRound | undefined;
   const from = new Date(Date.now() - 60_000);

@@ -6,16 +6,18 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CollectionResult, DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
 import { type NamedMetric, prometheusLabel, prometheusSeries } from '../grafana/index.ts';
-import { loopbackServer } from './support.ts';
-import { tempFolder } from './store-support.ts';
+import { PROMETHEUS_HOWTO, prometheusBin, unless } from './requirements.ts';
+import { freePort, loopbackServer, tempFolder } from './support.ts';
 
 /** The Prometheus binary: SPANFLOW_PROMETHEUS (`.ci/run` sets it), else `prometheus` on PATH. */
-export const PROMETHEUS_BIN = process.env.SPANFLOW_PROMETHEUS || 'prometheus';
+export const PROMETHEUS_BIN = prometheusBin() ?? 'prometheus';
+
+/** `skip` for suites that start a Prometheus: the line saying it is missing, or false (see requirements.ts). */
+export const NEEDS_PROMETHEUS = unless('prometheus');
 
 const number = (value: number) => (Number.isNaN(value) ? 'NaN' : value === Infinity ? '+Inf' : value === -Infinity ? '-Inf' : String(value));
 const escapeValue = (value: string) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -95,15 +97,6 @@ export async function metricsEndpoint(collect: () => Promise<CollectionResult>) 
   return { url: server.url, host: new URL(server.url).host, scrapes, nextScrape, close: server.close };
 }
 
-/** A free loopback port (closed again at once: Prometheus takes it next). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 export interface PrometheusServer {
   readonly url: string;
   /** `/api/v1/query`: the result vector (fails the test on an error status, with Prometheus's message). */
@@ -152,7 +145,7 @@ export async function startPrometheus(target: string): Promise<PrometheusServer>
     if (failed) {
       await stop();
       assert.fail(
-        `cannot start Prometheus (${PROMETHEUS_BIN}: ${failed.message}). Install Debian's package (apt-get install prometheus; \`bash .ci/run\` does) or point SPANFLOW_PROMETHEUS at a prometheus binary.`,
+        `cannot start Prometheus (${PROMETHEUS_BIN}: ${failed.message}). ${PROMETHEUS_HOWTO}.`,
       );
     }
     if (child.exitCode !== null) assert.fail(`Prometheus exited with ${child.exitCode}: ${output.join('')}`);

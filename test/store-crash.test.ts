@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { openStore, type Store, type StoreOptions } from '../exporters/postgres/index.ts';
-import { adminQuery, killMidRun, TEST_DATABASE_URL, tempFolder } from './store-support.ts';
+import { adminQuery, killMidRun, NEEDS_POSTGRES, TEST_DATABASE_URL, tempFolder } from './store-support.ts';
 
 
 async function expectInterrupted(options: StoreOptions, runId: string): Promise<Store> {
@@ -32,7 +32,7 @@ async function expectInterrupted(options: StoreOptions, runId: string): Promise<
 }
 
 describe('a process killed with SIGKILL mid-run', () => {
-  test('on PostgreSQL: the next open marks its run interrupted, and the listing returns it', async () => {
+  test('on PostgreSQL: the next open marks its run interrupted, and the listing returns it', { skip: NEEDS_POSTGRES }, async () => {
     const schema = 'store_crash';
     await adminQuery(`drop schema if exists ${schema} cascade`);
     const runId = await killMidRun(TEST_DATABASE_URL, schema);
@@ -51,7 +51,7 @@ describe('a process killed with SIGKILL mid-run', () => {
   });
 });
 
-describe('the heartbeat', () => {
+describe('the heartbeat', { skip: NEEDS_POSTGRES }, () => {
   const schema = 'store_heartbeat';
 
   test('a run from another host is interrupted once its heartbeat is stale, not before', async () => {

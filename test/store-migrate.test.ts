@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { createStore, openStore, type Store } from '../exporters/postgres/index.ts';
-import { adminQuery, TEST_DATABASE_URL, tempFolder, testStore } from './store-support.ts';
+import { adminQuery, NEEDS_POSTGRES, TEST_DATABASE_URL, tempFolder, testStore } from './store-support.ts';
 
 const TABLES = ['events', 'migration_lock', 'migrations', 'pipelines', 'runs', 'step_attempts'];
 const INDEXES = [
@@ -39,7 +39,7 @@ async function catalogue(store: Store): Promise<{ tables: string[]; indexes: str
   return { tables: names(tables), indexes: names(indexes) };
 }
 
-describe('migrations on PostgreSQL', () => {
+describe('migrations on PostgreSQL', { skip: NEEDS_POSTGRES }, () => {
   const schema = 'store_migrate';
   let store: Store | undefined;
   after(() => store?.close());

@@ -9,7 +9,7 @@ import { after, describe, test } from 'node:test';
 import type { CollectionResult } from '@opentelemetry/sdk-metrics';
 import { openStore } from '../exporters/postgres/index.ts';
 import { ATTR, METRICS, pipeline, type SpanflowEvent } from '../sdk/index.ts';
-import { adminQuery, captureWarnings, TEST_DATABASE_URL, tempFolder } from './store-support.ts';
+import { adminQuery, captureWarnings, NEEDS_POSTGRES, TEST_DATABASE_URL, tempFolder } from './store-support.ts';
 import { pullMetrics } from './metrics-support.ts';
 
 const reader = pullMetrics();
@@ -82,7 +82,7 @@ function outageRun(outage: () => Promise<void>) {
 }
 
 describe('the database goes away mid-run', { timeout: 60_000 }, () => {
-  test('PostgreSQL cut off, then back: the run finishes and every row lands once it is back', async () => {
+  test('PostgreSQL cut off, then back: the run finishes and every row lands once it is back', { skip: NEEDS_POSTGRES }, async () => {
     const schema = 'store_outage';
     await adminQuery(`drop schema if exists ${schema} cascade`);
     const proxy = await cuttableProxy(new URL(TEST_DATABASE_URL));

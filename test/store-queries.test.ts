@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { RunIdError, type Store } from '../exporters/postgres/index.ts';
 import { pipeline } from '../sdk/index.ts';
-import { adminQuery, testStore } from './store-support.ts';
+import { adminQuery, NEEDS_POSTGRES, testStore } from './store-support.ts';
 
 const SCHEMA = 'store_queries';
 const ODD_NAME = "vidéo 'render' %_ 🎬";
@@ -38,7 +38,7 @@ function flaky(failures: number) {
     });
 }
 
-describe('the query API', () => {
+describe('the query API', { skip: NEEDS_POSTGRES }, () => {
   let store: Store;
 
   before(async () => {

@@ -9,7 +9,7 @@ import { asEvent, openStore, type RunDetail, type Store } from '../exporters/pos
 import type { ScenarioRun } from '../examples/video-render/pipeline.ts';
 import type { SpanflowEvent } from '../sdk/index.ts';
 import { finished } from './otel-support.ts';
-import { persistShowcase, plain, tempFolder, testStore } from './store-support.ts';
+import { NEEDS_POSTGRES, persistShowcase, plain, tempFolder, testStore } from './store-support.ts';
 
 /** What the step_attempts table should hold, from the events: the last status each attempt reached. */
 function expectedAttempts(events: readonly SpanflowEvent[]): Map<string, string> {
@@ -22,8 +22,8 @@ function expectedAttempts(events: readonly SpanflowEvent[]): Map<string, string>
   return attempts;
 }
 
-function showcase(backend: string, open: () => Promise<Store>, close: () => void): void {
-  describe(`the showcase persisted on ${backend}`, () => {
+function showcase(backend: string, open: () => Promise<Store>, close: () => void, skip: string | false = false): void {
+  describe(`the showcase persisted on ${backend}`, { skip }, () => {
     let store: Store;
     let runs: readonly ScenarioRun[];
     let events: ReadonlyMap<string, SpanflowEvent[]>;
@@ -140,7 +140,7 @@ function showcase(backend: string, open: () => Promise<Store>, close: () => void
   });
 }
 
-showcase('PostgreSQL', () => testStore('store_showcase'), () => {});
+showcase('PostgreSQL', () => testStore('store_showcase'), () => {}, NEEDS_POSTGRES);
 
 const folder = tempFolder('showcase');
 showcase('PGlite', () => openStore({ dataDir: folder.path }), folder.cleanup);

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { closeDefaultStore, configureDefaultStore, openStore, type Store } from '../exporters/postgres/index.ts';
 import { type BatchResult, stages } from '../sdk/index.ts';
-import { adminQuery, TEST_DATABASE_URL, testStore } from './store-support.ts';
+import { adminQuery, NEEDS_POSTGRES, TEST_DATABASE_URL, testStore } from './store-support.ts';
 
 const SCHEMA = 'store_stages';
 const run = promisify(execFile);
@@ -49,7 +49,7 @@ function orders(store: Store | true) {
 
 const ITEMS = Array.from({ length: 120 }, (_, i) => i);
 
-describe('a stage batch persisted', () => {
+describe('a stage batch persisted', { skip: NEEDS_POSTGRES }, () => {
   let store: Store;
   let result: BatchResult<number>;
 
@@ -148,7 +148,7 @@ describe('a stage batch persisted', () => {
   });
 });
 
-describe('a batch under way', () => {
+describe('a batch under way', { skip: NEEDS_POSTGRES }, () => {
   test('shows its item counters as they are, with each heartbeat', { timeout: 30_000 }, async () => {
     const store = await openStore({ url: TEST_DATABASE_URL, schema: SCHEMA, heartbeatMs: 20 });
     try {
@@ -177,7 +177,7 @@ describe('a batch under way', () => {
   });
 });
 
-describe('persist: true', () => {
+describe('persist: true', { skip: NEEDS_POSTGRES }, () => {
   after(() => closeDefaultStore());
 
   test('stores the batch in the default store that spanflow/postgres configures', async () => {

@@ -1,21 +1,36 @@
-// Helpers for the store tests: the test database (a real PostgreSQL, which
-// `.ci/run` starts), a fresh schema per test file, and PGlite folders.
+// Helpers for the store tests: the test database (a real PostgreSQL: the one
+// SPANFLOW_TEST_DATABASE_URL names, else a private cluster that test/setup.ts
+// starts for the whole run, or this process starts when a file runs alone),
+// a fresh schema per test file, and PGlite folders.
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { runScenarios, type ScenarioRun } from '../examples/video-render/pipeline.ts';
 import { openStore, redact, type Store, type StoreOptions } from '../exporters/postgres/index.ts';
 import type { SpanflowEvent } from '../sdk/index.ts';
+import { startCluster } from './pg-cluster.ts';
+import { missing, unless } from './requirements.ts';
 
-export const TEST_DATABASE_URL = process.env.SPANFLOW_TEST_DATABASE_URL || 'postgres://spanflow:spanflow@127.0.0.1:5432/spanflow_test';
+export { captureWarnings, tempFolder } from './support.ts';
 
-/** Runs SQL on the test database directly (not through a store). Fails, saying how to start PostgreSQL, when it is unreachable. */
+/** The test database's URL: given, or a private cluster's (started here when this file runs without test/setup.ts). */
+async function testDatabaseUrl(): Promise<string> {
+  if (process.env.SPANFLOW_TEST_DATABASE_URL) return process.env.SPANFLOW_TEST_DATABASE_URL;
+  if (missing('postgres-server') !== undefined) return 'postgres://spanflow:spanflow@127.0.0.1:5432/spanflow_test';
+  const cluster = await startCluster(); // removed when this process exits
+  process.env.SPANFLOW_TEST_DATABASE_URL = cluster.url();
+  return cluster.url();
+}
+
+export const TEST_DATABASE_URL = await testDatabaseUrl();
+
+/** `skip` for suites on the test database: the line saying what is missing, or false (see requirements.ts). */
+export const NEEDS_POSTGRES = unless('postgres');
+
+/** Runs SQL on the test database directly (not through a store). Fails, saying what to do, when it is unreachable. */
 export async function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
   const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
   try {
@@ -24,9 +39,7 @@ export async function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow
     await client.end().catch(() => {});
     assert.fail(
       `cannot reach the test database at ${redact(TEST_DATABASE_URL)} (${error instanceof Error ? error.message : String(error)}). ` +
-        'Start PostgreSQL and create its role and database: `bash .ci/run` does both (pg_ctlcluster 15 main start; ' +
-        "su postgres -c psql: create role spanflow login password 'spanflow'; create database spanflow_test owner spanflow), " +
-        'or point SPANFLOW_TEST_DATABASE_URL at another server.',
+        (missing('postgres') ?? 'Is the server SPANFLOW_TEST_DATABASE_URL names up, with its role and database?'),
     );
   }
   try {
@@ -40,28 +53,6 @@ export async function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow
 export async function testStore(schema: string, options: StoreOptions = {}): Promise<Store> {
   await adminQuery(`drop schema if exists "${schema}" cascade`);
   return openStore({ url: TEST_DATABASE_URL, schema, ...options });
-}
-
-/** A fresh temporary folder, removed by `cleanup()`. */
-export function tempFolder(prefix: string): { path: string; cleanup: () => void } {
-  const path = mkdtempSync(join(tmpdir(), `spanflow-${prefix}-`));
-  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
-}
-
-/** Collects process warnings of one type until `stop()`; `waitFor` resolves once one matches. */
-export function captureWarnings(type: string) {
-  const messages: string[] = [];
-  const listen = (warning: Error) => {
-    if (warning.name === type) messages.push(warning.message);
-  };
-  process.on('warning', listen);
-  return {
-    messages,
-    stop: () => process.off('warning', listen),
-    waitFor: async (pattern: RegExp): Promise<void> => {
-      while (!messages.some((m) => pattern.test(m))) await new Promise((resolve) => setTimeout(resolve, 5));
-    },
-  };
 }
 
 const DOOMED = fileURLToPath(new URL('./fixtures/store-crash-child.ts', import.meta.url));

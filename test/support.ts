@@ -1,7 +1,10 @@
 // Helpers shared by the tests: latches for ordering, an event log to wait on.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { DefinitionError, type EventOf, type SpanflowEvent } from '../sdk/index.ts';
 
@@ -88,3 +91,35 @@ export function sink(tty: boolean): { stream: Writable; text: () => string; writ
   if (tty) Object.assign(stream, { isTTY: true, columns: 80, rows: 60 });
   return { stream, writes, text: () => writes.join('') };
 }
+/** A fresh temporary folder, removed by `cleanup()`. */
+export function tempFolder(prefix: string): { path: string; cleanup: () => void } {
+  const path = mkdtempSync(join(tmpdir(), `spanflow-${prefix}-`));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Collects process warnings of one type until `stop()`; `waitFor` resolves once one matches. */
+export function captureWarnings(type: string) {
+  const messages: string[] = [];
+  const listen = (warning: Error) => {
+    if (warning.name === type) messages.push(warning.message);
+  };
+  process.on('warning', listen);
+  return {
+    messages,
+    stop: () => process.off('warning', listen),
+    waitFor: async (pattern: RegExp): Promise<void> => {
+      while (!messages.some((m) => pattern.test(m))) await new Promise((resolve) => setTimeout(resolve, 5));
+    },
+  };
+}
+
+
+/** A free loopback port (closed again at once: a server we start takes it next). */
+export async function freePort(): Promise<number> {
+  const server = createTcpServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
