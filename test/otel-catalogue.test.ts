@@ -119,4 +119,18 @@ describe('the metrics catalogue', () => {
       .reduce((sum, p) => sum + (p.value as number), 0);
     assert.equal(fetchWorkers, 4, 'busy + idle = the stage’s workers');
   });
+
+  test('once the ETL batch ended, its stage gauges read 0 for every stage they reported: queue, in flight, busy and idle workers', () => {
+    const [midRun, afterRun] = collections;
+    assert.ok(midRun && afterRun);
+    const etlPoints = (result: CollectionResult, def: MetricDef) =>
+      (metricsIn(result).find((m) => m.descriptor.name === def.name)?.dataPoints ?? [])
+        .filter((p) => p.attributes[ATTR.PIPELINE_NAME] === 'etl')
+        .map((p) => [Object.values(p.attributes).join('/'), p.value as number] as const);
+    for (const def of [METRICS.queueSize, METRICS.inFlight, METRICS.workers]) {
+      const during = etlPoints(midRun, def);
+      assert.ok(during.some(([, value]) => value > 0), `${def.name} was above 0 while the batch ran`);
+      assert.deepEqual(etlPoints(afterRun, def), during.map(([series]) => [series, 0]), `${def.name} after the batch`);
+    }
+  });
 });

@@ -127,6 +127,15 @@ class StageCounts {
   }
 }
 
+/** What the stage gauges report for one pipeline and stage: the sums over its live batches. */
+interface StageGauges {
+  readonly pipeline: string;
+  readonly stage: string;
+  queued: number;
+  inProgress: number;
+  workers: number;
+}
+
 export class Metering {
   readonly #runDuration: Histogram;
   readonly #runs: Counts;
@@ -147,6 +156,8 @@ export class Metering {
   readonly #live = new Set<BatchSource>();
   /** The counts of stage batches that ended. */
   readonly #finished = new StageCounts();
+  /** Every pipeline and stage the stage gauges have reported, with the values it has once no batch of it runs (all 0). */
+  readonly #gaugeStages = new Map<string, StageGauges>();
 
   constructor(meter: Meter) {
     this.#runDuration = histogram(meter, METRICS.runDuration);
@@ -189,7 +200,7 @@ export class Metering {
     meter.addBatchObservableCallback(
       (observer) => {
         // Concurrent batches of one pipeline share attributes (no run ids): their stages add up.
-        const sums = new Map<string, { pipeline: string; stage: string; queued: number; inProgress: number; workers: number }>();
+        const sums = new Map<string, StageGauges>();
         for (const source of this.#live) {
           for (const stage of source.stages()) {
             const key = `${source.pipeline}\u0000${stage.name}`;
@@ -201,7 +212,10 @@ export class Metering {
             } else sums.set(key, { pipeline: source.pipeline, stage: stage.name, queued: stage.queued, inProgress: stage.inProgress, workers: stage.workers });
           }
         }
-        for (const stage of sums.values()) {
+        // A stage no live batch has now reads 0: the SDK would otherwise export its last values forever.
+        for (const [key, idle] of this.#gaugeStages) if (!sums.has(key)) sums.set(key, idle);
+        for (const [key, stage] of sums) {
+          if (!this.#gaugeStages.has(key)) this.#gaugeStages.set(key, { pipeline: stage.pipeline, stage: stage.stage, queued: 0, inProgress: 0, workers: 0 });
           const attributes = { [ATTR.PIPELINE_NAME]: stage.pipeline, [ATTR.STAGE]: stage.stage };
           observer.observe(queue, stage.queued, attributes);
           observer.observe(inFlight, stage.inProgress, attributes);
