@@ -65,7 +65,7 @@ export class BarrierTimeoutError extends SpanflowTimeoutError {
 export class CancelledError extends SpanflowError {
   override name = 'CancelledError';
   constructor(what: string, reason: unknown) {
-    const why = reason instanceof Error ? reason.message : reason === undefined ? undefined : String(reason);
+    const why = reason === undefined ? undefined : messageOf(reason);
     super(`${what} was cancelled${why ? `: ${why}` : ''}`, { cause: reason });
   }
 }
@@ -95,6 +95,18 @@ export class StepFailedError extends SpanflowError {
     this.node = node;
     this.attempts = attempts;
     this.index = index;
+  }
+}
+
+/** A step's `onError` handler threw a value that cannot carry the error it was handling: `cause` is that error, `thrown` what the handler threw. */
+export class ErrorHandlerError extends SpanflowError {
+  override name = 'ErrorHandlerError';
+  readonly node: string;
+  readonly thrown: unknown;
+  constructor(node: string, original: unknown, thrown: unknown) {
+    super(`onError handler of step '${node}' threw ${messageOf(thrown)} while handling: ${messageOf(original)}`, { cause: original });
+    this.node = node;
+    this.thrown = thrown;
   }
 }
 
@@ -132,25 +144,90 @@ export function warnUserError(error: unknown, type: string, where: string): void
   process.emitWarning(message, { type, detail: error instanceof Error ? error.stack : undefined });
 }
 
+/**
+ * What a thrown value says, for messages: an Error's message, a string as it
+ * is, any other value as JSON (`throw { code: 1 }` reads `{"code":1}`, never
+ * `[object Object]`), safe on cycles and bigints. Long JSON is cut; the value
+ * itself stays where it was (a `cause`, an outcome's `error`).
+ */
 export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'string') return error;
+  if (typeof error === 'function') return `function ${error.name || '(anonymous)'}`;
+  if (typeof error !== 'object' || error === null) return String(error);
+  const json = jsonOf(error) ?? String(error);
+  return json.length > MAX_DESCRIPTION ? `${json.slice(0, MAX_DESCRIPTION)}… (${json.length} characters in all)` : json;
 }
 
-/** An error's class name: the `error.type` of telemetry and stored rows. */
+/** The longest JSON of a thrown value kept in a message. */
+const MAX_DESCRIPTION = 2_000;
+
+/** JSON of a value whatever it holds: a cycle reads "[Circular]", a bigint "10n", an Error inside "Name: message". Undefined if a toJSON throws. */
+function jsonOf(value: object): string | undefined {
+  // The objects from the root to the one being written: a value already on this path is a cycle (a value seen twice elsewhere is not).
+  const path: unknown[] = [];
+  try {
+    return JSON.stringify(value, function (this: unknown, _key: string, v: unknown) {
+      if (typeof v === 'bigint') return `${v}n`;
+      if (typeof v !== 'object' || v === null) return v;
+      if (v instanceof Error) return `${v.name}: ${v.message}`;
+      while (path.length > 0 && path[path.length - 1] !== this) path.pop();
+      if (path.includes(v)) return '[Circular]';
+      path.push(v);
+      return v;
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/** An error's class name: the `error.type` of telemetry and stored rows (`typeof` for a thrown non-Error, `null` for null). */
 export function errorTypeOf(error: unknown): string {
   if (error instanceof Error) return error.name !== 'Error' ? error.name : (error.constructor?.name ?? 'Error');
-  return typeof error;
+  return error === null ? 'null' : typeof error;
 }
 
+/** Causes followed into an ErrorInfo: enough for a handler's error, the step's, and what that one wrapped. */
+const MAX_CAUSES = 4;
+
+/** What events, results and stored rows say about an error, its `cause` chain included (so a wrapped error is never hidden). */
 export function toErrorInfo(error: unknown): ErrorInfo {
-  return {
-    type: errorTypeOf(error),
-    message: messageOf(error),
-    stack: error instanceof Error ? error.stack : undefined,
-  };
+  return errorInfo(error, [error]);
+}
+
+function errorInfo(error: unknown, seen: unknown[]): ErrorInfo {
+  const info: ErrorInfo = { type: errorTypeOf(error), message: messageOf(error), stack: error instanceof Error ? error.stack : undefined };
+  const cause: unknown = error instanceof Error ? error.cause : undefined;
+  if (cause === undefined || seen.length > MAX_CAUSES || seen.includes(cause)) return info;
+  seen.push(cause);
+  return { ...info, cause: errorInfo(cause, seen) };
 }
 
 /** True for an error that means "ran out of time", ours or the platform's (`AbortSignal.timeout`). */
 export function isTimeout(error: unknown): boolean {
   return error instanceof SpanflowTimeoutError || (error instanceof Error && error.name === 'TimeoutError');
+}
+
+/**
+ * The error a step fails with when its `onError` handler throws, so that the
+ * error it was handling is never lost: the handler's own error, with the
+ * original as its `cause` when it had none; else an `ErrorHandlerError` that
+ * names both. A handler that rethrows the original (or an error caused by it)
+ * gives it back as it is.
+ */
+export function handlerFailure(node: string, original: unknown, thrown: unknown): unknown {
+  if (thrown === original) return thrown;
+  for (let at: unknown = thrown, depth = 0; at instanceof Error && depth <= MAX_CAUSES; at = at.cause, depth++) {
+    if (at.cause === original) return thrown;
+  }
+  if (thrown instanceof Error && thrown.cause === undefined && Object.isExtensible(thrown)) {
+    try {
+      // As `new Error(message, { cause })` would have it: own, non-enumerable.
+      Object.defineProperty(thrown, 'cause', { value: original, writable: true, configurable: true, enumerable: false });
+      return thrown;
+    } catch {
+      // A cause that cannot be set (a getter without a setter on its class): wrapped below.
+    }
+  }
+  return new ErrorHandlerError(node, original, thrown);
 }

@@ -31,6 +31,8 @@ export interface ErrorInfo {
   readonly type: string;
   readonly message: string;
   readonly stack?: string | undefined;
+  /** The error it wraps (`error.cause`), when it has one: a step's failure keeps the error that caused it. */
+  readonly cause?: ErrorInfo | undefined;
 }
 
 /** What the meta protocol collected in one scope (a step attempt or a run). */

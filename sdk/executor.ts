@@ -4,7 +4,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StepEndStatus } from './events.ts';
-import { isPermanent, isTimeout, StepTimeoutError } from './errors.ts';
+import { handlerFailure, isPermanent, isTimeout, StepTimeoutError } from './errors.ts';
 
 export interface RetryPolicy {
   /** Attempts in all, the first included. Default 1 (no retry). */
@@ -32,7 +32,7 @@ export type RetryOption = number | RetryPolicy;
  * `retry` runs another attempt; `skip` ends the step `skipped` and the run goes
  * on past it; `stop` ends the step `skipped` and ends its branch (nothing after
  * it runs); `fail` fails the step. A handler that throws fails the step with
- * what it threw.
+ * what it threw, the error it was handling kept as its `cause` (see `handlerFailure`).
  */
 export type ErrorAction = 'retry' | 'skip' | 'stop' | 'fail';
 
@@ -184,8 +184,11 @@ async function retryLoop<T>(
       try {
         action = await options.onError(error, n);
       } catch (thrown) {
-        observer?.end(n, isTimeout(thrown) ? 'timed_out' : 'failed', durationMs, thrown);
-        return { status: isTimeout(thrown) ? 'timed_out' : 'failed', error: thrown, attempts: n };
+        // The step fails with what the handler threw, and the error it was handling stays its cause.
+        const failed = isTimeout(thrown) ? 'timed_out' : 'failed';
+        const handlerError = handlerFailure(options.name, error, thrown);
+        observer?.end(n, failed, durationMs, handlerError);
+        return { status: failed, error: handlerError, attempts: n };
       }
     } else {
       action = 'fail';
