@@ -5,31 +5,40 @@
 import { InvalidArgumentError } from 'commander';
 import { STORED_RUN_STATUSES, type StoredRunStatus } from '../exporters/postgres/index.ts';
 
-const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/y;
-const EXAMPLES = 'a number and a unit such as 30m, 12h, 7d or 1h30m; units ms, s, m, h, d, w';
+const UNITS: Readonly<Record<string, number>> = { w: 604_800_000, d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+/** Units from the largest down: the order the parts of a duration come in. */
+const ORDER = Object.keys(UNITS);
+const SHAPE = /^(\d+(?:\.\d+)?(ms|s|m|h|d|w))+$/;
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g;
+const EXAMPLES = 'a number and a unit such as 30m, 12h, 7d or 1h30m (units w, d, h, m, s, ms, each once, largest first)';
+/** The longest duration taken: a hundred years, as far back as any date a store holds (and as --days goes). */
+const MAX_DAYS = 36_500;
 
-/** `7d` → 604800000. Parts add up: `1h30m`. Throws for anything else. */
+/** `7d` → 604800000. Parts add up, largest unit first: `1h30m`. Throws for anything else, and past a hundred years. */
 export function parseDuration(text: string): number {
   const given = text.trim();
+  if (!SHAPE.test(given)) throw new InvalidArgumentError(`'${text}' is not a duration: give ${EXAMPLES}.`);
   let total = 0;
-  let at = 0;
-  PART.lastIndex = 0;
-  while (at < given.length) {
-    PART.lastIndex = at;
-    const part = PART.exec(given);
-    if (!part) break;
-    total += Number(part[1]) * (UNITS[part[2] as string] as number);
-    at = PART.lastIndex;
+  let previous = -1;
+  for (const [, amount, unit = ''] of given.matchAll(PART)) {
+    const rank = ORDER.indexOf(unit);
+    if (rank <= previous) {
+      const why = rank === previous ? `the unit ${unit} comes twice` : `${unit} comes after ${ORDER[previous]}`;
+      throw new InvalidArgumentError(`'${text}' is not a duration: ${why}; give ${EXAMPLES}.`);
+    }
+    previous = rank;
+    total += Number(amount) * (UNITS[unit] as number);
   }
-  if (given.length === 0 || at !== given.length) throw new InvalidArgumentError(`'${text}' is not a duration: give ${EXAMPLES}.`);
+  if (total > MAX_DAYS * 86_400_000) {
+    throw new InvalidArgumentError(`'${text}' is longer than the limit of ${MAX_DAYS} days (about a hundred years): give ${MAX_DAYS}d or less.`);
+  }
   return total;
 }
 
 /** A point in time: a duration ago (`2h`: two hours ago) or a date (`2025-05-01`, `2025-05-01T12:00:00Z`). */
 export function parseWhen(text: string, now = Date.now()): Date {
   const given = text.trim();
-  if (/^(\d+(?:\.\d+)?(ms|s|m|h|d|w))+$/.test(given)) return new Date(now - parseDuration(given));
+  if (SHAPE.test(given)) return new Date(now - parseDuration(given));
   const date = /^\d{4}-\d{2}-\d{2}/.test(given) ? new Date(given) : new Date(Number.NaN);
   if (Number.isNaN(date.getTime())) {
     throw new InvalidArgumentError(`'${text}' is neither a duration ago (${EXAMPLES}) nor a date (2025-05-01, or 2025-05-01T12:00:00Z).`);
@@ -52,7 +61,7 @@ export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): (text: 
 /** A positive number of days (fractions allowed: 0.5 is twelve hours). */
 export function parseDays(text: string): number {
   const n = /^\s*\d+(?:\.\d+)?\s*$/.test(text) ? Number(text) : Number.NaN;
-  if (!(n > 0 && n <= 36_500)) throw new InvalidArgumentError(`'${text}' is not a number of days: give a positive number, such as 7 or 0.5.`);
+  if (!(n > 0 && n <= MAX_DAYS)) throw new InvalidArgumentError(`'${text}' is not a number of days: give a positive number up to ${MAX_DAYS}, such as 7 or 0.5.`);
   return n;
 }
 

@@ -10,7 +10,7 @@ import { after, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { parseDuration, parseWhen } from '../cli/index.ts';
 import { renderFarm, videoRender } from '../examples/video-render/pipeline.ts';
-import { cli, ok } from './cli-support.ts';
+import { bin, cli, ok } from './cli-support.ts';
 import { tempFolder } from './support.ts';
 
 const folder = tempFolder('cli-graph');
@@ -87,6 +87,47 @@ describe('durations and dates on the command line', () => {
     for (const bad of ['', '7', 'd', '-1d', '7x', '7 days', '1h 30m', '7d!', 'NaNd']) {
       assert.throws(() => parseDuration(bad), /is not a duration: give a number and a unit such as 30m, 12h, 7d or 1h30m/, bad);
     }
+  });
+
+  test('each unit once, largest first; a repeated or misordered unit is refused with the accepted format', () => {
+    assert.equal(parseDuration('1w2d3h4m5s6ms'), 604_800_000 + 2 * 86_400_000 + 3 * 3_600_000 + 4 * 60_000 + 5_000 + 6);
+    for (const [bad, why] of [
+      ['30d30d', /'30d30d' is not a duration: the unit d comes twice/],
+      ['1h1h', /the unit h comes twice/],
+      ['30m1h', /'30m1h' is not a duration: h comes after m/],
+      ['5ms1s', /s comes after ms/],
+    ] as const) {
+      assert.throws(() => parseDuration(bad), why, bad);
+      assert.throws(() => parseDuration(bad), /give a number and a unit such as 30m, 12h, 7d or 1h30m \(units w, d, h, m, s, ms, each once, largest first\)/);
+    }
+  });
+
+  test('a duration past a hundred years is refused, naming the limit', () => {
+    assert.equal(parseDuration('36500d'), 36_500 * 86_400_000);
+    for (const bad of ['36501d', '99999999999d', '5215w', '876001h']) {
+      assert.throws(() => parseDuration(bad), new RegExp(`'${bad}' is longer than the limit of 36500 days \\(about a hundred years\\): give 36500d or less`), bad);
+    }
+    assert.throws(() => parseWhen('99999999999d'), /longer than the limit of 36500 days/);
+  });
+
+  test('through the command: bad ages and times are usage errors (exit 2) with the limit or the format, never "a bug"', async () => {
+    const cases: [string[], RegExp][] = [
+      [['cleanup', '--older-than', '99999999999d'], /option '--older-than <age>' argument '99999999999d' is invalid\. '99999999999d' is longer than the limit of 36500 days/],
+      [['runs', '--since', '99999999999d'], /option '--since <when>' argument '99999999999d' is invalid\. '99999999999d' is longer than the limit of 36500 days/],
+      [['runs', '--until', '100000w'], /'100000w' is longer than the limit of 36500 days/],
+      [['cleanup', '--older-than', '30d30d'], /'30d30d' is not a duration: the unit d comes twice; give a number and a unit/],
+      [['runs', '--since', '30d30d'], /'30d30d' is not a duration: the unit d comes twice/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await cli([...args, '--data-dir', folder.path]);
+      assert.equal(result.code, 2, args.join(' '));
+      assert.match(result.stderr, message, args.join(' '));
+      assert.doesNotMatch(result.stderr, /looks like a bug|\n\s+at /);
+    }
+    const viaBin = await bin(['cleanup', '--older-than', '99999999999d', '--data-dir', folder.path]);
+    assert.equal(viaBin.code, 2);
+    assert.match(viaBin.stderr, /'99999999999d' is longer than the limit of 36500 days \(about a hundred years\): give 36500d or less/);
+    assert.doesNotMatch(viaBin.stderr, /looks like a bug/);
   });
 
   test('a point in time is a duration ago or a date', () => {

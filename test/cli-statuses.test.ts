@@ -43,6 +43,43 @@ describe('runs a crash or a run under way left behind', { skip: NEEDS_POSTGRES }
     assert.match(await ok(['timeline', ...at, runId]), /\nhang\s+ *█*▶ *\s+\S+ m?s… {2}running\n/);
   });
 
+  test("an interrupted run's duration reads as a lower bound in runs, show, timeline, compare and stats, and says so in --json", async () => {
+    const runId = await killMidRun(TEST_DATABASE_URL, SCHEMA);
+    const finished = await pipeline('finished').step('only', async () => 'done').run(undefined, { persist: store });
+    await store.flush();
+    const id = runId.slice(0, 8);
+    const listed = await ok(['runs', ...at]);
+    assert.match(listed, new RegExp(`\\n${id}\\s+doomed\\s+interrupted\\s+\\S+ \\S+\\s+≥ \\S+ m?s {2}`));
+    assert.match(listed, new RegExp(`\\n${finished.runId.slice(0, 8)}\\s+finished\\s+succeeded\\s+\\S+ \\S+\\s+\\d\\S* m?s\\n`), 'a finished run has no bound');
+    const page = JSON.parse(await ok(['runs', ...at, '--json'])) as RunPage;
+    const flags = new Map(page.runs.map((r) => [r.id, (r as { durationIsLowerBound?: boolean }).durationIsLowerBound]));
+    assert.equal(flags.get(runId), true);
+    assert.equal(flags.get(finished.runId), false);
+
+    const shown = await ok(['show', ...at, runId]);
+    assert.match(shown, /\nduration\s+≥ \S+ m?s \(at least: up to its last heartbeat, before its process stopped\)\n/);
+    assert.match(shown, /\nended\s+\S+ \S+ or later \(its last heartbeat\)\n/);
+    assert.equal(JSON.parse(await ok(['show', ...at, runId, '--json'])).durationIsLowerBound, true);
+    assert.match(await ok(['timeline', ...at, runId]), /^doomed run [0-9a-f]{8} · interrupted · ≥ \S+ m?s\n/);
+    assert.equal(JSON.parse(await ok(['timeline', ...at, runId, '--json'])).durationIsLowerBound, true);
+    assert.match(await ok(['timeline', ...at, runId, '--mermaid']), /\n {2}title doomed run [0-9a-f]{8} interrupted ≥ \S+ m?s\n/);
+
+    const compared = await ok(['compare', ...at, finished.runId, runId]);
+    assert.match(compared, /\nduration\s+\d\S* m?s\s+≥ \S+ m?s \(≥ [+-]?\S+ m?s\)\n/, 'b is at least this long, so the difference is at least this');
+    assert.match(await ok(['compare', ...at, runId, finished.runId]), /\nduration\s+≥ \S+ m?s\s+\S+ m?s \(≤ [+-]?\S+ m?s\)\n/);
+    assert.match(await ok(['compare', ...at, runId, runId]), /\(difference unknown: both were interrupted\)/);
+    const comparison = JSON.parse(await ok(['compare', ...at, finished.runId, runId, '--json']));
+    assert.deepEqual([comparison.a.durationIsLowerBound, comparison.b.durationIsLowerBound], [false, true]);
+
+    const stats = await ok(['stats', ...at, '--pipeline', 'doomed']);
+    assert.match(stats, /\ndoomed\s+\d+\s+\d+ interrupted\s+\S+\s+≥ \S+ m?s\s+≥ \S+ m?s\s+≥ \S+ m?s\s+≥ \S+ m?s\s/);
+    assert.match(stats, /\n≥: with interrupted runs, whose durations run only to their last heartbeat, so these are at least as long\n/);
+    const statsJson = JSON.parse(await ok(['stats', ...at, '--json']));
+    const byName = new Map(statsJson.pipelines.map((p: { pipeline: string; durationsAreLowerBounds: boolean }) => [p.pipeline, p.durationsAreLowerBounds]));
+    assert.equal(byName.get('doomed'), true);
+    assert.equal(byName.get('finished'), false);
+  });
+
   test('a run still going lists as running with its time so far, and shows no end yet', async () => {
     const gate = latch();
     const started = latch();

@@ -3,10 +3,10 @@
 import type { Command } from 'commander';
 import type { RunComparison, StepTotals } from '../../exporters/postgres/index.ts';
 import type { Output } from '../io.ts';
-import { delta, duration, errorLine, shortId, status, time } from '../render/format.ts';
+import { delta, duration, durationIsLowerBound, errorLine, runLength, shortId, status, time, visible } from '../render/format.ts';
 import { table } from '../render/table.ts';
 import { resolveRun, withStore } from '../store.ts';
-import { runLength } from './runs.ts';
+import { runJson } from './runs.ts';
 import { JSON_FLAG, storeFlags } from './shared.ts';
 
 function tries(t: StepTotals | undefined): string {
@@ -17,15 +17,28 @@ function tries(t: StepTotals | undefined): string {
   return bad.length > 0 ? `${t.attempts} (${bad.join(', ')})` : String(t.attempts);
 }
 
+/**
+ * b's duration against a's. An interrupted run's duration is a lower bound, so
+ * the difference is one too (b interrupted), an upper bound (a interrupted),
+ * or unknown (both).
+ */
+function durationDelta(c: RunComparison): string {
+  if (c.durationDeltaMs === undefined) return '';
+  const aAtLeast = durationIsLowerBound(c.a);
+  const bAtLeast = durationIsLowerBound(c.b);
+  if (aAtLeast && bAtLeast) return ' (difference unknown: both were interrupted)';
+  return ` (${bAtLeast ? '≥ ' : aAtLeast ? '≤ ' : ''}${delta(c.durationDeltaMs)})`;
+}
+
 function render(out: Output, c: RunComparison): void {
   const { a, b } = c;
   const rows = [
     ['run', shortId(a.id), shortId(b.id)],
-    ['pipeline', a.pipeline, b.pipeline],
+    ['pipeline', visible(a.pipeline), visible(b.pipeline)],
     ['status', status(out, a.status), status(out, b.status)],
     ['started', time(a.startedAt), time(b.startedAt)],
-    ['duration', runLength(a), `${runLength(b)}${c.durationDeltaMs !== undefined ? ` (${delta(c.durationDeltaMs)})` : ''}`],
-    ['failed at', a.failedNode ?? '', b.failedNode ?? ''],
+    ['duration', runLength(a), `${runLength(b)}${durationDelta(c)}`],
+    ['failed at', visible(a.failedNode ?? ''), visible(b.failedNode ?? '')],
     ['error', errorLine(a.error), errorLine(b.error)],
   ].filter(([, x, y]) => x !== '' || y !== '');
   out.line(table(out, ['', 'a', 'b'], rows));
@@ -35,7 +48,7 @@ function render(out: Output, c: RunComparison): void {
     out.line(out.style('dim', 'no steps recorded in either run'));
     return;
   }
-  const steps = c.steps.map((s) => [s.node, tries(s.a), duration(s.a?.totalMs), tries(s.b), duration(s.b?.totalMs), delta(s.deltaMs)]);
+  const steps = c.steps.map((s) => [visible(s.node), tries(s.a), duration(s.a?.totalMs), tries(s.b), duration(s.b?.totalMs), delta(s.deltaMs)]);
   out.line(table(out, ['step', 'a tries', 'a time', 'b tries', 'b time', 'Δ time'], steps, { right: [2, 4, 5] }));
 }
 
@@ -50,7 +63,7 @@ export function registerCompare(program: Command, out: Output): void {
       const comparison = await withStore(out, storeFlags(command), async (store) =>
         store.compareRuns(await resolveRun(store, first), await resolveRun(store, second)),
       );
-      if (flags.json) return out.json(comparison);
+      if (flags.json) return out.json({ ...comparison, a: runJson(comparison.a), b: runJson(comparison.b) });
       render(out, comparison);
     });
 }

@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import { CommandError, type Output } from '../io.ts';
 import { message } from '../store.ts';
+import { visible } from '../render/format.ts';
 
 interface Found {
   readonly exportName: string;
@@ -76,7 +77,8 @@ export function registerGraph(program: Command, out: Output): void {
         } catch (error) {
           throw new CommandError(`pipeline '${f.pipeline}' (export ${f.exportName}) is not valid: ${message(error)}`);
         }
-        if (chosen.length > 1) out.line(`${i > 0 ? '\n' : ''}%% ${f.exportName}: pipeline '${f.pipeline}'`);
+        // A comment line: a name with a line break must not end it.
+        if (chosen.length > 1) out.line(`${i > 0 ? '\n' : ''}%% ${f.exportName}: pipeline '${visible(f.pipeline)}'`);
         out.write(text.endsWith('\n') ? text : `${text}\n`);
       }
     });

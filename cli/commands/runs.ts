@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { RunPage, RunSummary, StoredRunStatus } from '../../exporters/postgres/index.ts';
 import type { Output } from '../io.ts';
 import { parseStatuses, parseWhen, wholeNumber } from '../parse.ts';
-import { duration, errorLine, plural, shortId, status, time } from '../render/format.ts';
+import { durationIsLowerBound, errorLine, plural, runLength, shortId, status, time, visible } from '../render/format.ts';
 import { table } from '../render/table.ts';
 import { withStore } from '../store.ts';
 import { JSON_FLAG, storeFlags } from './shared.ts';
@@ -20,18 +20,16 @@ interface RunsFlags {
   readonly json?: boolean;
 }
 
-/** What a run's duration column says: its length, or how long it has been going. */
-export function runLength(run: RunSummary, now = Date.now()): string {
-  if (run.durationMs !== null) return duration(run.durationMs);
-  if (run.status === 'running' || run.status === 'pending') return `${duration(now - run.startedAt.getTime())}…`;
-  return '—';
+/** A run for --json: as stored, and whether its duration is a lower bound (interrupted). */
+export function runJson<R extends RunSummary>(run: R): R & { readonly durationIsLowerBound: boolean } {
+  return { ...run, durationIsLowerBound: durationIsLowerBound(run) };
 }
 
 /** A short note: why it failed, where it stopped, or a stage batch's item counts. */
 export function runNote(run: RunSummary): string {
   const parts: string[] = [];
   if (run.items) parts.push(`items ${run.items.completed}/${run.items.fed}${run.items.failed ? `, ${run.items.failed} failed` : ''}`);
-  if (run.failedNode) parts.push(`at ${run.failedNode}`);
+  if (run.failedNode) parts.push(`at ${visible(run.failedNode)}`);
   if (run.error) parts.push(errorLine(run.error));
   if (run.eventsDropped > 0) parts.push(`${plural(run.eventsDropped, 'event')} not stored`);
   return parts.join(' · ');
@@ -42,7 +40,7 @@ export function runsTable(out: Output, runs: readonly RunSummary[], withParent =
   const head = ['run', 'pipeline', 'status', 'started', 'duration', ...(withParent ? ['parent'] : []), 'note'];
   const rows = runs.map((r) => [
     shortId(r.id),
-    r.pipeline,
+    visible(r.pipeline),
     status(out, r.status),
     time(r.startedAt),
     runLength(r),
@@ -82,7 +80,7 @@ export function registerRuns(program: Command, out: Output): void {
           offset: flags.offset,
         }),
       );
-      if (flags.json) return out.json(page);
+      if (flags.json) return out.json({ ...page, runs: page.runs.map(runJson) });
       if (page.runs.length === 0) {
         const filtered = flags.pipeline !== undefined || flags.status || flags.since || flags.until;
         return out.line(page.total > 0 ? `no runs past offset ${flags.offset} (${plural(page.total, 'run')} in all)` : filtered ? 'no runs match' : 'no runs stored yet');

@@ -5,11 +5,11 @@
 import type { Command } from 'commander';
 import type { RunDetail } from '../../exporters/postgres/index.ts';
 import { CommandError, type Output } from '../io.ts';
-import { duration, errorLine, oneLine, plain, plural, shortId, status, time } from '../render/format.ts';
+import { duration, durationIsLowerBound, errorLine, oneLine, plain, plural, runLength, shortId, status, time, visible } from '../render/format.ts';
 import { table, textWidth } from '../render/table.ts';
 import { axis, bar, mermaidGantt, stepLabel, timeline } from '../render/timeline.ts';
 import { resolveRun, type StoreFlags, withStore } from '../store.ts';
-import { runLength, runsTable } from './runs.ts';
+import { runJson, runsTable } from './runs.ts';
 import { JSON_FLAG, storeFlags } from './shared.ts';
 
 /** The run a prefix names, with its steps and child runs (events only when asked). */
@@ -24,30 +24,30 @@ async function loadRun(out: Output, flags: StoreFlags, prefix: string, events = 
 
 function fields(entries: Readonly<Record<string, unknown>> | null | undefined): string {
   return Object.entries(entries ?? {})
-    .map(([k, v]) => `${k}=${oneLine(plain(v))}`)
+    .map(([k, v]) => `${visible(k)}=${oneLine(plain(v))}`)
     .join(' ');
 }
 
 function header(out: Output, run: RunDetail): string[] {
   const rows: [string, string][] = [
     ['run', `${run.id}${run.parentRunId ? `  (child of ${shortId(run.parentRunId)})` : ''}`],
-    ['pipeline', `${run.pipeline} (${run.kind}${run.pipelineHash ? `, definition ${run.pipelineHash.slice(0, 12)}` : ''})`],
-    ['status', `${status(out, run.status)}${run.failedNode ? ` at ${run.failedNode}` : ''}`],
+    ['pipeline', `${visible(run.pipeline)} (${run.kind}${run.pipelineHash ? `, definition ${run.pipelineHash.slice(0, 12)}` : ''})`],
+    ['status', `${status(out, run.status)}${run.failedNode ? ` at ${visible(run.failedNode)}` : ''}`],
     ['started', time(run.startedAt)],
-    ['ended', run.endedAt ? time(run.endedAt) : `not yet (last heartbeat ${time(run.heartbeatAt)})`],
-    ['duration', runLength(run)],
+    ['ended', run.endedAt ? `${time(run.endedAt)}${durationIsLowerBound(run) ? ' or later (its last heartbeat)' : ''}` : `not yet (last heartbeat ${time(run.heartbeatAt)})`],
+    ['duration', `${runLength(run)}${durationIsLowerBound(run) ? ' (at least: up to its last heartbeat, before its process stopped)' : ''}`],
     ['trace id', run.traceId ?? '— (no tracer was registered)'],
-    ['host', `${run.host} · pid ${run.pid}`],
+    ['host', `${visible(run.host)} · pid ${run.pid}`],
   ];
   if (run.error) rows.push(['error', errorLine(run.error)]);
-  if (run.suspended) rows.push(['suspended', `at ${run.suspended.node}${run.suspended.reason ? `: ${oneLine(run.suspended.reason)}` : ''}`]);
-  if (run.resumeFrom) rows.push(['resumed', `from ${run.resumeFrom}`]);
+  if (run.suspended) rows.push(['suspended', `at ${visible(run.suspended.node)}${run.suspended.reason ? `: ${oneLine(run.suspended.reason)}` : ''}`]);
+  if (run.resumeFrom) rows.push(['resumed', `from ${visible(run.resumeFrom)}`]);
   if (run.items) {
     const { fed, completed, failed, skipped } = run.items;
     rows.push(['items', `fed ${fed} · completed ${completed} · failed ${failed} · skipped ${skipped}`]);
   }
   const meta = fields(run.runMeta?.data);
-  if (meta || run.runMeta?.tags.length) rows.push(['run meta', [meta, ...(run.runMeta?.tags ?? []).map((t) => `#${t}`)].filter(Boolean).join(' ')]);
+  if (meta || run.runMeta?.tags.length) rows.push(['run meta', [meta, ...(run.runMeta?.tags ?? []).map((t) => `#${visible(t)}`)].filter(Boolean).join(' ')]);
   const pipelineMeta = fields(run.pipelineMeta);
   if (pipelineMeta) rows.push(['pipeline meta', pipelineMeta]);
   if (run.eventsDropped > 0) rows.push(['not stored', `${plural(run.eventsDropped, 'event')} could not be written: this record is incomplete`]);
@@ -101,7 +101,7 @@ function cut(text: string, width: number): string {
 
 function renderTimeline(out: Output, run: RunDetail): void {
   const line = timeline(run);
-  out.line(`${run.pipeline} run ${shortId(run.id)} · ${status(out, run.status)} · ${runLength(run)}`);
+  out.line(`${visible(run.pipeline)} run ${shortId(run.id)} · ${status(out, run.status)} · ${runLength(run)}`);
   const started = line.spans.filter((s) => s.from !== undefined);
   if (started.length === 0) {
     out.line(out.style('dim', 'no step started'));
@@ -128,7 +128,7 @@ export function registerShow(program: Command, out: Output): void {
       const run = await loadRun(out, storeFlags(command), prefix);
       if (flags.json) {
         const { events: _events, ...rest } = run;
-        return out.json(rest);
+        return out.json({ ...runJson(rest), children: rest.children.map(runJson) });
       }
       renderShow(out, run);
     });
@@ -146,8 +146,10 @@ export function registerShow(program: Command, out: Output): void {
         const line = timeline(run);
         return out.json({
           run: run.id,
+          status: run.status,
           startedAt: run.startedAt,
           totalMs: line.total,
+          durationIsLowerBound: durationIsLowerBound(run),
           attempts: line.spans.map((s) => ({
             node: s.step.node,
             index: s.step.index,

@@ -1,7 +1,7 @@
 // Words and numbers for people: durations, times, statuses, ids, errors.
 
 import type { ErrorInfo, StepStatus } from '../../sdk/index.ts';
-import type { StoredRunStatus } from '../../exporters/postgres/index.ts';
+import type { RunSummary, StoredRunStatus } from '../../exporters/postgres/index.ts';
 import type { Output } from '../io.ts';
 
 /** 12 ms, 1.25 s, 2m 05s, 1h 02m, 3d 04h; a dash for none. */
@@ -16,6 +16,22 @@ export function duration(ms: number | null | undefined): string {
   if (a < 3_600_000) return `${sign}${Math.floor(a / 60_000)}m ${pad((a % 60_000) / 1000)}s`;
   if (a < 86_400_000) return `${sign}${Math.floor(a / 3_600_000)}h ${pad((a % 3_600_000) / 60_000)}m`;
   return `${sign}${Math.floor(a / 86_400_000)}d ${pad((a % 86_400_000) / 3_600_000)}h`;
+}
+
+/**
+ * True when a run's stored duration is only a lower bound: an interrupted
+ * run's ends at its last heartbeat, and its process may have gone on for a
+ * while after it.
+ */
+export function durationIsLowerBound(run: Pick<RunSummary, 'status'>): boolean {
+  return run.status === 'interrupted';
+}
+
+/** What a run's duration column says: its length (`≥ 3.05 s` when only a lower bound), or how long it has been going. */
+export function runLength(run: RunSummary, now = Date.now()): string {
+  if (run.durationMs !== null) return `${durationIsLowerBound(run) ? '≥ ' : ''}${duration(run.durationMs)}`;
+  if (run.status === 'running' || run.status === 'pending') return `${duration(now - run.startedAt.getTime())}…`;
+  return '—';
 }
 
 /** A difference: +1.20 s, -3 ms. */
@@ -65,9 +81,25 @@ export function errorLine(error: ErrorInfo | null | undefined): string {
   return `${error.type}: ${oneLine(error.message)}`;
 }
 
-/** Text on one line (line breaks and tabs become spaces), for table cells. */
+/** Text on one line (line breaks and tabs become spaces, other control characters visible), for table cells. */
 export function oneLine(text: string): string {
-  return text.replace(/[\r\n\t]+/g, ' ');
+  return visible(text.replace(/[\r\n\t]+/g, ' '));
+}
+
+/**
+ * Characters that would break a line or a table, or act on the terminal:
+ * C0 and C1 controls (newline, carriage return, escape…), DEL, the line and
+ * paragraph separators, and the bidirectional overrides that reorder text.
+ */
+const CONTROL = /[\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069]/gu;
+const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** Text as it is, with control characters written out (`\n`, `\x1b`, `\u2028`): a step name with a newline stays on its row. */
+export function visible(text: string): string {
+  return text.replace(CONTROL, (c) => {
+    const code = c.codePointAt(0) ?? 0;
+    return NAMED[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+  });
 }
 
 /** A value in a cell: strings as they are, anything else as JSON. */

@@ -1,10 +1,13 @@
 // Tables with cli-table3, fitted to the terminal: columns as wide as their
 // widest cell, and when the whole is too wide, the widest column is cut
-// (ending in …) until it fits.
+// (ending in …) until it fits. One line per row: control characters left in
+// a cell (a name with a newline) are written out; the colours cells were
+// given are kept, so commands pass names through `visible()` themselves.
 
 import { stripVTControlCharacters } from 'node:util';
 import Table from 'cli-table3';
 import type { Output } from '../io.ts';
+import { visible } from './format.ts';
 
 const GAP = 2;
 const MIN_WIDTH = 6;
@@ -77,8 +80,24 @@ export function fitWidths(natural: readonly number[], total: number, flex?: numb
   return widths;
 }
 
+/** The colour and weight sequences `Output.style` puts in cells (ESC [ … m). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC is what starts the colour sequences kept here.
+const STYLE = /\u001b\[[0-9;]*m/g;
+
+/** A cell with its control characters written out, except the styles it was given. */
+function cellText(text: string): string {
+  let out = '';
+  let at = 0;
+  for (const style of text.matchAll(STYLE)) {
+    out += visible(text.slice(at, style.index)) + style[0];
+    at = style.index + style[0].length;
+  }
+  return out + visible(text.slice(at));
+}
+
 /** A table as text (no trailing newline), with a bold header on a terminal. */
-export function table(out: Output, head: readonly string[], rows: readonly (readonly string[])[], options: TableOptions = {}): string {
+export function table(out: Output, head: readonly string[], given: readonly (readonly string[])[], options: TableOptions = {}): string {
+  const rows = given.map((row) => row.map(cellText));
   const natural = head.map((h, i) => Math.max(textWidth(h), ...rows.map((r) => textWidth(r[i] ?? ''))));
   const width = options.width ?? out.columns;
   // Cut only when it does not fit: otherwise cli-table3 measures the cells itself.

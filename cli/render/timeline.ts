@@ -3,7 +3,7 @@
 // still open (a run under way, or one a crash interrupted) reach to the run's end.
 
 import type { RunDetail, StepAttempt } from '../../exporters/postgres/index.ts';
-import { duration, shortId } from './format.ts';
+import { duration, runLength, shortId, visible } from './format.ts';
 
 export interface Span {
   readonly step: StepAttempt;
@@ -25,7 +25,7 @@ export interface Timeline {
 
 export function stepLabel(step: Pick<StepAttempt, 'node' | 'index' | 'itemId' | 'attempt'>, withAttempt = true): string {
   const where = step.itemId !== null ? ` (item ${step.itemId})` : step.index !== null ? `[${step.index}]` : '';
-  return `${step.node}${where}${withAttempt && step.attempt > 1 ? ` #${step.attempt}` : ''}`;
+  return visible(`${step.node}${where}${withAttempt && step.attempt > 1 ? ` #${step.attempt}` : ''}`);
 }
 
 /** Where each attempt sits in the run. `now` stands in for the end of a run still going. */
@@ -68,9 +68,27 @@ export function axis(total: number, width: number): string {
   return line.join('');
 }
 
-/** Mermaid gantt text: ':' and '#' and ';' end a task name there, so they become spaces. */
+/**
+ * Characters Mermaid's gantt lexer reads as syntax in a name: ':' and ';' end
+ * it, '#' and '%' start a comment (a name starting '%%' would vanish).
+ */
+const GANTT_SYNTAX = /[#:;%]/g;
+/** A name starting with a keyword or a date is read as that keyword or date (gantt.jison matches them first, case-insensitively). */
+const GANTT_KEYWORD =
+  /^(gantt|dateformat\s|inclusiveenddates|topaxis|axisformat\s|tickinterval\s|includes\s|excludes\s|todaymarker\s|weekday\s|title\s|accdescription\s|acctitle|accdescr|section\s|click\s|href\s|call\s|\d{4}-\d{2}-\d{2})/i;
+
+/**
+ * A name as gantt text that keeps every character: syntax characters (and the
+ * first character of a leading keyword) become Mermaid entity codes such as
+ * `#35;`, which Mermaid turns back into the characters when it draws; control
+ * characters are written out (`\n`), so a name never spills onto a line of its own.
+ */
 function mermaidText(text: string): string {
-  return text.replace(/[:#;\r\n]+/g, ' ').trim() || '(unnamed)';
+  const escaped = visible(text)
+    .trim()
+    .replace(GANTT_SYNTAX, (c) => `#${c.charCodeAt(0)};`);
+  if (!escaped) return '(unnamed)';
+  return GANTT_KEYWORD.test(escaped) ? `#${escaped.charCodeAt(0)};${escaped.slice(1)}` : escaped;
 }
 
 const TAGS: Readonly<Record<string, string>> = { succeeded: 'done, ', failed: 'crit, ', timed_out: 'crit, ', retrying: 'crit, ', running: 'active, ' };
@@ -80,7 +98,7 @@ export function mermaidGantt(run: RunDetail, now = Date.now()): string {
   const { start, spans } = timeline(run, now);
   const lines = [
     'gantt',
-    `  title ${mermaidText(`${run.pipeline} run ${shortId(run.id)} ${run.status} ${duration(run.durationMs)}`)}`,
+    `  title ${mermaidText(`${run.pipeline} run ${shortId(run.id)} ${run.status} ${runLength(run, now)}`)}`,
     '  dateFormat x',
     '  axisFormat %H:%M:%S.%L',
   ];
