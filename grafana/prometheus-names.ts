@@ -5,6 +5,9 @@
 // suffix (`s` -> `_seconds`; UCUM annotations such as `{run}` give none),
 // `_total` on counters, `_ratio` on gauges of unit `1`; histograms as
 // `_bucket` / `_sum` / `_count` series. Attributes become labels the same way.
+// A suffix the name already has is not added again: the catalogue's names end
+// in theirs, so @opentelemetry/exporter-prometheus, which adds none but
+// `_total`, serves the same names (grafana/README.md).
 // One implementation: the dashboards build their queries with it, and the
 // PromQL test exposes the SDK's metrics to a real Prometheus under it.
 

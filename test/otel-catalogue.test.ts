@@ -1,14 +1,17 @@
 // One catalogue of metrics: what the engine emits while the showcase (a graph
 // pipeline) and the ETL example (a stage pipeline) run is exactly the catalogue,
-// with its units, instruments, buckets and attributes, and never a run or item id.
+// with its units, instruments, buckets and attributes, and never a run or item id;
+// and each metric has one name in Prometheus, whichever way it gets there.
 
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { trace } from '@opentelemetry/api';
+import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { type CollectionResult, DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { runEtl } from '../examples/etl/pipeline.ts';
 import { runScenarios } from '../examples/video-render/pipeline.ts';
+import { prometheusSeries } from '../grafana/index.ts';
 import { ATTR, type Instrument, METRICS, type MetricDef } from '../sdk/index.ts';
 import { pullMetrics } from './metrics-support.ts';
 
@@ -88,6 +91,13 @@ describe('the metrics catalogue', () => {
       assert.ok(buckets, `${metric.descriptor.name} has buckets in the catalogue`);
       for (const point of metric.dataPoints) assert.deepEqual(point.value.buckets.boundaries, [...buckets]);
     }
+  });
+
+  test('each metric has one Prometheus name: @opentelemetry/exporter-prometheus serves what the OTLP translation (Collector, Prometheus 3) gives', () => {
+    // The exporter adds no unit suffix: a name that does not already end in its unit's would differ between the paths.
+    const served = new Set(collections.flatMap((result) => [...new PrometheusSerializer().serialize(result.resourceMetrics).matchAll(/^# TYPE (\S+) (\w+)$/gm)].map((m) => `${m[1]} ${m[2]}`)));
+    const translated = catalogue.map((def) => `${prometheusSeries(def).name} ${prometheusSeries(def).type}`);
+    assert.deepEqual(translated.filter((family) => !served.has(family)), []);
   });
 
   test('data points carry only the attributes their catalogue entry declares, and no run or item id', () => {

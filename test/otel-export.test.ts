@@ -194,7 +194,7 @@ describe('startTelemetry sends the showcase to an OTLP/HTTP collector', () => {
       assert.equal(metric.unit, def.unit, `${def.name} unit`);
       assert.ok(def.instrument === 'histogram' ? metric.histogram : metric.sum, `${def.name} is a ${def.instrument}`);
     }
-    const duration = points(byName.get('spanflow.run.duration'));
+    const duration = points(byName.get(METRICS.runDuration.name));
     assert.ok(duration.length > 0);
     for (const point of duration) assert.deepEqual(point.explicitBounds, [...SECONDS_BUCKETS]);
     assert.equal(byName.get('spanflow.runs')?.sum?.isMonotonic, true);

@@ -15,7 +15,7 @@ import {
   SimpleSpanProcessor,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
-import { ATTR, configureTelemetry, item, pipeline, stages } from '../sdk/index.ts';
+import { ATTR, configureTelemetry, item, METRICS, pipeline, stages } from '../sdk/index.ts';
 import { pullMetrics } from './metrics-support.ts';
 
 /**
@@ -51,7 +51,7 @@ function point(result: CollectionResult, name: string, match: Attributes): DataP
   return found.flatMap((m) => m.dataPoints as DataPoint<unknown>[]).find((p) => Object.entries(match).every(([k, v]) => p.attributes[k] === v));
 }
 const countOf = (result: CollectionResult, name: string, match: Attributes) => point(result, name, match)?.value as number | undefined;
-const histogramCount = (result: CollectionResult, match: Attributes) => (point(result, 'spanflow.step.duration', match)?.value as Histogram | undefined)?.count ?? 0;
+const histogramCount = (result: CollectionResult, match: Attributes) => (point(result, METRICS.stepDuration.name, match)?.value as Histogram | undefined)?.count ?? 0;
 
 /** Two stages; the task of the second makes a span of its own. */
 function etl(name: string) {

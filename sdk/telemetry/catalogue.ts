@@ -1,5 +1,12 @@
 // The one catalogue of metrics: the engine records from it and the Grafana
 // dashboards generate their queries from it. No run or item ids as attributes.
+//
+// Names already end in what Prometheus would add for their unit (`_seconds`
+// for `s`, `_ratio` for a gauge of unit `1`), so every standard way to
+// Prometheus gives the same name: the OTLP translation of the Collector and of
+// Prometheus 3's OTLP receiver adds no suffix a name already has, and
+// @opentelemetry/exporter-prometheus adds none at all. Counters get `_total`
+// on every path. (grafana/README.md, "Metric names on every path".)
 
 import { ATTR, type AttributeName } from './attributes.ts';
 
@@ -16,20 +23,27 @@ export interface MetricDef {
   readonly buckets?: readonly number[];
 }
 
-/** Seconds, from a fast step (5 ms) to a long run (10 min). */
-export const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600] as const;
-
 /**
- * Seconds, for worker pool tasks: from a trivial task (100 µs) to a long one
- * (1 min). A pool's queue wait is often well under the 5 ms of SECONDS_BUCKETS.
+ * Seconds, for every duration histogram: from a step that does next to nothing
+ * (10 µs; many real steps take 3–40 µs) to a long run (10 min), in steps of
+ * 1–2.5–5 (a quantile read between two bounds is off by less than the step).
+ * 24 bounds: 25 buckets, so each attribute set of a histogram is 27 series in
+ * Prometheus (`_bucket` × 25, `_sum`, `_count`). A step costs 27 series of
+ * spanflow_step_duration_seconds (per pipeline and step), one of
+ * spanflow_step_attempts_total per result it ended with, and one of
+ * spanflow_step_retries_total per error type it was retried for.
+ * Explicit buckets rather than exponential histograms, which
+ * @opentelemetry/exporter-prometheus cannot serve.
  */
-export const POOL_SECONDS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] as const;
+export const SECONDS_BUCKETS = [
+  0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
+] as const;
 
 const { PIPELINE_NAME, RESULT, TASK_NAME, TASK_RESULT, NODE_KIND, ERROR_TYPE, STAGE, ITEM_STATUS, WORKER_STATE, DROP_REASON, POOL_NAME } = ATTR;
 
 export const METRICS = {
   runDuration: {
-    name: 'spanflow.run.duration',
+    name: 'spanflow.run.duration_seconds',
     instrument: 'histogram',
     unit: 's',
     description: 'Duration of pipeline runs (a stage pipeline: of batches).',
@@ -51,12 +65,13 @@ export const METRICS = {
     attributes: [PIPELINE_NAME],
   },
   stepDuration: {
-    name: 'spanflow.step.duration',
+    name: 'spanflow.step.duration_seconds',
     instrument: 'histogram',
     unit: 's',
     description:
       'Duration of step and task attempts, whatever their result (spanflow.step.attempts counts them by result). By default, of the runs and items whose trace the sampler keeps: a uniform sample.',
-    // Two attributes: the SDK hashes them on every record, its main cost per attempt.
+    // Two attributes: the SDK hashes them on every record, its main cost per attempt. 27 series per
+    // pipeline and step in Prometheus (SECONDS_BUCKETS).
     attributes: [PIPELINE_NAME, TASK_NAME],
     buckets: SECONDS_BUCKETS,
   },
@@ -146,27 +161,27 @@ export const METRICS = {
     attributes: [POOL_NAME],
   },
   poolUtilization: {
-    name: 'spanflow.pool.utilization',
+    name: 'spanflow.pool.utilization_ratio',
     instrument: 'gauge',
     unit: '1',
     description: "A worker pool's compute time used since it started, over what its threads could have given (Piscina's utilization, 0..1).",
     attributes: [POOL_NAME],
   },
   poolWaitTime: {
-    name: 'spanflow.pool.task.wait_time',
+    name: 'spanflow.pool.task.wait_time_seconds',
     instrument: 'histogram',
     unit: 's',
     description: 'Time a worker pool task waited, from submission until a thread started it.',
     attributes: [POOL_NAME],
-    buckets: POOL_SECONDS_BUCKETS,
+    buckets: SECONDS_BUCKETS,
   },
   poolRunTime: {
-    name: 'spanflow.pool.task.run_time',
+    name: 'spanflow.pool.task.run_time_seconds',
     instrument: 'histogram',
     unit: 's',
     description: 'Time a worker pool task ran on its thread, whatever its result.',
     attributes: [POOL_NAME],
-    buckets: POOL_SECONDS_BUCKETS,
+    buckets: SECONDS_BUCKETS,
   },
 } as const satisfies Record<string, MetricDef>;
 
