@@ -33,13 +33,15 @@ function variables(): QueryVariableBuilder[] {
 function runPanels() {
   const runs = series('runs');
   const duration = series('runDuration');
-  const success = eq(LABEL.result, cicdResultOf('succeeded'));
+  const ended = increaseSum(runs.name, [LABEL.pipeline], [PIPELINE]);
+  const succeeded = increaseSum(runs.name, [LABEL.pipeline], [PIPELINE, eq(LABEL.result, cicdResultOf('succeeded'))]);
   return [
     timeseries('Runs/s by pipeline and result', { description: METRICS.runs.description, unit: 'short' }, [
       prom(rateSum(runs.name, [LABEL.pipeline, LABEL.result], [PIPELINE]), legend(LABEL.pipeline, LABEL.result)),
     ]),
     stat('Success ratio', { description: 'Runs that succeeded, of the runs that ended in the time range.', unit: 'percentunit', min: 0, max: 1 }, [
-      prom(`${increaseSum(runs.name, [LABEL.pipeline], [PIPELINE, success])} / ${increaseSum(runs.name, [LABEL.pipeline], [PIPELINE])}`, legend(LABEL.pipeline)),
+      // A pipeline with no success has no success series: 0 of its ended runs stands in, so it shows 0% rather than nothing.
+      prom(`(${succeeded} or 0 * ${ended}) / ${ended}`, legend(LABEL.pipeline)),
     ]),
     stat('Active runs', { description: METRICS.activeRuns.description, unit: 'short' }, [
       prom(gaugeSum(series('activeRuns').name, [LABEL.pipeline], [PIPELINE]), legend(LABEL.pipeline)),

@@ -9,9 +9,9 @@ export class PullReader extends MetricReader {
   protected override onForceFlush = (): Promise<void> => Promise.resolve();
 }
 
-/** Registers a global MeterProvider read by a new PullReader, and returns the reader. */
-export function pullMetrics(): PullReader {
+/** Registers a global MeterProvider read by a new PullReader (and by `others`, such as a Prometheus exporter), and returns the PullReader. */
+export function pullMetrics(others: readonly MetricReader[] = []): PullReader {
   const reader = new PullReader();
-  metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+  metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader, ...others] }));
   return reader;
 }

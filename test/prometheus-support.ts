@@ -1,7 +1,10 @@
-// A real Prometheus for the dashboard tests: the SDK's metrics written in
-// Prometheus's text format under the names the collector and Prometheus's
-// OTLP receiver give them (grafana's translation), served on loopback, and a
-// Prometheus server (Debian's package) that scrapes them and answers queries.
+// A real Prometheus for the dashboard tests: a Prometheus server (Debian's
+// package) that scrapes a target on loopback and answers queries. The target
+// is either @opentelemetry/exporter-prometheus itself, or the SDK's metrics
+// written here in Prometheus's text format under the names the Collector and
+// Prometheus 3's OTLP receiver give them (grafana's translation), standing in
+// for an OTLP path that cannot run here (no Collector, and Debian's Prometheus
+// 2.42 has no OTLP receiver).
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -72,37 +75,35 @@ export function exposition(result: CollectionResult): string {
   return `${text}\n`;
 }
 
-/** Serves `collect()` in text format on loopback; counts the scrapes and what each held. */
+/** Serves `collect()` in text format on loopback, under the Collector's names. */
 export async function metricsEndpoint(collect: () => Promise<CollectionResult>) {
-  const scrapes: { at: number; names: Set<string> }[] = [];
   const server = await loopbackServer((_req, _body, res) => {
     void collect().then(
-      (result) => {
-        const text = exposition(result);
-        scrapes.push({ at: Date.now(), names: new Set(text.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2] ?? '')) });
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text);
-      },
+      (result) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(exposition(result)),
       (error: unknown) => res.writeHead(500).end(String(error)),
     );
   });
-  /** Resolves after the next scrape that begins after this call. */
-  const nextScrape = async (timeoutMs = 15_000): Promise<void> => {
-    const seen = scrapes.length;
-    const deadline = Date.now() + timeoutMs;
-    while (scrapes.length <= seen) {
-      assert.ok(Date.now() < deadline, `Prometheus did not scrape ${server.url} within ${timeoutMs} ms`);
-      await sleep(50);
-    }
-  };
-  return { url: server.url, host: new URL(server.url).host, scrapes, nextScrape, close: server.close };
+  return { url: server.url, host: new URL(server.url).host, close: server.close };
+}
+
+/** One element of an instant vector: its labels, and [time in seconds, value as text]. */
+export interface Sample {
+  readonly metric: Record<string, string>;
+  readonly value: [number, string];
 }
 
 export interface PrometheusServer {
   readonly url: string;
   /** `/api/v1/query`: the result vector (fails the test on an error status, with Prometheus's message). */
-  query(expr: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]>;
+  query(expr: string): Promise<Sample[]>;
   /** `/api/v1/label/<label>/values`, matching `match` (a series selector). */
   labelValues(label: string, match: string): Promise<string[]>;
+  /**
+   * Resolves once Prometheus holds a scrape of its target that began after this
+   * call (its `up` sample is committed with the scraped samples); fails when
+   * that scrape failed, with Prometheus's reason. `timeoutMs` only guards a hang.
+   */
+  nextScrape(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -113,13 +114,16 @@ async function api<T>(url: string): Promise<T> {
   return body.data;
 }
 
+/** The scrape job's name: its series carry `job="spanflow"`. */
+export const JOB = 'spanflow';
+
 /** Starts Prometheus on a loopback port, scraping `target` (host:port) every second, with its data in a temporary folder. */
 export async function startPrometheus(target: string): Promise<PrometheusServer> {
   const folder = tempFolder('prometheus');
   const config = join(folder.path, 'prometheus.yml');
   writeFileSync(
     config,
-    `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: spanflow\n    static_configs:\n      - targets: ["${target}"]\n`,
+    `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: ${JOB}\n    static_configs:\n      - targets: ["${target}"]\n`,
   );
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -156,10 +160,28 @@ export async function startPrometheus(target: string): Promise<PrometheusServer>
       assert.fail(`Prometheus was not ready within 20 s: ${output.join('')}`);
     }
   }
+  const query = (expr: string) => api<{ result: Sample[] }>(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`).then((data) => data.result);
+  const nextScrape = async (timeoutMs = 30_000): Promise<void> => {
+    const since = Date.now();
+    const deadline = since + timeoutMs;
+    for (;;) {
+      // The newest scrape's time (when it began), then whether it succeeded.
+      const [scrapedAt] = await query(`timestamp(up{job="${JOB}"})`);
+      if (scrapedAt && Number(scrapedAt.value[1]) * 1000 >= since) {
+        const [up] = await query(`up{job="${JOB}"}`);
+        if (up?.value[1] === '1') return;
+        const targets = await api<{ activeTargets: { lastError: string }[] }>(`${url}/api/v1/targets`);
+        assert.fail(`Prometheus could not scrape ${target}: ${targets.activeTargets.map((t) => t.lastError).join('; ')}`);
+      }
+      assert.ok(Date.now() < deadline, `Prometheus did not scrape ${target} within ${timeoutMs} ms`);
+      await sleep(50);
+    }
+  };
   return {
     url,
-    query: (expr) => api(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`).then((data) => (data as { result: [] }).result),
+    query,
     labelValues: (label, match) => api(`${url}/api/v1/label/${label}/values?match[]=${encodeURIComponent(match)}`),
+    nextScrape,
     stop,
   };
 }
