@@ -14,7 +14,13 @@ import { RecordingTracerProvider, TaskRecording } from './recording.ts';
 import { unwrapTransfer } from './transfer.ts';
 
 // The task's code sees its task span as the active context across awaits, and
-// its spans are recorded (see recording.ts). Set once per thread.
+// its spans are recorded (see recording.ts). Set once per thread. A preload the
+// app runs in every thread (`node --import`) may have registered globals of its
+// own here: this thread's belong to spanflow, so they are taken back first
+// (the pool switches the OpenTelemetry SDK off in its threads, see pool.ts).
+context.disable();
+trace.disable();
+propagation.disable();
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 trace.setGlobalTracerProvider(new RecordingTracerProvider());
 // Registered too, so the task's code can pass the context on (an outgoing request's headers).

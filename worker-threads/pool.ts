@@ -41,6 +41,20 @@ const DEFAULT_IDLE_TIMEOUT_MS = 10_000;
 // Piscina loads the entry in each thread: the TypeScript source under Node's type stripping, the built JavaScript from the package.
 const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './entry.ts' : './entry.js', import.meta.url).href;
 
+/**
+ * The environment of the pool's threads: the process's, with the OpenTelemetry
+ * SDK switched off by its own variables. A thread runs the app's preloads again
+ * (`--import`/`--require` on the command line or in NODE_OPTIONS); one that
+ * starts the Node SDK would otherwise start a second SDK in every thread (its
+ * exporters, its ports) and take the thread's API globals, so the task's spans
+ * never reached the main thread's exporter. Other preloads (a TypeScript
+ * loader, the instrumentations' loader hook) still run, and what
+ * instrumentations they make record into the task's spans.
+ */
+function threadEnv(): Record<string, string | undefined> {
+  return { ...process.env, OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' };
+}
+
 /** A task as the pool runs it: what to call, and how it is named. */
 export interface TaskRef extends Omit<TaskLabel, 'pool'> {
   /** The module's file URL. */
@@ -124,6 +138,7 @@ export class WorkerPool implements PoolGauges, AsyncDisposable {
     this.#piscina = new Piscina<TaskMessage, Reply>({
       filename: ENTRY,
       name: 'default',
+      env: threadEnv(),
       minThreads: settled.minThreads,
       maxThreads: settled.maxThreads,
       idleTimeout: settled.idleTimeout,
