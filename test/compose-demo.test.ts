@@ -5,17 +5,26 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { METRICS } from '../sdk/index.ts';
+import { parse } from 'yaml';
+import { ATTR, METRICS } from '../sdk/index.ts';
 import { adminQuery, NEEDS_POSTGRES, TEST_DATABASE_URL, tempFolder } from './store-support.ts';
 import { loopbackServer } from './support.ts';
 
 const SCHEMA = 'compose_demo';
 const MAIN = fileURLToPath(new URL('../compose/demo/main.ts', import.meta.url));
+const COLLECTOR = fileURLToPath(new URL('../compose/otel-collector.yaml', import.meta.url));
+
+/** A span as OTLP/JSON carries it (the fields read here). */
+interface JsonSpan {
+  readonly traceId: string;
+  readonly name: string;
+  readonly attributes?: readonly { readonly key: string }[];
+}
 
 describe('the demo service', { skip: NEEDS_POSTGRES }, () => {
   const received: { path: string; body: string }[] = [];
@@ -80,6 +89,25 @@ describe('the demo service', { skip: NEEDS_POSTGRES }, () => {
     const traces = received.filter((r) => r.path === '/v1/traces').map((r) => r.body).join('\n');
     assert.match(traces, /"spanflow-demo"/);
     assert.match(traces, /video-render/);
+  });
+
+  test('the collector’s sampling keeps every run trace the demo sends, and leaves its item traces to the sample', async () => {
+    await exit;
+    const policies: { name: string; ottl_condition?: { span: string[] } }[] = parse(readFileSync(COLLECTOR, 'utf8')).processors.tail_sampling.policies;
+    const [condition] = policies.find((p) => p.name === 'runs')?.ottl_condition?.span ?? [];
+    const pattern = new RegExp(/^IsMatch\(name, "(.+)"\)$/.exec(condition ?? '')?.[1] ?? assert.fail(`the runs policy: ${condition}`));
+    const traces = new Map<string, JsonSpan[]>();
+    for (const { body } of received.filter((r) => r.path === '/v1/traces')) {
+      const spans: JsonSpan[] = JSON.parse(body).resourceSpans.flatMap((r: { scopeSpans: { spans: JsonSpan[] }[] }) => r.scopeSpans.flatMap((s) => s.spans));
+      for (const span of spans) traces.set(span.traceId, [...(traces.get(span.traceId) ?? []), span]);
+    }
+    const has = (span: JsonSpan, key: string) => span.attributes?.some((a) => a.key === key) ?? false;
+    const items = [...traces.values()].filter((spans) => spans.some((span) => has(span, ATTR.ITEM_ID)));
+    const runs = [...traces.values()].filter((spans) => !items.includes(spans) && spans.some((span) => has(span, ATTR.RUN_ID)));
+    assert.ok(runs.length >= 4 && items.length >= 100, `${runs.length} run traces, ${items.length} item traces`);
+    const kept = (spans: JsonSpan[]) => spans.some((span) => pattern.test(span.name));
+    assert.deepEqual(runs.filter((spans) => !kept(spans)).map((spans) => spans.map((s) => s.name)), [], 'run traces the policy would not keep');
+    assert.deepEqual(items.filter(kept).map((spans) => spans.map((s) => s.name)), [], 'item traces the policy would keep whole');
   });
 
   test('it stores its runs, with their trace ids, in the schema it is given', async () => {

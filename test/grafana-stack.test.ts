@@ -10,7 +10,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { dashboards, STACK_SCHEMA } from '../grafana/index.ts';
+import { RUNS_PER_ROUND } from '../compose/demo/round.ts';
+import { dashboards, RUNS_UID, STACK_SCHEMA } from '../grafana/index.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const COMPOSE_DIR = join(ROOT, 'compose');
@@ -25,6 +26,13 @@ const prometheusConfig = load(join(COMPOSE_DIR, 'prometheus.yml'));
 const provisioning = join(ROOT, 'grafana', 'provisioning');
 const datasources: Yaml[] = readdirSync(join(provisioning, 'datasources')).flatMap((f) => load(join(provisioning, 'datasources', f)).datasources);
 const providers: Yaml[] = readdirSync(join(provisioning, 'dashboards')).flatMap((f) => load(join(provisioning, 'dashboards', f)).providers);
+
+/** Traces Jaeger v2's all-in-one keeps in memory (its default `max_traces`; compose gives it no config of its own), evicting the oldest. */
+const JAEGER_MAX_TRACES = 100_000;
+
+/** The collector's tail sampling policy named `name`. */
+const samplingPolicy = (name: string): Yaml =>
+  collector.processors.tail_sampling.policies.find((p: Yaml) => p.name === name) ?? assert.fail(`no tail sampling policy ${name}`);
 
 /** Images that have no shell nor HTTP client, so compose cannot run a health check in them. */
 const NO_SHELL: Readonly<Record<string, string>> = {
@@ -166,6 +174,40 @@ describe('the compose stack and Grafana provisioning', () => {
     const used = new Set(Object.values<Yaml>(pipelines).flatMap((p) => p.exporters));
     assert.deepEqual(Object.keys(collector.exporters).filter((e) => !used.has(e)), [], 'every exporter is in a pipeline');
     assert.equal(prometheusConfig.otlp.translation_strategy, 'UnderscoreEscapingWithSuffixes', 'the names grafana/prometheus-names.ts assumes');
+  });
+
+  test('Jaeger keeps every trace the runs dashboard links to over its default time range: all runs, a sample of the items', () => {
+    const { traces } = collector.service.pipelines;
+    assert.ok(traces.processors.includes('tail_sampling'), 'the traces pipeline samples');
+    assert.ok(traces.processors.indexOf('tail_sampling') < traces.processors.indexOf('batch'), 'sampling sees whole traces before batching');
+    const runs = samplingPolicy('runs');
+    assert.equal(runs.type, 'ottl_condition');
+    assert.deepEqual(runs.ottl_condition.span, ['IsMatch(name, "^pipeline ")'], 'every trace with a run span ("pipeline <name>") is kept');
+    const items = samplingPolicy('items');
+    assert.equal(items.type, 'probabilistic');
+    assert.equal(collector.processors.tail_sampling.policies.length, 2, 'no other policy keeps traces');
+    assert.equal(services.jaeger?.command, undefined, 'Jaeger runs its default in-memory store');
+    assert.equal(binds(services.jaeger ?? {}).length, 0, 'Jaeger runs its default in-memory store');
+
+    const range = dashboards().find((d) => d.dashboard.uid === RUNS_UID)?.dashboard.time?.from ?? '';
+    const hours = Number(/^now-(\d+)h$/.exec(range)?.[1] ?? assert.fail(`the runs dashboard's range: ${range}`));
+    // A round ends with its pause: however fast the machine, no more rounds than this fit in the range.
+    const rounds = (hours * 3_600_000) / Number(env('demo').DEMO_PAUSE_MS);
+    const tracesPerRound = RUNS_PER_ROUND + (Number(env('demo').DEMO_ITEMS) * items.probabilistic.sampling_percentage) / 100;
+    assert.ok(rounds * tracesPerRound <= JAEGER_MAX_TRACES, `${rounds} rounds × ${tracesPerRound} traces exceed Jaeger's ${JAEGER_MAX_TRACES}`);
+  });
+
+  test('Postgres is published on loopback and not on the host’s 5432, where a local server often listens', () => {
+    const published = (services.postgres?.ports ?? []).map(String);
+    assert.equal(published.length, 1);
+    const [host, ...rest] = String(published[0]).split(':');
+    assert.equal(host, '127.0.0.1');
+    const hostPort = rest.slice(0, -1).join(':').replace(/^\$\{\w+:-(\d+)\}$/, '$1');
+    assert.notEqual(Number(hostPort), 5432);
+    assert.ok(Number(hostPort) > 1024, hostPort);
+    for (const [name, service] of Object.entries(services)) {
+      for (const port of (service.ports ?? []).map(String)) assert.doesNotMatch(port, /^(\d+\.\d+\.\d+\.\d+:)?5432:/, `${name} publishes the host's 5432`);
+    }
   });
 
   test('images are pinned, every service has a health check where its image can run one, and volumes are named', () => {

@@ -3,8 +3,15 @@
 // loop; the Grafana tests run the same rounds to fill Prometheus and Postgres.
 
 import { runEtl } from '../../examples/etl/pipeline.ts';
-import { runScenarios, type ScenarioRun } from '../../examples/video-render/pipeline.ts';
+import { runScenarios, type ScenarioRun, scenarios } from '../../examples/video-render/pipeline.ts';
 import type { BatchResult, PersistOption } from '../../sdk/index.ts';
+
+/**
+ * The top-level runs of a round, each a trace of its own: the showcase's
+ * scenarios (their sub-pipelines in the same traces) and one ETL batch (whose
+ * items are traces of their own besides).
+ */
+export const RUNS_PER_ROUND = scenarios.length + 1;
 
 export interface DemoRoundOptions {
   /** Store each run (a store from spanflow/postgres, or `true` for the default one). */
