@@ -14,6 +14,12 @@ const CHECK_EVERY = 32;
 
 let calls = 0;
 let sliceStart = 0;
+/**
+ * The turn asked for and not yet taken. Every loop waits for this same one: were each to
+ * take a turn of its own, each would then run a slice, and N loops would hold the event
+ * loop for N slices between timers.
+ */
+let pending: Promise<void> | undefined;
 
 /**
  * True when the current stretch of work has held the event loop for longer
@@ -21,6 +27,7 @@ let sliceStart = 0;
  * Cheap enough to call per item (a counter; the clock every 32nd call).
  */
 export function turnDue(): boolean {
+  if (pending !== undefined) return true;
   if ((++calls & (CHECK_EVERY - 1)) !== 0) return false;
   const now = performance.now();
   if (now - sliceStart < TURN_SLICE_MS) return false;
@@ -29,12 +36,18 @@ export function turnDue(): boolean {
   return true;
 }
 
-/** Resolves after timers, I/O and signal handlers that were due have had their turn (a macrotask: `setImmediate`). */
+/**
+ * Resolves after timers, I/O and signal handlers that were due have had their turn (a
+ * macrotask: `setImmediate`). Loops that ask while a turn is pending share it; until it
+ * comes, `turnDue()` says true to every loop, so all of them stop for it.
+ */
 export function nextTurn(): Promise<void> {
-  return new Promise<void>((resolve) => {
+  pending ??= new Promise<void>((resolve) => {
     setImmediate(() => {
+      pending = undefined;
       sliceStart = performance.now();
       resolve();
     });
   });
+  return pending;
 }

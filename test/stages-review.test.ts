@@ -80,7 +80,9 @@ describe('feeding and priorities across stages', { timeout: 10_000 }, () => {
     const late = batch.feed([1000, 2000], { stage: 'store' });
     await Promise.all([first, late]);
     const result = await batch.join();
-    assert.deepEqual(result.results, [1, 11, 21, 31, 41, 51, 1001, 2001]);
+    // The two feeds run at once (either may pause for the event loop's turn), so only each feed's own order is known.
+    assert.deepEqual(result.results.filter((n) => n < 1000), [1, 11, 21, 31, 41, 51]);
+    assert.deepEqual(result.results.filter((n) => n > 1000), [1001, 2001]);
     assert.ok(!seen.includes('parse 1000') && !seen.includes('parse 2000'));
     assert.equal(seen.filter((s) => s.startsWith('store')).length, 8);
   });

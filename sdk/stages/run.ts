@@ -2,7 +2,6 @@
 // Tasks run through the same executor as graph steps (retry, timeout,
 // cancellation); the per-stage retry asks the same retry policy.
 
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Channel } from '../channel.ts';
 import { EventBus, type EventListener, RunEmitter } from '../emitter.ts';
 import { CancelledError, errorTypeOf, ItemsFailedError, toErrorInfo, warnUserError } from '../errors.ts';
@@ -11,6 +10,7 @@ import { AbortLink, type AttemptContext, type AttemptObserver, backoffDelay, typ
 import { Meta } from '../meta.ts';
 import { attachRecorder, type PersistOption, type Recording, resolveRecorder } from '../persist.ts';
 import { attachTelemetry, type CountVisitor, type ItemTelemetry, type Telemetry } from '../telemetry/index.ts';
+import { nextTurn, turnDue } from '../turn.ts';
 import { describeStages } from './describe.ts';
 import { Entry } from './entry.ts';
 import { type Feedable, Item, type StageDef, type StagePipeline } from './pipeline.ts';
@@ -125,16 +125,6 @@ interface StageState {
 const OUTCOME_BUFFER = 1024;
 
 /**
- * Feeding gives the event loop a turn at least this often (ms). With
- * synchronous tasks a whole batch could otherwise run in microtasks, and
- * timers (dashboards, task timeouts, a shutdown on a signal) would not fire
- * until it ended. Yielding drains the stages, so not more often than needed.
- */
-const YIELD_MS = 10;
-/** Items fed between looks at the clock. */
-const YIELD_CHECK_EVERY = 256;
-
-/**
  * Calls a user callback (onSuccess, onFailure, a dashboard). Its bug must not
  * kill a worker (the item would be lost and the batch never end) nor vanish.
  */
@@ -178,7 +168,6 @@ export class Batch<In, Out> {
   /** The store recording this batch (`persist`), told of each failed item. */
   readonly #recording: Recording | undefined;
   #unwatch: (() => void) | undefined;
-  #lastYield = performance.now();
   /** Items announced (the `expected` option, or arrays given to feed()), counted before they are queued. */
   #expected = 0;
   /** `expected` was given: arrays fed do not add to it. */
@@ -277,16 +266,23 @@ export class Batch<In, Out> {
     try {
       const iterator = Symbol.iterator in items ? (items as Iterable<In | Item<In>>)[Symbol.iterator]() : undefined;
       if (iterator) {
-        let count = 0;
         for (let next = iterator.next(); !next.done; next = iterator.next()) {
           const waiting = this.#enqueue(stage, next.value, options.priority);
           if (waiting) await waiting;
-          if (this.#cancelled) return;
-          if (++count % YIELD_CHECK_EVERY === 0) await this.#yield();
+          // Synchronous work can go on without a pause; timers and signals must still get their turn.
+          if (turnDue()) await nextTurn();
+          // Stopped while this feed waited: the queues are drained for good, so nothing more may go in.
+          if (this.#cancelled) {
+            try {
+              iterator.return?.(); // lets a generator run its finally blocks
+            } catch {
+              // The batch is stopped and reports its items; a source that fails to close loses nothing.
+            }
+            return;
+          }
         }
       } else {
         const source = (items as AsyncIterable<In | Item<In>>)[Symbol.asyncIterator]();
-        let count = 0;
         try {
           for (;;) {
             // A source that stalls must not hold back shutdown: its next() races the batch's cancellation.
@@ -294,8 +290,8 @@ export class Batch<In, Out> {
             if (next === undefined || next.done || this.#cancelled) return;
             const waiting = this.#enqueue(stage, next.value, options.priority);
             if (waiting) await waiting;
+            if (turnDue()) await nextTurn();
             if (this.#cancelled) return;
-            if (++count % YIELD_CHECK_EVERY === 0) await this.#yield();
           }
         } finally {
           if (this.#cancelled) void Promise.resolve(source.return?.()).catch(() => {});
@@ -305,14 +301,6 @@ export class Batch<In, Out> {
       this.#feeding--;
       this.#checkDrained();
     }
-  }
-
-  /** Gives the event loop a turn if feeding has held it for YIELD_MS. */
-  #yield(): Promise<void> | undefined {
-    const now = performance.now();
-    if (now - this.#lastYield < YIELD_MS) return undefined;
-    this.#lastYield = now;
-    return yieldToLoop();
   }
 
   /** No more items: waits for every item to finish, then ends the batch. */
@@ -508,6 +496,8 @@ export class Batch<In, Out> {
   async #work(stage: StageState, slot: Slot): Promise<void> {
     const def = stage.def;
     for (;;) {
+      // Tasks that return at once never make a worker wait: timers, I/O and signals must still get their turn.
+      if (turnDue()) await nextTurn();
       let entry = stage.queue.take();
       if (entry instanceof Promise) {
         // Busy time is read only when a worker goes idle or wakes, not per item.
