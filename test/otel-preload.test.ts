@@ -26,8 +26,8 @@ const SET_UPS: readonly SetUp[] = [
   { name: 'NODE_OPTIONS=--import', args: [app('server.ts')], env: { NODE_OPTIONS: `--import ${app('instrumentation.ts')}` } },
 ];
 
-/** Starts the service, asks for one quote, ends it with SIGTERM (its SDK flushes), and returns what it exported and printed. */
-async function quoteOnce(setUp: SetUp) {
+/** Starts the service, POSTs to `path` once, ends it with SIGTERM (its SDK flushes), and returns the answer and what it exported and printed. */
+async function callOnce(setUp: SetUp, path: '/quote' | '/relay') {
   const collector = await receiver();
   try {
     const child = spawn(process.execPath, setUp.args, {
@@ -61,15 +61,18 @@ async function quoteOnce(setUp: SetUp) {
       });
       void exited.then((code) => reject(new Error(`the service ended (${code}) before it listened: ${stderr}`)));
     });
-    const response = await fetch(`http://127.0.0.1:${port}/quote`, { method: 'POST' });
-    const quote = (await response.json()) as { status: string; total: number };
+    const response = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST' });
+    const answer = (await response.json()) as Record<string, unknown>;
     child.kill('SIGTERM');
     const code = await exited;
-    return { quote, code, stderr, spans: spansOf(collector.received) };
+    return { answer, code, stderr, spans: spansOf(collector.received) };
   } finally {
     await collector.close();
   }
 }
+
+/** SPAN_KIND_CLIENT in OTLP (the API's SpanKind.CLIENT plus one). */
+const OTLP_CLIENT = 3;
 
 const EXPECTED = [
   'POST (@opentelemetry/instrumentation-http)',
@@ -86,13 +89,27 @@ const EXPECTED = [
 describe('an instrumented service whose pipeline has a worker-thread step', { timeout: 120_000 }, () => {
   for (const setUp of SET_UPS) {
     test(`${setUp.name}: the worker's spans sit under the task span, one trace, no orphans, no second SDK in a thread`, async () => {
-      const { quote, code, stderr, spans } = await quoteOnce(setUp);
-      assert.deepEqual(quote, { status: 'succeeded', total: 12 });
+      const { answer, code, stderr, spans } = await callOnce(setUp, '/quote');
+      assert.deepEqual(answer, { status: 'succeeded', total: 12 });
       assert.equal(code, 0, `the service ended cleanly: ${stderr}`);
       assert.equal(spanTree(spans), EXPECTED);
       assert.equal(new Set(spans.map((s) => s.traceId)).size, 1, 'one trace');
       assert.doesNotMatch(stderr, /duplicate registration/i);
       assert.doesNotMatch(stderr, /EADDRINUSE/);
+    });
+  }
+
+  for (const setUp of SET_UPS.filter((s) => s.args[0] === '--import' || s.env.NODE_OPTIONS)) {
+    test(`${setUp.name}: an HTTP call the worker's code makes is a client span under the task span (the preload instrumented the thread)`, async () => {
+      const { answer, spans } = await callOnce(setUp, '/relay');
+      assert.deepEqual(answer, { status: 'succeeded', prices: '[3,4,5]' });
+      const task = spans.find((s) => s.name === 'worker fetchText');
+      assert.ok(task, 'the task span was exported');
+      const calls = spans.filter((s) => s.kind === OTLP_CLIENT);
+      assert.deepEqual(
+        calls.map((s) => [s.name, s.scope, s.parentSpanId === task.spanId, s.traceId === task.traceId]),
+        [['GET', '@opentelemetry/instrumentation-http', true, true]],
+      );
     });
   }
 });

@@ -4,7 +4,7 @@
 // error) and the spans the task's code made. Errors of the task are replies,
 // not throws, so its spans come back with them.
 
-import { type Context, context, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { type Context, context, ProxyTracerProvider, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { threadId } from 'node:worker_threads';
@@ -18,9 +18,12 @@ import { unwrapTransfer } from './transfer.ts';
 // app runs in every thread (`node --import`) may have registered globals of its
 // own here: this thread's belong to spanflow, so they are taken back first
 // (the pool switches the OpenTelemetry SDK off in its threads, see pool.ts).
+// The tracer provider only when one is registered: disabling replaces the API's
+// proxy, and tracers that instrumentations made before would stay with the old one.
 context.disable();
-trace.disable();
 propagation.disable();
+const registered = trace.getTracerProvider();
+if (!(registered instanceof ProxyTracerProvider) || registered.getDelegateTracer('spanflow') !== undefined) trace.disable();
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 trace.setGlobalTracerProvider(new RecordingTracerProvider());
 // Registered too, so the task's code can pass the context on (an outgoing request's headers).
