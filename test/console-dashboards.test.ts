@@ -10,7 +10,7 @@ import {
   renderFull,
   renderProgress,
 } from '../exporters/index.ts';
-import type { BatchSummary, FailedItem, PipelineSnapshot, WorkerSnapshot } from '../sdk/index.ts';
+import { type BatchSummary, type FailedItem, ItemsFailedError, type PipelineSnapshot, type WorkerSnapshot } from '../sdk/index.ts';
 import { sink } from './support.ts';
 
 const ESC = '\u001B';
@@ -67,7 +67,17 @@ function snapshot(done: number, at = 10_000, extra: Partial<PipelineSnapshot> = 
   };
 }
 
-const summary: BatchSummary = { runId: 'run-1', pipeline: 'etl', status: 'failed', durationMs: 4000, fed: 10_000, completed: 9995, failed: 3, skipped: 2 };
+const summary: BatchSummary = {
+  runId: 'run-1',
+  pipeline: 'etl',
+  status: 'failed',
+  error: new ItemsFailedError(3, 10_000, 'boom'),
+  durationMs: 4000,
+  fed: 10_000,
+  completed: 9995,
+  failed: 3,
+  skipped: 2,
+};
 
 const widest = (text: string) => Math.max(...text.split('\n').map((line) => line.length));
 

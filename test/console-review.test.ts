@@ -61,6 +61,7 @@ const summary = (extra: Partial<BatchSummary> = {}): BatchSummary => ({
   runId: 'run-1',
   pipeline: 'etl',
   status: 'succeeded',
+  error: undefined,
   durationMs: 2000,
   fed: 100,
   completed: 100,

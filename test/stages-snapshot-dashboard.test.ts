@@ -232,6 +232,7 @@ describe('dashboards', { timeout: 10_000 }, () => {
       runId: result.runId,
       pipeline: 'dash',
       status: 'succeeded',
+      error: undefined,
       durationMs: result.durationMs,
       fed: 5,
       completed: 5,

@@ -54,6 +54,7 @@ describe('a long batch of synchronous tasks', { timeout: 60_000 }, () => {
     setTimeout(() => controller.abort(new Error('stop pressed')), 10);
     const result = await batch.join();
     assert.equal(result.status, 'cancelled');
+    assert.equal(result.error?.name, 'CancelledError');
     // Feed calls still waiting for room when it stopped queue no more; every item queued has its outcome.
     assert.ok(result.fed <= count);
     assert.equal(result.fed, result.completed + result.failed + result.skipped);

@@ -1,6 +1,6 @@
 import { SpanflowError } from '../errors.ts';
 import type { RetryPolicy } from '../executor.ts';
-import { type Feedable, stages } from './pipeline.ts';
+import { type Feedable, FeedError, stages } from './pipeline.ts';
 import type { FailedItem, TaskContext } from './types.ts';
 
 export interface MapOptions {
@@ -14,15 +14,19 @@ export interface MapOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Some items of a `map()` failed. Nothing is dropped: the results that did complete are here too. */
+/**
+ * Some items of a `map()` failed, or its items' source threw (`cause` is then the `FeedError`,
+ * whose `cause` is the source's error). Nothing is dropped: the results that did complete are here too.
+ */
 export class MapFailedError<R> extends SpanflowError {
   override name = 'MapFailedError';
   readonly failures: readonly FailedItem[];
   /** In input order; `undefined` where an item failed. */
   readonly results: readonly (R | undefined)[];
-  constructor(failures: readonly FailedItem[], results: readonly (R | undefined)[]) {
+  constructor(failures: readonly FailedItem[], results: readonly (R | undefined)[], feedError?: FeedError) {
     const first = failures[0];
-    super(`${failures.length} of ${results.length} items failed${first ? `; first (item ${first.index}): ${first.error.message}` : ''}`);
+    const failed = first ? `${failures.length} of ${results.length} items failed; first (item ${first.index}): ${first.error.message}` : undefined;
+    super(feedError ? `${feedError.message}${failed ? `; ${failed}` : ''}` : (failed ?? `0 of ${results.length} items failed`), feedError && { cause: feedError });
     this.failures = failures;
     this.results = results;
   }
@@ -50,9 +54,9 @@ export async function map<T, R>(fn: (item: T, context: TaskContext) => R | Promi
     ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
   });
   const result = await pipeline.run(items, options.signal ? { signal: options.signal } : {});
-  if (result.failed > 0 || result.status === 'cancelled') {
+  if (result.status !== 'succeeded') {
     const results = result.items.map((o) => (o.status === 'completed' ? o.value : undefined));
-    throw new MapFailedError<R>(result.failures, results);
+    throw new MapFailedError<R>(result.failures, results, result.error instanceof FeedError ? result.error : undefined);
   }
   return result.results;
 }

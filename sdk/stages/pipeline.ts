@@ -1,4 +1,4 @@
-import { DefinitionError } from '../errors.ts';
+import { DefinitionError, messageOf, SpanflowError } from '../errors.ts';
 import { checkRetry, describe } from '../options.ts';
 import { didYouMean } from '../suggest.ts';
 import { Batch, type BatchOptions } from './run.ts';
@@ -48,6 +48,30 @@ export function item<T>(value: T, options?: { id?: string; metadata?: Readonly<R
 }
 
 export type Feedable<T> = Iterable<T | Item<T>> | AsyncIterable<T | Item<T>>;
+
+/** Refuses what `feed()` cannot take (checked before a batch starts, so a wrong call leaves no run behind). */
+export function checkFeedable(pipeline: string, items: unknown): void {
+  if (typeof items === 'string' || typeof items !== 'object' || items === null || !(Symbol.iterator in items || Symbol.asyncIterator in items)) {
+    throw new TypeError(
+      `feed() of '${pipeline}' takes an array, an iterable or an async iterable of items (got ${typeof items === 'string' ? 'a string' : items === null ? 'null' : typeof items}); wrap a single item in an array: feed([value])`,
+    );
+  }
+}
+
+/**
+ * A feed source (an iterable or async iterable given to `feed`, `run`, `stream` or `map`)
+ * threw, or its iterator's `next()` rejected. The batch ends `failed` with this as its error;
+ * the items the source gave before still finish and are reported. `cause` is the source's error.
+ */
+export class FeedError extends SpanflowError {
+  override name = 'FeedError';
+  /** Items taken from this source before it threw. */
+  readonly fed: number;
+  constructor(pipeline: string, fed: number, cause: unknown) {
+    super(`the feed source of '${pipeline}' threw after ${fed} item${fed === 1 ? '' : 's'}: ${messageOf(cause)}`, { cause });
+    this.fed = fed;
+  }
+}
 
 function positive(pipeline: string, what: string, value: number | undefined, fallback: number): number {
   const n = value ?? fallback;
@@ -150,35 +174,46 @@ export class StagePipeline<In, Out> {
     return this.#latest?.snapshot();
   }
 
-  /** Feeds every item, waits for all to finish, and returns outcomes in input order. */
+  /**
+   * Feeds every item, waits for all to finish, and returns outcomes in input order. A source
+   * that throws ends the batch `failed` with a `FeedError` (`result.error`, its `cause` the
+   * source's error); the items it gave before still finish and are in the result.
+   */
   async run(items: Feedable<In>, options: BatchOptions & FeedOptions = {}): Promise<BatchResult<Out>> {
+    this.#checkFeed(items, options);
     const batch = this.start(Array.isArray(items) && options.expected === undefined ? { ...options, expected: items.length } : options);
     try {
       await batch.feed(items, options);
     } catch (error) {
-      await batch.shutdown();
-      throw error;
+      // The source's own error is the batch's: join() ends it failed, naming it. Anything else is not ours to report.
+      if (batch.feedError === undefined) {
+        await batch.shutdown();
+        throw error;
+      }
     }
     return batch.join();
   }
 
   /**
    * Feeds `items` and yields each item's outcome as it finishes (completion
-   * order). Breaking out of the loop shuts the batch down cleanly.
+   * order). Breaking out of the loop shuts the batch down cleanly. A source that
+   * throws: the items it gave before finish and are yielded, then its error is thrown.
    */
   async *stream(items: Feedable<In>, options: BatchOptions & FeedOptions = {}): AsyncGenerator<ItemOutcome<Out>, BatchResult<Out>, undefined> {
+    this.#checkFeed(items, options);
     const batch = this.start({
       ...options,
       collectResults: false,
       ...(Array.isArray(items) && options.expected === undefined ? { expected: items.length } : {}),
     });
     const outcomes = batch.outcomes();
-    let feedError: unknown;
+    let failed: { readonly error: unknown } | undefined;
     const feeding = batch.feed(items, options).then(
       () => batch.join(),
-      async (error: unknown) => {
-        feedError = error;
-        return batch.shutdown();
+      (error: unknown) => {
+        failed = { error };
+        // The source's own error: what it gave still finishes. Anything else stops the batch.
+        return batch.feedError === undefined ? batch.shutdown() : batch.join();
       },
     );
     let finished = false;
@@ -189,8 +224,14 @@ export class StagePipeline<In, Out> {
       if (!finished) await batch.shutdown();
     }
     const result = await feeding;
-    if (feedError !== undefined) throw feedError;
+    if (failed) throw failed.error;
     return result;
+  }
+
+  /** What `feed()` would refuse, refused before a batch (and a stored run) is started for it. */
+  #checkFeed(items: unknown, options: FeedOptions): void {
+    checkFeedable(this.name, items);
+    if (options.stage !== undefined) this.stageIndex(options.stage);
   }
 
   /** Checks a stage name, with a suggestion when it is close to one. */

@@ -13,7 +13,7 @@ import { attachTelemetry, type CountVisitor, type ItemTelemetry, type Telemetry 
 import { nextTurn, turnDue } from '../turn.ts';
 import { describeStages } from './describe.ts';
 import { Entry } from './entry.ts';
-import { type Feedable, Item, type StageDef, type StagePipeline } from './pipeline.ts';
+import { checkFeedable, type Feedable, FeedError, Item, type StageDef, type StagePipeline } from './pipeline.ts';
 import { StageQueue } from './queue.ts';
 import { resolveDashboard } from './registry.ts';
 import { Semaphore } from './semaphore.ts';
@@ -168,6 +168,8 @@ export class Batch<In, Out> {
   /** The store recording this batch (`persist`), told of each failed item. */
   readonly #recording: Recording | undefined;
   #unwatch: (() => void) | undefined;
+  /** The first feed source that threw: the batch ends failed with it. */
+  #feedError: FeedError | undefined;
   /** Items announced (the `expected` option, or arrays given to feed()), counted before they are queued. */
   #expected = 0;
   /** `expected` was given: arrays fed do not add to it. */
@@ -249,24 +251,32 @@ export class Batch<In, Out> {
   }
 
   /**
-   * Queues items (an array or an async iterable), waiting while the target
-   * stage's queue is full. Resolves once every item is queued.
+   * Queues items (an array, an iterable or an async iterable), waiting while the
+   * target stage's queue is full. Resolves once every item is queued. When the
+   * source throws (or its `next()` rejects), rejects with the source's error; the
+   * batch then ends `failed` with a `FeedError` naming it (`feedError`, and
+   * `join()`'s result), and the items the source gave before still finish.
    */
   async feed(items: Feedable<In>, options: FeedOptions = {}): Promise<void> {
     if (this.#closed) throw new Error(`batch ${this.runId} of '${this.#pipeline.name}' no longer takes items: feed before join() or shutdown()`);
     const stage = options.stage === undefined ? this.#stages[0] : this.#stages[this.#pipeline.stageIndex(options.stage)];
     if (!stage) throw new Error('unreachable: a pipeline has at least one stage');
-    if (typeof items === 'string' || typeof items !== 'object' || items === null || !(Symbol.iterator in items || Symbol.asyncIterator in items)) {
-      throw new TypeError(
-        `feed() of '${this.#pipeline.name}' takes an array, an iterable or an async iterable of items (got ${typeof items === 'string' ? 'a string' : items === null ? 'null' : typeof items}); wrap a single item in an array: feed([value])`,
-      );
-    }
+    checkFeedable(this.#pipeline.name, items);
     this.#feeding++;
     if (Array.isArray(items) && !this.#expectedGiven) this.#expected = Math.max(this.#expected, this.#fed) + items.length;
+    let taken = 0;
     try {
-      const iterator = Symbol.iterator in items ? (items as Iterable<In | Item<In>>)[Symbol.iterator]() : undefined;
-      if (iterator) {
-        for (let next = iterator.next(); !next.done; next = iterator.next()) {
+      if (Symbol.iterator in items) {
+        const iterator = (items as Iterable<In | Item<In>>)[Symbol.iterator]();
+        for (;;) {
+          let next: IteratorResult<In | Item<In>>;
+          try {
+            next = iterator.next();
+          } catch (error) {
+            throw this.#sourceFailed(taken, error);
+          }
+          if (next.done) return;
+          taken++;
           const waiting = this.#enqueue(stage, next.value, options.priority);
           if (waiting) await waiting;
           // Synchronous work can go on without a pause; timers and signals must still get their turn.
@@ -281,26 +291,43 @@ export class Batch<In, Out> {
             return;
           }
         }
-      } else {
-        const source = (items as AsyncIterable<In | Item<In>>)[Symbol.asyncIterator]();
-        try {
-          for (;;) {
+      }
+      const source = (items as AsyncIterable<In | Item<In>>)[Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          let next: IteratorResult<In | Item<In>>;
+          try {
             // A source that stalls must not hold back shutdown: its next() races the batch's cancellation.
-            const next = await untilAborted(source.next(), this.#controller.signal).catch(() => undefined);
-            if (next === undefined || next.done || this.#cancelled) return;
-            const waiting = this.#enqueue(stage, next.value, options.priority);
-            if (waiting) await waiting;
-            if (turnDue()) await nextTurn();
+            next = await untilAborted(source.next(), this.#controller.signal);
+          } catch (error) {
             if (this.#cancelled) return;
+            throw this.#sourceFailed(taken, error);
           }
-        } finally {
-          if (this.#cancelled) void Promise.resolve(source.return?.()).catch(() => {});
+          if (next.done || this.#cancelled) return;
+          taken++;
+          const waiting = this.#enqueue(stage, next.value, options.priority);
+          if (waiting) await waiting;
+          if (turnDue()) await nextTurn();
+          if (this.#cancelled) return;
         }
+      } finally {
+        if (this.#cancelled) void Promise.resolve(source.return?.()).catch(() => {});
       }
     } finally {
       this.#feeding--;
       this.#checkDrained();
     }
+  }
+
+  /** The first feed source that threw, if any: the batch ends `failed` with it (its `cause` is the source's error). */
+  get feedError(): FeedError | undefined {
+    return this.#feedError;
+  }
+
+  /** A feed source threw after giving `taken` items: the batch will end failed with it. Returns the source's error, for feed() to reject with. */
+  #sourceFailed(taken: number, error: unknown): unknown {
+    this.#feedError ??= new FeedError(this.#pipeline.name, taken, error);
+    return error;
   }
 
   /** No more items: waits for every item to finish, then ends the batch. */
@@ -427,13 +454,14 @@ export class Batch<In, Out> {
     if (this.#dashboardTimer !== undefined) clearInterval(this.#dashboardTimer);
     this.#unwatch?.();
 
-    const status: RunEndStatus = this.#cancelled ? 'cancelled' : this.#failed > 0 ? 'failed' : 'succeeded';
+    const status: RunEndStatus = this.#cancelled ? 'cancelled' : this.#feedError || this.#failed > 0 ? 'failed' : 'succeeded';
     const durationMs = performance.now() - this.#started;
     const items: ItemCounts = { fed: this.#fed, completed: this.#completed, failed: this.#failed, skipped: this.#skipped };
-    const error =
+    // A source that broke says more than the items' own failures (each of those is in `failures`).
+    const error: Error | undefined =
       status === 'cancelled'
         ? (this.#controller.signal.reason as Error)
-        : this.#firstFailure && new ItemsFailedError(this.#failed, this.#fed, this.#firstFailure.error.message);
+        : (this.#feedError ?? (this.#firstFailure && new ItemsFailedError(this.#failed, this.#fed, this.#firstFailure.error.message)));
     this.#emitter.emit({
       type: 'run_end',
       status,
@@ -447,7 +475,7 @@ export class Batch<In, Out> {
     });
     this.#bus.close();
     this.#stream?.close();
-    const summary: BatchSummary = { runId: this.runId, pipeline: this.#pipeline.name, status, durationMs, ...items };
+    const summary: BatchSummary = { runId: this.runId, pipeline: this.#pipeline.name, status, error, durationMs, ...items };
     if (this.#dashboards.length > 0) {
       const last = this.snapshot();
       for (const d of this.#dashboards) {

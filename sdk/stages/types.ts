@@ -192,8 +192,14 @@ export interface PipelineSnapshot {
 export interface BatchSummary {
   readonly runId: string;
   readonly pipeline: string;
-  /** `failed` when any item failed; `cancelled` after `shutdown()`. */
+  /** `failed` when any item failed or a feed source threw; `cancelled` after `shutdown()`. */
   readonly status: RunEndStatus;
+  /**
+   * Why the batch did not succeed, as its `run_end` event names it: a `FeedError` when a feed
+   * source threw (its `cause` is the source's error), else an `ItemsFailedError` when items
+   * failed, the `CancelledError` after `shutdown()`; undefined on success.
+   */
+  readonly error: Error | undefined;
   readonly durationMs: number;
   readonly fed: number;
   readonly completed: number;
