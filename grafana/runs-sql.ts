@@ -4,11 +4,14 @@
 // `$run` is compared as text, so an empty selection matches nothing instead
 // of failing a cast.
 
+import type { StoredRunStatus } from '../exporters/postgres/index.ts';
 import type { StepStatus } from '../sdk/index.ts';
 import { SCHEMA } from './sql.ts';
 
 /** A step status as an SQL literal (checked against the engine's statuses). */
 const is = (...statuses: StepStatus[]) => statuses.map((s) => `'${s}'`).join(', ');
+/** A stored run's status as an SQL literal (checked against the store's). */
+const runIs = (...statuses: StoredRunStatus[]) => statuses.map((s) => `'${s}'`).join(', ');
 
 const runs = `${SCHEMA}.runs`;
 const steps = `${SCHEMA}.step_attempts`;
@@ -27,6 +30,46 @@ const definitionNodes = `${definition},
 node as (
   select e.value as n, e.ordinality as i, def.kind
   from def, jsonb_array_elements(coalesce(def.graph -> 'nodes', def.graph -> 'stages')) with ordinality e
+)`;
+
+/**
+ * A stage batch keeps no row for an item that went well: each stage of the
+ * selected run (none for a graph run) with what the store has of it. Its task
+ * tallies come from the run's metrics, written when the batch ends (none while
+ * it runs, nor for a batch a crash interrupted): items that passed = the
+ * successes of its last task, time = its tasks' attempt durations added up.
+ * Its failed and retried items are step-attempt rows (node 'stage/task', or
+ * 'stage'), written as they happen.
+ */
+const stageStats = `selected as (
+  select id, status, metrics, started_at, ended_at from ${runs} where id::text = '$run'
+),
+went_wrong as (
+  select split_part(sa.node, '/', 1) as name,
+         count(*) filter (where sa.status in (${is('failed', 'timed_out')})) as failed,
+         count(*) filter (where sa.status = ${is('cancelled')}) as cancelled,
+         count(*) filter (where sa.status = ${is('retrying')}) as retried
+  from ${steps} sa join selected on sa.run_id = selected.id
+  group by 1
+),
+stage as (
+  select node.n ->> 'name' as name,
+         node.i,
+         selected.status,
+         selected.metrics is not null as tallied,
+         coalesce((selected.metrics -> 'steps' -> ((node.n ->> 'name') || '/' || (node.n -> 'tasks' -> -1 ->> 'name')) ->> 'succeeded')::int, 0) as passed,
+         (select coalesce(sum((t.value ->> 'totalMs')::float8), 0)
+            from jsonb_each(coalesce(selected.metrics -> 'steps', '{}'::jsonb)) t
+            where split_part(t.key, '/', 1) = node.n ->> 'name') as ms,
+         coalesce(w.failed, 0) as failed,
+         coalesce(w.cancelled, 0) as cancelled,
+         coalesce(w.retried, 0) as retried,
+         selected.started_at,
+         selected.ended_at
+  from node
+  cross join selected
+  left join went_wrong w on w.name = node.n ->> 'name'
+  where node.kind = 'stages'
 )`;
 
 export const RUNS_SQL = {
@@ -73,17 +116,32 @@ group by 1, 2
 order by 3 desc, 4 desc
 limit 100`,
 
-  /** Each attempt as two rows: its status at its start, and null at its end (a gap until the next attempt). */
+  /**
+   * Each attempt as two rows: its status at its start, and null at its end (a gap until the next attempt).
+   * A stage batch adds each stage over the batch (its workers run from its start to its end), coloured by
+   * how its items ended there: failed when one failed in it, cancelled when one was cancelled (or the batch
+   * was cancelled or interrupted), else succeeded; running while the batch runs.
+   */
   stepTimeline: `
 with recursive tree (id, prefix) as (
   select id, ''::text from ${runs} where id::text = '$run'
   union all
   select c.id, t.prefix || c.pipeline || ' / ' from ${runs} c join tree t on c.parent_run_id = t.id
 ),
+${definitionNodes},
+${stageStats},
 attempt as (
   select t.prefix || sa.node || coalesce('[' || sa.item_index || ']', '') as step, sa.status, sa.started_at, sa.ended_at
   from ${steps} sa join tree t on t.id = sa.run_id
   where sa.started_at is not null
+  union all
+  select stage.name,
+         case when stage.status in (${runIs('pending', 'running')}) then ${is('running')}
+              when stage.failed > 0 then ${is('failed')}
+              when stage.cancelled > 0 or stage.status in (${runIs('cancelled', 'interrupted')}) then ${is('cancelled')}
+              else ${is('succeeded')} end,
+         stage.started_at, stage.ended_at
+  from stage
 )
 select time, step, status from (
   select started_at as time, step, status, 1 as edge from attempt
@@ -92,28 +150,43 @@ select time, step, status from (
 ) s
 order by time, edge`,
 
-  /** Node-graph nodes: id, title, subtitle (kind), time in the run (ms) and attempts, arcs by outcome in the selected run. */
+  /**
+   * Node-graph nodes: id, title, subtitle (kind), time in the run (ms) and attempts, arcs by outcome in the
+   * selected run. A stage: its tasks' time, its items that passed, failed and were retried, and arcs in
+   * proportion to its items (see stageStats).
+   */
   graphNodes: `
 with ${definitionNodes},
+${stageStats},
 ran as (
-  select case when (select kind from def) = 'stages' then split_part(sa.node, '/', 1) else sa.node end as id,
+  select sa.node as id,
          count(*) filter (where sa.attempt > 0) as attempts,
          sum(sa.duration_ms) as ms,
          bool_or(sa.status in (${is('failed', 'timed_out')})) as failed,
          bool_or(sa.status = ${is('succeeded')}) as succeeded
-  from ${steps} sa
-  where sa.run_id::text = '$run'
+  from ${steps} sa join selected on sa.run_id = selected.id
   group by 1
 )
 select node.n ->> 'name' as id,
        node.n ->> 'name' as title,
        case when node.kind = 'stages' then 'stage ×' || (node.n ->> 'workers') else node.n ->> 'kind' end as subtitle,
-       round(coalesce(ran.ms, 0)::numeric, 1) as mainstat,
-       case coalesce(ran.attempts, 0) when 1 then '1 attempt' else coalesce(ran.attempts, 0) || ' attempts' end as secondarystat,
-       case when ran.failed then 1 else 0 end as arc__failed,
-       case when ran.succeeded and not ran.failed then 1 else 0 end as arc__succeeded,
-       case when coalesce(ran.failed or ran.succeeded, false) then 0 else 1 end as arc__other
-from node left join ran on ran.id = node.n ->> 'name'
+       round(coalesce(stage.ms, ran.ms, 0)::numeric, 1) as mainstat,
+       case
+         when stage.name is null then case coalesce(ran.attempts, 0) when 1 then '1 attempt' else coalesce(ran.attempts, 0) || ' attempts' end
+         when stage.status in (${runIs('pending', 'running')}) then 'running · ' || stage.failed || ' failed so far'
+         when not stage.tallied then stage.status || ' · ' || stage.failed || ' failed · no tallies kept'
+         else stage.passed || ' passed · ' || stage.failed || ' failed · ' || stage.retried || ' retried'
+       end as secondarystat,
+       case when stage.name is null then case when ran.failed then 1 else 0 end
+            else stage.failed::float8 / greatest(stage.passed + stage.failed + stage.cancelled, 1) end as arc__failed,
+       case when stage.name is null then case when ran.succeeded and not ran.failed then 1 else 0 end
+            else stage.passed::float8 / greatest(stage.passed + stage.failed + stage.cancelled, 1) end as arc__succeeded,
+       case when stage.name is null then case when coalesce(ran.failed or ran.succeeded, false) then 0 else 1 end
+            when stage.passed + stage.failed + stage.cancelled = 0 then 1
+            else stage.cancelled::float8 / (stage.passed + stage.failed + stage.cancelled) end as arc__other
+from node
+left join stage on stage.i = node.i
+left join ran on ran.id = node.n ->> 'name' and node.kind <> 'stages'
 order by node.i`,
 
   /** Node-graph edges: \`to\` targets, switch routes and default, a map's worker, and a stage chain's links. */

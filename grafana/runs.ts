@@ -120,7 +120,9 @@ function failures() {
 function timeline() {
   const panel = new StateTimelineBuilder()
     .title('Steps of the selected run')
-    .description('Each step attempt of the run (and of its sub-pipeline runs) from start to end, coloured by status. Click a run in the table to zoom to it.')
+    .description(
+      'Each step attempt of the run (and of its sub-pipeline runs) from start to end, coloured by status. A stage batch: each stage over the batch, red when an item failed in it, and each retried item attempt. Click a run in the table to zoom to it.',
+    )
     .datasource(POSTGRES)
     .span(24)
     .height(12)
@@ -138,7 +140,9 @@ function graph() {
   const arc = (field: string, color: string) => new ArcOptionBuilder().field(field).color(color);
   const panel = new NodeGraphBuilder()
     .title('Pipeline graph of the selected run')
-    .description("The selected run's pipeline, from its stored definition; each node with its attempts and time in this run (green succeeded, red failed or timed out).")
+    .description(
+      "The selected run's pipeline, from its stored definition; each node with its time and attempts in this run (green succeeded, red failed or timed out). A stage batch: each stage with its tasks' time, the items that passed it, failed in it and were retried, its arc split in proportion (tallies come when the batch ends).",
+    )
     .datasource(POSTGRES)
     .span(24)
     .height(14)

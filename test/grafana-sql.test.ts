@@ -9,6 +9,7 @@ import { trace } from '@opentelemetry/api';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { type DemoRound, demoRound } from '../compose/demo/round.ts';
 import type { Store } from '../exporters/postgres/index.ts';
+import { simulation } from '../examples/etl/pipeline.ts';
 import { type DashboardQuery, dashboards, queriesOf, STACK_SCHEMA } from '../grafana/index.ts';
 import { defaultPool } from '../worker-threads/index.ts';
 import { adminQuery, NEEDS_POSTGRES, testStore } from './store-support.ts';
@@ -158,6 +159,41 @@ describe('the runs dashboard’s SQL on the real schema', { skip: NEEDS_POSTGRES
       etl.edges.map((e) => e.id),
       ['enrich -> save', 'fetch -> parse', 'parse -> enrich'],
     );
-    assert.equal(Number(etl.nodes.find((n) => n.id === 'enrich')?.arc__failed), 1, 'enrich failed an item in this batch');
+  });
+
+  test('a stage batch’s graph shows each stage’s items, failures and time: what passed it, failed in it, was retried, its arc in proportion', async () => {
+    assert.ok(round);
+    const { etl } = round;
+    const [nodes] = byPanel('Pipeline graph of the selected run');
+    const rows = await run(nodes?.rawSql as string, await variables(etl.runId));
+    const stage = (id: string) => rows.find((n) => n.id === id) ?? assert.fail(`no node ${id}`);
+    // The flaky records' retries, and the two before the broken record's last attempt (of 3).
+    const retried = Array.from({ length: etl.fed }, (_, i) => simulation.flakes(i) + (simulation.broken(i) ? 2 : 0)).reduce((a, b) => a + b, 0);
+    const skipped = etl.skipped;
+    assert.equal(etl.failed, 1, 'one record in a thousand fails');
+    // Every item passes fetch; parse skips the empty ones; enrich fails one and retries the flaky ones; save writes the rest.
+    const expected = {
+      fetch: `${etl.fed} passed · 0 failed · 0 retried`,
+      parse: `${etl.fed - skipped} passed · 0 failed · 0 retried`,
+      enrich: `${etl.completed} passed · 1 failed · ${retried} retried`,
+      save: `${etl.completed} passed · 0 failed · 0 retried`,
+    };
+    assert.deepEqual(Object.fromEntries(rows.map((n) => [n.id, n.secondarystat])), expected);
+    for (const id of ['fetch', 'parse', 'save']) {
+      assert.deepEqual([Number(stage(id).arc__succeeded), Number(stage(id).arc__failed), Number(stage(id).arc__other)], [1, 0, 0], `${id} is all green`);
+    }
+    const enrich = stage('enrich');
+    assert.ok(Math.abs(Number(enrich.arc__failed) - 1 / (etl.completed + 1)) < 1e-9, `enrich's red is its one failed item of ${etl.completed + 1}: ${enrich.arc__failed}`);
+    assert.ok(Math.abs(Number(enrich.arc__succeeded) + Number(enrich.arc__failed) - 1) < 1e-9);
+    for (const row of rows) assert.ok(Number(row.mainstat) > 0, `${row.id} has the time its tasks took`);
+  });
+
+  test('a stage batch’s timeline shows each stage over the batch, red where an item failed, and its retried item attempts', async () => {
+    assert.ok(round);
+    const [timeline] = byPanel('Steps of the selected run');
+    const rows = await run(timeline?.rawSql as string, await variables(round.etl.runId));
+    const stages = Object.fromEntries(['fetch', 'parse', 'enrich', 'save'].map((name) => [name, rows.filter((r) => r.step === name).map((r) => r.status)]));
+    assert.deepEqual(stages, { fetch: ['succeeded', null], parse: ['succeeded', null], enrich: ['failed', null], save: ['succeeded', null] });
+    assert.ok(rows.some((r) => String(r.step).startsWith('enrich/lookup-customer[') && r.status === 'retrying'), 'the retried attempts');
   });
 });
