@@ -12,7 +12,7 @@ import {
   renderProgress,
   summaryLine,
 } from '../exporters/index.ts';
-import { type BatchSummary, type PipelineSnapshot, stages, type WorkerSnapshot } from '../sdk/index.ts';
+import { type BatchSummary, FeedError, ItemsFailedError, type PipelineSnapshot, stages, type WorkerSnapshot } from '../sdk/index.ts';
 import { sink } from './support.ts';
 
 const ESC = '\u001B';
@@ -180,6 +180,13 @@ describe('dashboard objects', () => {
       assert.doesNotMatch(text, /NaN|Infinity/);
       if (!tty) assert.ok(!text.includes(ESC));
     }
+  });
+
+  test('the summary of a batch whose feed source threw ends with the source’s error, on one line', () => {
+    const error = new FeedError('etl', 2, new Error('source broke\nat line 3'));
+    const line = summaryLine(summary({ status: 'failed', error, fed: 2, completed: 2 }));
+    assert.match(line, /^etl: failed in 2\.0s · 2 fed · 2 completed · 0 failed · 0 skipped · [\d.]+ items\/s · the feed source of 'etl' threw after 2 items: source broke at line 3$/);
+    assert.doesNotMatch(summaryLine(summary({ status: 'failed', error: new ItemsFailedError(1, 2, 'boom'), failed: 1 })), /boom/);
   });
 
   test('a dashboard reused for a second identical batch on a pipe writes that batch’s lines too', () => {

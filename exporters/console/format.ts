@@ -47,13 +47,27 @@ const ESCAPES = /\u001B(?:\[[0-9;?]*[ -/]*[@-~]|\][^\u0007\u001B]*(?:\u0007|\u00
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const BREAKS = /\s*[\n\r]\s*|[\u0000-\u001F\u007F]/g;
 
+/**
+ * Any value as text, never throwing: plain JavaScript can hand a dashboard a number where a
+ * string belongs (a task status, a name), and a frame must not die on it. Nullish is empty.
+ */
+export function asText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === undefined || value === null) return '';
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value); // an object without a prototype has no toString
+  }
+}
+
 /** One line of plain text: escape sequences (colours, cursor moves) dropped, newlines and other control characters as spaces. */
-export function oneLine(text: string): string {
-  return text.replace(ESCAPES, '').replace(BREAKS, ' ');
+export function oneLine(text: unknown): string {
+  return asText(text).replace(ESCAPES, '').replace(BREAKS, ' ');
 }
 
 /** Cut `text` to `width` characters, ending with "…" when cut. Newlines become spaces, escape sequences are dropped. */
-export function truncate(text: string, width: number): string {
+export function truncate(text: unknown, width: number): string {
   const flat = oneLine(text);
   if (width <= 0) return '';
   if (flat.length <= width) return flat;

@@ -1,6 +1,6 @@
 // The views as pure functions of a snapshot: (snapshot, options) => text. No terminal needed.
-import type { BatchSummary, PipelineSnapshot, WorkerSnapshot } from '../../sdk/index.ts';
-import { bar, count, duration, fitLines, percent, rate, truncate } from './format.ts';
+import { type BatchSummary, FeedError, type PipelineSnapshot, type WorkerSnapshot } from '../../sdk/index.ts';
+import { bar, count, duration, fitLines, oneLine, percent, rate, truncate } from './format.ts';
 import { table } from './table.ts';
 
 export type ConsoleView = 'progress' | 'compact' | 'detailed' | 'full';
@@ -45,7 +45,7 @@ export function progressOf(snapshot: PipelineSnapshot, options: RenderOptions = 
   if (left === 0) etaMs = 0;
   else if (itemsPerSecond > 0) etaMs = (left / itemsPerSecond) * 1000;
   return {
-    title: options.title ?? snapshot.pipeline,
+    title: oneLine(options.title ?? snapshot.pipeline),
     done,
     total,
     percent: percent(done, total),
@@ -79,24 +79,29 @@ export function renderProgress(snapshot: PipelineSnapshot, options: RenderOption
   return `${head} ${bar(p.done, p.total, Math.min(40, room))} ${numbers}`;
 }
 
-/** Final line: `etl: succeeded in 4.2s · 10,000 fed · 9,990 completed · 3 failed · 7 skipped · 2,380 items/s`. */
+/**
+ * Final line: `etl: succeeded in 4.2s · 10,000 fed · 9,990 completed · 3 failed · 7 skipped · 2,380 items/s`,
+ * ending with the source's error when the feed source threw (the counts alone would not say why it failed).
+ */
 export function summaryLine(summary: BatchSummary, options: Pick<RenderOptions, 'title'> = {}): string {
   const done = summary.completed + summary.failed + summary.skipped;
   const perSecond = summary.durationMs > 0 ? (done / summary.durationMs) * 1000 : 0;
-  return [
-    `${options.title ?? summary.pipeline}: ${summary.status} in ${duration(summary.durationMs)}`,
+  const parts = [
+    `${oneLine(options.title ?? summary.pipeline)}: ${summary.status} in ${duration(summary.durationMs)}`,
     `${count(summary.fed)} fed`,
     `${count(summary.completed)} completed`,
     `${count(summary.failed)} failed`,
     `${count(summary.skipped)} skipped`,
     `${rate(perSecond)} items/s`,
-  ].join(' · ');
+  ];
+  if (summary.error instanceof FeedError) parts.push(oneLine(summary.error.message));
+  return parts.join(' · ');
 }
 
 function header(snapshot: PipelineSnapshot, options: RenderOptions): string {
   const state = snapshot.running ? 'running' : 'finished';
   const stats = snapshot.stats;
-  return `${options.title ?? snapshot.pipeline} · ${state} · ${duration(snapshot.elapsedMs)} · ${count(stats.fed)} fed · ${count(stats.inFlight)} in flight · run ${snapshot.runId}`;
+  return `${oneLine(options.title ?? snapshot.pipeline)} · ${state} · ${duration(snapshot.elapsedMs)} · ${count(stats.fed)} fed · ${count(stats.inFlight)} in flight · run ${snapshot.runId}`;
 }
 
 /** One line per stage (pending / in progress / completed / failed), then the progress line. */
@@ -106,7 +111,7 @@ export function renderCompact(snapshot: PipelineSnapshot, options: RenderOptions
   const withSkipped = stages.some((stage) => stage.skipped > 0);
   const cells = stages.map((stage) => {
     const row = [
-      stage.name,
+      oneLine(stage.name),
       `pending ${count(stage.pending)}`,
       `in progress ${count(stage.inProgress)}`,
       `completed ${count(stage.completed)}`,
@@ -199,9 +204,10 @@ function recentErrors(snapshot: PipelineSnapshot, width: number, max: number): s
   if (recent.length === 0) return 'Recent errors: none';
   const lines = [`Recent errors (${count(recent.length)} of ${count(errors.total)}):`];
   for (const failure of recent) {
-    const where = failure.task ? `${failure.stage}/${failure.task}` : failure.stage;
+    const where = failure.task ? `${oneLine(failure.stage)}/${oneLine(failure.task)}` : oneLine(failure.stage);
     const attempts = failure.attempts === 1 ? '1 attempt' : `${failure.attempts} attempts`;
-    lines.push(truncate(`  item ${failure.itemId} · ${where} · ${attempts} · ${failure.error.type}: ${failure.error.message}`, width));
+    const error = `${oneLine(failure.error.type)}: ${oneLine(failure.error.message)}`;
+    lines.push(truncate(`  item ${oneLine(failure.itemId)} · ${where} · ${attempts} · ${error}`, width));
   }
   return lines.join('\n');
 }

@@ -28,22 +28,48 @@ export interface StageDef {
   readonly onFailure: StageOptions<unknown, unknown>['onFailure'];
 }
 
+/**
+ * What `item()` takes besides the value. An `id` is kept as a string, so dashboards, events and
+ * stored rows all show the same text: a number or bigint becomes its decimal text (`42` -> `'42'`),
+ * `null` or `undefined` means none (the item is named by its feed position). Anything else (an
+ * object, an array, a boolean) is refused with a TypeError when the item is made: its text would
+ * be a guess (`[object Object]`, or JSON whose key order can vary), so build the string yourself,
+ * e.g. `{ id: \`${order.id}-${order.line}\` }` or `{ id: JSON.stringify(key) }`.
+ */
+export interface ItemOptions {
+  readonly id?: string | number | bigint | null;
+  readonly metadata?: Readonly<Record<string, unknown>>;
+  /** Lower runs first; first-in first-out within one priority. Default: the feed's, else 0. */
+  readonly priority?: number;
+}
+
+/** An id as the engine keeps it (see `ItemOptions.id`). */
+function itemId(id: unknown): string | undefined {
+  if (typeof id === 'string') return id;
+  if (typeof id === 'number' || typeof id === 'bigint') return String(id);
+  if (id === undefined || id === null) return undefined;
+  throw new TypeError(
+    `item(value, { id }): id must be a string, a number or a bigint (got ${Array.isArray(id) ? 'an array' : describe(id)}); build a string from it, e.g. { id: \`\${order.id}-\${order.line}\` } or { id: JSON.stringify(key) }`,
+  );
+}
+
 /** An item with its own id, metadata or priority, for `feed` / `run`. */
 export class Item<T> {
   readonly value: T;
+  /** Always a string (or undefined for none): see `ItemOptions.id`. */
   readonly id: string | undefined;
   readonly metadata: Readonly<Record<string, unknown>> | undefined;
   readonly priority: number | undefined;
-  constructor(value: T, options: { id?: string; metadata?: Readonly<Record<string, unknown>>; priority?: number } = {}) {
+  constructor(value: T, options: ItemOptions = {}) {
     this.value = value;
-    this.id = options.id;
-    this.metadata = options.metadata;
-    this.priority = options.priority;
+    this.id = itemId(options?.id);
+    this.metadata = options?.metadata;
+    this.priority = options?.priority;
   }
 }
 
-/** Wraps a value with a custom id, metadata or priority. */
-export function item<T>(value: T, options?: { id?: string; metadata?: Readonly<Record<string, unknown>>; priority?: number }): Item<T> {
+/** Wraps a value with a custom id, metadata or priority. A number or bigint id becomes a string; see `ItemOptions`. */
+export function item<T>(value: T, options?: ItemOptions): Item<T> {
   return new Item(value, options);
 }
 
@@ -93,6 +119,9 @@ function nameTasks<In, Out>(pipeline: string, stage: string, options: StageOptio
     const named = typeof task === 'function' && task.name !== '' && task.name !== 'tasks' ? task.name : undefined;
     const spec: TaskSpec<unknown, unknown> =
       typeof task === 'function' ? { name: named ?? (list.length === 1 ? stage : `${stage}#${i + 1}`), run: task } : task;
+    if (typeof spec.name !== 'string' || spec.name === '') {
+      throw new DefinitionError(pipeline, [`stage '${stage}': task ${i + 1} needs a name, a non-empty string (got ${describe(spec.name)}): { name: 'parse', run(value, ctx) }`]);
+    }
     if (typeof spec.run !== 'function') {
       throw new DefinitionError(pipeline, [`stage '${stage}': task ${i + 1} has no run function (got ${describe(spec.run)}): give it { name, run(value, ctx) }`]);
     }
@@ -120,7 +149,9 @@ export class StagePipeline<In, Out> {
   #latest: Batch<In, Out> | undefined;
 
   constructor(name: string, options: StagePipelineOptions = {}, stages: readonly StageDef[] = []) {
-    if (!name) throw new DefinitionError('(unnamed)', ['a stage pipeline needs a name: stages("my-pipeline")']);
+    if (typeof name !== 'string' || !name) {
+      throw new DefinitionError('(unnamed)', [`a stage pipeline needs a name, a non-empty string (got ${describe(name)}): stages("my-pipeline")`]);
+    }
     this.name = name;
     this.options = options;
     this.stages = stages;
@@ -128,7 +159,7 @@ export class StagePipeline<In, Out> {
 
   /** Adds a stage whose tasks take what the previous stage gives and return `Next`. */
   stage<Next>(name: string, options: StageOptions<Out, Next>): StagePipeline<In, Next> {
-    if (!name) throw new DefinitionError(this.name, ['a stage needs a non-empty name']);
+    if (typeof name !== 'string' || !name) throw new DefinitionError(this.name, [`a stage needs a name, a non-empty string (got ${describe(name)})`]);
     if (typeof options !== 'object' || options === null) {
       throw new DefinitionError(this.name, [`stage '${name}': options must be an object, { tasks, workers, ... } (got ${describe(options)})`]);
     }

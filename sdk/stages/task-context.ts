@@ -41,7 +41,9 @@ export class StageTaskContext implements TaskContext {
     return this.#source.signal;
   }
 
-  setTaskStatus(text: string): void {
+  setTaskStatus(status: string): void {
+    // Plain JavaScript may pass a number: dashboards, events and spans all take text.
+    const text = typeof status === 'string' ? status : String(status);
     this.#slot.taskStatus = text;
     const item = this.#entry;
     item.telemetry?.taskStatus(text);
