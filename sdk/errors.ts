@@ -70,6 +70,16 @@ export class CancelledError extends SpanflowError {
   }
 }
 
+/** The process received a signal a run or batch was told to stop on (`shutdownOn`): the reason it was cancelled. */
+export class ShutdownSignalError extends SpanflowError {
+  override name = 'ShutdownSignalError';
+  readonly signal: NodeJS.Signals;
+  constructor(signal: NodeJS.Signals) {
+    super(`the process received ${signal} (shutdownOn)`);
+    this.signal = signal;
+  }
+}
+
 /** A startup or shutdown hook threw. Names the hook. */
 export class HookError extends SpanflowError {
   override name = 'HookError';

@@ -59,6 +59,8 @@ export interface Recording {
 export interface RunRecorder {
   /** Called once as a run (a graph run with its sub-pipelines, or a stage batch) starts. */
   record(pipeline: PipelineDescription, context: RecordingContext): Recording;
+  /** Resolves once everything recorded so far is written (or counted as not written): `shutdownOn` waits for it before the process ends. */
+  flush?(): Promise<void>;
 }
 
 /** `persist` on a pipeline or a run: `true` for the default store (from `spanflow/postgres`), or a store. */

@@ -1,6 +1,7 @@
 import { DefinitionError } from '../errors.ts';
 import { attachRecorder, resolveRecorder } from '../persist.ts';
 import { checkRetry, describe } from '../options.ts';
+import { checkSignals, stopOnSignals } from '../shutdown.ts';
 import { didYouMean } from '../suggest.ts';
 import { describeGraph } from './describe.ts';
 import { RunHandle } from './handle.ts';
@@ -199,11 +200,14 @@ export class Pipeline<S = undefined, C = undefined> {
       throw new DefinitionError(this.name, [`resumeFrom names map worker '${opts.resumeFrom}': resume from its map '${map}' instead`]);
     }
     const recorder = resolveRecorder(opts.persist ?? this.#options.persist);
-    return new RunHandle<S>(
+    const signals = checkSignals(this.name, opts.shutdownOn);
+    const handle = new RunHandle<S>(
       opts,
       (bus, signal, runId, telemetry) => startRun(graph, state, opts, { bus, signal, runId, parentRunId: undefined, telemetry }),
       recorder && ((bus, telemetry) => attachRecorder(bus, recorder, describeGraph(graph as Graph<unknown, unknown>), telemetry)),
     );
+    if (signals) stopOnSignals(signals, { cancel: (reason) => handle.cancel(reason), ended: handle.result, recorder });
+    return handle;
   }
 
   /** A Mermaid flowchart of the pipeline: one shape per node kind, sub-pipelines expanded, hooks shown. */

@@ -146,6 +146,14 @@ interface RunOptionsBase {
   readonly eventBuffer?: number;
   /** Store this run: `true` for the default store (`spanflow/postgres`), a store, or `false`. Overrides the pipeline's. */
   readonly persist?: PersistOption;
+  /**
+   * Stop gracefully on these process signals (e.g. `['SIGTERM', 'SIGINT']`):
+   * the first one cancels the run (shutdown hooks run), its store writes what
+   * is left, then the signal is raised again so the process ends as it would
+   * have. A second signal ends it at once. Default: no listener (a signal ends
+   * the process at once, and a persisted run is left `running`).
+   */
+  readonly shutdownOn?: readonly NodeJS.Signals[];
 }
 
 /** A `context` is required when the pipeline's context type is not `undefined`. */

@@ -9,6 +9,7 @@ import type { ItemCounts, ItemStatus, RunEndStatus, RunMetrics, StepEndStatus, S
 import { AbortLink, type AttemptContext, type AttemptObserver, backoffDelay, type ExecuteOptions, execute, shouldRetry, untilAborted } from '../executor.ts';
 import { Meta } from '../meta.ts';
 import { attachRecorder, type PersistOption, type Recording, resolveRecorder } from '../persist.ts';
+import { checkSignals, stopOnSignals } from '../shutdown.ts';
 import { attachTelemetry, type CountVisitor, type ItemTelemetry, type Telemetry } from '../telemetry/index.ts';
 import { nextTurn, turnDue } from '../turn.ts';
 import { describeStages } from './describe.ts';
@@ -43,6 +44,13 @@ export interface BatchOptions {
   readonly expected?: number;
   /** Store this batch as one run: `true` for the default store (`spanflow/postgres`), or a store. Overrides the pipeline's. */
   readonly persist?: PersistOption;
+  /**
+   * Stop gracefully on these process signals (e.g. `['SIGTERM', 'SIGINT']`):
+   * the first one shuts the batch down (in-flight items settle), its store
+   * writes what is left, then the signal is raised again so the process ends
+   * as it would have. A second signal ends it at once. Default: no listener.
+   */
+  readonly shutdownOn?: readonly NodeJS.Signals[];
 }
 
 /**
@@ -186,6 +194,7 @@ export class Batch<In, Out> {
   #stream: Channel<ItemOutcome<Out>> | undefined;
 
   constructor(pipeline: StagePipeline<In, Out>, options: BatchOptions) {
+    const signals = checkSignals(pipeline.name, options.shutdownOn);
     this.#pipeline = pipeline;
     this.runId = options.runId ?? crypto.randomUUID();
     this.#collect = options.collectResults ?? pipeline.options.collectResults ?? true;
@@ -235,6 +244,11 @@ export class Batch<In, Out> {
     const telemetry = this.#telemetry;
     for (const stage of this.#stages) {
       for (const slot of stage.slots) this.#workers.push(telemetry ? telemetry.inWorkers(this.runId, () => this.#work(stage, slot)) : this.#work(stage, slot));
+    }
+
+    if (signals) {
+      const ended = new Promise((resolve) => this.#bus.listen(resolve, new Set(['run_end'])));
+      stopOnSignals(signals, { cancel: (reason) => void this.shutdown(reason), ended, recorder });
     }
 
     // Dashboards start now, before any feeding can block.

@@ -1,0 +1,271 @@
+// `shutdownOn`: a process that gets SIGTERM or SIGINT while a persisted graph
+// run or stage batch is under way. With the option, the run ends `cancelled`
+// (in-flight work settles, shutdown hooks run), its store writes everything it
+// recorded, and the process then ends by that signal on its own; a second
+// signal while it settles ends it at once. Without it (the default) the
+// library leaves signals alone: the process ends at once and the run is left
+// `running`. Real child processes, on PostgreSQL and on PGlite.
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { after, describe, test } from 'node:test';
+import { openStore, type StoreOptions } from '../../exporters/postgres/index.ts';
+import { CancelledError, pipeline, ShutdownSignalError, stages } from '../../sdk/index.ts';
+import { adminQuery, NEEDS_POSTGRES, TEST_DATABASE_URL, tempFolder } from '../store-support.ts';
+import { latch } from '../support.ts';
+
+const CHILD = fileURLToPath(new URL('../fixtures/signals-child.ts', import.meta.url));
+const HANG_GUARD = { timeout: 60_000 };
+
+interface Child {
+  readonly process: ChildProcess;
+  readonly runId: string;
+  /** Everything the child printed so far. */
+  output(): string;
+  /** Resolves once the child printed a line matching `pattern`. */
+  said(pattern: RegExp): Promise<void>;
+}
+
+/** Starts the fixture and waits until its run is under way (some work done, more in flight, rows written). */
+async function startChild(kind: 'graph' | 'stages', where: string, schema: string, mode: 'graceful' | 'default' | 'stuck'): Promise<Child> {
+  const child = spawn(process.execPath, [CHILD, kind, where, schema, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.stdout?.setEncoding('utf8');
+  let out = '';
+  const waiting: { pattern: RegExp; resolve: () => void }[] = [];
+  child.stdout?.on('data', (chunk: string) => {
+    out += chunk;
+    for (const w of [...waiting]) if (w.pattern.test(out)) waiting.splice(waiting.indexOf(w), 1) && w.resolve();
+  });
+  const exited = once(child, 'exit').then(([code, signal]) => {
+    throw new Error(`the child exited (code ${code}, signal ${signal}) before saying what was awaited: ${out}`);
+  });
+  const said = (pattern: RegExp) =>
+    Promise.race([new Promise<void>((resolve) => (pattern.test(out) ? resolve() : waiting.push({ pattern, resolve }))), exited]);
+  await said(/running [0-9a-f-]{36}\n/);
+  const runId = /running ([0-9a-f-]{36})/.exec(out)?.[1] ?? '';
+  return { process: child, runId, output: () => out, said };
+}
+
+/** Sends `signal` and waits for the child to end: how it ended. */
+async function signalAndWait(child: Child, signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  const exit = once(child.process, 'exit');
+  child.process.kill(signal);
+  const [code, ended] = (await exit) as [number | null, NodeJS.Signals | null];
+  return { code, signal: ended };
+}
+
+/** The figures the child printed once its store was flushed, just before it raised the signal again. */
+function writes(child: Child): { written: number; dropped: number; buffered: number } {
+  const found = /writes (\{.*\})\n/.exec(child.output());
+  assert.ok(found?.[1], `the child said what its store wrote: ${child.output()}`);
+  return JSON.parse(found[1]);
+}
+
+/** Reads the stored run (after the child is gone) and checks that every row the store was given is written or counted. */
+async function storedRun(options: StoreOptions, child: Child) {
+  const store = await openStore(options);
+  try {
+    const run = await store.getRun(child.runId, { events: false });
+    assert.ok(run, 'the run is stored');
+    const events = await store.runEvents(child.runId, { limit: 100_000 });
+    const figures = writes(child);
+    assert.equal(figures.buffered, 0, 'nothing was left unwritten in the buffer');
+    assert.equal(events.length + run.eventsDropped, figures.written + figures.dropped, 'rows written + rows counted as dropped = rows produced');
+    assert.equal(events.length, figures.written);
+    return { run, events };
+  } finally {
+    await store.close();
+  }
+}
+
+const folder = tempFolder('signals');
+after(() => folder.cleanup());
+/** The embedded database, as `persist: true` has it by default. */
+const pglite = (): StoreOptions & { dataDir: string } => ({ dataDir: folder.path });
+async function postgres(schema: string): Promise<StoreOptions & { url: string; schema: string }> {
+  await adminQuery(`drop schema if exists "${schema}" cascade`);
+  return { url: TEST_DATABASE_URL, schema };
+}
+const where = (options: StoreOptions) => options.url ?? options.dataDir ?? '';
+
+describe('a persisted graph run told shutdownOn', () => {
+  for (const [signal, backend] of [
+    ['SIGTERM', 'postgres'],
+    ['SIGINT', 'pglite'],
+  ] as const) {
+    test(`on ${signal} (${backend}): ends cancelled with its hooks run and its rows written, then the process ends by ${signal}`, { ...HANG_GUARD, skip: backend === 'postgres' && NEEDS_POSTGRES }, async () => {
+      const options = backend === 'postgres' ? await postgres('signals_graph') : pglite();
+      const child = await startChild('graph', where(options), options.schema ?? 'spanflow', 'graceful');
+      const ended = await signalAndWait(child, signal);
+      assert.deepEqual(ended, { code: null, signal }, 'it ends by the signal, on its own');
+      assert.match(child.output(), /\nshutdown hook started\n/);
+      assert.match(child.output(), /\nended cancelled\n/);
+      const { run, events } = await storedRun(options, child);
+      assert.equal(run.status, 'cancelled');
+      assert.match(run.error?.message ?? '', new RegExp(`was cancelled: the process received ${signal} \\(shutdownOn\\)`));
+      assert.equal(run.error?.cause?.type, 'ShutdownSignalError');
+      const items = run.steps.filter((s) => s.node === 'item');
+      assert.deepEqual(items.filter((s) => s.status === 'succeeded').map((s) => s.index).sort(), [0, 1], 'work done before the signal is kept');
+      assert.ok(items.some((s) => s.status === 'cancelled'), 'items in flight settled as cancelled');
+      assert.ok(events.some((e) => e.type === 'hook_end' && e.data.hook === 'report'), 'the shutdown hook ran and is stored');
+      assert.equal(events.at(-1)?.type, 'run_end');
+    });
+  }
+
+  test('a second signal while it settles (a shutdown hook that never ends) ends the process at once', { ...HANG_GUARD, skip: NEEDS_POSTGRES }, async () => {
+    const options = await postgres('signals_second');
+    const child = await startChild('graph', where(options), options.schema, 'stuck');
+    child.process.kill('SIGTERM');
+    await child.said(/shutdown hook started\n/);
+    const ended = await signalAndWait(child, 'SIGINT');
+    assert.deepEqual(ended, { code: null, signal: 'SIGINT' });
+    assert.doesNotMatch(child.output(), /writes /, 'it did not wait for the hook');
+    const [row] = await adminQuery<{ status: string }>(`select status from "${options.schema}".runs where id = $1`, [child.runId]);
+    assert.equal(row?.status, 'running', 'the run never ended: it is left as a crash leaves it');
+  });
+});
+
+describe('a persisted stage batch told shutdownOn', () => {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    test(`on ${signal}: ends cancelled with every fed item accounted for, then the process ends by ${signal}`, { ...HANG_GUARD, skip: NEEDS_POSTGRES }, async () => {
+      const options = await postgres(`signals_stages_${signal.toLowerCase()}`);
+      const child = await startChild('stages', where(options), options.schema, 'graceful');
+      const ended = await signalAndWait(child, signal);
+      assert.deepEqual(ended, { code: null, signal });
+      assert.match(child.output(), /\nended cancelled\n/);
+      const { run } = await storedRun(options, child);
+      assert.equal(run.status, 'cancelled');
+      assert.match(run.error?.message ?? '', new RegExp(`batch .* was cancelled: the process received ${signal} \\(shutdownOn\\)`));
+      const items = run.items;
+      assert.ok(items);
+      assert.ok(items.completed >= 5, 'the items done before the signal are counted');
+      assert.ok(items.failed >= 1, 'the items in flight and queued ended failed (cancelled)');
+      assert.equal(items.fed, items.completed + items.failed + items.skipped, 'every item fed is accounted for');
+    });
+  }
+});
+
+describe('without shutdownOn (the default)', { skip: NEEDS_POSTGRES }, () => {
+  for (const kind of ['graph', 'stages'] as const) {
+    test(`a ${kind} run installs no listener: SIGTERM ends the process at once and the run is left running`, HANG_GUARD, async () => {
+      const options = await postgres(`signals_default_${kind}`);
+      const child = await startChild(kind, where(options), options.schema, 'default');
+      const ended = await signalAndWait(child, 'SIGTERM');
+      assert.deepEqual(ended, { code: null, signal: 'SIGTERM' });
+      assert.doesNotMatch(child.output(), /ended |writes /);
+      const [row] = await adminQuery<{ status: string }>(`select status from "${options.schema}".runs where id = $1`, [child.runId]);
+      assert.equal(row?.status, 'running', 'left as a crash leaves it (the next store to open marks it interrupted)');
+    });
+  }
+});
+
+describe('shutdownOn in this process', () => {
+  const counts = () => ({ SIGTERM: process.listenerCount('SIGTERM'), SIGINT: process.listenerCount('SIGINT'), SIGHUP: process.listenerCount('SIGHUP') });
+
+  test('one listener per signal however many runs and batches watch it, and none once they end, whichever way', async () => {
+    const before = counts();
+    const gate = latch();
+    const started = latch();
+    const waiting = pipeline('waits').step('wait', async () => {
+      started.resolve();
+      await gate.promise;
+    });
+    const failing = pipeline('fails').step('boom', () => {
+      throw new Error('boom');
+    });
+    const cancel = new AbortController();
+    const runs = [
+      waiting.run(undefined, { shutdownOn: ['SIGTERM', 'SIGINT'] }),
+      waiting.run(undefined, { shutdownOn: ['SIGTERM'], signal: cancel.signal }),
+      failing.run(undefined, { shutdownOn: ['SIGINT', 'SIGINT'] }),
+    ];
+    const batch = stages<number>('batch').stage('double', { tasks: async (n: number) => n * 2 }).start({ shutdownOn: ['SIGTERM'] });
+    await started.promise;
+    assert.deepEqual(counts(), { ...before, SIGTERM: before.SIGTERM + 1, SIGINT: before.SIGINT + 1 });
+    cancel.abort('enough');
+    await batch.feed([1, 2, 3]);
+    gate.resolve();
+    const results = await Promise.all(runs);
+    assert.deepEqual(results.map((r) => r.status), ['succeeded', 'cancelled', 'failed']);
+    assert.equal((await batch.join()).status, 'succeeded');
+    assert.deepEqual(counts(), before, 'no listener left behind');
+  });
+
+  test('without the option nothing is installed', async () => {
+    const before = counts();
+    const started = latch();
+    const gate = latch();
+    const run = pipeline('plain').step('wait', async () => {
+      started.resolve();
+      await gate.promise;
+    }).run(undefined);
+    await started.promise;
+    assert.deepEqual(counts(), before);
+    gate.resolve();
+    await run;
+  });
+
+  test('when the application listens for the signal too, the run is cancelled but the signal is left to the application', async () => {
+    const before = counts();
+    let heard = 0;
+    const mine = () => {
+      heard++;
+    };
+    process.on('SIGHUP', mine);
+    try {
+      const started = latch();
+      const run = pipeline('watched')
+        .step('wait', async ({ signal }) => {
+          started.resolve();
+          await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+        })
+        .run(undefined, { shutdownOn: ['SIGHUP'] });
+      await started.promise;
+      assert.equal(process.listenerCount('SIGHUP'), before.SIGHUP + 2);
+      process.kill(process.pid, 'SIGHUP');
+      const result = await run;
+      assert.equal(result.status, 'cancelled');
+      assert.ok(result.error instanceof CancelledError && result.error.cause instanceof ShutdownSignalError);
+      assert.equal(result.error.cause.signal, 'SIGHUP');
+      while (process.listenerCount('SIGHUP') > before.SIGHUP + 1) await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(heard, 1, 'the application heard it, and the process goes on');
+
+      // The next run watches again, as the first did.
+      const again = latch();
+      const second = pipeline('watched-again')
+        .step('wait', async ({ signal }) => {
+          again.resolve();
+          await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+        })
+        .run(undefined, { shutdownOn: ['SIGHUP'] });
+      await again.promise;
+      process.kill(process.pid, 'SIGHUP');
+      assert.equal((await second).status, 'cancelled');
+      // Once it has settled, the signal is the application's again: only its listener is left.
+      while (process.listenerCount('SIGHUP') > before.SIGHUP + 1) await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(heard, 2);
+    } finally {
+      process.off('SIGHUP', mine);
+    }
+    assert.deepEqual(counts(), before);
+  });
+
+  test('a bad value is refused before anything starts, naming the fix', () => {
+    const events: unknown[] = [];
+    const p = pipeline('checked').step('only', () => 'x');
+    const s = stages<number>('checked-batch').stage('only', { tasks: (n: number) => n });
+    const cases: [unknown, RegExp][] = [
+      [['SIGKILL'], /pipeline 'checked(-batch)?': shutdownOn: SIGKILL cannot be caught; give signal names, such as shutdownOn: \['SIGTERM', 'SIGINT'\]/],
+      [['SIGTERM', 'SIGFOO'], /shutdownOn: 'SIGFOO' is not a signal name; give signal names/],
+      ['SIGTERM', /shutdownOn must be an array of signal names \(got string\)/],
+      [[15], /shutdownOn: number is not a signal name/],
+    ];
+    for (const [value, message] of cases) {
+      assert.throws(() => p.run(undefined, { shutdownOn: value as NodeJS.Signals[], onEvent: (e) => events.push(e) }), message);
+      assert.throws(() => s.start({ shutdownOn: value as NodeJS.Signals[], onEvent: (e) => events.push(e) }), message);
+    }
+    assert.deepEqual(events, [], 'no run started');
+  });
+});
