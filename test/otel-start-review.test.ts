@@ -122,6 +122,55 @@ describe('startTelemetry honours the OTEL_* switches', () => {
   });
 });
 
+describe('startTelemetry refuses an OTLP protocol it cannot send', () => {
+  const refused = async (env: Record<string, string>) => {
+    const collector = await receiver();
+    try {
+      const out = await child('once', { ...FAST, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, ...env });
+      assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded'], 'pipelines still run');
+      assert.equal(out.tracing, false, 'no tracer provider was started');
+      assert.equal(out.metering, false, 'no meter provider was started');
+      assert.equal(collector.requests(), 0, 'nothing was sent over another protocol');
+      return String(out.threw);
+    } finally {
+      await collector.close();
+    }
+  };
+
+  test('OTEL_EXPORTER_OTLP_PROTOCOL=grpc: a TelemetryConfigError naming the variable, the supported values and what to do; nothing starts', async () => {
+    const threw = await refused({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' });
+    assert.match(threw, /^TelemetryConfigError: spanflow\/otel: OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not supported/);
+    assert.match(threw, /http\/protobuf \(the default\) or http\/json/);
+    assert.match(threw, /4318/, "it says which port OTLP/HTTP listens on");
+    assert.match(threw, /your own OpenTelemetry SDK with the gRPC exporters/);
+  });
+
+  test('a signal-specific protocol variable is checked for its signal, and names itself', async () => {
+    const threw = await refused({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'grpc' });
+    assert.match(threw, /^TelemetryConfigError: spanflow\/otel: OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=grpc is not supported: metrics are exported/);
+    const unknown = await refused({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/proto' });
+    assert.match(unknown, /OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http\/proto is not supported: traces .* Set it to http\/protobuf or http\/json, or leave it unset/);
+  });
+
+  test('grpc in the general variable is no problem where each signal names its own protocol or is off', async () => {
+    const envs: Record<string, string>[] = [
+      { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json' },
+      { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json', OTEL_METRICS_EXPORTER: 'none' },
+    ];
+    for (const env of envs) {
+      const collector = await receiver();
+      try {
+        const out = await child('once', { ...FAST, ...env, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url });
+        assert.equal(out.threw, false);
+        assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
+        assert.equal(spanIds(collector.posts).length, 3 * 3, 'the spans arrived over http/json');
+      } finally {
+        await collector.close();
+      }
+    }
+  });
+});
+
 describe('startTelemetry never hurts the application', () => {
   test('an invalid OTEL_EXPORTER_OTLP_ENDPOINT: no throw, pipelines run, the problem is reported through diag, shutdown resolves', async () => {
     const out = await child('once', { ...FAST, OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' });

@@ -2,7 +2,7 @@
 // span-side wrappers that keep a dead collector away from the pipeline: failed
 // exports are counted, never thrown, and the batch queue is bounded.
 
-import { type Counter, type Context, diag, metrics } from '@opentelemetry/api';
+import { type Context, type Counter, diag, metrics } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode, getNumberFromEnv, getStringFromEnv } from '@opentelemetry/core';
 import { OTLPMetricExporter as JsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
@@ -10,36 +10,61 @@ import { OTLPTraceExporter as JsonTraceExporter } from '@opentelemetry/exporter-
 import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, type ReadableSpan, type Span, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
-import { ATTR, METRICS } from '../../sdk/index.ts';
+import { ATTR, METRICS, SpanflowError } from '../../sdk/index.ts';
 import type { ExporterConnections } from './agent.ts';
 
 export type OtlpProtocol = 'http/json' | 'http/protobuf';
+export type Signal = 'TRACES' | 'METRICS';
+const PROTOCOLS: readonly OtlpProtocol[] = ['http/protobuf', 'http/json'];
+
+/** The telemetry set-up asks for something spanflow/otel cannot do; nothing was started. */
+export class TelemetryConfigError extends SpanflowError {
+  override name = 'TelemetryConfigError';
+  /** The environment variable that asked for it. */
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super(message);
+    this.variable = variable;
+  }
+}
 
 /**
  * OTEL_EXPORTER_OTLP_{TRACES,METRICS}_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL,
- * else the spec's default http/protobuf. gRPC is not carried: it falls back to http/protobuf.
+ * else the spec's default http/protobuf. Any other value (gRPC above all) is a
+ * TelemetryConfigError: sending something else than asked would look like a
+ * working set-up that exports nothing.
  */
-export function protocolOf(signal: 'TRACES' | 'METRICS'): OtlpProtocol {
-  const raw = (getStringFromEnv(`OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`) ?? getStringFromEnv('OTEL_EXPORTER_OTLP_PROTOCOL'))?.trim();
-  if (raw === undefined || raw === '' || raw === 'http/protobuf') return 'http/protobuf';
-  if (raw === 'http/json') return 'http/json';
-  diag.warn(`spanflow/otel: OTLP protocol "${raw}" for ${signal.toLowerCase()} is not supported (only http/json and http/protobuf); using http/protobuf`);
-  return 'http/protobuf';
+export function protocolOf(signal: Signal): OtlpProtocol {
+  const own = `OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`;
+  const variable = getStringFromEnv(own) !== undefined ? own : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const raw = getStringFromEnv(variable)?.trim() ?? '';
+  if (raw === '') return 'http/protobuf';
+  const known = PROTOCOLS.find((protocol) => protocol === raw);
+  if (known) return known;
+  const grpc = raw.toLowerCase() === 'grpc';
+  throw new TelemetryConfigError(
+    variable,
+    `spanflow/otel: ${variable}=${raw} is not supported: ${signal.toLowerCase()} are exported over OTLP/HTTP only, as http/protobuf (the default) or http/json. ` +
+      (grpc
+        ? 'Set it to http/protobuf and point OTEL_EXPORTER_OTLP_ENDPOINT at the collector\'s OTLP/HTTP port (4318, not gRPC\'s 4317), ' +
+          'or start your own OpenTelemetry SDK with the gRPC exporters before startTelemetry() (spanflow then uses it and starts none).'
+        : 'Set it to http/protobuf or http/json, or leave it unset.'),
+  );
 }
 
 /**
  * The OTLP/HTTP span exporter; endpoint, headers, timeout and compression come
  * from the OTEL_EXPORTER_OTLP_* variables; its connections from `connections`.
  */
-export function otlpSpanExporter(connections: ExporterConnections): SpanExporter {
+export function otlpSpanExporter(connections: ExporterConnections, protocol: OtlpProtocol): SpanExporter {
   const config = { httpAgentOptions: connections.agentFactory };
-  return protocolOf('TRACES') === 'http/json' ? new JsonTraceExporter(config) : new ProtoTraceExporter(config);
+  return protocol === 'http/json' ? new JsonTraceExporter(config) : new ProtoTraceExporter(config);
 }
 
 /** The OTLP/HTTP metric exporter (temporality from OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE). */
-export function otlpMetricExporter(connections: ExporterConnections): PushMetricExporter {
+export function otlpMetricExporter(connections: ExporterConnections, protocol: OtlpProtocol): PushMetricExporter {
   const config = { httpAgentOptions: connections.agentFactory };
-  return protocolOf('METRICS') === 'http/json' ? new JsonMetricExporter(config) : new ProtoMetricExporter(config);
+  return protocol === 'http/json' ? new JsonMetricExporter(config) : new ProtoMetricExporter(config);
 }
 
 /** The longest timer Node honours: a longer delay fires after 1 ms instead. */

@@ -13,8 +13,10 @@ import {
   droppedCounter,
   MAX_TIMER_MS,
   otlpMetricExporter,
+  type OtlpProtocol,
   otlpSpanExporter,
   positiveFromEnv,
+  protocolOf,
   SafeBatchSpanProcessor,
 } from './exporters.ts';
 import { ExporterConnections } from './agent.ts';
@@ -57,13 +59,13 @@ function meterProviderRegistered(): boolean {
   return metrics.getMeterProvider().getMeter(SCOPE).constructor !== noopMeterClass;
 }
 
-function metricReader(options: TelemetryOptions, connections: ExporterConnections): IMetricReader {
+function metricReader(options: TelemetryOptions, connections: ExporterConnections, protocol: OtlpProtocol): IMetricReader {
   const interval =
     options.metricInterval !== undefined && options.metricInterval > 0
       ? Math.min(options.metricInterval, MAX_TIMER_MS)
       : (positiveFromEnv('OTEL_METRIC_EXPORT_INTERVAL') ?? DEFAULT_METRIC_INTERVAL_MS);
   const timeout = Math.min(positiveFromEnv('OTEL_METRIC_EXPORT_TIMEOUT') ?? DEFAULT_METRIC_TIMEOUT_MS, interval);
-  return new PeriodicExportingMetricReader({ exporter: otlpMetricExporter(connections), exportIntervalMillis: interval, exportTimeoutMillis: timeout });
+  return new PeriodicExportingMetricReader({ exporter: otlpMetricExporter(connections, protocol), exportIntervalMillis: interval, exportTimeoutMillis: timeout });
 }
 
 /** `none` in OTEL_{TRACES,METRICS}_EXPORTER turns that signal off; any other value means OTLP here. */
@@ -79,7 +81,9 @@ function signalOff(variable: string): boolean {
  * OTEL_RESOURCE_ATTRIBUTES (`serviceName` is the fallback), sampler from
  * OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG. When the application already
  * registered a tracer or meter provider, nothing is started and the returned
- * shutdown does nothing.
+ * shutdown does nothing. Throws a TelemetryConfigError, starting nothing, when
+ * an OTLP protocol variable asks for a protocol other than http/protobuf or
+ * http/json (gRPC is not carried).
  */
 export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle {
   if (getBooleanFromEnv('OTEL_SDK_DISABLED')) {
@@ -98,15 +102,15 @@ export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle 
     return nothingToShutDown;
   }
 
+  // Both protocols first: a set-up that cannot be honoured starts nothing (TelemetryConfigError).
+  const tracesProtocol = signalOff('OTEL_TRACES_EXPORTER') ? undefined : protocolOf('TRACES');
+  const metricsProtocol = signalOff('OTEL_METRICS_EXPORTER') ? undefined : protocolOf('METRICS');
   let dropped: Counter | undefined;
   const connections = new ExporterConnections();
-  const processor: SpanProcessor | undefined = signalOff('OTEL_TRACES_EXPORTER')
-    ? undefined
-    : new SafeBatchSpanProcessor(
-        new CountingSpanExporter(otlpSpanExporter(connections), () => dropped),
-        batchOptionsFromEnv(),
-      );
-  const readers = signalOff('OTEL_METRICS_EXPORTER') ? [] : [metricReader(options, connections)];
+  const processor: SpanProcessor | undefined = tracesProtocol
+    ? new SafeBatchSpanProcessor(new CountingSpanExporter(otlpSpanExporter(connections, tracesProtocol), () => dropped), batchOptionsFromEnv())
+    : undefined;
+  const readers = metricsProtocol ? [metricReader(options, connections, metricsProtocol)] : [];
 
   // The fallback service name sits under whatever the detectors find in the environment.
   const base = options.serviceName ? defaultResource().merge(resourceFromAttributes({ 'service.name': options.serviceName })) : defaultResource();
