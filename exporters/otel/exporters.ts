@@ -58,13 +58,13 @@ export function protocolOf(signal: Signal): OtlpProtocol {
  */
 export function otlpSpanExporter(connections: ExporterConnections, protocol: OtlpProtocol): SpanExporter {
   const config = { httpAgentOptions: connections.agentFactory };
-  return protocol === 'http/json' ? new JsonTraceExporter(config) : new ProtoTraceExporter(config);
+  return connections.adopt(protocol === 'http/json' ? new JsonTraceExporter(config) : new ProtoTraceExporter(config));
 }
 
 /** The OTLP/HTTP metric exporter (temporality from OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE). */
 export function otlpMetricExporter(connections: ExporterConnections, protocol: OtlpProtocol): PushMetricExporter {
   const config = { httpAgentOptions: connections.agentFactory };
-  return protocol === 'http/json' ? new JsonMetricExporter(config) : new ProtoMetricExporter(config);
+  return connections.adopt(protocol === 'http/json' ? new JsonMetricExporter(config) : new ProtoMetricExporter(config));
 }
 
 /** The longest timer Node honours: a longer delay fires after 1 ms instead. */

@@ -43,10 +43,24 @@ const SCOPE = 'spanflow';
 const DEFAULT_METRIC_INTERVAL_MS = 10_000;
 const DEFAULT_METRIC_TIMEOUT_MS = 30_000;
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5_000;
+/** After a shutdown gave up and released the exporters, how long their failing exports may take to unwind. */
+const RELEASED_SETTLE_MS = 1_000;
 const noopMeterClass = createNoopMeter().constructor;
 const nothingToShutDown: TelemetryHandle = { shutdown: () => Promise.resolve() };
 /** Set while an SDK this module started is up. */
 let started = false;
+
+/** Whether `work` settles within `ms`; the wait itself holds nothing (its timer is unref'd). */
+function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+    void work.then(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
 
 /** A tracer provider is registered when the global one is not the API's proxy without a delegate. */
 function tracerProviderRegistered(): boolean {
@@ -143,19 +157,14 @@ export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle 
         }
       };
       const limit = Math.min(Math.max(0, options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_MS), MAX_TIMER_MS);
-      shutdown ??= new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          diag.warn(`spanflow/otel: shutdown gave up after ${limit} ms; telemetry not yet exported is dropped`);
-          // Nothing left of telemetry may keep the process alive now.
-          connections.release();
-          resolve();
-        }, limit);
-        timer.unref();
-        void flushAndStop().then(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      shutdown ??= (async () => {
+        const stopped = flushAndStop();
+        if (await settlesWithin(stopped, limit)) return;
+        diag.warn(`spanflow/otel: shutdown gave up after ${limit} ms; telemetry not yet exported is dropped`);
+        // Nothing left of telemetry may keep the process alive now: released, the exports under way fail
+        // at once and the SDK's shutdown ends; shutdown returns when it has (or after a last moment).
+        await settlesWithin(Promise.all([stopped, connections.release()]), RELEASED_SETTLE_MS);
+      })();
       return shutdown;
     },
   };
