@@ -53,17 +53,24 @@ export interface ReceiverOptions {
   readonly rejectFirstTraces?: boolean;
   /** Accept requests and never answer them. */
   readonly silent?: boolean;
+  /** Hold trace exports unanswered until `answerHeld()`; answer at once after it. */
+  readonly holdTraces?: boolean;
 }
 
 /** An OTLP/HTTP receiver on loopback: `received` fills with every POST. */
 export async function receiver(options: ReceiverOptions = {}) {
   const received: Received[] = [];
   let rejected = 0;
+  let held: (() => void)[] | undefined = options.holdTraces ? [] : undefined;
   const { url, close } = await loopbackServer((req, raw, res) => {
     const path = req.url ?? '';
     const json = req.headers['content-type'] === 'application/json';
     received.push({ path, headers: req.headers, bytes: raw.length, body: json && raw.length > 0 ? (JSON.parse(raw.toString('utf8')) as OtlpBody) : {} });
     if (options.silent) return;
+    if (held && path.endsWith('/v1/traces')) {
+      held.push(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+      return;
+    }
     if (req.method !== 'POST') {
       res.writeHead(404).end();
       return;
@@ -76,7 +83,12 @@ export async function receiver(options: ReceiverOptions = {}) {
     }
     res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
   });
-  return { url, received, close };
+  /** Answers the held trace exports, and every later one at once. */
+  const answerHeld = () => {
+    for (const answer of held ?? []) answer();
+    held = undefined;
+  };
+  return { url, received, close, answerHeld };
 }
 
 /** A span with the name of the instrumentation scope that made it. */

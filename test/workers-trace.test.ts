@@ -6,15 +6,20 @@ import assert from 'node:assert/strict';
 import { after, beforeEach, describe, test } from 'node:test';
 import { context, ROOT_CONTEXT, SpanStatusCode, TraceFlags, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { ATTR, pipeline, stages } from '../sdk/index.ts';
+import { ATTR, METRICS, pipeline, stages } from '../sdk/index.ts';
 import { WORKER_ATTR, WorkerPool, workerTask } from '../worker-threads/index.ts';
 import type * as tasks from './fixtures/worker-tasks.ts';
+import { pullMetrics } from './metrics-support.ts';
 import { finished, lines, reset, tree } from './otel-support.ts';
+
+// The application's own SDK (otel-support's tracer provider and this meter provider): spanflow/otel starts nothing.
+const reader = pullMetrics();
 
 const fixtures = new URL('./fixtures/worker-tasks.ts', import.meta.url);
 const pool = new WorkerPool({ name: 'trace-test', minThreads: 1, maxThreads: 1 });
 const traced = workerTask<typeof tasks.traced>(fixtures, 'traced', { pool });
 const fail = workerTask<typeof tasks.fail>(fixtures, 'fail', { pool });
+const manySpans = workerTask<typeof tasks.manySpans>(fixtures, 'manySpans', { pool });
 
 const hrMs = (time: readonly [number, number]) => time[0] * 1000 + time[1] / 1e6;
 const named = (spans: readonly ReadableSpan[], name: string): ReadableSpan => {
@@ -117,6 +122,20 @@ describe('trace context across the worker thread boundary', { timeout: 30_000 },
     );
     const task = named(await finished(), 'worker fail');
     assert.match(String(task.events[0]?.attributes?.['exception.message']), /worker task fail \(worker-tasks\.ts\) threw RangeError: frame 7 is corrupt/);
+  });
+
+  test('spans past the per-task limit are counted as dropped (worker_span_limit), with the application’s own SDK', async () => {
+    const dropped = async () => {
+      const { resourceMetrics } = await reader.collect();
+      const metric = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === METRICS.telemetryDropped.name);
+      return (metric?.dataPoints ?? []).filter((p) => p.attributes[ATTR.DROP_REASON] === 'worker_span_limit').reduce((sum, p) => sum + Number(p.value), 0);
+    };
+    const before = await dropped();
+    await pipeline('tiles').step('render', ({ signal }) => manySpans.run({ count: 1003 }, { signal })).run(undefined);
+    const spans = await finished();
+    assert.equal(spans.filter((s) => s.name.startsWith('tile ')).length, 1000, 'a thousand came back');
+    assert.equal(named(spans, 'worker manySpans').attributes[WORKER_ATTR.SPANS_DROPPED], 3, 'the task span says three were not sent');
+    assert.equal((await dropped()) - before, 3, 'and the drop counter counted them');
   });
 
   test('a task under a parent the sampler left out records nothing, on either thread', async () => {

@@ -4,7 +4,7 @@
 // recorded as each task ends. Without a registered meter provider nothing is
 // made and a task records nothing.
 
-import { type Attributes, createNoopMeter, type Histogram, type Meter, metrics } from '@opentelemetry/api';
+import { type Attributes, type Counter, createNoopMeter, type Histogram, type Meter, metrics } from '@opentelemetry/api';
 import { ATTR, METRICS, type MetricDef } from '../sdk/index.ts';
 
 /** What the gauges read of a pool. */
@@ -25,6 +25,7 @@ interface Instruments {
   readonly meter: Meter;
   readonly waitTime: Histogram;
   readonly runTime: Histogram;
+  readonly dropped: Counter;
 }
 let current: Instruments | undefined;
 
@@ -57,7 +58,8 @@ function instruments(): Instruments | undefined {
     },
     [threads, idle, queue, utilization],
   );
-  current = { meter, waitTime: histogram(meter, METRICS.poolWaitTime), runTime: histogram(meter, METRICS.poolRunTime) };
+  const dropped = meter.createCounter(METRICS.telemetryDropped.name, { unit: METRICS.telemetryDropped.unit, description: METRICS.telemetryDropped.description });
+  current = { meter, waitTime: histogram(meter, METRICS.poolWaitTime), runTime: histogram(meter, METRICS.poolRunTime), dropped };
   return current;
 }
 
@@ -81,4 +83,13 @@ export function recordTask(attributes: Attributes, waitMs: number | undefined, r
   if (!made) return;
   if (waitMs !== undefined) made.waitTime.record(Math.max(0, waitMs) / 1000, attributes);
   if (runMs !== undefined) made.runTime.record(Math.max(0, runMs) / 1000, attributes);
+}
+
+/**
+ * Spans a task's code made past the per-task limit (recording.ts), never sent
+ * back: counted as `spanflow.telemetry.dropped` with reason worker_span_limit,
+ * whichever SDK the application runs.
+ */
+export function recordDroppedSpans(spans: number): void {
+  if (spans > 0) instruments()?.dropped.add(spans, { [ATTR.DROP_REASON]: 'worker_span_limit' });
 }

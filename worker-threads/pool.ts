@@ -8,7 +8,7 @@ import type { ResourceLimits } from 'node:worker_threads';
 import type { Attributes } from '@opentelemetry/api';
 import { Piscina } from 'piscina';
 import { WorkerDefinitionError, type WorkerError, WorkerExitError, WorkerOutOfMemoryError, WorkerPoolError, WorkerTaskError } from './errors.ts';
-import { poolAttributes, type PoolGauges, recordTask, watchPool } from './metrics.ts';
+import { poolAttributes, type PoolGauges, recordDroppedSpans, recordTask, watchPool } from './metrics.ts';
 import { fromRecord, type Reply, type TaskMessage } from './protocol.ts';
 import { endTaskSpan, startTaskSpan, type TaskLabel, Timeline } from './tracing.ts';
 import { unwrapTransfer } from './transfer.ts';
@@ -218,6 +218,7 @@ export class WorkerPool implements PoolGauges, AsyncDisposable {
     const waitMs = reply.started - timeline.submitted;
     const runMs = reply.ended - reply.started;
     recordTask(this.attributes, waitMs, runMs);
+    recordDroppedSpans(reply.droppedSpans);
     const error = reply.ok ? undefined : this.#replyError(task, reply);
     if (open) endTaskSpan(open, timeline, { waitMs, runMs, threadId: reply.threadId }, reply.spans, reply.droppedSpans, error);
     if (error) throw error;

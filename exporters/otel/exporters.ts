@@ -2,15 +2,27 @@
 // span-side wrappers that keep a dead collector away from the pipeline: failed
 // exports are counted, never thrown, and the batch queue is bounded.
 
-import { type Context, type Counter, diag, metrics } from '@opentelemetry/api';
-import { type ExportResult, ExportResultCode, getNumberFromEnv, getStringFromEnv } from '@opentelemetry/core';
+import {
+  type Attributes,
+  type BatchObservableCallback,
+  type Context,
+  type Counter,
+  createNoopMeter,
+  diag,
+  type Meter,
+  type MeterProvider,
+  type MetricOptions,
+  metrics,
+  type Observable,
+} from '@opentelemetry/api';
+import { type ExportResult, ExportResultCode, getBooleanFromEnv, getNumberFromEnv, getStringFromEnv } from '@opentelemetry/core';
 import { OTLPMetricExporter as JsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { OTLPTraceExporter as JsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, type ReadableSpan, type Span, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
-import { ATTR, METRICS, SpanflowError } from '../../sdk/index.ts';
+import { METRICS, SpanflowError } from '../../sdk/index.ts';
 import type { ExporterConnections } from './agent.ts';
 
 export type OtlpProtocol = 'http/json' | 'http/protobuf';
@@ -76,6 +88,12 @@ export function positiveFromEnv(name: string): number | undefined {
   return value !== undefined && Number.isFinite(value) && value > 0 ? Math.min(value, MAX_TIMER_MS) : undefined;
 }
 
+/** Why spans were dropped, as `spanflow.drop.reason` says it. */
+export type DropReason = 'export_failed' | 'queue_full';
+
+/** Counts dropped spans; a no-op until the counter exists. */
+export type CountDropped = (spans: number, reason: DropReason) => void;
+
 /** The counter of `spanflow.telemetry.dropped`, made from the catalogue on the global meter. */
 export function droppedCounter(): Counter {
   const def = METRICS.telemetryDropped;
@@ -89,9 +107,9 @@ export function droppedCounter(): Counter {
  */
 export class CountingSpanExporter implements SpanExporter {
   readonly #inner: SpanExporter;
-  readonly #dropped: () => Counter | undefined;
+  readonly #dropped: CountDropped;
 
-  constructor(inner: SpanExporter, dropped: () => Counter | undefined) {
+  constructor(inner: SpanExporter, dropped: CountDropped) {
     this.#inner = inner;
     this.#dropped = dropped;
   }
@@ -101,7 +119,7 @@ export class CountingSpanExporter implements SpanExporter {
     const finish = (result: ExportResult): void => {
       if (done) return;
       done = true;
-      if (result.code !== ExportResultCode.SUCCESS) this.#count(spans.length);
+      if (result.code !== ExportResultCode.SUCCESS) this.#dropped(spans.length, 'export_failed');
       resultCallback(result);
     };
     try {
@@ -117,14 +135,6 @@ export class CountingSpanExporter implements SpanExporter {
 
   forceFlush(): Promise<void> {
     return quietly(() => this.#inner.forceFlush?.(), 'span exporter flush failed');
-  }
-
-  #count(spans: number): void {
-    try {
-      this.#dropped()?.add(spans, { [ATTR.DROP_REASON]: 'export_failed' });
-    } catch {
-      // Counting must not fail an export callback.
-    }
   }
 }
 
@@ -156,30 +166,99 @@ export function batchOptionsFromEnv(): BatchOptions {
 }
 
 /**
+ * The counter a span processor adds each span it is done with to, in the SDK's
+ * self-observability (OpenTelemetry's semantic conventions for SDK metrics);
+ * `error.type` queue_full: dropped because its queue was full.
+ */
+const SPANS_PROCESSED = 'otel.sdk.processor.span.processed';
+
+/**
+ * A meter whose `otel.sdk.processor.span.processed` counter also counts the
+ * queue_full spans as dropped; everything else goes to the meter it wraps.
+ */
+class QueueDropMeter implements Meter {
+  readonly #meter: Meter;
+  readonly #dropped: CountDropped;
+
+  constructor(meter: Meter, dropped: CountDropped) {
+    this.#meter = meter;
+    this.#dropped = dropped;
+  }
+
+  createCounter<A extends Attributes = Attributes>(name: string, options?: MetricOptions): Counter<A> {
+    const counter = this.#meter.createCounter<A>(name, options);
+    if (name !== SPANS_PROCESSED) return counter;
+    return {
+      add: (value, attributes, ctx) => {
+        if (attributes?.['error.type'] === 'queue_full') this.#dropped(value, 'queue_full');
+        counter.add(value, attributes, ctx);
+      },
+    };
+  }
+
+  createGauge<A extends Attributes = Attributes>(name: string, options?: MetricOptions) {
+    return this.#meter.createGauge<A>(name, options);
+  }
+  createHistogram<A extends Attributes = Attributes>(name: string, options?: MetricOptions) {
+    return this.#meter.createHistogram<A>(name, options);
+  }
+  createUpDownCounter<A extends Attributes = Attributes>(name: string, options?: MetricOptions) {
+    return this.#meter.createUpDownCounter<A>(name, options);
+  }
+  createObservableGauge<A extends Attributes = Attributes>(name: string, options?: MetricOptions) {
+    return this.#meter.createObservableGauge<A>(name, options);
+  }
+  createObservableCounter<A extends Attributes = Attributes>(name: string, options?: MetricOptions) {
+    return this.#meter.createObservableCounter<A>(name, options);
+  }
+  createObservableUpDownCounter<A extends Attributes = Attributes>(name: string, options?: MetricOptions) {
+    return this.#meter.createObservableUpDownCounter<A>(name, options);
+  }
+  addBatchObservableCallback<A extends Attributes = Attributes>(callback: BatchObservableCallback<A>, observables: Observable<A>[]): void {
+    this.#meter.addBatchObservableCallback(callback, observables);
+  }
+  removeBatchObservableCallback<A extends Attributes = Attributes>(callback: BatchObservableCallback<A>, observables: Observable<A>[]): void {
+    this.#meter.removeBatchObservableCallback(callback, observables);
+  }
+}
+
+const noopMeterProvider: MeterProvider = { getMeter: () => createNoopMeter() };
+
+/**
  * A BatchSpanProcessor whose flush and shutdown always resolve: a failed export
  * is counted by the exporter and reported through `diag`, not rejected into
- * whoever flushes (an application's shutdown, or ours).
+ * whoever flushes (an application's shutdown, or ours). The spans it drops
+ * because its queue is full are counted too: the processor reports them itself
+ * (its `selfObsMeterProvider`), and its own metrics go on to the registered
+ * meter provider when OTEL_NODE_EXPERIMENTAL_SDK_METRICS asks for them, as the
+ * Node SDK does. Made at its first span, when the meter provider is registered.
  */
 export class SafeBatchSpanProcessor implements SpanProcessor {
-  readonly #batch: BatchSpanProcessor;
+  readonly #make: () => BatchSpanProcessor;
+  #batch: BatchSpanProcessor | undefined;
 
-  constructor(exporter: SpanExporter, options: BatchOptions) {
-    this.#batch = new BatchSpanProcessor({ exporter, ...options });
+  constructor(exporter: SpanExporter, options: BatchOptions, dropped: CountDropped) {
+    this.#make = () => {
+      const base = getBooleanFromEnv('OTEL_NODE_EXPERIMENTAL_SDK_METRICS') ? metrics.getMeterProvider() : noopMeterProvider;
+      const selfObsMeterProvider: MeterProvider = { getMeter: (name, version, meterOptions) => new QueueDropMeter(base.getMeter(name, version, meterOptions), dropped) };
+      return new BatchSpanProcessor({ exporter, ...options, selfObsMeterProvider });
+    };
   }
 
   onStart(span: Span, parentContext: Context): void {
-    this.#batch.onStart(span, parentContext);
+    this.#batch?.onStart(span, parentContext);
   }
 
   onEnd(span: ReadableSpan): void {
+    this.#batch ??= this.#make();
     this.#batch.onEnd(span);
   }
 
   forceFlush(): Promise<void> {
-    return quietly(() => this.#batch.forceFlush(), 'spans could not be exported');
+    return quietly(() => this.#batch?.forceFlush(), 'spans could not be exported');
   }
 
   shutdown(): Promise<void> {
-    return quietly(() => this.#batch.shutdown(), 'spans could not be exported at shutdown');
+    return quietly(() => this.#batch?.shutdown(), 'spans could not be exported at shutdown');
   }
 }

@@ -2,6 +2,7 @@
 // exporters, configured from the standard OTEL_* variables, in one call.
 
 import { type Counter, createNoopMeter, diag, metrics, ProxyTracerProvider, trace } from '@opentelemetry/api';
+import { ATTR } from '../../sdk/index.ts';
 import { getBooleanFromEnv, getStringFromEnv } from '@opentelemetry/core';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { type IMetricReader, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
@@ -9,6 +10,7 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import {
   batchOptionsFromEnv,
+  type CountDropped,
   CountingSpanExporter,
   droppedCounter,
   MAX_TIMER_MS,
@@ -120,9 +122,16 @@ export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle 
   const tracesProtocol = signalOff('OTEL_TRACES_EXPORTER') ? undefined : protocolOf('TRACES');
   const metricsProtocol = signalOff('OTEL_METRICS_EXPORTER') ? undefined : protocolOf('METRICS');
   let dropped: Counter | undefined;
+  const countDropped: CountDropped = (spans, reason) => {
+    try {
+      dropped?.add(spans, { [ATTR.DROP_REASON]: reason });
+    } catch {
+      // Counting must not fail an export or a span's end.
+    }
+  };
   const connections = new ExporterConnections();
   const processor: SpanProcessor | undefined = tracesProtocol
-    ? new SafeBatchSpanProcessor(new CountingSpanExporter(otlpSpanExporter(connections, tracesProtocol), () => dropped), batchOptionsFromEnv())
+    ? new SafeBatchSpanProcessor(new CountingSpanExporter(otlpSpanExporter(connections, tracesProtocol), countDropped), batchOptionsFromEnv(), countDropped)
     : undefined;
   const readers = metricsProtocol ? [metricReader(options, connections, metricsProtocol)] : [];
 
