@@ -16,7 +16,7 @@ export interface FanOutSpec {
   readonly signal: AbortSignal;
   /** Runs the worker on one item, under the fan-out's own signal. */
   run(item: unknown, index: number, signal: AbortSignal): Outcome<unknown> | Promise<Outcome<unknown>>;
-  /** Waits while event readers fall behind (`undefined`: no need to wait). */
+  /** Asked before each item: waits while event readers fall behind, or while timers and I/O have their turn (`undefined`: go on at once). */
   ready(): Promise<void> | undefined;
 }
 
@@ -57,9 +57,10 @@ export async function fanOut(source: Iterable<unknown> | AsyncIterable<unknown>,
   try {
     for (;;) {
       while (active >= spec.concurrency) await new Promise<void>((resolve) => (wake = resolve));
+      const paused = spec.ready();
+      if (paused) await paused;
+      // Checked after any wait: a timeout or cancellation that came meanwhile pulls no further item.
       if (failure || controller.signal.aborted) break;
-      const room = spec.ready();
-      if (room) await room;
       const next = sync ? (iterator as Iterator<unknown>).next() : await (iterator as AsyncIterator<unknown>).next();
       if (next.done) {
         exhausted = true;

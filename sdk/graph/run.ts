@@ -19,6 +19,7 @@ import { Fifo } from '../fifo.ts';
 import type { Telemetry } from '../telemetry/index.ts';
 import { Meta } from '../meta.ts';
 import { didYouMean } from '../suggest.ts';
+import { nextTurn, turnDue } from '../turn.ts';
 import type { Graph } from './pipeline.ts';
 import {
   type GraphNode,
@@ -375,13 +376,25 @@ class GraphRun<S, C> {
         }
         this.#tokens[name] = (this.#tokens[name] ?? 0) + 1;
         this.#emitter.emit({ type: 'token', node: name, nodeKind: kind, attempt: args.attempt, index: args.index, tokenIndex: tokenIndex++, token: next.value });
-        const room = this.#env.bus.ready();
-        if (room) await room;
+        const paused = this.#pace();
+        if (paused) await paused;
       }
     } finally {
       if (!finished) void iterator.return?.()?.catch(() => {});
     }
   }
+
+  /**
+   * What a producer (a streaming step per token, a map per item) waits for before it goes on: room in the
+   * event streams (a slow reader pushes back), and a turn of the event loop once it has held it for a
+   * slice, so timers (step and run timeouts, heartbeats, dashboards), I/O and cancellation keep their
+   * time while a producer that never waits runs. `undefined`: go on at once.
+   */
+  readonly #pace = (): Promise<void> | undefined => {
+    const room = this.#env.bus.ready();
+    if (!turnDue()) return room;
+    return room ? room.then(nextTurn) : nextTurn();
+  };
 
   async #decide(node: SwitchNode<S, C>, args: StepArgs<S, C>): Promise<Decision> {
     const route = await node.fn(args);
@@ -453,7 +466,7 @@ class GraphRun<S, C> {
         if (emitter.wants('step_queued')) emitter.emit({ type: 'step_queued', node: worker.name, nodeKind: worker.kind, index });
         return this.#attempts(worker, item, index, signal);
       },
-      ready: () => this.#env.bus.ready(),
+      ready: this.#pace,
     });
     this.#maps[node.name] = { items, peakWorkers };
     if (failure) throw failure;
