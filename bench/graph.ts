@@ -1,6 +1,8 @@
 // Graph engine overhead: a 10-step linear pipeline against the same ten async
 // functions awaited in a loop, concurrent runs, and a map over 100,000 items
-// against a hand-written bounded-concurrency loop. No event listeners attached.
+// against a hand-written bounded-concurrency loop. Then how a join scales: the
+// cost per node of an ALL join 1,000 and 8,000 parents wide, whose ratio should
+// be about 1 (linear in its parents). No event listeners attached.
 
 import { pipeline } from '../sdk/index.ts';
 import { fmt, printJson, printTable, round, time } from './report.ts';
@@ -9,6 +11,7 @@ const STEPS = 10;
 const CONCURRENT_RUNS = 100;
 const MAP_ITEMS = 100_000;
 const MAP_CONCURRENCY = 64;
+const JOIN_WIDTHS = [1_000, 8_000] as const;
 
 // ---- the work: async no-ops ---------------------------------------------
 
@@ -61,6 +64,44 @@ async function plainMap(): Promise<void> {
   await Promise.all(Array.from({ length: MAP_CONCURRENCY }, lane));
 }
 
+/** A start step, `width` parallel steps, and one ALL barrier that joins them: `width + 2` nodes. */
+function wideJoin(width: number) {
+  const branches = Array.from({ length: width }, (_, i) => `b${i}`);
+  let p = pipeline(`join-${width}`).step('start', () => 0, { to: branches });
+  for (const name of branches) p = p.step(name, () => 1, { to: 'join' });
+  return p.barrier('join', () => 2).validate();
+}
+
+async function runJoin(join: ReturnType<typeof wideJoin>): Promise<void> {
+  const result = await join.run(undefined);
+  if (result.status !== 'succeeded') throw new Error(`join run ended ${result.status}: ${result.error?.message}`);
+}
+
+interface Case {
+  readonly run: () => Promise<void>;
+  /** Nodes one run has. */
+  readonly units: number;
+  /** Runs per sample. */
+  readonly calls: number;
+}
+
+/**
+ * µs per node of a narrow and a wide case, each the median of `samples` samples taken in turns (one of
+ * each, then again), so a busy machine's drift weighs on both alike; both are warmed up first.
+ */
+async function perNode(cases: readonly [Case, Case], samples: number): Promise<[number, number]> {
+  for (const c of cases) await time(c.run, { iterations: c.calls, warmup: 0, samples: 1 });
+  const taken: [number[], number[]] = [[], []];
+  for (let s = 0; s < samples; s++) {
+    for (const [i, c] of cases.entries()) {
+      const timing = await time(c.run, { iterations: c.calls, warmup: 0, samples: 1, units: c.units });
+      taken[i]?.push(1e6 / timing.unitsPerSecond);
+    }
+  }
+  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+  return [median(taken[0]), median(taken[1])];
+}
+
 // ---- measure ---------------------------------------------------------------
 
 const SAMPLES = 5;
@@ -70,12 +111,19 @@ const loop = await time(plainLoop, { iterations: 500_000, warmup: 100_000, sampl
 const concurrent = await time(concurrentRuns, { iterations: 300, warmup: 50, samples: SAMPLES, units: CONCURRENT_RUNS });
 const map = await time(runMap, { iterations: 5, warmup: 2, samples: SAMPLES, units: MAP_ITEMS });
 const mapBaseline = await time(plainMap, { iterations: 30, warmup: 5, samples: SAMPLES, units: MAP_ITEMS });
+const joinCase = (width: number): Case => {
+  const join = wideJoin(width);
+  return { run: () => runJoin(join), units: width + 2, calls: Math.ceil(40_000 / width) };
+};
+const [narrowJoin, wideJoinCost] = await perNode([joinCase(JOIN_WIDTHS[0]), joinCase(JOIN_WIDTHS[1])], SAMPLES);
 const elapsedS = (performance.now() - started) / 1000;
 
 /** How many times the plain loop's time one pipeline run takes. */
 const linearRatio = pipe.usPerIteration / loop.usPerIteration;
 /** The map's throughput as a fraction of the plain bounded loop's. */
 const mapRatio = map.unitsPerSecond / mapBaseline.unitsPerSecond;
+/** Cost per node of the wide join over the narrow one's: about 1 when a join is linear in its parents. */
+const joinRatio = wideJoinCost / narrowJoin;
 
 printTable(
   `spanflow graph bench: node ${process.version}, no event listeners, median of ${SAMPLES} samples, ${fmt(elapsedS, 1)} s`,
@@ -93,6 +141,11 @@ printTable(
     ['  the same, µs per item', fmt(1e6 / map.unitsPerSecond, 3), fmt(1e6 / mapBaseline.unitsPerSecond, 3), ''],
   ],
 );
+printTable(
+  `An ALL join over N parents, µs per node (start, N parents, join), median of ${SAMPLES} samples taken in turns`,
+  ['measurement', `N = ${fmt(JOIN_WIDTHS[0], 0)}`, `N = ${fmt(JOIN_WIDTHS[1], 0)}`, `ratio (about 1: linear)`],
+  [['ALL join, µs per node', fmt(narrowJoin), fmt(wideJoinCost), fmt(joinRatio)]],
+);
 
 printJson('graph', {
   us_per_run: round(pipe.usPerIteration),
@@ -102,4 +155,7 @@ printJson('graph', {
   map_items_per_s: round(map.unitsPerSecond, 0),
   map_baseline_items_per_s: round(mapBaseline.unitsPerSecond, 0),
   map_ratio: round(mapRatio, 4),
+  join_us_per_node_1k: round(narrowJoin),
+  join_us_per_node_8k: round(wideJoinCost),
+  join_ratio: round(joinRatio),
 });

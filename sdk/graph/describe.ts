@@ -3,6 +3,7 @@
 
 import { describePipeline, type PipelineDescription } from '../persist.ts';
 import { renderMermaid } from './mermaid.ts';
+import { type Nested, unnest } from './nested.ts';
 import type { Graph } from './pipeline.ts';
 import { type GraphNode, STOP } from './types.ts';
 
@@ -40,12 +41,17 @@ function nodeOf(node: GraphNode<unknown, unknown>): Record<string, unknown> {
 }
 
 export function describeGraph(graph: Graph<unknown, unknown>): PipelineDescription {
+  return unnest(describe(graph), describe);
+}
+
+/** One graph's description; yields each sub-pipeline's graph to be described first. */
+function* describe(graph: Graph<unknown, unknown>): Nested<Graph<unknown, unknown>, PipelineDescription> {
   let description = described.get(graph);
   if (description) return description;
   const subs = new Map<string, PipelineDescription>();
   for (const node of graph.nodes.values()) {
     if (node.kind !== 'sub') continue;
-    const child = describeGraph(node.child.graph as Graph<unknown, unknown>);
+    const child: PipelineDescription = yield node.child.graph as Graph<unknown, unknown>;
     subs.set(child.name, child);
     for (const grandchild of child.subPipelines) subs.set(grandchild.name, grandchild);
   }

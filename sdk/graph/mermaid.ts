@@ -2,6 +2,7 @@
 // marked, sub-pipelines expanded as subgraphs, hooks shown at both ends.
 
 import { mermaidLabel as label } from '../mermaid.ts';
+import { type Nested, unnest } from './nested.ts';
 import type { Graph } from './pipeline.ts';
 import { type GraphNode, STOP } from './types.ts';
 
@@ -42,13 +43,26 @@ function shape(id: string, node: GraphNode<unknown, unknown>): string {
 
 export function renderMermaid(graph: Graph<unknown, unknown>): string {
   const lines = ['flowchart TD'];
-  render(graph, '', lines, '  ');
-  lines.push(...CLASSES.map((c) => `  ${c}`));
+  unnest(render(graph, '', lines, '  '), (child) => render(child.graph, child.prefix, lines, child.indent));
+  for (const c of CLASSES) lines.push(`  ${c}`);
   return `${lines.join('\n')}\n`;
 }
 
-/** Renders one graph (the top one or an expanded child) and returns its entry and exit ids. */
-function render(graph: Graph<unknown, unknown>, prefix: string, lines: string[], indent: string): { entry: string; exits: string[] } {
+/** A sub-pipeline to expand in place: its graph, the prefix of its ids and its indent. */
+interface Subgraph {
+  readonly graph: Graph<unknown, unknown>;
+  readonly prefix: string;
+  readonly indent: string;
+}
+
+/** Where a rendered graph is entered and left, in ids. */
+interface Ends {
+  readonly entry: string;
+  readonly exits: string[];
+}
+
+/** Renders one graph (the top one or an expanded child) and returns its entry and exit ids; yields the sub-pipelines to expand. */
+function* render(graph: Graph<unknown, unknown>, prefix: string, lines: string[], indent: string): Nested<Subgraph, Ends> {
   const ids = new Map<string, string>();
   let counter = 0;
   for (const name of graph.nodes.keys()) ids.set(name, `${prefix}n${counter++}`);
@@ -60,7 +74,7 @@ function render(graph: Graph<unknown, unknown>, prefix: string, lines: string[],
     if (node.kind === 'sub' && !node.fn) {
       const child = node.child.graph as Graph<unknown, unknown>;
       lines.push(`${indent}subgraph ${id(node.name)} [${label(`${node.name}: sub-pipeline ${child.name}`)}]`);
-      const inner = render(child, `${id(node.name)}_`, lines, `${indent}  `);
+      const inner = yield { graph: child, prefix: `${id(node.name)}_`, indent: `${indent}  ` };
       lines.push(`${indent}end`);
       entries.set(node.name, inner.entry);
       exits.set(node.name, inner.exits);

@@ -6,6 +6,7 @@ import { didYouMean } from '../suggest.ts';
 import { describeGraph } from './describe.ts';
 import { RunHandle } from './handle.ts';
 import { renderMermaid } from './mermaid.ts';
+import { type Nested, unnest } from './nested.ts';
 import { startRun } from './run.ts';
 import type {
   BarrierOptions,
@@ -263,7 +264,7 @@ export class Pipeline<S = undefined, C = undefined> {
     const done = new Set<Pipeline<unknown, unknown>>();
     const open: Pipeline<unknown, unknown>[] = [];
     const via: string[] = [];
-    const visit = (p: Pipeline<unknown, unknown>): string | undefined => {
+    function* visit(p: Pipeline<unknown, unknown>): Nested<Pipeline<unknown, unknown>, string | undefined> {
       open.push(p);
       for (const node of p.#nodes.values()) {
         if (node.kind !== 'sub' || node.fn || !(node.child instanceof Pipeline)) continue;
@@ -275,7 +276,7 @@ export class Pipeline<S = undefined, C = undefined> {
           return `sub-pipeline recursion: ${chain.join(' -> ')} -> '${child.name}'; a pipeline cannot contain itself, directly or through another pipeline`;
         }
         if (!done.has(child)) {
-          const found = visit(child);
+          const found = yield child;
           if (found) return found;
         }
         via.pop();
@@ -283,8 +284,8 @@ export class Pipeline<S = undefined, C = undefined> {
       open.pop();
       done.add(p);
       return undefined;
-    };
-    return visit(this as Pipeline<unknown, unknown>);
+    }
+    return unnest(visit(this as Pipeline<unknown, unknown>), visit);
   }
 
   #common(name: string, options: StepOptions<S, C> | SwitchOptions<S, C>) {

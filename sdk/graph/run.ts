@@ -58,9 +58,11 @@ interface Decision {
   readonly targets: ReadonlySet<string>;
 }
 
+/** A node with several parents, from the first parent that settles. Each parent's arrival costs O(1), so a join over N parents costs O(N). */
 interface JoinState {
+  /** Parents not settled yet, in definition order (what a barrier still waits for). */
+  readonly pending: Set<string>;
   readonly arrived: string[];
-  readonly resolved: Set<string>;
   firstArrival: number;
   timer: ReturnType<typeof setTimeout> | undefined;
   released: boolean;
@@ -85,6 +87,8 @@ class GraphRun<S, C> {
   readonly #controller = new AbortController();
   readonly #outputs: Map<string, unknown>;
   readonly #joins = new Map<string, JoinState>();
+  /** Parents reachable from the start node, by node, for a resumed run (computed once per node). */
+  readonly #reachedParents = new Map<string, readonly string[]>();
   /** Nodes started or skipped: each is settled at most once per run. */
   readonly #claimed = new Set<string>();
   readonly #queue = new Fifo<GraphNode<S, C>>();
@@ -528,60 +532,66 @@ class GraphRun<S, C> {
   #propagate(from: string, chosen: ReadonlySet<string> | undefined): void {
     if (this.#halted) return;
     for (const target of this.#graph.shape.successors.get(from) ?? []) {
-      if (chosen === ALL || chosen.has(target)) this.#arrive(target, from);
-      else this.#resolve(target, from, false);
+      if (chosen === ALL || chosen.has(target)) this.#resolve(target, from, true);
+      else if (this.#resolve(target, from, false)) this.#skip(target);
     }
   }
 
   #parents(name: string): readonly string[] {
     const parents = this.#graph.shape.parents.get(name) ?? [];
     const reach = this.#reach;
-    return reach ? parents.filter((p) => reach.has(p)) : parents;
+    if (!reach || parents.length === 0) return parents;
+    let reached = this.#reachedParents.get(name);
+    if (!reached) {
+      reached = parents.filter((p) => reach.has(p));
+      this.#reachedParents.set(name, reached);
+    }
+    return reached;
   }
 
-  #arrive(target: string, from: string): void {
-    this.#resolve(target, from, true);
-  }
-
-  /** A parent of `target` is done: it arrived (ran) or never will (skipped). */
-  #resolve(target: string, from: string, arrived: boolean): void {
-    if (this.#halted) return;
+  /**
+   * A parent of `target` is done: it arrived (ran) or never will (skipped). A target that can now
+   * run is readied here; one that never will is left to the caller to skip (returns true), so a long
+   * branch not taken is skipped by a loop, not by recursion.
+   */
+  #resolve(target: string, from: string, arrived: boolean): boolean {
+    if (this.#halted) return false;
     const parents = this.#parents(target);
     if (parents.length <= 1) {
       if (arrived) this.#ready(target);
-      else this.#skip(target);
-      return;
+      return !arrived;
     }
     let join = this.#joins.get(target);
     if (!join) {
-      join = { arrived: [], resolved: new Set(), firstArrival: 0, timer: undefined, released: false };
+      join = { pending: new Set(parents), arrived: [], firstArrival: 0, timer: undefined, released: false };
       this.#joins.set(target, join);
     }
-    if (join.released) return; // ANY: later arrivals are ignored
-    join.resolved.add(from);
+    // ANY: later arrivals are ignored; a parent is counted once.
+    if (join.released || !join.pending.delete(from)) return false;
     if (arrived) join.arrived.push(from);
 
     const node = this.#node(target);
     const mode = node.kind === 'barrier' ? node.mode : 'all';
-    const missing = parents.filter((p) => !join.resolved.has(p));
-    if (join.arrived.length > 0 && (mode === 'any' || missing.length === 0)) {
+    if (join.arrived.length > 0 && (mode === 'any' || join.pending.size === 0)) {
       join.released = true;
       if (join.timer !== undefined) clearTimeout(join.timer);
       const waitedMs = join.firstArrival === 0 ? 0 : performance.now() - join.firstArrival;
       this.#barriers[target] = { waitedMs, arrived: [...join.arrived] };
       this.#emitter.emit({ type: 'barrier_release', node: target, nodeKind: node.kind, mode, arrived: [...join.arrived], waitedMs });
       this.#ready(target);
-    } else if (missing.length === 0) {
+    } else if (join.pending.size === 0) {
       join.released = true;
-      this.#skip(target);
-    } else if (arrived) {
-      this.#emitter.emit({ type: 'barrier_wait', node: target, nodeKind: node.kind, mode, arrived: [...join.arrived], waitingFor: missing });
-      if (join.firstArrival === 0) {
-        join.firstArrival = performance.now();
-        const limit = node.kind === 'barrier' ? node.barrierTimeout : undefined;
-        if (limit !== undefined) join.timer = setTimeout(() => this.#barrierTimedOut(target, limit), limit);
+      return true;
+    } else if (arrived && join.firstArrival === 0) {
+      // Once per join, when it starts waiting: an event per arrival, each naming every parent, would be O(N²).
+      join.firstArrival = performance.now();
+      if (this.#emitter.wants('barrier_wait')) {
+        this.#emitter.emit({ type: 'barrier_wait', node: target, nodeKind: node.kind, mode, arrived: [...join.arrived], waitingFor: [...join.pending] });
       }
+      const limit = node.kind === 'barrier' ? node.barrierTimeout : undefined;
+      if (limit !== undefined) join.timer = setTimeout(() => this.#barrierTimedOut(target, limit), limit);
     }
+    return false;
   }
 
   #barrierTimedOut(name: string, limit: number): void {
@@ -589,18 +599,33 @@ class GraphRun<S, C> {
     if (!join || join.released || this.#halted) return;
     join.released = true;
     this.#claimed.add(name);
-    const missing = this.#parents(name).filter((p) => !join.resolved.has(p));
-    const error = new BarrierTimeoutError(name, limit, join.arrived, missing);
+    const error = new BarrierTimeoutError(name, limit, join.arrived, [...join.pending]);
     this.#endWithoutRunning(name, 'timed_out', error, undefined);
     this.#fail(name, error, 'timed_out');
   }
 
-  /** A node that will never run (its branch was not taken): skipped, and so are its own successors. */
+  /**
+   * A node that will never run (its branch was not taken): skipped, and so are the successors that
+   * this leaves with no way to run, depth first, on a stack of its own (a branch may be 100,000 long).
+   */
   #skip(name: string): void {
     if (this.#claimed.has(name)) return;
-    this.#claimed.add(name);
-    this.#endWithoutRunning(name, 'skipped', undefined, 'not-reached');
-    for (const target of this.#graph.shape.successors.get(name) ?? []) this.#resolve(target, name, false);
+    const stack: { readonly from: string; readonly targets: readonly string[]; at: number }[] = [];
+    const skipOne = (node: string) => {
+      this.#claimed.add(node);
+      this.#endWithoutRunning(node, 'skipped', undefined, 'not-reached');
+      stack.push({ from: node, targets: this.#graph.shape.successors.get(node) ?? [], at: 0 });
+    };
+    skipOne(name);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1] as (typeof stack)[number];
+      if (top.at === top.targets.length) {
+        stack.pop();
+        continue;
+      }
+      const target = top.targets[top.at++] as string;
+      if (this.#resolve(target, top.from, false) && !this.#claimed.has(target)) skipOne(target);
+    }
   }
 
   #endWithoutRunning(name: string, status: StepEndStatus, error: Error | undefined, skipReason: 'not-reached' | undefined): void {

@@ -15,9 +15,10 @@ export interface Shape {
   readonly workerOf: ReadonlyMap<string, string>;
 }
 
+/** Each target once (a name listed twice in `to` is one edge: a join counts its parents, not its edges). */
 export function successorsOf(node: GraphNode<unknown, unknown>): string[] {
-  if (node.kind !== 'switch') return [...node.to];
   const targets = new Set(node.to);
+  if (node.kind !== 'switch') return [...targets];
   for (const target of Object.values(node.routes ?? {})) if (target !== STOP) targets.add(target);
   if (node.default !== undefined && node.default !== STOP) targets.add(node.default);
   return [...targets];
@@ -73,13 +74,13 @@ export function analyze(pipeline: string, nodes: ReadonlyMap<string, GraphNode<u
   }
 
   const cycle = findCycle(names, successors);
-  if (cycle) problems.push(`there is a cycle: ${cycle.join(' -> ')}; pipelines are acyclic, so break one of these edges`);
+  if (cycle) problems.push(`there is a cycle: ${cycleText(cycle)}; pipelines are acyclic, so break one of these edges`);
 
   const roots = names.filter((n) => (parents.get(n)?.length ?? 0) === 0 && !workerOf.has(n));
   if (roots.length === 0) problems.push('it has no root: every step has a parent, so none can start');
   if (roots.length > 1) {
     problems.push(
-      `it has several roots (${roots.join(', ')}): a pipeline starts at exactly one step; connect the others to it with \`to\``,
+      `it has several roots (${shortList(roots)}): a pipeline starts at exactly one step; connect the others to it with \`to\``,
     );
   }
 
@@ -88,7 +89,7 @@ export function analyze(pipeline: string, nodes: ReadonlyMap<string, GraphNode<u
     const reached = reachable(root, successors, nodes);
     const unreachable = names.filter((n) => !reached.has(n));
     if (unreachable.length > 0) {
-      problems.push(`step(s) ${unreachable.map((n) => `'${n}'`).join(', ')} cannot be reached from the root '${root}': connect them with \`to\` or remove them`);
+      problems.push(`step(s) ${shortList(unreachable.map((n) => `'${n}'`))} cannot be reached from the root '${root}': connect them with \`to\` or remove them`);
     }
   }
 
@@ -118,29 +119,53 @@ export function reachable(
   return seen;
 }
 
+/**
+ * The first cycle a depth-first walk meets, as the path that closes it. The
+ * walk keeps its own stack (a chain of 100,000 steps is 100,000 deep).
+ */
 function findCycle(names: readonly string[], successors: ReadonlyMap<string, readonly string[]>): string[] | undefined {
   const state = new Map<string, 'open' | 'done'>();
+  /** The open nodes, root first, each with the position of the next successor to visit. */
   const path: string[] = [];
-  const visit = (name: string): string[] | undefined => {
+  const nextAt: number[] = [];
+  const open = (name: string) => {
     state.set(name, 'open');
     path.push(name);
-    for (const next of successors.get(name) ?? []) {
-      const s = state.get(next);
-      if (s === 'open') return [...path.slice(path.indexOf(next)), next];
-      if (s === undefined) {
-        const found = visit(next);
-        if (found) return found;
-      }
-    }
-    path.pop();
-    state.set(name, 'done');
-    return undefined;
+    nextAt.push(0);
   };
-  for (const name of names) {
-    if (!state.has(name)) {
-      const found = visit(name);
-      if (found) return found;
+  for (const start of names) {
+    if (state.has(start)) continue;
+    open(start);
+    while (path.length > 0) {
+      const top = path.length - 1;
+      const name = path[top] as string;
+      const targets = successors.get(name) ?? [];
+      const at = nextAt[top] as number;
+      if (at === targets.length) {
+        path.pop();
+        nextAt.pop();
+        state.set(name, 'done');
+        continue;
+      }
+      nextAt[top] = at + 1;
+      const next = targets[at] as string;
+      const seen = state.get(next);
+      if (seen === 'open') return [...path.slice(path.lastIndexOf(next)), next];
+      if (seen === undefined) open(next);
     }
   }
   return undefined;
+}
+
+/** Items of a message, joined; a long list (a chain of 100,000 steps) shows its first ones and how many more there are. */
+function shortList(items: readonly string[], shown = 10): string {
+  if (items.length <= shown) return items.join(', ');
+  return `${items.slice(0, shown).join(', ')}, … (${items.length - shown} more)`;
+}
+
+/** A cycle as its path; a long one shows its start and its end, where it closes. */
+function cycleText(cycle: readonly string[]): string {
+  const ends = 5;
+  if (cycle.length <= 2 * ends + 1) return cycle.join(' -> ');
+  return `${cycle.slice(0, ends).join(' -> ')} -> … (${cycle.length - 2 * ends} more) -> ${cycle.slice(-ends).join(' -> ')}`;
 }
