@@ -99,6 +99,55 @@ describe('worker pools', { timeout: 60_000 }, () => {
     assert.ok(utilization > 0 && utilization <= 1, `utilization ${utilization}`);
   });
 
+  test('utilization is busy thread-time over what the threads could give, per collection interval: within 10 points of constructed busy fractions', async () => {
+    const measured = new WorkerPool({ name: 'measured', minThreads: 2, maxThreads: 2 });
+    const busy = workerTask<typeof tasks.busyFor>(fixtures, 'busyFor', { pool: measured });
+    const now = () => Number(process.hrtime.bigint()) / 1e6; // the clock busyFor measures with
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    /** Collects: the pool's utilization over the interval since the previous collection, and when this one was. */
+    const collect = async () => {
+      const metric = (await collected()).find((m) => m.descriptor.name === METRICS.poolUtilization.name);
+      const point = metric?.dataPoints.find((p) => p.attributes[ATTR.POOL_NAME] === 'measured');
+      assert.ok(point, 'the pool has a utilization point');
+      return { value: point.value as number, at: now() };
+    };
+    /** The share of two threads' time from `from` to `to` that the tasks (as they measured themselves) were busy. */
+    const share = (spans: readonly { start: number; end: number }[], from: number, to: number) =>
+      spans.reduce((sum, s) => sum + Math.max(0, Math.min(s.end, to) - Math.max(s.start, from)), 0) / (2 * (to - from));
+    const near = (reported: number, constructed: number, what: string) =>
+      assert.ok(Math.abs(reported - constructed) <= 0.1, `${what}: reported ${reported.toFixed(3)}, constructed ${constructed.toFixed(3)}`);
+    try {
+      // Both threads up and the module loaded before the first interval.
+      await Promise.all([busy.run({ ms: 1 }), busy.run({ ms: 1 })]);
+      let last = (await collect()).at;
+
+      // One of the two threads busy part of the time.
+      const spans: { start: number; end: number }[] = [];
+      for (let i = 0; i < 6; i++) {
+        spans.push(await busy.run({ ms: 40 }));
+        await sleep(20);
+      }
+      const partly = await collect();
+      near(partly.value, share(spans, last, partly.at), 'one thread busy part of the time');
+      last = partly.at;
+
+      // An interval that ends while a task runs: its part so far counts there, the rest in the next.
+      const running = busy.run({ ms: 120 });
+      await sleep(40);
+      const during = await collect();
+      const task = await running;
+      const after = await collect();
+      near(during.value, share([task], last, during.at), 'the interval a task was running at its end');
+      near(after.value, share([task], during.at, after.at), 'the interval the task ended in');
+
+      // All idle: the busy intervals before do not count (no lifetime average).
+      await sleep(50);
+      near((await collect()).value, 0, 'an idle interval');
+    } finally {
+      await measured.close();
+    }
+  });
+
   test('close() lets queued tasks finish, then the pool takes no more; its gauges stop', async () => {
     const closing = new WorkerPool({ name: 'closing', minThreads: 1, maxThreads: 1 });
     const slow = workerTask<typeof tasks.spin>(fixtures, 'spin', { pool: closing });

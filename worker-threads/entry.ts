@@ -8,8 +8,8 @@ import { type Context, context, ProxyTracerProvider, propagation, ROOT_CONTEXT, 
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { threadId } from 'node:worker_threads';
-import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { monoNow, errorRecord, type Reply, type TaskMessage } from './protocol.ts';
+import { move, Piscina, transferableSymbol, valueSymbol } from 'piscina';
+import { errorRecord, monoNow, type Reply, type TaskMessage, type WorkerData } from './protocol.ts';
 import { RecordingTracerProvider, TaskRecording } from './recording.ts';
 import { unwrapTransfer } from './transfer.ts';
 
@@ -47,9 +47,13 @@ function movable(reply: Reply, list: readonly unknown[]): object {
   return move({ [transferableSymbol]: list, [valueSymbol]: reply } as Parameters<typeof move>[0]);
 }
 
+/** The pool's task start times, shared with the main thread: the utilization metric counts a running task from its start. */
+const starts = (Piscina.workerData as WorkerData | undefined)?.starts;
+
 /** Runs one task; `started` and `ended` become its wait and run time on the main thread. */
 export default async function runTask(message: TaskMessage): Promise<Reply | object> {
   const started = monoNow();
+  if (starts && message.slot >= 0) Atomics.store(starts, message.slot, BigInt(Math.round(started * 1e6)));
   const base = { started, threadId, spans: undefined, droppedSpans: 0 };
   let fn: WorkerFn;
   try {

@@ -6,6 +6,7 @@
 
 import { type Attributes, type Counter, createNoopMeter, type Histogram, type Meter, metrics } from '@opentelemetry/api';
 import { ATTR, METRICS, type MetricDef } from '../sdk/index.ts';
+import { monoNow } from './protocol.ts';
 
 /** What the gauges read of a pool. */
 export interface PoolGauges {
@@ -14,7 +15,74 @@ export interface PoolGauges {
   readonly threads: number;
   readonly idleThreads: number;
   readonly queueSize: number;
-  readonly utilization: number;
+  readonly maxThreads: number;
+  /** Its tasks' time on its threads. */
+  readonly busy: BusyTime;
+}
+
+/**
+ * Where a pool's threads say when each task started: one slot per task in
+ * flight, in memory the threads share, written by the thread that takes the
+ * task (its start on the monotonic clock, in ns; 0 while it waits in the queue).
+ */
+export type StartTimes = BigInt64Array<SharedArrayBuffer>;
+
+/**
+ * The time a pool's threads spend running its tasks, measured by spanflow: each
+ * task's start and end on the monotonic clock (the same in every thread), a
+ * task still running counted up to now from its start. Each `take()` gives the
+ * busy time since the previous one, so utilization is per collection interval.
+ * A task whose thread died counts up to the last take while it ran.
+ */
+export class BusyTime {
+  readonly starts: StartTimes;
+  readonly #free: number[];
+  readonly #claimed = new Set<number>();
+  /** Busy ms of the tasks that ended since `#since`. */
+  #ended = 0;
+  #since = monoNow();
+
+  constructor(slots: number) {
+    this.starts = new BigInt64Array(new SharedArrayBuffer(slots * BigInt64Array.BYTES_PER_ELEMENT));
+    this.#free = Array.from({ length: slots }, (_, i) => slots - 1 - i);
+  }
+
+  /** A slot for a task about to be submitted; -1 when all are taken (the task then counts when it ends). */
+  claim(): number {
+    const slot = this.#free.pop();
+    if (slot === undefined) return -1;
+    Atomics.store(this.starts, slot, 0n);
+    this.#claimed.add(slot);
+    return slot;
+  }
+
+  /** The task in `slot` settled: its time on a thread (`started`..`ended`, ms, monoNow) when known. */
+  settle(slot: number, started: number | undefined, ended: number | undefined): void {
+    if (started !== undefined && ended !== undefined) this.#ended += Math.max(0, ended - Math.max(started, this.#since));
+    if (slot < 0) return;
+    this.#claimed.delete(slot);
+    this.#free.push(slot);
+  }
+
+  /** Busy thread-time (ms) since the previous take, and the wall time (ms) that covers. */
+  take(): { busy: number; wall: number } {
+    const now = monoNow();
+    let busy = this.#ended;
+    for (const slot of this.#claimed) {
+      const started = Atomics.load(this.starts, slot);
+      if (started > 0n) busy += Math.max(0, now - Math.max(Number(started) / 1e6, this.#since));
+    }
+    const wall = now - this.#since;
+    this.#since = now;
+    this.#ended = 0;
+    return { busy, wall };
+  }
+}
+
+/** A pool's utilization since the previous collection: busy thread-time over what `maxThreads` threads could give, 0..1. */
+function utilizationOf(pool: PoolGauges): number {
+  const { busy, wall } = pool.busy.take();
+  return wall > 0 ? Math.min(1, Math.max(0, busy / (wall * pool.maxThreads))) : 0;
 }
 
 const SCOPE = 'spanflow';
@@ -53,7 +121,7 @@ function instruments(): Instruments | undefined {
         observer.observe(threads, pool.threads, pool.attributes);
         observer.observe(idle, pool.idleThreads, pool.attributes);
         observer.observe(queue, pool.queueSize, pool.attributes);
-        observer.observe(utilization, pool.utilization, pool.attributes);
+        observer.observe(utilization, utilizationOf(pool), pool.attributes);
       }
     },
     [threads, idle, queue, utilization],

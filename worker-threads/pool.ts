@@ -8,8 +8,8 @@ import type { ResourceLimits } from 'node:worker_threads';
 import type { Attributes } from '@opentelemetry/api';
 import { Piscina } from 'piscina';
 import { WorkerDefinitionError, type WorkerError, WorkerExitError, WorkerOutOfMemoryError, WorkerPoolError, WorkerTaskError } from './errors.ts';
-import { poolAttributes, type PoolGauges, recordDroppedSpans, recordTask, watchPool } from './metrics.ts';
-import { fromRecord, type Reply, type TaskMessage } from './protocol.ts';
+import { BusyTime, poolAttributes, type PoolGauges, recordDroppedSpans, recordTask, watchPool } from './metrics.ts';
+import { fromRecord, type Reply, type TaskMessage, type WorkerData } from './protocol.ts';
 import { endTaskSpan, startTaskSpan, type TaskLabel, Timeline } from './tracing.ts';
 import { unwrapTransfer } from './transfer.ts';
 
@@ -37,6 +37,8 @@ export interface WorkerPoolOptions {
 const OPTIONS: readonly (keyof WorkerPoolOptions)[] = ['name', 'minThreads', 'maxThreads', 'idleTimeout', 'maxQueue', 'resourceLimits', 'concurrentTasksPerWorker'];
 const LIMITS: readonly (keyof ResourceLimits)[] = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];
 const DEFAULT_IDLE_TIMEOUT_MS = 10_000;
+/** Tasks in flight whose start the threads report while they run (at least; 4 per thread). More count when they end. */
+const START_SLOTS = 256;
 
 // Piscina loads the entry in each thread: the TypeScript source under Node's type stripping, the built JavaScript from the package.
 const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './entry.ts' : './entry.js', import.meta.url).href;
@@ -127,6 +129,8 @@ export class WorkerPool implements PoolGauges, AsyncDisposable {
   readonly attributes: Attributes;
   readonly #piscina: Piscina<TaskMessage, Reply>;
   readonly #unwatch: () => void;
+  /** Its tasks' time on its threads (the utilization metric reads it). */
+  readonly busy: BusyTime;
   #closing: Promise<void> | undefined;
 
   constructor(options: WorkerPoolOptions = {}) {
@@ -135,10 +139,13 @@ export class WorkerPool implements PoolGauges, AsyncDisposable {
     this.minThreads = settled.minThreads;
     this.maxThreads = settled.maxThreads;
     this.attributes = poolAttributes(this.name);
+    this.busy = new BusyTime(Math.max(START_SLOTS, this.maxThreads * 4));
+    const workerData: WorkerData = { starts: this.busy.starts };
     this.#piscina = new Piscina<TaskMessage, Reply>({
       filename: ENTRY,
       name: 'default',
       env: threadEnv(),
+      workerData,
       minThreads: settled.minThreads,
       maxThreads: settled.maxThreads,
       idleTimeout: settled.idleTimeout,
@@ -172,10 +179,7 @@ export class WorkerPool implements PoolGauges, AsyncDisposable {
     return this.#piscina.queueSize;
   }
 
-  /** Compute time used since the pool started over what its threads could have given, 0..1 (Piscina's measure). */
-  get utilization(): number {
-    return this.#piscina.utilization;
-  }
+
 
   /** Tasks that ended, however. */
   get completed(): number {
@@ -205,16 +209,19 @@ export class WorkerPool implements PoolGauges, AsyncDisposable {
     const { value, list } = unwrapTransfer(input);
     const timeline = new Timeline();
     const open = startTaskSpan({ exportName: task.exportName, modulePath: task.modulePath, pool: this.name }, timeline);
-    const message: TaskMessage = { module: task.module, export: task.exportName, input: value, carrier: open?.carrier };
+    const slot = this.busy.claim();
+    const message: TaskMessage = { module: task.module, export: task.exportName, input: value, carrier: open?.carrier, slot };
     let reply: Reply;
     try {
       reply = await this.#piscina.run(message, signal || list ? { signal: signal ?? null, transferList: list } : undefined);
     } catch (raw) {
+      this.busy.settle(slot, undefined, undefined);
       // Aborted: the attempt's own reason (its timeout, the run's cancellation). Else the thread died or the pool refused.
       const error: unknown = signal?.aborted ? signal.reason : this.#failure(task, raw);
       if (open) endTaskSpan(open, timeline, { waitMs: undefined, runMs: undefined, threadId: undefined }, undefined, 0, error);
       throw error;
     }
+    this.busy.settle(slot, reply.started, reply.ended);
     const waitMs = reply.started - timeline.submitted;
     const runMs = reply.ended - reply.started;
     recordTask(this.attributes, waitMs, runMs);

@@ -14,6 +14,14 @@ export interface TaskMessage {
    * Absent when the task is not traced: the worker then records no spans.
    */
   readonly carrier: Record<string, string> | undefined;
+  /** Where the thread writes when the task started (an index into WorkerData.starts); -1: nowhere. */
+  readonly slot: number;
+}
+
+/** What each of a pool's threads gets once, when it starts (Piscina's workerData). */
+export interface WorkerData {
+  /** The pool's task start times, shared with the main thread (see BusyTime in metrics.ts). */
+  readonly starts: BigInt64Array<SharedArrayBuffer>;
 }
 
 /** A span context as plain data (its trace state as the W3C header string). */

@@ -164,7 +164,7 @@ export const METRICS = {
     name: 'spanflow.pool.utilization_ratio',
     instrument: 'gauge',
     unit: '1',
-    description: "A worker pool's compute time used since it started, over what its threads could have given (Piscina's utilization, 0..1).",
+    description: "A worker pool's busy thread-time since the previous collection (its tasks' time on its threads, measured by spanflow), over what maxThreads threads could have given in that time, 0..1.",
     attributes: [POOL_NAME],
   },
   poolWaitTime: {
