@@ -5,7 +5,6 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import type { IncomingHttpHeaders } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
@@ -14,41 +13,8 @@ import type { TracerProvider } from '@opentelemetry/sdk-trace';
 import { runScenarios, type ScenarioRun } from '../examples/video-render/pipeline.ts';
 import { startTelemetry } from '../exporters/otel/index.ts';
 import { METRICS, SECONDS_BUCKETS } from '../sdk/index.ts';
-import { loopbackServer } from './support.ts';
+import { attr, metricsOf, type OtlpMetric, type OtlpSpan, points, receiver, resourceOf, spansOf, value } from './otel-receiver.ts';
 
-// The parts of OTLP/JSON the assertions read.
-interface Attributed {
-  readonly attributes: readonly { key: string; value: { stringValue?: string; intValue?: string | number; doubleValue?: number; boolValue?: boolean } }[];
-}
-interface OtlpSpan extends Attributed {
-  readonly traceId: string;
-  readonly spanId: string;
-  readonly parentSpanId?: string;
-  readonly name: string;
-  readonly status?: { code?: number };
-}
-interface OtlpPoint extends Attributed {
-  readonly asDouble?: number;
-  readonly asInt?: string | number;
-  readonly explicitBounds?: number[];
-}
-interface OtlpMetric {
-  readonly name: string;
-  readonly unit: string;
-  readonly sum?: { isMonotonic?: boolean; dataPoints: OtlpPoint[] };
-  readonly histogram?: { dataPoints: OtlpPoint[] };
-  readonly gauge?: { dataPoints: OtlpPoint[] };
-}
-interface OtlpBody {
-  readonly resourceSpans?: { resource: Attributed; scopeSpans: { spans: OtlpSpan[] }[] }[];
-  readonly resourceMetrics?: { resource: Attributed; scopeMetrics: { metrics: OtlpMetric[] }[] }[];
-}
-interface Received {
-  readonly path: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly bytes: number;
-  readonly body: OtlpBody;
-}
 /** What test/fixtures/otel-child.ts prints. */
 interface ChildOut {
   readonly runs: string[][];
@@ -61,47 +27,6 @@ interface ChildOut {
   readonly ownSpans?: number;
   readonly ownMetrics?: string[];
 }
-
-/** An OTLP/HTTP receiver: records every POST (decoding http/json bodies); can refuse the first trace export. */
-async function receiver(options: { rejectFirstTraces?: boolean } = {}) {
-  const received: Received[] = [];
-  let rejected = 0;
-  const { url, close } = await loopbackServer((req, raw, res) => {
-    const path = req.url ?? '';
-    if (req.method !== 'POST' || (path !== '/v1/traces' && path !== '/v1/metrics')) {
-      res.writeHead(404).end();
-      return;
-    }
-    if (path === '/v1/traces' && options.rejectFirstTraces && rejected === 0) {
-      rejected++;
-      res.writeHead(400, { 'content-type': 'application/json' }).end('{"message":"refused by the test"}');
-      return;
-    }
-    const json = req.headers['content-type'] === 'application/json';
-    received.push({ path, headers: req.headers, bytes: raw.length, body: json ? (JSON.parse(raw.toString('utf8')) as OtlpBody) : {} });
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-  });
-  return { url, received, close };
-}
-
-const spansOf = (received: readonly Received[]): OtlpSpan[] =>
-  received.flatMap((r) => r.body.resourceSpans ?? []).flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
-const resourceOf = (received: readonly Received[], path: string): Attributed | undefined => {
-  const body = received.find((r) => r.path === path)?.body;
-  return (body?.resourceSpans ?? body?.resourceMetrics)?.[0]?.resource;
-};
-const attr = (item: Attributed | undefined, key: string): unknown => {
-  const value = item?.attributes.find((a) => a.key === key)?.value;
-  return value?.stringValue ?? value?.intValue ?? value?.doubleValue ?? value?.boolValue;
-};
-/** The last (cumulative) export of each metric. */
-function metricsOf(received: readonly Received[]): Map<string, OtlpMetric> {
-  const byName = new Map<string, OtlpMetric>();
-  for (const rm of received.flatMap((r) => r.body.resourceMetrics ?? [])) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) byName.set(m.name, m);
-  return byName;
-}
-const points = (metric: OtlpMetric | undefined): OtlpPoint[] => (metric?.sum ?? metric?.histogram ?? metric?.gauge)?.dataPoints ?? [];
-const value = (point: OtlpPoint): number => Number(point.asDouble ?? point.asInt);
 
 const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('OTEL_')));
 const fixture = fileURLToPath(new URL('./fixtures/otel-child.ts', import.meta.url));

@@ -9,13 +9,8 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
-import { loopbackServer } from './support.ts';
+import { type Received, receiver, spansOf } from './otel-receiver.ts';
 
-interface Post {
-  readonly path: string;
-  readonly contentType: string | undefined;
-  readonly spanIds: string[];
-}
 /** What test/fixtures/otel-review-child.ts prints. */
 interface ChildOut {
   readonly threw: false | string;
@@ -31,22 +26,6 @@ interface ChildOut {
   readonly messages: { level: string; text: string }[];
 }
 
-/** A loopback OTLP/HTTP receiver recording every POST; `silent` accepts requests and never answers. */
-async function receiver(options: { silent?: boolean } = {}) {
-  const posts: Post[] = [];
-  let requests = 0;
-  const { url, close } = await loopbackServer((req, body, res) => {
-    requests++;
-    const contentType = req.headers['content-type'];
-    const raw = body.toString('utf8');
-    const spanIds = contentType === 'application/json' ? [...raw.matchAll(/"spanId":"([0-9a-f]+)"/g)].map((m) => m[1] ?? '') : [];
-    posts.push({ path: req.url ?? '', contentType, spanIds });
-    if (options.silent) return; // never answers
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-  });
-  return { url, posts, requests: () => requests, close };
-}
-
 const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('OTEL_') && !key.startsWith('REVIEW_')));
 const fixture = fileURLToPath(new URL('./fixtures/otel-review-child.ts', import.meta.url));
 const FAST = { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TIMEOUT: '300', OTEL_BSP_SCHEDULE_DELAY: '20' };
@@ -55,8 +34,8 @@ async function child(mode: 'once' | 'twice', env: Record<string, string>): Promi
   const { stdout } = await promisify(execFile)(process.execPath, [fixture, mode], { env: { ...cleanEnv, ...env }, timeout: 15_000 });
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as ChildOut;
 }
-const paths = (posts: readonly Post[]) => new Set(posts.map((p) => p.path));
-const spanIds = (posts: readonly Post[]) => posts.flatMap((p) => p.spanIds);
+const paths = (received: readonly Received[]) => new Set(received.map((r) => r.path));
+const spanIds = (received: readonly Received[]) => spansOf(received).map((span) => span.spanId);
 
 describe('startTelemetry honours the OTEL_* switches', () => {
   test('OTEL_SDK_DISABLED=true starts no SDK, sends nothing, pipelines run, and shutdown resolves', async () => {
@@ -68,7 +47,7 @@ describe('startTelemetry honours the OTEL_* switches', () => {
       assert.equal(out.tracing, false, 'no tracer provider registered');
       assert.equal(out.metering, false, 'no meter provider registered');
       assert.equal(out.shutdown, 'resolved');
-      assert.equal(collector.requests(), 0);
+      assert.equal(collector.received.length, 0);
       assert.ok(out.messages.some((m) => /OTEL_SDK_DISABLED/.test(m.text)), 'said so through diag');
     } finally {
       await collector.close();
@@ -82,7 +61,7 @@ describe('startTelemetry honours the OTEL_* switches', () => {
       assert.equal(out.threw, false);
       assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
       assert.equal(out.shutdown, 'resolved');
-      assert.equal(collector.requests(), 0);
+      assert.equal(collector.received.length, 0);
       assert.deepEqual(out.messages.filter((m) => m.level === 'error'), []);
     } finally {
       await collector.close();
@@ -99,8 +78,8 @@ describe('startTelemetry honours the OTEL_* switches', () => {
         const out = await child('once', { ...FAST, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, [variable]: 'none' });
         assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
         assert.equal(out.shutdown, 'resolved');
-        assert.ok(paths(collector.posts).has(kept), `${variable}=none: ${kept} still exported`);
-        assert.ok(!paths(collector.posts).has(gone), `${variable}=none: nothing sent to ${gone}`);
+        assert.ok(paths(collector.received).has(kept), `${variable}=none: ${kept} still exported`);
+        assert.ok(!paths(collector.received).has(gone), `${variable}=none: nothing sent to ${gone}`);
       } finally {
         await collector.close();
       }
@@ -116,8 +95,8 @@ describe('startTelemetry honours the OTEL_* switches', () => {
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${collector.url}/custom/spans`,
       });
       assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
-      assert.deepEqual([...paths(collector.posts)].sort(), ['/base/v1/metrics', '/custom/spans']);
-      assert.ok(spanIds(collector.posts).length > 0, 'the spans arrived at the traces endpoint');
+      assert.deepEqual([...paths(collector.received)].sort(), ['/base/v1/metrics', '/custom/spans']);
+      assert.ok(spanIds(collector.received).length > 0, 'the spans arrived at the traces endpoint');
     } finally {
       await collector.close();
     }
@@ -132,7 +111,7 @@ describe('startTelemetry refuses an OTLP protocol it cannot send', () => {
       assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded'], 'pipelines still run');
       assert.equal(out.tracing, false, 'no tracer provider was started');
       assert.equal(out.metering, false, 'no meter provider was started');
-      assert.equal(collector.requests(), 0, 'nothing was sent over another protocol');
+      assert.equal(collector.received.length, 0, 'nothing was sent over another protocol');
       return String(out.threw);
     } finally {
       await collector.close();
@@ -165,7 +144,7 @@ describe('startTelemetry refuses an OTLP protocol it cannot send', () => {
         const out = await child('once', { ...FAST, ...env, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url });
         assert.equal(out.threw, false);
         assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
-        assert.equal(spanIds(collector.posts).length, 3 * 3, 'the spans arrived over http/json');
+        assert.equal(spanIds(collector.received).length, 3 * 3, 'the spans arrived over http/json');
       } finally {
         await collector.close();
       }
@@ -196,9 +175,9 @@ describe('startTelemetry never hurts the application', () => {
       assert.ok(out.statuses.every((s) => s === 'succeeded'));
       assert.ok(out.heapGrowth < 100 * 1024 * 1024, `heap grew ${out.heapGrowth} bytes`);
       assert.equal(out.shutdown, 'resolved');
-      const batches = collector.posts.filter((p) => p.path === '/v1/traces');
+      const batches = collector.received.filter((p) => p.path === '/v1/traces');
       assert.ok(batches.length > 0, 'span exports were attempted');
-      for (const batch of batches) assert.ok(batch.spanIds.length <= 10, `an export carried ${batch.spanIds.length} spans`);
+      for (const batch of batches) assert.ok(spanIds([batch]).length <= 10, `an export carried ${spanIds([batch]).length} spans`);
       assert.ok(spanIds(batches).length < 3 * 2000, 'spans beyond the queue were dropped, not buffered');
     } finally {
       await collector.close();
@@ -252,8 +231,8 @@ describe('startTelemetry never hurts the application', () => {
       assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
       assert.equal(out.shutdown, 'resolved');
       assert.doesNotMatch(stderr, /TimeoutOverflowWarning/);
-      assert.equal(spanIds(collector.posts).length, 3 * 3, 'every span arrived');
-      assert.ok(paths(collector.posts).has('/v1/metrics'), 'the metrics arrived');
+      assert.equal(spanIds(collector.received).length, 3 * 3, 'every span arrived');
+      assert.ok(paths(collector.received).has('/v1/metrics'), 'the metrics arrived');
     } finally {
       await collector.close();
     }
@@ -268,10 +247,10 @@ describe('startTelemetry never hurts the application', () => {
       assert.equal(out.shutdown, 'resolved');
       assert.equal(out.shutdownAgain, 'resolved');
       assert.ok(out.messages.some((m) => m.level === 'info' && /already started/.test(m.text)), 'the second call said so');
-      const ids = spanIds(collector.posts.filter((p) => p.path === '/v1/traces'));
+      const ids = spanIds(collector.received.filter((p) => p.path === '/v1/traces'));
       assert.equal(ids.length, 3 * 3, 'a run span and two step spans per run, each once');
       assert.equal(new Set(ids).size, ids.length, 'no span exported twice');
-      assert.ok(paths(collector.posts).has('/v1/metrics'), 'the shutdown flushed the metrics');
+      assert.ok(paths(collector.received).has('/v1/metrics'), 'the shutdown flushed the metrics');
     } finally {
       await collector.close();
     }
