@@ -161,17 +161,22 @@ describe('without shutdownOn (the default)', { skip: NEEDS_POSTGRES }, () => {
   }
 });
 
-describe('shutdownOn in this process', () => {
+describe('shutdownOn in this process', HANG_GUARD, () => {
   const counts = () => ({ SIGTERM: process.listenerCount('SIGTERM'), SIGINT: process.listenerCount('SIGINT'), SIGHUP: process.listenerCount('SIGHUP') });
-
-  test('one listener per signal however many runs and batches watch it, and none once they end, whichever way', async () => {
-    const before = counts();
-    const gate = latch();
+  /** A pipeline whose step says it started, then waits for the gate. */
+  const gated = (name: string) => {
     const started = latch();
-    const waiting = pipeline('waits').step('wait', async () => {
+    const gate = latch();
+    const waiting = pipeline(name).step('wait', async () => {
       started.resolve();
       await gate.promise;
     });
+    return { waiting, started: started.promise, open: gate.resolve };
+  };
+
+  test('one listener per signal however many runs and batches watch it, and none once they end, whichever way', async () => {
+    const before = counts();
+    const { waiting, started, open } = gated('waits');
     const failing = pipeline('fails').step('boom', () => {
       throw new Error('boom');
     });
@@ -182,11 +187,11 @@ describe('shutdownOn in this process', () => {
       failing.run(undefined, { shutdownOn: ['SIGINT', 'SIGINT'] }),
     ];
     const batch = stages<number>('batch').stage('double', { tasks: async (n: number) => n * 2 }).start({ shutdownOn: ['SIGTERM'] });
-    await started.promise;
+    await started;
     assert.deepEqual(counts(), { ...before, SIGTERM: before.SIGTERM + 1, SIGINT: before.SIGINT + 1 });
     cancel.abort('enough');
     await batch.feed([1, 2, 3]);
-    gate.resolve();
+    open();
     const results = await Promise.all(runs);
     assert.deepEqual(results.map((r) => r.status), ['succeeded', 'cancelled', 'failed']);
     assert.equal((await batch.join()).status, 'succeeded');
@@ -195,15 +200,11 @@ describe('shutdownOn in this process', () => {
 
   test('without the option nothing is installed', async () => {
     const before = counts();
-    const started = latch();
-    const gate = latch();
-    const run = pipeline('plain').step('wait', async () => {
-      started.resolve();
-      await gate.promise;
-    }).run(undefined);
-    await started.promise;
+    const { waiting, started, open } = gated('plain');
+    const run = waiting.run(undefined);
+    await started;
     assert.deepEqual(counts(), before);
-    gate.resolve();
+    open();
     await run;
   });
 
@@ -213,8 +214,8 @@ describe('shutdownOn in this process', () => {
     const mine = () => {
       heard++;
     };
-    process.on('SIGHUP', mine);
-    try {
+    /** A run watching SIGHUP, under way (its step waits for cancellation) once the promise resolves. */
+    const watching = async () => {
       const started = latch();
       const run = pipeline('watched')
         .step('wait', async ({ signal }) => {
@@ -223,28 +224,29 @@ describe('shutdownOn in this process', () => {
         })
         .run(undefined, { shutdownOn: ['SIGHUP'] });
       await started.promise;
+      return { run }; // not the handle itself: it is a thenable, and returning it would wait for the run's end
+    };
+    /** Once a run has settled, the signal is the application's again: only its listener is left. */
+    const settled = async () => {
+      while (process.listenerCount('SIGHUP') > before.SIGHUP + 1) await new Promise((resolve) => setImmediate(resolve));
+    };
+    process.on('SIGHUP', mine);
+    try {
+      const { run } = await watching();
       assert.equal(process.listenerCount('SIGHUP'), before.SIGHUP + 2);
       process.kill(process.pid, 'SIGHUP');
       const result = await run;
       assert.equal(result.status, 'cancelled');
       assert.ok(result.error instanceof CancelledError && result.error.cause instanceof ShutdownSignalError);
       assert.equal(result.error.cause.signal, 'SIGHUP');
-      while (process.listenerCount('SIGHUP') > before.SIGHUP + 1) await new Promise((resolve) => setImmediate(resolve));
+      await settled();
       assert.equal(heard, 1, 'the application heard it, and the process goes on');
 
       // The next run watches again, as the first did.
-      const again = latch();
-      const second = pipeline('watched-again')
-        .step('wait', async ({ signal }) => {
-          again.resolve();
-          await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
-        })
-        .run(undefined, { shutdownOn: ['SIGHUP'] });
-      await again.promise;
+      const { run: second } = await watching();
       process.kill(process.pid, 'SIGHUP');
       assert.equal((await second).status, 'cancelled');
-      // Once it has settled, the signal is the application's again: only its listener is left.
-      while (process.listenerCount('SIGHUP') > before.SIGHUP + 1) await new Promise((resolve) => setImmediate(resolve));
+      await settled();
       assert.equal(heard, 2);
     } finally {
       process.off('SIGHUP', mine);
