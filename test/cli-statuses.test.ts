@@ -60,6 +60,7 @@ describe('runs a crash or a run under way left behind', { skip: NEEDS_POSTGRES }
     assert.match(shown, /\nduration\s+≥ \S+ m?s \(at least: up to its last heartbeat, before its process stopped\)\n/);
     assert.match(shown, /\nended\s+\S+ \S+ or later \(its last heartbeat\)\n/);
     assert.equal(JSON.parse(await ok(['show', ...at, runId, '--json'])).durationIsLowerBound, true);
+    assert.equal(JSON.parse(await ok(['export', ...at, runId])).run.durationIsLowerBound, true);
     assert.match(await ok(['timeline', ...at, runId]), /^doomed run [0-9a-f]{8} · interrupted · ≥ \S+ m?s\n/);
     assert.equal(JSON.parse(await ok(['timeline', ...at, runId, '--json'])).durationIsLowerBound, true);
     assert.match(await ok(['timeline', ...at, runId, '--mermaid']), /\n {2}title doomed run [0-9a-f]{8} interrupted ≥ \S+ m?s\n/);

@@ -6,6 +6,7 @@ import { asEvent, type StoredEvent } from '../../exporters/postgres/index.ts';
 import type { SpanflowEvent } from '../../sdk/index.ts';
 import { CommandError, type Output } from '../io.ts';
 import { resolveRun, withStore } from '../store.ts';
+import { runJson } from './runs.ts';
 import { storeFlags } from './shared.ts';
 
 const PAGE = 10_000;
@@ -30,7 +31,7 @@ export function registerExport(program: Command, out: Output): void {
           after = page.at(-1)?.seq;
         } while (page.length === PAGE);
         const { steps, events: _none, ...summary } = run;
-        return { run: summary, steps, events };
+        return { run: runJson(summary), steps, events };
       });
       out.json(exported);
     });
