@@ -88,7 +88,7 @@ class GraphRun<S, C> {
   readonly #outputs: Map<string, unknown>;
   readonly #joins = new Map<string, JoinState>();
   /** Parents reachable from the start node, by node, for a resumed run (computed once per node). */
-  readonly #reachedParents = new Map<string, readonly string[]>();
+  readonly #reachedParents: Map<string, readonly string[]> | undefined;
   /** Nodes started or skipped: each is settled at most once per run. */
   readonly #claimed = new Set<string>();
   readonly #queue = new Fifo<GraphNode<S, C>>();
@@ -120,6 +120,7 @@ class GraphRun<S, C> {
     this.#outputs = new Map(Object.entries(options.outputs ?? {}));
     this.#start = options.resumeFrom ?? graph.shape.root;
     this.#reach = this.#start === graph.shape.root ? undefined : reachable(this.#start, graph.shape.successors, graph.nodes as never);
+    this.#reachedParents = this.#reach && new Map();
     this.#shared = { state, context: this.#context, runId: env.runId, output: this.#output, suspend: this.#suspend };
   }
 
@@ -394,11 +395,11 @@ class GraphRun<S, C> {
    * slice, so timers (step and run timeouts, heartbeats, dashboards), I/O and cancellation keep their
    * time while a producer that never waits runs. `undefined`: go on at once.
    */
-  readonly #pace = (): Promise<void> | undefined => {
+  #pace(): Promise<void> | undefined {
     const room = this.#env.bus.ready();
     if (!turnDue()) return room;
     return room ? room.then(nextTurn) : nextTurn();
-  };
+  }
 
   async #decide(node: SwitchNode<S, C>, args: StepArgs<S, C>): Promise<Decision> {
     const route = await node.fn(args);
@@ -470,7 +471,7 @@ class GraphRun<S, C> {
         if (emitter.wants('step_queued')) emitter.emit({ type: 'step_queued', node: worker.name, nodeKind: worker.kind, index });
         return this.#attempts(worker, item, index, signal);
       },
-      ready: this.#pace,
+      ready: () => this.#pace(),
     });
     this.#maps[node.name] = { items, peakWorkers };
     if (failure) throw failure;
@@ -540,11 +541,12 @@ class GraphRun<S, C> {
   #parents(name: string): readonly string[] {
     const parents = this.#graph.shape.parents.get(name) ?? [];
     const reach = this.#reach;
-    if (!reach || parents.length === 0) return parents;
-    let reached = this.#reachedParents.get(name);
+    const cache = this.#reachedParents;
+    if (!reach || !cache || parents.length === 0) return parents;
+    let reached = cache.get(name);
     if (!reached) {
       reached = parents.filter((p) => reach.has(p));
-      this.#reachedParents.set(name, reached);
+      cache.set(name, reached);
     }
     return reached;
   }
