@@ -2,7 +2,8 @@
 // the embedded database (PGlite): step and pipeline names with line breaks and
 // other control characters keep one row per step in every table; names with
 // what Mermaid's gantt syntax reads as its own (':', '#', ';', '%%', a leading
-// keyword) stay task names; a thrown non-Error reads as its JSON.
+// keyword) stay task names; a thrown non-Error reads as its JSON; an error
+// handler's error does not hide the error it handled.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -29,6 +30,7 @@ const ODD_PIPELINE = 'odd\npipeline';
 let controlRun: string;
 let ganttRun: string;
 let thrownRun: string;
+let handledRun: string;
 
 before(async () => {
   const store = await openStore({ dataDir: folder.path });
@@ -53,6 +55,17 @@ before(async () => {
     await pipeline('throws-object')
       .step('s', () => {
         throw { code: 1, reason: 'quota' };
+      })
+      .run(undefined, { persist: store })
+  ).runId;
+  handledRun = (
+    await pipeline('handled')
+      .step('fetch', () => {
+        throw new Error('upstream down');
+      }, {
+        onError: () => {
+          throw new Error('payment provider unavailable');
+        },
       })
       .run(undefined, { persist: store })
   ).runId;
@@ -126,5 +139,15 @@ describe('a thrown value that is not an Error', () => {
       'the run keeps what the step threw as its cause',
     );
     for (const text of [runs, show, JSON.stringify(exported)]) assert.ok(!text.includes('[object Object]'));
+  });
+});
+
+describe('an error handler that throws', () => {
+  test('show and runs name its error and, after it, the error it was handling', async () => {
+    const show = await ok(['show', ...at, handledRun]);
+    assert.match(show, /\nfetch\s+failed\s+Error: payment provider unavailable \(caused by Error: upstream down\)\n/);
+    assert.match(show, /\nerror\s+StepFailedError: step 'fetch' failed after 1 attempt: payment provider unavailable \(caused by Error: upstream down\)\n/);
+    const runs = await ok(['runs', ...at, '--pipeline', 'handled'], { columns: 300 });
+    assert.match(runs, /payment provider unavailable \(caused by Error: upstream down\)\n/);
   });
 });

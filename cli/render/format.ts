@@ -75,10 +75,22 @@ export function status(out: Output, value: string): string {
   return format ? out.style(format, value) : value;
 }
 
-/** `Type: message`, on one line. */
+/** Causes an error line follows. */
+const MAX_CAUSES = 4;
+
+/**
+ * `Type: message`, on one line, then each cause the message does not already
+ * say (an error handler's error hides the one it handled otherwise).
+ */
 export function errorLine(error: ErrorInfo | null | undefined): string {
   if (!error) return '';
-  return `${error.type}: ${oneLine(error.message)}`;
+  let line = `${oneLine(error.type)}: ${oneLine(error.message)}`;
+  let cause = error.cause;
+  for (let depth = 0; cause && depth < MAX_CAUSES; cause = cause.cause, depth++) {
+    const said = oneLine(cause.message);
+    if (!line.includes(said)) line += ` (caused by ${oneLine(cause.type)}: ${said})`;
+  }
+  return line;
 }
 
 /** Text on one line (line breaks and tabs become spaces, other control characters visible), for table cells. */
