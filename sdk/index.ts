@@ -8,6 +8,7 @@ export { type ErrorAction, type RetryOption, type RetryPolicy, backoffDelay } fr
 export * from './graph/index.ts';
 export { Meta, type MetaScopes } from './meta.ts';
 export {
+  type DropReason,
   type PersistOption,
   type PipelineDescription,
   type Recording,
@@ -15,6 +16,7 @@ export {
   type RunRecorder,
   registerDefaultRecorder,
 } from './persist.ts';
+export { safeJson, safeText } from './serialize.ts';
 export * from './stages/index.ts';
 export { ATTR, configureTelemetry, type Instrument, type MetricDef, type MetricKey, METRICS, type PayloadOptions, SECONDS_BUCKETS, type TelemetryOptions } from './telemetry/index.ts';
 export { collectRun, type CollectedRun } from './testing.ts';

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { EventBus, EventListener } from './emitter.ts';
 import type { EventType, ItemCounts } from './events.ts';
+import { safeJson } from './serialize.ts';
 import type { FailedItem } from './stages/types.ts';
 import { ATTR } from './telemetry/attributes.ts';
 import type { Telemetry } from './telemetry/index.ts';
@@ -31,10 +32,17 @@ export interface RecordingContext {
   /** The span id (16 hex digits) of a step attempt's span, while the attempt runs and telemetry is on. */
   spanId(runId: string, node: string, index: number | undefined): string | undefined;
   /** Counts rows the store could not write in `spanflow.persistence.dropped` (a no-op without a meter). */
-  countDropped(count: number, reason: 'buffer_full' | 'write_failed'): void;
+  countDropped(count: number, reason: DropReason): void;
   /** A stage batch's item counts so far, cheap to read at any time (undefined for graph runs). */
   readonly items: (() => ItemCounts) | undefined;
 }
+
+/**
+ * Why a store could not write rows: its buffer was full, the database could
+ * not be written (unreachable past close, or failing in a way no retry fixes),
+ * or it refused those rows (a value it does not take).
+ */
+export type DropReason = 'buffer_full' | 'write_failed' | 'rejected';
 
 /** One run tree being recorded: the listener that takes its events. */
 export interface Recording {
@@ -126,7 +134,11 @@ function recordingContext(telemetry: Telemetry | undefined, items: (() => ItemCo
   };
 }
 
-/** A description with its hash: the SHA-256 of the graph's JSON, so an unchanged definition keeps its hash. */
+/**
+ * A description with its hash: the SHA-256 of the graph's JSON (the stored
+ * serializer's, so meta holding a bigint or a cycle hashes too), so an
+ * unchanged definition keeps its hash.
+ */
 export function describePipeline(
   name: string,
   kind: PipelineDescription['kind'],
@@ -134,6 +146,6 @@ export function describePipeline(
   mermaid: string,
   subPipelines: readonly PipelineDescription[],
 ): PipelineDescription {
-  const hash = createHash('sha256').update(JSON.stringify(graph)).digest('hex').slice(0, 16);
+  const hash = createHash('sha256').update(safeJson(graph)).digest('hex').slice(0, 16);
   return { name, kind, hash, graph, mermaid, subPipelines };
 }

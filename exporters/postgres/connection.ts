@@ -2,7 +2,7 @@
 // or from the environment) through `pg`, or else an embedded PGlite database
 // in a local folder, so the first run needs no server.
 
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
 import pg from 'pg';
@@ -37,6 +37,10 @@ export interface Connection {
   readonly writers: number;
   /** Lets go of the embedded database's folder (after the database closed). */
   readonly release: () => void;
+  /** Stops an open still under way (waiting for a busy folder, or about to start PGlite): the store is closing. */
+  readonly abort: () => void;
+  /** What an open under way waits for, in words (another process holding the folder), if anything. */
+  readonly waitingFor: () => string | undefined;
 }
 
 export const DEFAULT_DATA_DIR = '.spanflow/db';
@@ -77,7 +81,8 @@ export function connect(options: ConnectionOptions): Connection {
     // that would be an uncaught exception.
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
-    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), kind: 'postgres', location: redact(url), writers, release: () => {} };
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { db, kind: 'postgres', location: redact(url), writers, release: () => {}, abort: () => {}, waitingFor: () => undefined };
   }
   if (options.pglite) {
     return {
@@ -86,19 +91,46 @@ export function connect(options: ConnectionOptions): Connection {
       location: 'PGlite (given)',
       writers: 1,
       release: () => {},
+      abort: () => {},
+      waitingFor: () => undefined,
     };
   }
   const dir = resolve(options.dataDir ?? process.env.SPANFLOW_DATA_DIR ?? DEFAULT_DATA_DIR);
   let release = () => {};
+  let holder: number | undefined;
+  const aborted = new AbortController();
   const dialect = new PGliteDialect({
     pglite: async () => {
       mkdirSync(dir, { recursive: true });
+      // PGlite says only "failed to initialize properly" (or throws a bare errno object) in a folder it cannot write.
+      accessSync(dir, constants.W_OK);
       // Next to the folder, not in it: PGlite's initdb wants an empty folder.
-      release = await lockFolder(`${dir}.lock`, dir, options.lockWaitMs ?? 10_000);
-      // Loaded only when used: a server-backed store never pays for the WebAssembly build.
-      const { PGlite } = await import('@electric-sql/pglite');
-      return PGlite.create(dir);
+      release = await lockFolder(`${dir}.lock`, dir, options.lockWaitMs ?? 10_000, {
+        signal: aborted.signal,
+        onWait: (pid) => {
+          holder = pid;
+        },
+      });
+      holder = undefined;
+      try {
+        aborted.signal.throwIfAborted();
+        // Loaded only when used: a server-backed store never pays for the WebAssembly build.
+        const { PGlite } = await import('@electric-sql/pglite');
+        aborted.signal.throwIfAborted();
+        return await PGlite.create(dir);
+      } catch (error) {
+        release();
+        throw error;
+      }
     },
   });
-  return { db: new Kysely<Database>({ dialect }), kind: 'pglite', location: dir, writers: 1, release: () => release() };
+  return {
+    db: new Kysely<Database>({ dialect }),
+    kind: 'pglite',
+    location: dir,
+    writers: 1,
+    release: () => release(),
+    abort: () => aborted.abort(new Error(`the store at ${dir} was closed while it opened`)),
+    waitingFor: () => (holder === undefined ? undefined : `still waiting for the embedded database in ${dir}, which another process (pid ${holder}) holds`),
+  };
 }

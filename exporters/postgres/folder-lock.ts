@@ -36,18 +36,24 @@ function tryTake(file: string): number | undefined {
 
 /**
  * Takes the lock `file`, waiting up to `waitMs` while another live process
- * holds it. Returns its release.
+ * holds it (telling `onWait` who), or until `signal` aborts. Returns its release.
  */
-export async function lockFolder(file: string, folder: string, waitMs: number): Promise<() => void> {
+export async function lockFolder(
+  file: string,
+  folder: string,
+  waitMs: number,
+  { signal, onWait }: { readonly signal?: AbortSignal; readonly onWait?: (pid: number) => void } = {},
+): Promise<() => void> {
   const deadline = Date.now() + waitMs;
   for (let owner = tryTake(file); owner !== undefined; owner = tryTake(file)) {
+    onWait?.(owner);
     if (Date.now() >= deadline) {
       throw new FolderBusyError(
         `the embedded database in ${folder} is open in another process (pid ${owner}), and only one process at a time may use it: ` +
           'wait for that one to finish, or keep runs in a Postgres server (SPANFLOW_DATABASE_URL=postgres://…)',
       );
     }
-    await sleep(100);
+    await sleep(100, undefined, { signal });
   }
   held.add(file);
   if (!exitHook) {

@@ -2,7 +2,7 @@
 // written, and the batch being written (kept until it is, so a retry sends
 // the same rows and a run's rows stay in order).
 
-import type { PipelineDescription, SpanflowEvent } from '../../sdk/index.ts';
+import type { PipelineDescription, RecordingContext, SpanflowEvent } from '../../sdk/index.ts';
 import type { StepState } from './rows.ts';
 import type { RunTrack } from './writer.ts';
 
@@ -15,18 +15,26 @@ export const DONE = 4;
 
 export interface Batch {
   readonly pipelines: PipelineDescription[];
+  /** Where a pipeline row not written is counted (the run tree that brought it). */
+  readonly pipelineOwners: RecordingContext[];
   readonly runs: RunTrack[];
   readonly steps: StepState[];
   readonly stepOwners: RunTrack[];
   readonly events: SpanflowEvent[];
   readonly eventOwners: RunTrack[];
   part: number;
-  /** A try failed in a way that may have committed it anyway (the connection dropped): a retry may find its rows there. */
-  uncertain: boolean;
+  /**
+   * The events at the front of the batch that a failed try may have committed
+   * anyway (the connection dropped before the answer came): a retry may find them there.
+   */
+  uncertain: number;
+  /** close() gave up on this batch while a statement of it was under way: its rows are counted as dropped already. */
+  abandoned: boolean;
 }
 
 export class Lane {
   pipelines: PipelineDescription[] = [];
+  pipelineOwners: RecordingContext[] = [];
   readonly runs = new Map<string, RunTrack>();
   readonly steps = new Map<StepState, RunTrack>();
   events: SpanflowEvent[] = [];
@@ -46,7 +54,9 @@ export class Lane {
 
   take(size: number): Batch {
     const pipelines = this.pipelines;
+    const pipelineOwners = this.pipelineOwners;
     this.pipelines = [];
+    this.pipelineOwners = [];
     const runs = [...this.runs.values()];
     this.runs.clear();
     const steps: StepState[] = [];
@@ -70,6 +80,6 @@ export class Lane {
       this.owners = this.owners.slice(this.head);
       this.head = 0;
     }
-    return { pipelines, runs, steps, stepOwners, events, eventOwners, part: PIPELINES, uncertain: false };
+    return { pipelines, pipelineOwners, runs, steps, stepOwners, events, eventOwners, part: PIPELINES, uncertain: 0, abandoned: false };
   }
 }

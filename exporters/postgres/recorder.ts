@@ -100,7 +100,7 @@ export class Recorder {
       const key = `${d.name} ${d.hash}`;
       if (this.#known.has(key)) continue;
       this.#known.add(key);
-      writer.pipeline(lane, d);
+      writer.pipeline(lane, d, context);
     }
     return description.kind === 'graph'
       ? { listener: this.#graphListener(lane, byName, context), ready: () => writer.ready() }

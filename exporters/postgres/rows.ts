@@ -1,10 +1,11 @@
 // Events and run state turned into rows. Values from users (tokens, meta,
 // error messages) can hold what Postgres refuses (NUL characters, lone UTF-16
-// surrogates) or what JSON cannot say (bigints, cycles): they are made safe
-// here, so one odd value never costs a whole batch.
+// surrogates) or what JSON cannot say (bigints, cycles): the engine's one
+// serializer (safeJson, safeText) makes them safe, so one odd value never
+// costs a whole batch.
 
 import { hostname } from 'node:os';
-import type { ErrorInfo, MetaSnapshot, RunMetrics, SpanflowEvent, StepStatus } from '../../sdk/index.ts';
+import { type ErrorInfo, type MetaSnapshot, type RunMetrics, type SpanflowEvent, type StepStatus, safeJson, safeText } from '../../sdk/index.ts';
 import type { StoredNodeKind, StoredRunStatus } from './schema.ts';
 
 /** What the recorder knows of one run; written as its row (an upsert) whenever it changed. */
@@ -49,45 +50,6 @@ export interface StepState {
   spanId: string | undefined;
 }
 
-const UNSAFE_ESCAPE = /\\u0000|\\ud[89a-f]/i;
-
-/** Strings Postgres takes: no NUL, no lone surrogate. */
-export function safeText(value: string): string {
-  const text = value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value;
-  return text.isWellFormed() ? text : text.toWellFormed();
-}
-
-function scrubbing(): (key: string, value: unknown) => unknown {
-  const seen = new WeakSet<object>();
-  return (_key, value) => {
-    if (typeof value === 'string') return safeText(value);
-    if (typeof value === 'bigint') return value.toString();
-    if (typeof value === 'object' && value !== null) {
-      if (seen.has(value)) return '[Circular]';
-      seen.add(value);
-    }
-    return value;
-  };
-}
-
-/** JSON text that `jsonb` accepts, whatever the value holds. */
-export function safeJson(value: unknown): string {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch {
-    // A bigint or a cycle: the slow path below copes with both.
-  }
-  if (text === undefined || (text.includes('\\u') && UNSAFE_ESCAPE.test(text))) {
-    try {
-      text = JSON.stringify(value, scrubbing());
-    } catch (error) {
-      text = JSON.stringify({ unserializable: safeText(String(error)) });
-    }
-  }
-  return text ?? 'null';
-}
-
 const QUOTED = /["\\]/g;
 
 /**
@@ -108,7 +70,11 @@ export function arrayLiteral(values: readonly (string | number | null)[]): strin
 }
 
 const jsonOrNull = (value: unknown): string | null => (value === undefined ? null : safeJson(value));
-const textOrNull = (value: string | undefined): string | null => (value === undefined ? null : safeText(value));
+/** Text for a text column. A value that should have been a string and is not (an item id given as a number from plain JavaScript) is stored as its JSON, not refused. */
+function textOrNull(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  return typeof value === 'string' ? safeText(value) : safeJson(value);
+}
 const dateOrNull = (ms: number | undefined): Date | null => (ms === undefined ? null : new Date(ms));
 
 const host = hostname();
@@ -221,7 +187,7 @@ export function eventColumns(events: readonly SpanflowEvent[]) {
       // A stage event: its node is `stage` or `stage/task`, its item the item's id; `data` keeps stage, task and index.
       const { runId, parentRunId, pipeline, seq, time, type, attempt, ...rest } = event as typeof event & { attempt?: number };
       nodes[i] = safeText('task' in rest ? `${rest.stage}/${rest.task}` : rest.stage);
-      items[i] = rest.itemId === undefined ? null : safeText(rest.itemId);
+      items[i] = textOrNull(rest.itemId);
       attempts[i] = attempt ?? null;
       data[i] = safeJson(rest);
     } else {
@@ -230,7 +196,7 @@ export function eventColumns(events: readonly SpanflowEvent[]) {
         attempt?: number;
         index?: number;
       };
-      nodes[i] = node === undefined ? null : safeText(node);
+      nodes[i] = textOrNull(node);
       items[i] = index === undefined ? null : String(index);
       attempts[i] = attempt ?? null;
       data[i] = safeJson(rest);

@@ -5,11 +5,21 @@
 // literals built in rows.ts.
 
 import { type Kysely, sql } from 'kysely';
-import type { PipelineDescription, SpanflowEvent } from '../../sdk/index.ts';
+import { type PipelineDescription, type SpanflowEvent, safeJson, safeText } from '../../sdk/index.ts';
+import { RowError } from './faults.ts';
 import { arrayLiteral, eventColumns, type RunState, runRow, type StepState, stepColumns } from './rows.ts';
 import type { Database } from './schema.ts';
 
 const RUN_CHUNK = 500;
+
+/** Rows made into SQL values; a value that cannot be is a data error of the rows given (the writer isolates it), not of the database. */
+function values<T>(make: () => T): T {
+  try {
+    return make();
+  } catch (error) {
+    throw new RowError(`a row could not be made into SQL values: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}
 
 /** An array parameter, as its literal text. */
 const lit = (values: readonly (string | number | null)[]) => sql.val(arrayLiteral(values));
@@ -40,7 +50,7 @@ export async function insertPipelines(db: Kysely<Database>, schema: string, pipe
   await db
     .withSchema(schema)
     .insertInto('pipelines')
-    .values(pipelines.map((p) => ({ name: p.name, hash: p.hash, kind: p.kind, graph: JSON.stringify(p.graph), mermaid: p.mermaid })))
+    .values(values(() => pipelines.map((p) => ({ name: safeText(p.name), hash: p.hash, kind: p.kind, graph: safeJson(p.graph), mermaid: safeText(p.mermaid) }))))
     .onConflict((oc) => oc.columns(['name', 'hash']).doNothing())
     .execute();
 }
@@ -52,7 +62,7 @@ export async function upsertRuns(db: Kysely<Database>, schema: string, runs: rea
     await db
       .withSchema(schema)
       .insertInto('runs')
-      .values(runs.slice(i, i + RUN_CHUNK).map((run) => ({ ...runRow(run), heartbeat_at: sql<Date>`now()` })))
+      .values(values(() => runs.slice(i, i + RUN_CHUNK).map((run) => ({ ...runRow(run), heartbeat_at: sql<Date>`now()` }))))
       .onConflict((oc) => oc.column('id').doUpdateSet(set))
       .execute();
   }
@@ -63,7 +73,7 @@ export async function upsertSteps(db: Kysely<Database>, schema: string, steps: r
   // One row per key in a statement (Postgres refuses to update a row twice in one upsert): the last state of each.
   const unique = new Map<string, StepState>();
   for (const step of steps) unique.set(`${step.runId} ${step.node} ${step.index ?? ''} ${step.attempt}`, step);
-  const c = stepColumns(unique.size === steps.length ? steps : [...unique.values()]);
+  const c = values(() => stepColumns(unique.size === steps.length ? steps : [...unique.values()]));
   await sql`insert into ${sql.table(`${schema}.step_attempts`)}
       (run_id, node, node_kind, attempt, item_index, item_id, status, started_at, ended_at, duration_ms, error, error_type, skip_reason, meta, span_id)
     select r, n, k, a, ix, id, st, to_timestamp(sa / 1000.0), to_timestamp(ea / 1000.0), d, e, et, sr, m, sp
@@ -81,7 +91,7 @@ export async function upsertSteps(db: Kysely<Database>, schema: string, steps: r
  * answer to the try before was lost) by the unique violation it gets.
  */
 export async function insertEvents(db: Kysely<Database>, schema: string, events: readonly SpanflowEvent[]): Promise<void> {
-  const c = eventColumns(events);
+  const c = values(() => eventColumns(events));
   await sql`insert into ${sql.table(`${schema}.events`)} (run_id, seq, time, type, node, item, attempt, data)
     select r, s, to_timestamp(t / 1000.0), ty, n, i, a, d
     from unnest(${lit(c.runIds)}::uuid[], ${lit(c.seqs)}::int4[], ${lit(c.times)}::float8[], ${lit(c.types)}::text[],

@@ -6,6 +6,7 @@ import { type Kysely, sql } from 'kysely';
 import type { PipelineDescription, Recording, RecordingContext, RunRecorder } from '../../sdk/index.ts';
 import { type Connection, type ConnectionOptions, connect } from './connection.ts';
 import { sweepInterrupted } from './crash.ts';
+import { classify, openError, StoreError } from './faults.ts';
 import { checkSchemaName, type MigrationOutcome, migrateToLatest, pendingMigrations } from './migrate.ts';
 import * as analysis from './queries/analysis.ts';
 import * as cleanup from './queries/cleanup.ts';
@@ -30,7 +31,7 @@ import type {
 } from './queries/types.ts';
 import { Recorder } from './recorder.ts';
 import type { Database } from './schema.ts';
-import { Writer } from './writer.ts';
+import { type WriteCounts, Writer } from './writer.ts';
 
 export interface StoreOptions extends ConnectionOptions {
   /** The Postgres schema the tables live in. Default: `SPANFLOW_SCHEMA`, else `spanflow`. */
@@ -43,18 +44,22 @@ export interface StoreOptions extends ConnectionOptions {
   readonly flushIntervalMs?: number;
   /** Rows waiting to be written, at most; more are counted as dropped. Default 100,000. */
   readonly maxBuffered?: number;
-  /** How often runs under way touch their heartbeat, in ms. Default 5000. */
+  /**
+   * How often runs under way touch their heartbeat, in ms. Default 1000. A run
+   * whose process dies is stored as ended at its last sign of life (heartbeat
+   * or event): its stored duration falls short of the real one by at most about this.
+   */
   readonly heartbeatMs?: number;
   /** A running run whose heartbeat is older than this is `interrupted` on the next open, in ms. Default 30,000. */
   readonly staleAfterMs?: number;
   /** First delay after a database error, in ms (it doubles, up to 2 s). Default 50. */
   readonly retryDelayMs?: number;
-  /** How long `close()` keeps trying to write what is left, in ms. Default 10,000. */
+  /**
+   * How long `close()` keeps trying to write what is left, in ms. Default
+   * 10,000. `close()` settles within it whatever the database does; what it
+   * gives up is counted as dropped, with one warning.
+   */
   readonly closeTimeoutMs?: number;
-}
-
-export class StoreError extends Error {
-  override name = 'StoreError';
 }
 
 /** Stores with rows not yet written: told on process exit, so nothing goes unnoticed. */
@@ -71,6 +76,8 @@ export class Store implements RunRecorder {
   readonly #writer: Writer;
   readonly #recorder: Recorder;
   #opening: Promise<void> | undefined;
+  /** Why the store cannot be used, for good (an open that failed in a way no retry fixes): every open rejects with it, at once. */
+  #failure: Error | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #closing: Promise<void> | undefined;
   #closed = false;
@@ -85,8 +92,7 @@ export class Store implements RunRecorder {
     this.#writer = new Writer(
       this.#connection.db,
       this.schema,
-      this.location,
-      this.#connection.writers,
+      { location: this.location, kind: this.kind, lanes: this.#connection.writers, waitingFor: this.#connection.waitingFor },
       {
         batchSize: options.batchSize ?? 5000,
         flushIntervalMs: options.flushIntervalMs ?? 100,
@@ -111,12 +117,21 @@ export class Store implements RunRecorder {
     return this.#connection.db;
   }
 
-  /** Connects, migrates (unless `migrate: false`) and marks runs left by dead processes `interrupted`. Done once; retried after a failure. */
+  /**
+   * Connects, migrates (unless `migrate: false`) and marks runs left by dead
+   * processes `interrupted`. Done once. After a failure a retry may fix (the
+   * server is away), the next call tries again; after one no retry fixes (a
+   * wrong password, a missing database, missing rights, an unwritable folder),
+   * every call rejects with the same error at once, without connecting.
+   */
   open(): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
     if (this.#closed) return Promise.reject(new StoreError(`the store at ${this.location} is closed`));
     this.#opening ??= this.#open().catch((error: unknown) => {
-      this.#opening = undefined;
-      throw error;
+      const reported = openError(error, this.kind);
+      if (classify(error) === 'permanent') this.#failure = reported;
+      else this.#opening = undefined;
+      throw reported;
     });
     return this.#opening;
   }
@@ -148,9 +163,13 @@ export class Store implements RunRecorder {
     return this.#interrupted;
   }
 
-  /** What the writer has done: events written, rows dropped, rows waiting. */
-  get writes(): { readonly written: number; readonly dropped: number; readonly buffered: number } {
-    return { written: this.#writer.written, dropped: this.#writer.dropped, buffered: this.#writer.buffered };
+  /**
+   * What the writer has done: events written, rows (and of them, events)
+   * counted as dropped, rows waiting, and runs that ended whose end could not
+   * be stored. Once nothing waits, `written + droppedEvents` is every event recorded.
+   */
+  get writes(): WriteCounts {
+    return this.#writer.counts;
   }
 
   // ---- recording -------------------------------------------------------------
@@ -168,19 +187,33 @@ export class Store implements RunRecorder {
   }
 
   /**
-   * Writes what is left and closes the connection. Rows still unwritten after
-   * `timeoutMs` (default `closeTimeoutMs`) are counted as dropped. Idempotent.
+   * Writes what is left and closes the connection, settling within
+   * `timeoutMs` (default `closeTimeoutMs`) whatever the database does: rows
+   * still unwritten then are counted as dropped (`writes`, the runs' rows where
+   * they can still be written, the `spanflow.persistence.dropped` metric), with
+   * one warning naming the count and the cause. Idempotent.
    */
   close(options: { readonly timeoutMs?: number } = {}): Promise<void> {
-    this.#closing ??= (async () => {
-      if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
-      await this.#writer.close(options.timeoutMs ?? this.#options.closeTimeoutMs ?? 10_000);
-      this.#closed = true;
-      unflushed.delete(this);
-      await this.#connection.db.destroy().catch(() => {});
-      this.#connection.release();
-    })();
+    this.#closing ??= this.#close(options.timeoutMs ?? this.#options.closeTimeoutMs ?? 10_000);
     return this.#closing;
+  }
+
+  async #close(timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
+    await this.#writer.close(deadline);
+    this.#closed = true;
+    unflushed.delete(this);
+    // An open still under way (waiting for a busy folder) stops; the folder is let go once the database is closed.
+    this.#connection.abort();
+    const closed = this.#connection.db
+      .destroy()
+      .catch(() => {})
+      .then(() => this.#connection.release());
+    // A database that never finished opening (or a connection that hangs) may never close: not waited for past the deadline.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - performance.now()))))]);
+    clearTimeout(timer);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -189,15 +222,15 @@ export class Store implements RunRecorder {
 
   #startHeartbeat(): void {
     if (this.#heartbeat !== undefined) return;
-    this.#heartbeat = setInterval(() => this.#recorder.beat(), this.#options.heartbeatMs ?? 5000);
+    this.#heartbeat = setInterval(() => this.#recorder.beat(), this.#options.heartbeatMs ?? 1000);
     this.#heartbeat.unref();
   }
 
   #reportUnwritten(): void {
-    const left = this.#writer.buffered + this.#recorder.open.size;
-    if (left === 0) return;
+    const { buffered } = this.#writer.counts;
+    if (buffered + this.#recorder.open.size === 0) return;
     process.stderr.write(
-      `spanflow/postgres: the process exits with ${this.#writer.buffered} rows not written to ${this.location} and ${this.#recorder.open.size} runs not ended: await store.close() before exiting\n`,
+      `spanflow/postgres: the process exits with ${buffered} rows not written to ${this.location} and ${this.#recorder.open.size} runs not ended: await store.close() before exiting\n`,
     );
   }
 

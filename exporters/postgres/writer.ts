@@ -4,16 +4,24 @@
 // several lanes write at once. The buffer is bounded: past a high-water mark
 // it holds back the producers that wait on it (tokens, map items) while the
 // database keeps up; when full, further rows are counted as dropped (metric
-// and warning), never lost silently. Database errors are retried with backoff
-// for as long as the store is open; at close, what is still unwritten after
-// the close timeout is counted as dropped.
+// and warning), never lost silently.
+//
+// What a failure costs depends on what it is (faults.ts): a database that is
+// away is retried with backoff while the store is open; an error no retry
+// fixes (a wrong password, a missing database, missing rights, an unwritable
+// folder) is reported once, and from then on every row is counted as dropped
+// as it comes, with no further login; a row the database refuses is found by
+// halving its batch, dropped and counted alone, and the rows around it are
+// written. close() settles by its deadline whatever the database does, and
+// counts what it gave up, with one warning.
 
 import type { Kysely } from 'kysely';
-import type { PipelineDescription, RecordingContext, SpanflowEvent } from '../../sdk/index.ts';
+import type { DropReason, PipelineDescription, RecordingContext, SpanflowEvent } from '../../sdk/index.ts';
+import { classify, describeError, explain } from './faults.ts';
+import { type Batch, DONE, EVENTS, Lane, PIPELINES, RUNS, STEPS } from './lane.ts';
 import type { RunState, StepState } from './rows.ts';
 import type { Database } from './schema.ts';
 import { insertEvents, insertPipelines, upsertRuns, upsertSteps } from './statements.ts';
-import { type Batch, DONE, EVENTS, Lane, PIPELINES, RUNS, STEPS } from './lane.ts';
 
 export interface WriterOptions {
   /** Events (and step rows) per statement. */
@@ -32,78 +40,117 @@ export interface RunTrack {
   readonly state: RunState;
   readonly lane: Lane;
   readonly context: RecordingContext;
+  /** Its row is given up (the store failed for good, closed, or refused the row): it is not sent again. */
+  gone?: boolean;
+  /** Counted in `unendedRuns`: the run ended, and its end is not stored. */
+  unended?: boolean;
 }
 
-export type DropReason = 'buffer_full' | 'write_failed';
-
-/** SQLSTATE classes worth another try: connection, resources, operator intervention, system, transaction rollback. */
-const RETRYABLE_CLASSES = new Set(['08', '40', '53', '57', '58', 'XX']);
+/** What the writer has done, for `store.writes`. */
+export interface WriteCounts {
+  /** Events written. */
+  readonly written: number;
+  /** Rows (events, step attempts, runs, pipelines) counted as not written. */
+  readonly dropped: number;
+  /** Of those, events: `written + droppedEvents` is every event recorded, once nothing is buffered. */
+  readonly droppedEvents: number;
+  /** Rows waiting to be written. */
+  readonly buffered: number;
+  /** Runs that ended whose end could not be stored: their row reads `running` (then `interrupted`), or is missing. */
+  readonly unendedRuns: number;
+}
 
 /** A row with this key is there already. */
 function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === '23505';
 }
 
-/** Network errors and a closed client have no SQLSTATE: the database may come back. A bad row will not get better. */
-export function isRetryable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
-  return RETRYABLE_CLASSES.has(code.slice(0, 2)) || code === '55P03' || code === '55006';
-}
-
 const WARN_EVERY_MS = 10_000;
+
+/** Whether a run has ended (its row holds its final status). */
+const ended = (track: RunTrack) => track.state.status !== 'pending' && track.state.status !== 'running';
 
 export class Writer {
   readonly #db: Kysely<Database>;
   readonly #schema: string;
   readonly #location: string;
+  readonly #kind: 'postgres' | 'pglite';
   readonly #options: WriterOptions;
   readonly #open: () => Promise<void>;
+  /** What the store is still waiting for while it opens (a busy folder), for the warning of a close that gave up. */
+  readonly #waitingFor: () => string | undefined;
   readonly #lanes: Lane[];
   #nextLane = 0;
   #buffered = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #healthy = true;
   #failures = 0;
+  #lastError: unknown;
+  /** An error no retry fixes: once set, nothing more is sent and every row is counted as dropped. */
+  #failure: unknown;
   #deadline: number | undefined;
   #closed = false;
   #idleWaiters: (() => void)[] = [];
   #roomWaiters: (() => void)[] = [];
   #wake: (() => void) | undefined;
-  #lastWarning = 0;
-  /** Events written. */
-  written = 0;
-  /** Rows (events, step attempts, runs) counted as not written. */
-  dropped = 0;
+  #lastWarning = new Map<DropReason | 'closed', number>();
+  #written = 0;
+  #dropped = 0;
+  #droppedEvents = 0;
+  #unendedRuns = 0;
 
-  constructor(db: Kysely<Database>, schema: string, location: string, lanes: number, options: WriterOptions, open: () => Promise<void>) {
+  constructor(
+    db: Kysely<Database>,
+    schema: string,
+    where: { readonly location: string; readonly kind: 'postgres' | 'pglite'; readonly lanes: number; readonly waitingFor: () => string | undefined },
+    options: WriterOptions,
+    open: () => Promise<void>,
+  ) {
     this.#db = db;
     this.#schema = schema;
-    this.#location = location;
+    this.#location = where.location;
+    this.#kind = where.kind;
+    this.#waitingFor = where.waitingFor;
     this.#options = options;
     this.#open = open;
-    this.#lanes = Array.from({ length: Math.max(1, lanes) }, () => new Lane());
+    this.#lanes = Array.from({ length: Math.max(1, where.lanes) }, () => new Lane());
   }
 
-  /** Rows waiting to be written. */
-  get buffered(): number {
-    return this.#buffered;
+  get counts(): WriteCounts {
+    return {
+      written: this.#written,
+      dropped: this.#dropped,
+      droppedEvents: this.#droppedEvents,
+      buffered: this.#buffered,
+      unendedRuns: this.#unendedRuns,
+    };
   }
 
   /** A lane for a new run tree: round robin. */
   lane(): Lane {
-    const lane = this.#lanes[this.#nextLane++ % this.#lanes.length] as Lane;
-    return lane;
+    return this.#lanes[this.#nextLane++ % this.#lanes.length] as Lane;
   }
 
-  pipeline(lane: Lane, description: PipelineDescription): void {
+  pipeline(lane: Lane, description: PipelineDescription, context: RecordingContext): void {
+    if (this.#refusing) {
+      this.#count(undefined, 1, 0, 'write_failed', context);
+      return;
+    }
     lane.pipelines.push(description);
+    lane.pipelineOwners.push(context);
     this.#schedule(lane, false);
   }
 
   /** The run's row changed (or its heartbeat is due). */
   run(track: RunTrack, urgent = false): void {
-    if (this.#closed) return;
+    if (track.gone) {
+      this.#unended(track);
+      return;
+    }
+    if (this.#refusing) {
+      this.#giveUpRun(track, 'write_failed');
+      return;
+    }
     track.lane.runs.set(track.state.id, track);
     this.#schedule(track.lane, urgent);
   }
@@ -111,20 +158,14 @@ export class Writer {
   step(track: RunTrack, step: StepState): void {
     const lane = track.lane;
     if (lane.steps.has(step)) return;
-    if (this.#closed || this.#buffered >= this.#options.maxBuffered) {
-      this.drop(track, 1, this.#closed ? 'write_failed' : 'buffer_full', undefined);
-      return;
-    }
+    if (!this.#admit(track, 0)) return;
     this.#buffered++;
     lane.steps.set(step, track);
     this.#schedule(lane, false);
   }
 
   event(track: RunTrack, event: SpanflowEvent): void {
-    if (this.#closed || this.#buffered >= this.#options.maxBuffered) {
-      this.drop(track, 1, this.#closed ? 'write_failed' : 'buffer_full', undefined);
-      return;
-    }
+    if (!this.#admit(track, 1)) return;
     this.#buffered++;
     const lane = track.lane;
     lane.events.push(event);
@@ -133,53 +174,143 @@ export class Writer {
     else if (this.#timer === undefined) this.#schedule(lane, false);
   }
 
+  /** Whether a row (an event when `events` is 1) may wait to be written; if not, it is counted as dropped. */
+  #admit(track: RunTrack, events: number): boolean {
+    if (this.#refusing) {
+      this.#count(track, 1, events, 'write_failed');
+      if (this.#closed && !this.#failure) this.#warn('closed', `rows recorded after the store was closed are not written: ${this.#dropped} dropped so far (store at ${this.#location})`);
+      return false;
+    }
+    if (this.#buffered >= this.#options.maxBuffered) {
+      this.#count(track, 1, events, 'buffer_full');
+      this.#warn('buffer_full', `rows dropped because the write buffer is full (${this.#options.maxBuffered} rows); ${this.#dropped} dropped so far (store at ${this.#location})`);
+      return false;
+    }
+    return true;
+  }
+
+  /** Nothing more is sent: the store is closed, or failed for good. */
+  get #refusing(): boolean {
+    return this.#closed || this.#failure !== undefined;
+  }
+
   /** Resolves when there is room again; `undefined` when there is room now, or the database is failing (nothing to wait for). */
   ready(): Promise<void> | undefined {
-    if (!this.#healthy || this.#closed || this.#buffered < this.#options.maxBuffered / 2) return undefined;
+    if (!this.#healthy || this.#refusing || this.#buffered < this.#options.maxBuffered / 2) return undefined;
     return new Promise((resolve) => this.#roomWaiters.push(resolve));
   }
 
   /** Resolves once everything waiting has been written (or counted as dropped). */
   flush(): Promise<void> {
     for (const lane of this.#lanes) if (lane.hasWork) this.#schedule(lane, true);
-    if (this.#idle()) return Promise.resolve();
+    if (this.#closed || this.#idle()) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  /** Writes what is left, giving up after `timeoutMs`: the rest is counted as dropped. Takes nothing more. */
-  async close(timeoutMs: number): Promise<void> {
-    this.#deadline = performance.now() + timeoutMs;
+  /**
+   * Writes what is left until `deadline` (a `performance.now()` time), then
+   * gives up on the rest: counted as dropped, with one warning naming the
+   * count and the cause. Settles by the deadline, whatever the database does.
+   * Takes nothing more.
+   */
+  async close(deadline: number): Promise<void> {
+    const started = performance.now();
+    this.#deadline = deadline;
     this.#wake?.();
-    await this.flush();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // A timer that holds the process open: a script's top-level `await store.close()` must not see the event loop
+    // empty while rows wait for a database that is away (Node would end it with exit code 13).
+    const expired = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, deadline - started));
+    });
+    await Promise.race([this.flush(), expired]);
+    clearTimeout(timer);
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    const dropped = this.#dropped;
+    const unended = this.#unendedRuns;
+    const cause = this.#giveUpCause();
+    for (const lane of this.#lanes) this.#dropLane(lane, 'write_failed');
+    const given = this.#dropped - dropped;
+    if (given > 0 && this.#failure === undefined) {
+      const runs = this.#unendedRuns - unended;
+      this.#emit(
+        `close() gave up after ${Math.round(deadline - started)} ms: ${given} rows not written to ${this.#location} (${cause}); ` +
+          `counted as dropped (store.writes, spanflow.persistence.dropped)` +
+          (runs > 0 ? `; the end of ${runs} run${runs === 1 ? ' is' : 's are'} not stored (a run whose start was stored reads running, then interrupted)` : ''),
+      );
+    }
     this.#releaseRoom();
+    this.#settleIdle();
   }
 
-  /** Counts rows of a run that will not be written, in the store, the run's row and the metric; warns (at most every 10 s). */
-  drop(track: RunTrack | undefined, count: number, reason: DropReason, error: unknown): void {
-    if (count <= 0) return;
-    this.dropped += count;
-    if (track) {
-      track.state.dropped += count;
-      track.context.countDropped(count, reason);
-      if (!this.#closed) track.lane.runs.set(track.state.id, track);
+  #giveUpCause(): string {
+    if (this.#lastError !== undefined) return describeError(this.#lastError);
+    return this.#waitingFor() ?? 'the database did not answer in time';
+  }
+
+  // ---- counting ------------------------------------------------------------
+
+  /**
+   * Counts rows of a run that will not be written: in the store's figures, the
+   * run's row (its `events_dropped`, written later while it still can be) and
+   * the metric. Warnings are the caller's.
+   */
+  #count(track: RunTrack | undefined, rows: number, events: number, reason: DropReason, context = track?.context): void {
+    if (rows <= 0) return;
+    this.#dropped += rows;
+    this.#droppedEvents += events;
+    context?.countDropped(rows, reason);
+    if (!track) return;
+    track.state.dropped += rows;
+    if (!this.#refusing && !track.gone) {
+      track.lane.runs.set(track.state.id, track);
+      this.#schedule(track.lane, false);
     }
+  }
+
+  /** A run's row will not be written again: counted once, and its end as not stored if it ended. */
+  #giveUpRun(track: RunTrack, reason: DropReason): void {
+    if (!track.gone) {
+      track.gone = true;
+      this.#count(track, 1, 0, reason);
+    }
+    this.#unended(track);
+  }
+
+  #unended(track: RunTrack): void {
+    if (track.unended || !ended(track)) return;
+    track.unended = true;
+    this.#unendedRuns++;
+  }
+
+  #countOwned(owners: readonly RunTrack[], events: boolean, reason: DropReason): void {
+    let i = 0;
+    while (i < owners.length) {
+      const owner = owners[i];
+      let j = i + 1;
+      while (j < owners.length && owners[j] === owner) j++;
+      this.#count(owner, j - i, events ? j - i : 0, reason);
+      i = j;
+    }
+  }
+
+  /** A warning of this kind, at most every 10 s. */
+  #warn(kind: DropReason | 'closed', message: string): void {
     const now = Date.now();
-    if (now - this.#lastWarning < WARN_EVERY_MS) return;
-    this.#lastWarning = now;
-    const why =
-      reason === 'buffer_full'
-        ? `the write buffer is full (${this.#options.maxBuffered} rows)`
-        : `they could not be written${error === undefined ? '' : `: ${error instanceof Error ? error.message : String(error)}`}`;
-    process.emitWarning(`spanflow/postgres: rows dropped because ${why}; ${this.dropped} dropped so far (store at ${this.#location})`, {
-      type: 'SpanflowPersistenceWarning',
-    });
+    if (now - (this.#lastWarning.get(kind) ?? -Infinity) < WARN_EVERY_MS) return;
+    this.#lastWarning.set(kind, now);
+    this.#emit(message);
+  }
+
+  #emit(message: string): void {
+    process.emitWarning(`spanflow/postgres: ${message}`, { type: 'SpanflowPersistenceWarning' });
   }
 
   // ---- draining ------------------------------------------------------------
 
   #schedule(lane: Lane, urgent: boolean): void {
+    if (this.#closed) return;
     if (urgent) {
       if (lane.busy || lane.kicked) return;
       lane.kicked = true;
@@ -198,43 +329,38 @@ export class Writer {
   }
 
   async #drain(lane: Lane): Promise<void> {
-    if (lane.busy) return;
+    if (lane.busy || this.#closed) return;
     lane.busy = true;
     try {
-      while (lane.hasWork) {
+      while (lane.hasWork && !this.#closed) {
+        if (this.#failure !== undefined) {
+          this.#dropLane(lane, 'write_failed');
+          break;
+        }
         lane.batch ??= lane.take(this.#options.batchSize);
         const batch = lane.batch;
         try {
           await this.#write(batch);
+          // close() gave up on it while it was under way: counted as dropped already.
+          if (batch.abandoned) break;
           lane.batch = undefined;
-          this.#done(batch);
           if (!this.#healthy) this.#recovered();
         } catch (error) {
-          if (batch.part === EVENTS && batch.uncertain && isUniqueViolation(error)) {
-            // The try before committed after all, and only the answer was lost: the events are there.
-            batch.part = DONE;
-            continue;
-          }
-          if (!isRetryable(error)) {
-            this.#dropPart(batch, error);
-            continue;
-          }
-          if (batch.part === EVENTS) batch.uncertain = true;
-          if (this.#deadline !== undefined && performance.now() >= this.#deadline) {
-            this.#dropAll(lane, error);
+          if (batch.abandoned || this.#closed) break;
+          this.#lastError = error;
+          if (classify(error) === 'permanent') {
+            this.#fail(error, lane);
             break;
           }
+          // Closing, and the deadline has passed: close() counts what is left.
+          if (this.#deadline !== undefined && performance.now() >= this.#deadline) break;
           this.#failing(error);
           await this.#backoff();
         }
       }
     } finally {
       lane.busy = false;
-      if (this.#idle()) {
-        const waiters = this.#idleWaiters;
-        this.#idleWaiters = [];
-        for (const resolve of waiters) resolve();
-      }
+      if (this.#idle()) this.#settleIdle();
     }
   }
 
@@ -242,31 +368,107 @@ export class Writer {
     return this.#lanes.every((lane) => !lane.busy && !lane.hasWork);
   }
 
+  #settleIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
   async #write(batch: Batch): Promise<void> {
     await this.#open();
     const db = this.#db;
     const schema = this.#schema;
-    if (batch.part === PIPELINES) {
-      if (batch.pipelines.length > 0) await insertPipelines(db, schema, batch.pipelines);
+    // Each step checks that close() has not given up on the batch meanwhile (it counted the rest as dropped).
+    if (batch.part === PIPELINES && !batch.abandoned) {
+      await this.#send(batch, batch.pipelines, batch.pipelineOwners, (rows) => insertPipelines(db, schema, rows));
       batch.part = RUNS;
     }
-    if (batch.part === RUNS) {
-      if (batch.runs.length > 0) await upsertRuns(db, schema, batch.runs.map((track) => track.state));
+    if (batch.part === RUNS && !batch.abandoned) {
+      await this.#send(batch, batch.runs, undefined, (rows) => upsertRuns(db, schema, rows.map((track) => track.state)));
       batch.part = STEPS;
     }
-    if (batch.part === STEPS) {
-      if (batch.steps.length > 0) await upsertSteps(db, schema, batch.steps);
+    if (batch.part === STEPS && !batch.abandoned) {
+      await this.#send(batch, batch.steps, batch.stepOwners, (rows) => upsertSteps(db, schema, rows));
       batch.part = EVENTS;
     }
-    if (batch.part === EVENTS) {
-      if (batch.events.length > 0) await insertEvents(db, schema, batch.events);
+    if (batch.part === EVENTS && !batch.abandoned) {
+      await this.#send(batch, batch.events, batch.eventOwners, (rows) => insertEvents(db, schema, rows));
       batch.part = DONE;
     }
   }
 
-  #done(batch: Batch): void {
-    this.written += batch.events.length;
-    this.#release(batch.events.length + batch.steps.length);
+  /**
+   * Sends the rows of the batch's current part, taking each off the front of
+   * `rows` (and `owners`) once written. A row the database refuses (a data
+   * error) is found by halving: the rows before it are written, it is dropped
+   * and counted alone, the rest go on. Any other error is thrown with only the
+   * unwritten rows left, so a retry sends no row twice.
+   */
+  async #send<T, O>(batch: Batch, rows: T[], owners: O[] | undefined, insert: (rows: readonly T[]) => Promise<void>): Promise<void> {
+    let size = rows.length;
+    while (rows.length > 0) {
+      const n = Math.min(size, rows.length);
+      try {
+        await insert(n === rows.length ? rows : rows.slice(0, n));
+      } catch (error) {
+        if (batch.abandoned) throw error;
+        if (batch.part === EVENTS && batch.uncertain > 0 && isUniqueViolation(error)) {
+          // The try before committed after all, and only the answer was lost: those events are there.
+          this.#sent(batch, rows, owners, batch.uncertain);
+          batch.uncertain = 0;
+          size = rows.length;
+          continue;
+        }
+        const fault = classify(error);
+        if (fault !== 'data') {
+          if (batch.part === EVENTS) batch.uncertain = n;
+          throw error;
+        }
+        batch.uncertain = 0;
+        if (n > 1) {
+          size = Math.ceil(n / 2);
+          continue;
+        }
+        this.#refused(batch, rows[0], owners?.[0], error);
+        rows.shift();
+        owners?.shift();
+        // The rest may well be fine: try it whole.
+        size = rows.length;
+        continue;
+      }
+      if (batch.abandoned) return;
+      batch.uncertain = 0;
+      this.#sent(batch, rows, owners, n);
+    }
+  }
+
+  /** The first `n` rows of the batch's current part are written. */
+  #sent<T, O>(batch: Batch, rows: T[], owners: O[] | undefined, n: number): void {
+    if (batch.part === EVENTS) this.#written += n;
+    if (batch.part === EVENTS || batch.part === STEPS) this.#release(n);
+    rows.splice(0, n);
+    owners?.splice(0, n);
+  }
+
+  /** The database refused this row: it alone is dropped and counted; a run whose row is refused is not sent again. */
+  #refused(batch: Batch, row: unknown, owner: unknown, error: unknown): void {
+    switch (batch.part) {
+      case PIPELINES:
+        this.#count(undefined, 1, 0, 'rejected', owner as RecordingContext);
+        break;
+      case RUNS:
+        this.#giveUpRun(row as RunTrack, 'rejected');
+        break;
+      case STEPS:
+        this.#count(owner as RunTrack, 1, 0, 'rejected');
+        this.#release(1);
+        break;
+      case EVENTS:
+        this.#count(owner as RunTrack, 1, 1, 'rejected');
+        this.#release(1);
+        break;
+    }
+    this.#warn('rejected', `the database at ${this.#location} refused a row (${describeError(error)}): it is dropped, and the rows around it are written; ${this.#dropped} dropped so far`);
   }
 
   #release(rows: number): void {
@@ -280,54 +482,43 @@ export class Writer {
     for (const resolve of waiters) resolve();
   }
 
-  /** A statement failed for a reason a retry will not fix: its rows are counted as dropped, the rest of the batch goes on. */
-  #dropPart(batch: Batch, error: unknown): void {
-    switch (batch.part) {
-      case PIPELINES:
-        this.drop(undefined, batch.pipelines.length, 'write_failed', error);
-        break;
-      case RUNS:
-        for (const track of batch.runs) this.drop(track, 1, 'write_failed', error);
-        break;
-      case STEPS:
-        this.#dropOwned(batch.stepOwners, 'write_failed', error);
-        this.#release(batch.steps.length);
-        batch.steps.length = 0;
-        break;
-      case EVENTS:
-        this.#dropOwned(batch.eventOwners, 'write_failed', error);
-        this.#release(batch.events.length);
-        batch.events.length = 0;
-        break;
-    }
-    batch.part++;
-  }
-
-  /** Closing, and the database is still failing: everything of this lane not written is counted as dropped. */
-  #dropAll(lane: Lane, error: unknown): void {
+  /** Gives up on everything of this lane not written (the batch under way included): counted as dropped. */
+  #dropLane(lane: Lane, reason: DropReason): void {
     const batches: Batch[] = [];
-    if (lane.batch) batches.push(lane.batch);
-    lane.batch = undefined;
+    if (lane.batch) {
+      lane.batch.abandoned = true;
+      batches.push(lane.batch);
+      lane.batch = undefined;
+    }
     while (lane.hasWork) batches.push(lane.take(Number.MAX_SAFE_INTEGER));
     for (const batch of batches) {
-      if (batch.part <= RUNS) for (const track of batch.runs) this.drop(track, 1, 'write_failed', error);
-      if (batch.part <= STEPS) this.#dropOwned(batch.stepOwners, 'write_failed', error);
-      if (batch.part <= EVENTS) this.#dropOwned(batch.eventOwners, 'write_failed', error);
-      this.#release((batch.part <= STEPS ? batch.steps.length : 0) + (batch.part <= EVENTS ? batch.events.length : 0));
+      if (batch.part <= PIPELINES) for (const context of batch.pipelineOwners) this.#count(undefined, 1, 0, reason, context);
+      if (batch.part <= RUNS) for (const track of batch.runs) this.#giveUpRun(track, reason);
+      if (batch.part <= STEPS) {
+        this.#countOwned(batch.stepOwners, false, reason);
+        this.#release(batch.steps.length);
+      }
+      if (batch.part <= EVENTS) {
+        this.#countOwned(batch.eventOwners, true, reason);
+        this.#release(batch.events.length);
+      }
+      batch.part = DONE;
     }
-    // Dropping marks the runs dirty again (their drop counts): nothing can write them now.
-    lane.runs.clear();
+    // Counting marks runs dirty again (their drop counts) while their rows can still be written: here they cannot.
+    if (this.#refusing) lane.runs.clear();
   }
 
-  #dropOwned(owners: readonly RunTrack[], reason: DropReason, error: unknown): void {
-    let i = 0;
-    while (i < owners.length) {
-      const owner = owners[i];
-      let j = i + 1;
-      while (j < owners.length && owners[j] === owner) j++;
-      this.drop(owner, j - i, reason, error);
-      i = j;
-    }
+  /** An error no retry fixes: reported once; what waits, and everything recorded from now on, is counted as dropped. */
+  #fail(error: unknown, lane: Lane): void {
+    this.#failure = error;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#releaseRoom();
+    this.#dropLane(lane, 'write_failed');
+    for (const other of this.#lanes) if (!other.busy) this.#dropLane(other, 'write_failed');
+    this.#emit(
+      `cannot write to ${this.#location}: ${explain(error, this.#kind)}. Not retrying: ${this.#dropped} rows recorded so far are counted as dropped ` +
+        '(store.writes, spanflow.persistence.dropped), and so is every row recorded into this store from now on',
+    );
   }
 
   #failing(error: unknown): void {
@@ -336,16 +527,14 @@ export class Writer {
       this.#healthy = false;
       // Nothing to wait for while the database is away: producers go on, and the buffer's bound applies.
       this.#releaseRoom();
-      process.emitWarning(
-        `spanflow/postgres: cannot write to ${this.#location} (${error instanceof Error ? error.message : String(error)}); retrying with backoff, holding up to ${this.#options.maxBuffered} rows`,
-        { type: 'SpanflowPersistenceWarning' },
-      );
+      this.#emit(`cannot write to ${this.#location} (${describeError(error)}); retrying with backoff, holding up to ${this.#options.maxBuffered} rows`);
     }
   }
 
   #recovered(): void {
     this.#healthy = true;
     this.#failures = 0;
+    this.#lastError = undefined;
   }
 
   /** Waits before the next try: doubling delays with jitter, cut short by close(). */
@@ -356,6 +545,7 @@ export class Writer {
     if (this.#deadline !== undefined) delay = Math.max(0, Math.min(delay, this.#deadline - performance.now()));
     return new Promise((resolve) => {
       const timer = setTimeout(done, delay);
+      // While the store is open, a database that is away does not keep the process alive (close() holds it while it waits).
       timer.unref();
       function done() {
         clearTimeout(timer);

@@ -2,8 +2,7 @@
 // from their prefixes. Every filter value travels as a query parameter.
 
 import { type Kysely, type Selectable, sql } from 'kysely';
-import type { SpanflowEvent } from '../../../sdk/index.ts';
-import { safeText } from '../rows.ts';
+import { type SpanflowEvent, safeText } from '../../../sdk/index.ts';
 import { type Database, type RunsTable, STORED_RUN_STATUSES, type StepAttemptsTable, type StoredRunStatus } from '../schema.ts';
 import type {
   ListRunsOptions,

@@ -1,0 +1,145 @@
+// What a database error means for the writer: try again later (the server may
+// come back), give up on this store (no retry fixes a wrong password, a missing
+// database, missing rights or a folder that cannot be written), or give up on
+// one row (a value the database refuses: the rows around it still go). And
+// each error told in words: PGlite's file-system errors are objects that
+// print as `[object Object]`.
+
+import { FolderBusyError } from './folder-lock.ts';
+import { MigrationError } from './migrate.ts';
+
+export type Fault = 'transient' | 'permanent' | 'data';
+
+/** A row that could not be turned into SQL values: a data error of the writer's own, isolated like the database's. */
+export class RowError extends Error {
+  override name = 'RowError';
+}
+
+/** An error of the store's own saying what is wrong and what to do; carries the database's SQLSTATE (`code`) when there is one. */
+export class StoreError extends Error {
+  override name = 'StoreError';
+  readonly code: string | undefined;
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(message, options);
+    this.code = options?.code;
+  }
+}
+
+/** SQLSTATE classes worth another try: connection, resources, operator intervention (shutdown), system, transaction rollback. */
+const TRANSIENT_CLASSES = new Set(['08', '40', '53', '57', '58', 'XX']);
+/** SQLSTATE classes of a value refused: cardinality, data exception, integrity constraint, program limit (a row too big). */
+const DATA_CLASSES = new Set(['21', '22', '23', '54']);
+/** Node's codes for file-system errors that stay until someone changes the folder. */
+const FILE_SYSTEM = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'ENOTDIR', 'EISDIR', 'EEXIST', 'EDQUOT']);
+
+/** The WASI errno numbers PGlite's Emscripten file system throws (as `ErrnoError { errno }`), by name. */
+const WASI_ERRNO: Readonly<Record<number, readonly [string, string]>> = {
+  2: ['EACCES', 'permission denied'],
+  10: ['EBUSY', 'resource busy'],
+  20: ['EEXIST', 'file exists'],
+  29: ['EIO', 'input/output error'],
+  31: ['EISDIR', 'is a directory'],
+  44: ['ENOENT', 'no such file or directory'],
+  51: ['ENOSPC', 'no space left on device'],
+  54: ['ENOTDIR', 'not a directory'],
+  63: ['EPERM', 'operation not permitted'],
+  69: ['EROFS', 'read-only file system'],
+};
+
+function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/** The error an error stands for: a migration's, or a store's that wraps one, is its cause's. */
+function root(error: unknown): unknown {
+  let current = error;
+  while ((current instanceof MigrationError || current instanceof StoreError) && current.cause !== undefined) current = current.cause;
+  return current;
+}
+
+function isErrno(error: unknown): error is { errno: number } {
+  return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'ErrnoError' && typeof (error as { errno?: unknown }).errno === 'number';
+}
+
+/** What retrying can do about `error`. Unknown errors (no SQLSTATE: network, a closed connection) may pass: transient. */
+export function classify(error: unknown): Fault {
+  if (error instanceof RowError) return 'data';
+  if (error instanceof FolderBusyError) return 'permanent';
+  const cause = root(error);
+  if (cause instanceof RowError) return 'data';
+  const state = sqlState(cause);
+  if (state !== undefined) {
+    const kind = state.slice(0, 2);
+    if (TRANSIENT_CLASSES.has(kind) || state === '55P03' || state === '55006') return 'transient';
+    return DATA_CLASSES.has(kind) ? 'data' : 'permanent';
+  }
+  // Our own errors (a schema that needs migrations, a closed store) say what to do; retrying will not.
+  if (cause instanceof StoreError || cause instanceof MigrationError) return 'permanent';
+  if (isErrno(cause)) return 'permanent';
+  const code = (cause as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && FILE_SYSTEM.has(code)) return 'permanent';
+  const message = cause instanceof Error ? cause.message : '';
+  // A closed PGlite never opens again, and one that failed to start fails the same way next time.
+  if (/PGlite (instance )?is (already )?closed|PGlite failed to initialize/.test(message)) return 'permanent';
+  return 'transient';
+}
+
+/** An error in words, for messages and warnings: never `[object Object]`. */
+export function describeError(error: unknown): string {
+  if (isErrno(error)) {
+    const [name, text] = WASI_ERRNO[error.errno] ?? [`errno ${error.errno}`, 'file-system error'];
+    return `${text} (${name}, in PGlite's file system)`;
+  }
+  if (error instanceof Error) {
+    if (error.message) return error.message;
+    if (error instanceof AggregateError && error.errors.length > 0) return error.errors.map(describeError).join('; ');
+    const code = (error as NodeJS.ErrnoException).code;
+    return code ? `${error.name} ${code}` : error.name;
+  }
+  if (typeof error === 'object' && error !== null) {
+    const { message, code } = error as { message?: unknown; code?: unknown };
+    if (typeof message === 'string' && message) return message;
+    try {
+      const json = JSON.stringify(error);
+      if (json && json !== '{}') return json;
+    } catch {
+      // Fall through to its constructor's name.
+    }
+    return typeof code === 'string' ? code : (error.constructor?.name ?? 'an unknown error');
+  }
+  return String(error);
+}
+
+/** What to do about an error no retry fixes, for the user who reads the warning; empty when there is nothing to add. */
+export function fixFor(error: unknown, kind: 'postgres' | 'pglite'): string {
+  const cause = root(error);
+  const state = sqlState(cause);
+  const code = (cause as { code?: unknown } | null)?.code;
+  if (state === '28P01' || state === '28000') return 'check the user name and password in the database URL (SPANFLOW_DATABASE_URL)';
+  if (state === '3D000') return 'create the database (createdb <name>), or fix its name in the database URL';
+  if (state === '42501') return "grant the URL's role the rights it needs (create on the database, usage and create on the schema, insert and update on its tables)";
+  if (state === '3F000' || state === '42P01') return 'run `spanflow migrate` (or open the store with migrate: true) to create the tables';
+  if (isErrno(cause) || (typeof code === 'string' && FILE_SYSTEM.has(code)) || (kind === 'pglite' && /PGlite failed to initialize/.test(describeError(cause)))) {
+    return 'make the folder (and every file in it) writable by this process, or point SPANFLOW_DATA_DIR (dataDir) at one that is';
+  }
+  return '';
+}
+
+/** One line about an error no retry fixes: what happened and what to do. */
+export function explain(error: unknown, kind: 'postgres' | 'pglite'): string {
+  // Our own errors say what to do already (openError gave a migration's the fix of its cause).
+  if (error instanceof FolderBusyError || error instanceof StoreError || error instanceof MigrationError) return error.message.replace(/^spanflow\/postgres: /, '');
+  const fix = fixFor(error, kind);
+  return fix ? `${describeError(error)}: ${fix}` : describeError(error);
+}
+
+/** The error `open()` rejects with: ours as they are; any other wrapped in a StoreError that says what to do, keeping its SQLSTATE. */
+export function openError(error: unknown, kind: 'postgres' | 'pglite'): Error {
+  if (error instanceof FolderBusyError || error instanceof StoreError || error instanceof TypeError) return error;
+  if (error instanceof MigrationError) {
+    const fix = fixFor(error, kind);
+    return fix ? new MigrationError(`${error.message}: ${fix}`, { cause: error.cause }) : error;
+  }
+  return new StoreError(explain(error, kind), { cause: error, code: sqlState(root(error)) });
+}

@@ -1,0 +1,204 @@
+// Faults met inside one process: a row the database refuses among many (it
+// alone is dropped and counted, the others are written), the store's tables
+// gone mid-run (an error no retry fixes: reported once, every row counted), a
+// server that is down before the store ever opens, and a PGlite that never
+// finishes opening: close() settles within its time limit in each, and says
+// what it gave up in one warning.
+
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import type { CollectionResult } from '@opentelemetry/sdk-metrics';
+import { createStore, openStore, type Store } from '../exporters/postgres/index.ts';
+import { ATTR, METRICS, pipeline, type RunRecorder, type SpanflowEvent, safeJson } from '../sdk/index.ts';
+import { pullMetrics } from './metrics-support.ts';
+import { adminQuery, captureWarnings, NEEDS_POSTGRES, testStore } from './store-support.ts';
+import { flush, freePort } from './support.ts';
+
+const reader = pullMetrics();
+
+/** spanflow.persistence.dropped by reason, as collected now (a cumulative counter). */
+async function droppedMetric(): Promise<Record<string, number>> {
+  const result: CollectionResult = await reader.collect();
+  const found: Record<string, number> = {};
+  for (const scope of result.resourceMetrics.scopeMetrics) {
+    for (const metric of scope.metrics) {
+      if (metric.descriptor.name !== METRICS.persistenceDropped.name) continue;
+      for (const point of metric.dataPoints) found[String(point.attributes[ATTR.DROP_REASON])] = point.value as number;
+    }
+  }
+  return found;
+}
+
+/** A run of 3 steps that streams `tokens` tokens: its events are the rows. */
+const streaming = (tokens: number) =>
+  pipeline('streaming')
+    .step('first', () => 'ready', { to: 'tokens' })
+    .step('tokens', async function* () {
+      for (let i = 0; i < tokens; i++) yield `token ${i}`;
+    });
+
+/** `store`, with the events whose seq is in `bad` given a time Postgres refuses (NaN): a value no retry makes good. */
+function refusing(store: Store, bad: ReadonlySet<number>): RunRecorder {
+  return {
+    record(description, context) {
+      const recording = store.record(description, context);
+      return { ...recording, listener: (event: SpanflowEvent) => recording.listener(bad.has(event.seq) ? { ...event, time: Number.NaN } : event) };
+    },
+  };
+}
+
+describe('a row the database refuses', { skip: NEEDS_POSTGRES, timeout: 60_000 }, () => {
+  const schema = 'store_faults_rows';
+  let store: Store | undefined;
+  after(() => store?.close());
+
+  test('among thousands: it alone is dropped and counted, every other row is written, in order', async () => {
+    store = await testStore(schema, { batchSize: 5000 });
+    const bad = new Set([3, 1500, 2999]);
+    const warnings = captureWarnings('SpanflowPersistenceWarning');
+    const events: SpanflowEvent[] = [];
+    const before = await droppedMetric();
+    const result = await streaming(3000).run(undefined, { persist: refusing(store, bad), onEvent: (e) => events.push(e) });
+    await store.flush();
+    await flush(); // warnings are emitted on the next tick
+    warnings.stop();
+    assert.equal(result.status, 'succeeded');
+    assert.ok(events.length > 3000);
+    const stored = await adminQuery<{ seq: number }>(`select seq from ${schema}.events where run_id = $1 order by seq`, [result.runId]);
+    assert.deepEqual(
+      stored.map((r) => r.seq),
+      events.map((e) => e.seq).filter((seq) => !bad.has(seq)),
+      'every event but the refused ones is stored',
+    );
+    assert.deepEqual({ ...store.writes }, { written: events.length - 3, dropped: 3, droppedEvents: 3, buffered: 0, unendedRuns: 0 });
+    const [run] = await adminQuery(`select status, events_dropped from ${schema}.runs where id = $1`, [result.runId]);
+    assert.deepEqual(run, { status: 'succeeded', events_dropped: 3 }, "the run's row counts what it lost");
+    assert.equal((await droppedMetric()).rejected ?? 0, (before.rejected ?? 0) + 3, 'the metric counts them as rejected');
+    assert.equal(warnings.messages.length, 1, warnings.messages.join(' | '));
+    assert.match(warnings.messages[0] ?? '', /the database at .* refused a row \(timestamp cannot be NaN\): it is dropped, and the rows around it are written/);
+  });
+
+  test("the store's tables dropped mid-run: reported once, every row after counted, and close() settles", async () => {
+    const gone = 'store_faults_gone';
+    const vanishing = await testStore(gone);
+    const warnings = captureWarnings('SpanflowPersistenceWarning');
+    const events: SpanflowEvent[] = [];
+    const result = await pipeline('vanishing')
+      .step('drop', async () => {
+        await vanishing.flush();
+        await adminQuery(`drop schema ${gone} cascade`);
+      }, { to: 'more' })
+      .step('more', async function* () {
+        for (let i = 0; i < 50; i++) yield i;
+      })
+      .run(undefined, { persist: vanishing, onEvent: (e) => events.push(e) });
+    await vanishing.close({ timeoutMs: 10_000 });
+    await flush(); // warnings are emitted on the next tick
+    warnings.stop();
+    assert.equal(result.status, 'succeeded');
+    const { written, droppedEvents, unendedRuns } = vanishing.writes;
+    assert.ok(written > 0 && droppedEvents > 50);
+    assert.equal(written + droppedEvents, events.length, 'rows written + rows counted as dropped = rows produced');
+    assert.equal(unendedRuns, 1);
+    assert.equal(warnings.messages.length, 1, warnings.messages.join(' | '));
+    assert.match(warnings.messages[0] ?? '', /cannot write to .*: (schema|relation) "store_faults_gone(\.\w+)?" does not exist: run `spanflow migrate` .*\. Not retrying/);
+  });
+});
+
+describe('close() settles within its time limit', { timeout: 60_000 }, () => {
+  test('a server that was down before the store opened: everything counted, one warning with the count and the cause', async () => {
+    const port = await freePort(); // nothing listens there
+    const store = createStore({ url: `postgres://spanflow:spanflow@127.0.0.1:${port}/spanflow_test`, closeTimeoutMs: 300, retryDelayMs: 10 });
+    const warnings = captureWarnings('SpanflowPersistenceWarning');
+    const events: SpanflowEvent[] = [];
+    const result = await streaming(100).run(undefined, { persist: store, onEvent: (e) => events.push(e) });
+    await store.close();
+    await flush(); // warnings are emitted on the next tick
+    warnings.stop();
+    assert.equal(result.status, 'succeeded');
+    assert.deepEqual({ ...store.writes, dropped: 0 }, { written: 0, dropped: 0, droppedEvents: events.length, buffered: 0, unendedRuns: 1 });
+    const gaveUp = warnings.messages.filter((w) => w.includes('gave up'));
+    assert.equal(gaveUp.length, 1, warnings.messages.join(' | '));
+    assert.match(gaveUp[0] ?? '', new RegExp(`close\\(\\) gave up after 300 ms: ${store.writes.dropped} rows not written to .*:${port}/spanflow_test \\(connect ECONNREFUSED`));
+  });
+
+  test('a PGlite that never finishes opening: the close gives up on it, and the process is not held', async () => {
+    const { PGlite } = await import('@electric-sql/pglite');
+    const real = new PGlite();
+    // A PGlite whose start never completes (one stuck on its files, say): the store sees one that is never ready.
+    const stuck = new Proxy(real, {
+      get: (target, key) => (key === 'ready' ? false : key === 'waitReady' ? new Promise(() => {}) : Reflect.get(target, key)),
+    });
+    const store = createStore({ pglite: stuck, closeTimeoutMs: 200 });
+    const warnings = captureWarnings('SpanflowPersistenceWarning');
+    const events: SpanflowEvent[] = [];
+    await streaming(10).run(undefined, { persist: store, onEvent: (e) => events.push(e) });
+    await store.close();
+    await flush(); // warnings are emitted on the next tick
+    warnings.stop();
+    await real.close();
+    assert.equal(store.writes.droppedEvents, events.length);
+    assert.equal(store.writes.buffered, 0);
+    assert.deepEqual(warnings.messages, [
+      `spanflow/postgres: close() gave up after 200 ms: ${store.writes.dropped} rows not written to PGlite (given) (the database did not answer in time); counted as dropped (store.writes, spanflow.persistence.dropped); the end of 1 run is not stored (a run whose start was stored reads running, then interrupted)`,
+    ]);
+  });
+
+  test('openStore() on a server that is down rejects with the reason, and leaves nothing running', async () => {
+    const port = await freePort();
+    await assert.rejects(openStore({ url: `postgres://spanflow:spanflow@127.0.0.1:${port}/spanflow_test` }), {
+      name: 'StoreError',
+      message: new RegExp(`connect ECONNREFUSED 127\\.0\\.0\\.1:${port}`),
+    });
+  });
+});
+
+describe('a run whose pipeline meta holds what JSON cannot say', { skip: NEEDS_POSTGRES }, () => {
+  test('a bigint and a cycle: the run is stored, and its meta reads back with the bigint as digits and the cycle named', async () => {
+    const store = await testStore('store_faults_meta');
+    try {
+      const owner: Record<string, unknown> = { team: 'media', budget: 12345678901234567890n };
+      owner.self = owner;
+      const shared = { region: 'eu' };
+      const meta = pipeline('odd-meta', { meta: { owner, limits: [1n, 2n], primary: shared, fallback: shared } }).step('only', () => 'done');
+      const first = await meta.run(undefined, { persist: store });
+      const second = await meta.run(undefined, { persist: store });
+      await store.flush();
+      assert.equal(first.status, 'succeeded');
+      const expected = {
+        owner: { team: 'media', budget: '12345678901234567890', self: '[Circular]' },
+        limits: ['1', '2'],
+        primary: { region: 'eu' },
+        fallback: { region: 'eu' },
+      };
+      assert.deepEqual((await store.getRun(first.runId))?.pipelineMeta, expected);
+      const stored = await store.pipeline('odd-meta');
+      assert.deepEqual(stored?.graph.meta, expected);
+      assert.equal((await store.getRun(second.runId))?.pipelineHash, stored?.hash, 'one definition, one hash');
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('the engine persists with the same serializer (imported from spanflow)', () => {
+  test('safeJson never throws, writes a bigint as its digits, a cycle (not a shared object) as [Circular], and text Postgres takes', () => {
+
+    const node: Record<string, unknown> = { name: 'a\u0000b', lone: 'x\ud800y', 'key\u0000': 1n };
+    node.parent = node;
+    const leaf = { leaf: true };
+    assert.equal(
+      safeJson({ node, pair: [leaf, leaf], error: new TypeError('bad'), toJSON: undefined }),
+      '{"node":{"name":"a\uFFFDb","lone":"x\uFFFDy","key\uFFFD":"1","parent":"[Circular]"},"pair":[{"leaf":true},{"leaf":true}],"error":"TypeError: bad"}',
+    );
+    assert.equal(
+      safeJson({
+        toJSON() {
+          throw new Error('no');
+        },
+      }),
+      '{"unserializable":"Error: no"}',
+    );
+    assert.equal(safeJson(undefined), 'null');
+  });
+});
