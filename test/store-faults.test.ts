@@ -7,27 +7,14 @@
 
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { CollectionResult } from '@opentelemetry/sdk-metrics';
 import { createStore, openStore, type Store } from '../exporters/postgres/index.ts';
-import { ATTR, METRICS, pipeline, type RunRecorder, type SpanflowEvent, safeJson } from '../sdk/index.ts';
+import { pipeline, type RunRecorder, type SpanflowEvent, safeJson } from '../sdk/index.ts';
+import { droppedByReason } from './fixtures/store-fault.ts';
 import { pullMetrics } from './metrics-support.ts';
 import { adminQuery, captureWarnings, NEEDS_POSTGRES, testStore } from './store-support.ts';
 import { flush, freePort } from './support.ts';
 
 const reader = pullMetrics();
-
-/** spanflow.persistence.dropped by reason, as collected now (a cumulative counter). */
-async function droppedMetric(): Promise<Record<string, number>> {
-  const result: CollectionResult = await reader.collect();
-  const found: Record<string, number> = {};
-  for (const scope of result.resourceMetrics.scopeMetrics) {
-    for (const metric of scope.metrics) {
-      if (metric.descriptor.name !== METRICS.persistenceDropped.name) continue;
-      for (const point of metric.dataPoints) found[String(point.attributes[ATTR.DROP_REASON])] = point.value as number;
-    }
-  }
-  return found;
-}
 
 /** A run of 3 steps that streams `tokens` tokens: its events are the rows. */
 const streaming = (tokens: number) =>
@@ -57,7 +44,7 @@ describe('a row the database refuses', { skip: NEEDS_POSTGRES, timeout: 60_000 }
     const bad = new Set([3, 1500, 2999]);
     const warnings = captureWarnings('SpanflowPersistenceWarning');
     const events: SpanflowEvent[] = [];
-    const before = await droppedMetric();
+    const before = await droppedByReason(reader);
     const result = await streaming(3000).run(undefined, { persist: refusing(store, bad), onEvent: (e) => events.push(e) });
     await store.flush();
     await flush(); // warnings are emitted on the next tick
@@ -73,7 +60,7 @@ describe('a row the database refuses', { skip: NEEDS_POSTGRES, timeout: 60_000 }
     assert.deepEqual({ ...store.writes }, { written: events.length - 3, dropped: 3, droppedEvents: 3, buffered: 0, unendedRuns: 0 });
     const [run] = await adminQuery(`select status, events_dropped from ${schema}.runs where id = $1`, [result.runId]);
     assert.deepEqual(run, { status: 'succeeded', events_dropped: 3 }, "the run's row counts what it lost");
-    assert.equal((await droppedMetric()).rejected ?? 0, (before.rejected ?? 0) + 3, 'the metric counts them as rejected');
+    assert.equal((await droppedByReason(reader)).rejected ?? 0, (before.rejected ?? 0) + 3, 'the metric counts them as rejected');
     assert.equal(warnings.messages.length, 1, warnings.messages.join(' | '));
     assert.match(warnings.messages[0] ?? '', /the database at .* refused a row \(timestamp cannot be NaN\): it is dropped, and the rows around it are written/);
   });
@@ -144,7 +131,7 @@ describe('close() settles within its time limit', { timeout: 60_000 }, () => {
     ]);
   });
 
-  test('openStore() on a server that is down rejects with the reason, and leaves nothing running', async () => {
+  test('openStore() on a server that is down rejects with a StoreError that gives the reason', async () => {
     const port = await freePort();
     await assert.rejects(openStore({ url: `postgres://spanflow:spanflow@127.0.0.1:${port}/spanflow_test` }), {
       name: 'StoreError',

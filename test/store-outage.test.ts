@@ -6,28 +6,13 @@
 import assert from 'node:assert/strict';
 import { createServer, type Socket, connect as tcpConnect } from 'node:net';
 import { after, describe, test } from 'node:test';
-import type { CollectionResult } from '@opentelemetry/sdk-metrics';
 import { openStore } from '../exporters/postgres/index.ts';
-import { ATTR, METRICS, pipeline, type SpanflowEvent } from '../sdk/index.ts';
+import { pipeline, type SpanflowEvent } from '../sdk/index.ts';
+import { droppedByReason } from './fixtures/store-fault.ts';
 import { adminQuery, captureWarnings, NEEDS_POSTGRES, TEST_DATABASE_URL, tempFolder } from './store-support.ts';
 import { pullMetrics } from './metrics-support.ts';
 
 const reader = pullMetrics();
-
-/** Dropped rows by reason, as the metric reports them. */
-function droppedByReason(result: CollectionResult): Record<string, number> {
-  const found: Record<string, number> = {};
-  for (const scope of result.resourceMetrics.scopeMetrics) {
-    for (const metric of scope.metrics) {
-      if (metric.descriptor.name !== METRICS.persistenceDropped.name) continue;
-      for (const point of metric.dataPoints) {
-        const value = point.value as number;
-        if (value > 0) found[String(point.attributes[ATTR.DROP_REASON])] = value;
-      }
-    }
-  }
-  return found;
-}
 
 /** A TCP proxy on loopback to the test database, whose connections can be cut (and refused) and then allowed again. */
 async function cuttableProxy(target: URL) {
@@ -139,9 +124,10 @@ describe('the database goes away mid-run', { timeout: 60_000 }, () => {
     const { dropped } = store.writes;
     assert.equal(store.writes.written, written, 'nothing was written after the database closed');
     // The events after the cut, and the run and step rows that changed since: none lost without a count.
-    assert.ok(dropped >= events.length - written, `${dropped} dropped for ${events.length - written} events not written`);
-    const metric = droppedByReason(await reader.collect());
-    assert.deepEqual(Object.keys(metric).toSorted(), ['buffer_full', 'write_failed'], 'the full buffer, then the close, dropped rows');
+    assert.equal(store.writes.droppedEvents, events.length - written, 'rows written + rows counted as dropped = rows produced');
+    assert.ok(dropped > events.length - written, 'the step and run rows are counted too');
+    const metric = await droppedByReason(reader);
+    assert.deepEqual(Object.keys(metric).toSorted(), ['buffer_full', 'write_failed'], 'the full buffer, then the closed database, dropped rows');
     assert.equal((metric.buffer_full ?? 0) + (metric.write_failed ?? 0), dropped, 'the metric counts every dropped row');
     assert.ok(
       warnings.messages.some((w) => /rows dropped because the write buffer is full \(20 rows\)/.test(w)),
