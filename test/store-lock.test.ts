@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { FolderBusyError, openStore } from '../exporters/postgres/index.ts';
+import { createStore, FolderBusyError, openStore } from '../exporters/postgres/index.ts';
 import { startDoomedRun, tempFolder } from './store-support.ts';
 
 const folder = tempFolder('lock');
@@ -29,6 +29,21 @@ describe('the embedded database folder is one process\'s at a time', { timeout: 
     assert.deepEqual((await store.listRuns()).runs, []);
     await store.close();
     assert.equal(existsSync(`${dataDir}.lock`), false, 'the lock goes with the last store');
+  });
+
+  test('close() while open() waits for the folder: the wait ends, and open() says the store closed', async () => {
+    const dataDir = join(folder.path, 'closing');
+    const first = await openStore({ dataDir });
+    try {
+      const second = createStore({ dataDir, lockWaitMs: 60_000, closeTimeoutMs: 200 });
+      const opening = second.open();
+      await second.close();
+      await assert.rejects(opening, { message: `the store at ${dataDir} was closed while it opened` });
+    } finally {
+      await first.close();
+    }
+    const again = await openStore({ dataDir, lockWaitMs: 0 });
+    await again.close();
   });
 
   test('a process holding the folder keeps others out with a clear error; once it is killed, its lock is taken over', async () => {

@@ -53,7 +53,13 @@ export async function lockFolder(
           'wait for that one to finish, or keep runs in a Postgres server (SPANFLOW_DATABASE_URL=postgres://…)',
       );
     }
-    await sleep(100, undefined, { signal });
+    try {
+      await sleep(100, undefined, { signal });
+    } catch (error) {
+      // Aborted: the reason says why (the store closed while it waited).
+      signal?.throwIfAborted();
+      throw error;
+    }
   }
   held.add(file);
   if (!exitHook) {

@@ -303,7 +303,8 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
   try {
     await store.open();
   } catch (error) {
-    await store.close({ timeoutMs: 0 });
+    // Nothing was recorded: the close only lets go of the connection (and the folder), within closeTimeoutMs.
+    await store.close();
     throw error;
   }
   return store;
