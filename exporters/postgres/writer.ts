@@ -92,7 +92,8 @@ export class Writer {
   #closed = false;
   #idleWaiters: (() => void)[] = [];
   #roomWaiters: (() => void)[] = [];
-  #wake: (() => void) | undefined;
+  /** The lanes' backoffs under way: close() cuts them short (each lane backs off on its own). */
+  readonly #backoffs = new Set<() => void>();
   #lastWarning = new Map<DropReason | 'closed', number>();
   #written = 0;
   #dropped = 0;
@@ -216,7 +217,7 @@ export class Writer {
   async close(deadline: number): Promise<void> {
     const started = performance.now();
     this.#deadline = deadline;
-    this.#wake?.();
+    for (const wake of [...this.#backoffs]) wake();
     let timer: ReturnType<typeof setTimeout> | undefined;
     // A timer that holds the process open: a script's top-level `await store.close()` must not see the event loop
     // empty while rows wait for a database that is away (Node would end it with exit code 13).
@@ -544,17 +545,15 @@ export class Writer {
     delay = delay / 2 + Math.random() * (delay / 2);
     if (this.#deadline !== undefined) delay = Math.max(0, Math.min(delay, this.#deadline - performance.now()));
     return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#backoffs.delete(done);
+        resolve();
+      };
       const timer = setTimeout(done, delay);
       // While the store is open, a database that is away does not keep the process alive (close() holds it while it waits).
       timer.unref();
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#wake = () => {
-        this.#wake = undefined;
-        done();
-      };
+      this.#backoffs.add(done);
     });
   }
 }
