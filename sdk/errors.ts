@@ -1,4 +1,5 @@
 import type { ErrorInfo, HookPhase } from './events.ts';
+import { safeJson } from './serialize.ts';
 
 /** Base class of every error spanflow raises itself. */
 export class SpanflowError extends Error {
@@ -165,31 +166,12 @@ export function messageOf(error: unknown): string {
   if (typeof error === 'string') return error;
   if (typeof error === 'function') return `function ${error.name || '(anonymous)'}`;
   if (typeof error !== 'object' || error === null) return String(error);
-  const json = jsonOf(error) ?? String(error);
+  const json = safeJson(error);
   return json.length > MAX_DESCRIPTION ? `${json.slice(0, MAX_DESCRIPTION)}… (${json.length} characters in all)` : json;
 }
 
 /** The longest JSON of a thrown value kept in a message. */
 const MAX_DESCRIPTION = 2_000;
-
-/** JSON of a value whatever it holds: a cycle reads "[Circular]", a bigint "10n", an Error inside "Name: message". Undefined if a toJSON throws. */
-function jsonOf(value: object): string | undefined {
-  // The objects from the root to the one being written: a value already on this path is a cycle (a value seen twice elsewhere is not).
-  const path: unknown[] = [];
-  try {
-    return JSON.stringify(value, function (this: unknown, _key: string, v: unknown) {
-      if (typeof v === 'bigint') return `${v}n`;
-      if (typeof v !== 'object' || v === null) return v;
-      if (v instanceof Error) return `${v.name}: ${v.message}`;
-      while (path.length > 0 && path[path.length - 1] !== this) path.pop();
-      if (path.includes(v)) return '[Circular]';
-      path.push(v);
-      return v;
-    });
-  } catch {
-    return undefined;
-  }
-}
 
 /** An error's class name: the `error.type` of telemetry and stored rows (`typeof` for a thrown non-Error, `null` for null). */
 export function errorTypeOf(error: unknown): string {

@@ -158,8 +158,7 @@ describe('what a thrown value that is not an Error says', () => {
     ['a string', 'x', 'string', 'x'],
     ['null', null, 'null', 'null'],
     ['a number', 42, 'number', '42'],
-    ['an object with a cycle and a bigint', { cycle, size: 10n }, 'object', '{"cycle":{"name":"loop","self":"[Circular]"},"size":"10n"}'],
-    ['an array holding an Error', [new TypeError('bad')], 'object', '["TypeError: bad"]'],
+    ['an object with a cycle and a bigint', { cycle, size: 10n }, 'object', '{"cycle":{"name":"loop","self":"[Circular]"},"size":"10"}'],
   ];
 
   for (const [what, thrown, type, message] of cases) {
@@ -185,11 +184,11 @@ describe('what a thrown value that is not an Error says', () => {
     });
   }
 
-  test('a huge object is cut, saying how long it was; a toJSON that throws falls back to its text', () => {
+  test('a huge object is cut, saying how long it was; a toJSON that throws is named', () => {
     const info = toErrorInfo({ blob: 'x'.repeat(10_000) });
     assert.match(info.message, /^\{"blob":"x+… \(10011 characters in all\)$/);
     assert.ok(info.message.length < 2_100);
-    assert.equal(toErrorInfo({ toJSON: () => { throw new Error('no'); } }).message, '[object Object]');
+    assert.equal(toErrorInfo({ toJSON: () => { throw new Error('no'); } }).message, '{"unserializable":"Error: no"}');
   });
 
   test('a cancellation whose reason is an object names it', () => {
