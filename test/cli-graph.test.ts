@@ -36,7 +36,7 @@ describe('spanflow graph', () => {
     assert.equal(await ok(['graph', 'examples/video-render/pipeline.ts', '--export', 'videoRender']), videoRender.toMermaid());
     const notOne = await cli(['graph', 'examples/video-render/pipeline.ts', '--export', 'scenarios']);
     assert.equal(notOne.code, 1);
-    assert.match(notOne.stderr, /export 'scenarios' of .* is not a pipeline: its pipelines are renderFarm \(pipeline 'render-farm'\), videoRender/);
+    assert.match(notOne.stderr, /export 'scenarios' of .* is not a pipeline: its pipelines are renderFarm \(pipeline 'render-farm'\), rushFarm \(pipeline 'rush-farm'\), videoRender/);
     const missing = await cli(['graph', 'examples/video-render/pipeline.ts', '--export', 'nope']);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /has no export named 'nope': its pipelines are renderFarm/);

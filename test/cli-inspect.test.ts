@@ -45,7 +45,7 @@ describe('spanflow timeline', () => {
     assert.match(out, /\n {2}title video-render run [0-9a-f]{8} timed_out \d/);
     assert.match(out, /\n {2}dateFormat x\n/);
     assert.match(out, /\n {2}section accept\n {4}accept succeeded :done, t0, \d{13}, \d{13}\n/);
-    assert.match(out, /\n {2}section render-farm-hq\n {4}render-farm-hq timed_out :crit, t\d+, \d{13}, \d{13}\n/);
+    assert.match(out, /\n {2}section render-farm-rush\n {4}render-farm-rush timed_out :crit, t\d+, \d{13}, \d{13}\n/);
     assert.doesNotMatch(out, /render-farm-fast/);
     for (const line of lines.filter((l) => l.startsWith('    '))) {
       const [, from, to] = /, (\d+), (\d+)$/.exec(line) ?? [];
@@ -72,7 +72,8 @@ describe('spanflow compare', () => {
     assert.match(out, /\nduration\s+\S+ m?s\s+\S+ m?s \((?:[≥≤] )?[+-]?\S+ m?s\)\n/);
     assert.match(out, /\nsame pipeline definition\n/);
     assert.match(out, /\nrender-farm-fast\s+1\s+\S+ ms\s+0 \(1 skipped\)/, 'promo took the fast farm, the crunch skipped it');
-    assert.match(out, /\nrender-farm-hq\s+0 \(1 skipped\)\s+\S+ ms\s+1 \(1 timed_out\)/);
+    assert.match(out, /\nrender-farm-hq\s+0 \(1 skipped\)\s+\S+ ms\s+0 \(1 skipped\)/);
+    assert.match(out, /\nrender-farm-rush\s+0 \(1 skipped\)\s+\S+ ms\s+1 \(1 timed_out\)/);
     assert.match(out, /\ndeliver\s+1\s+\S+ ms\s+—\s+—\s+—/, 'the crunch never got to deliver');
   });
 
@@ -152,7 +153,7 @@ describe('spanflow stats', () => {
     const json = JSON.parse(await ok(['stats', ...at, '--days', '1', '--children', '--json']));
     assert.equal(json.runs, 6);
     assert.equal(json.days, 1);
-    assert.deepEqual(json.pipelines.map((p: { pipeline: string }) => p.pipeline).toSorted(), ['render-farm', 'video-render']);
+    assert.deepEqual(json.pipelines.map((p: { pipeline: string }) => p.pipeline).toSorted(), ['render-farm', 'rush-farm', 'video-render']);
     assert.equal(json.errors.byType.TransientError, 1);
     const bad = await cli(['stats', ...at, '--days', '-3']);
     assert.equal(bad.code, 2);

@@ -38,7 +38,7 @@ describe('spanflow runs', () => {
       rows.map((l) => l.split(/\s+/)[0]),
       newestFirst,
     );
-    assert.match(rows[0] ?? '', /video-render\s+timed_out\s.*ms\s+at render-farm-hq · StepTimeoutError/);
+    assert.match(rows[0] ?? '', /video-render\s+timed_out\s.*ms\s+at render-farm-rush · StepTimeoutError/);
     assert.match(rows[1] ?? '', /video-render\s+succeeded\s/);
     assert.equal(lines[4], '1–3 of 3 runs');
   });
@@ -54,7 +54,7 @@ describe('spanflow runs', () => {
     assert.equal(all.total, 5, 'three showcase runs and two twins; sub-pipeline runs are left out');
     const crunch = all.runs.find((r) => r.id === showcase.id('deadline-crunch'));
     assert.equal(crunch?.status, 'timed_out');
-    assert.equal(crunch?.failedNode, 'render-farm-hq');
+    assert.equal(crunch?.failedNode, 'render-farm-rush');
     assert.equal(crunch?.error?.type, 'StepTimeoutError');
     assert.equal(crunch?.parentRunId, null);
     assert.equal(typeof crunch?.startedAt, 'string');
@@ -72,7 +72,8 @@ describe('spanflow runs', () => {
     assert.equal((await page('--since', '2000-01-01', '--until', '2999-01-01')).total, 5);
     const withChildren = await page('--children');
     assert.equal(withChildren.total, 8);
-    assert.equal(withChildren.runs.filter((r) => r.pipeline === 'render-farm').length, 3);
+    assert.equal(withChildren.runs.filter((r) => r.pipeline === 'render-farm').length, 2);
+    assert.equal(withChildren.runs.filter((r) => r.pipeline === 'rush-farm').length, 1);
     const first = await page('--limit', '2');
     const second = await page('--limit', '2', '--offset', '2');
     assert.equal(first.runs.length, 2);
@@ -120,17 +121,17 @@ describe('spanflow show', () => {
     const id = showcase.id('deadline-crunch');
     const out = await ok(['show', ...at, id.slice(0, 6)]);
     assert.match(out, new RegExp(`^run\\s+${id}\\n`));
-    assert.match(out, /\nstatus\s+timed_out at render-farm-hq\n/);
+    assert.match(out, /\nstatus\s+timed_out at render-farm-rush\n/);
     assert.match(out, /\nduration\s+\d+(\.\d+)? ms\n/);
     assert.match(out, /\ntrace id\s+/);
     assert.match(out, new RegExp(`\\nhost\\s+\\S+ · pid ${process.pid}\\n`));
     assert.match(out, /\nerror\s+StepTimeoutError: step 'render-frames' timed out after 400 ms\n/);
     assert.match(out, /\npipeline meta\s+.*version=2\.4\.0/);
     assert.match(out, /\nanalyze\[5\]\s+step\s+1\s+succeeded\s+\S+ ms\s+ *█+/);
-    assert.match(out, /\nrender-farm-hq\s+sub\s+1\s+timed_out\s+\S+ ms\s+ *█+/);
+    assert.match(out, /\nrender-farm-rush\s+sub\s+1\s+timed_out\s+\S+ ms\s+ *█+/);
     assert.match(out, /\nrender-farm-fast\s+sub\s+—\s+skipped \(not-reached\)\s+—/);
-    assert.match(out, /\nerrors\nstep\s+status\s+error\nrender-farm-hq\s+timed_out\s+StepTimeoutError: step 'render-frames'/);
-    assert.match(out, /\nchild runs\n.*\n[0-9a-f]{8}\s+render-farm\s+timed_out\s.*at render-frames/);
+    assert.match(out, /\nerrors\nstep\s+status\s+error\nrender-farm-rush\s+timed_out\s+StepTimeoutError: step 'render-frames'/);
+    assert.match(out, /\nchild runs\n.*\n[0-9a-f]{8}\s+rush-farm\s+timed_out\s.*at render-frames/);
   });
 
   test('shows the retried attempt of the feature film, and --json gives the run with its steps and children', async () => {

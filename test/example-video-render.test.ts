@@ -69,7 +69,7 @@ describe('video render scenarios, in-process', () => {
   test('the deadline crunch times out in the render step, and its GPU is reclaimed at shutdown', () => {
     const { result } = byName('deadline-crunch');
     assert.equal(result.status, 'timed_out');
-    assert.equal(result.failedNode, 'render-farm-hq');
+    assert.equal(result.failedNode, 'render-farm-rush');
     assert.equal(result.error?.name, 'StepTimeoutError');
     assert.equal((result.error as StepTimeoutError).node, 'render-frames');
     const renderEnd = eventsOf('deadline-crunch').find((e) => e.type === 'step_end' && e.node === 'render-frames');
@@ -103,21 +103,31 @@ describe('video render scenarios, in-process', () => {
     assert.deepEqual(hooks, ['startup:warm-gpu-pool:succeeded', 'shutdown:release-gpu-pool:succeeded']);
   });
 
-  test('the quality switch runs one render branch and skips the other', () => {
-    const expected = { 'quick-promo': ['low', 'render-farm-fast', 'render-farm-hq'], 'feature-film': ['high', 'render-farm-hq', 'render-farm-fast'] };
-    for (const [name, [route, taken, skipped]] of Object.entries(expected)) {
+  test('the quality switch runs one render branch and skips the others', () => {
+    const expected = {
+      'quick-promo': ['low', 'render-farm-fast', ['render-farm-hq', 'render-farm-rush']],
+      'feature-film': ['high', 'render-farm-hq', ['render-farm-fast', 'render-farm-rush']],
+      'deadline-crunch': ['rush', 'render-farm-rush', ['render-farm-hq', 'render-farm-fast']],
+    } as const;
+    for (const [name, [route, taken, skippedBranches]] of Object.entries(expected)) {
       const list = eventsOf(name);
       const routeEvent = list.find((e) => e.type === 'route');
       assert.ok(routeEvent?.type === 'route');
       assert.equal(routeEvent.route, route);
       assert.deepEqual(routeEvent.targets, [taken]);
       const end = (node: string | undefined) => list.find((e) => e.type === 'step_end' && e.node === node && e.parentRunId === undefined);
-      const skippedEnd = end(skipped);
-      assert.ok(skippedEnd?.type === 'step_end');
-      assert.equal(skippedEnd.status, 'skipped');
-      assert.equal(skippedEnd.skipReason, 'not-reached');
+      for (const skipped of skippedBranches) {
+        const skippedEnd = end(skipped);
+        assert.ok(skippedEnd?.type === 'step_end');
+        assert.equal(skippedEnd.status, 'skipped');
+        assert.equal(skippedEnd.skipReason, 'not-reached');
+      }
       const takenEnd = end(taken);
       assert.ok(takenEnd?.type === 'step_end');
+      if (name === 'deadline-crunch') {
+        assert.equal(takenEnd.status, 'timed_out');
+        continue;
+      }
       assert.equal(takenEnd.status, 'succeeded');
       // The ALL barrier behind the switch waited only for the branch that ran.
       const release = list.find((e) => e.type === 'barrier_release' && e.node === 'composite');
@@ -146,7 +156,7 @@ describe('video render scenarios, in-process', () => {
       assert.equal(top[0]?.runId, result.runId);
       const children = ends.filter((e) => e.parentRunId === result.runId);
       assert.equal(children.length, 1, `${scenario.name}: one render-farm run`);
-      assert.equal(children[0]?.pipeline, 'render-farm');
+      assert.equal(children[0]?.pipeline, scenario.name === 'deadline-crunch' ? 'rush-farm' : 'render-farm');
     }
   });
 });

@@ -111,7 +111,7 @@ describe('the runs dashboard’s SQL on the real schema', { skip: NEEDS_POSTGRES
     }
     const crunch = rows.find((r) => r.run === round?.scenarios[2]?.result.runId);
     assert.equal(crunch?.status, 'timed_out');
-    assert.equal(crunch?.['failed step'], 'render-farm-hq');
+    assert.equal(crunch?.['failed step'], 'render-farm-rush');
   });
 
   test('failures count retried and failed attempts by step and error type', async () => {

@@ -69,7 +69,7 @@ describe('startTelemetry sends the showcase to an OTLP/HTTP collector', () => {
 
   test('spans arrive with pipeline, hook and step names, under the service named by the option and the resource variables', () => {
     const names = new Set(spans.map((s) => s.name));
-    for (const name of ['pipeline video-render', 'hook warm-gpu-pool', 'hook release-gpu-pool', 'step accept', 'step validate', 'step normalize', 'step extract', 'step analyze', 'step quality', 'step render-farm-hq', 'step render-farm-fast', 'pipeline render-farm', 'step render-frames', 'step preview', 'step deliver']) {
+    for (const name of ['pipeline video-render', 'hook warm-gpu-pool', 'hook release-gpu-pool', 'step accept', 'step validate', 'step normalize', 'step extract', 'step analyze', 'step quality', 'step render-farm-hq', 'step render-farm-fast', 'step render-farm-rush', 'pipeline render-farm', 'pipeline rush-farm', 'step render-frames', 'step preview', 'step deliver']) {
       assert.ok(names.has(name), `span ${name} arrived`);
     }
     assert.ok(!names.has('refused'), 'the refused export did not arrive');
@@ -92,10 +92,13 @@ describe('startTelemetry sends the showcase to an OTLP/HTTP collector', () => {
     expectParent('step accept', 'pipeline video-render');
     expectParent('hook warm-gpu-pool', 'pipeline video-render');
     expectParent('step analyze', 'step extract');
-    expectParent('step render-frames', 'pipeline render-farm');
+    for (const span of spans.filter((s) => s.name === 'step render-frames')) {
+      assert.match(parentOf(span)?.name ?? '', /^pipeline (render|rush)-farm$/, 'render-frames is a child of its farm');
+    }
     for (const farm of spans.filter((s) => s.name === 'pipeline render-farm')) {
       assert.match(parentOf(farm)?.name ?? '', /^step render-farm-(hq|fast)$/);
     }
+    for (const farm of spans.filter((s) => s.name === 'pipeline rush-farm')) assert.equal(parentOf(farm)?.name, 'step render-farm-rush');
     assert.equal(new Set(spans.filter((s) => s.name.startsWith('step ')).map((s) => s.traceId)).size, 3, 'one trace per run tree');
   });
 
@@ -107,7 +110,7 @@ describe('startTelemetry sends the showcase to an OTLP/HTTP collector', () => {
     assert.equal(timedOut.length, 1);
     assert.equal(timedOut[0]?.status?.code, 2, 'status ERROR');
     assert.equal(attr(timedOut[0], 'error.type'), 'StepTimeoutError');
-    assert.equal(attr(spans.find((s) => s.name === 'pipeline render-farm' && s.traceId === timedOut[0]?.traceId), 'cicd.pipeline.result'), 'timeout');
+    assert.equal(attr(spans.find((s) => s.name === 'pipeline rush-farm' && s.traceId === timedOut[0]?.traceId), 'cicd.pipeline.result'), 'timeout');
   });
 
   test('metrics arrive with the catalogue names, units and histogram buckets', () => {

@@ -45,11 +45,14 @@ describe('the video-render showcase as spans', { timeout: 30_000 }, () => {
     }
   });
 
-  test('the quick promo: the full tree, every node kind, the branch not taken as an event', async () => {
+  test('the quick promo: the full tree, every node kind, the branches not taken as events', async () => {
+    // The ANY barrier takes whichever fetch arrived first: the CDN's, unless a loaded machine held it back.
+    const first = runs[0]?.result.metrics.barriers.normalize?.arrived[0];
+    assert.ok(first === 'fetch-cdn' || first === 'fetch-origin', String(first));
     assert.equal(
       await tree(scenario(0)),
       lines(
-        'pipeline video-render [result=success] {queued×4, barrier.release, queued×3, barrier.wait, barrier.release, queued×2, step.skipped, queued, barrier.release, queued×3}',
+        'pipeline video-render [result=success] {queued×4, barrier.release, queued×3, barrier.wait, barrier.release, queued×2, step.skipped, queued, step.skipped, barrier.release, queued×3}',
         // The startup hook starts a render thread: the hook's code runs with its span current.
         '  hook warm-gpu-pool [hook.phase=startup]',
         '    worker renderFrames',
@@ -58,7 +61,7 @@ describe('the video-render showcase as spans', { timeout: 30_000 }, () => {
         '  step validate [node.kind=step, attempt=1, task.run.result=success]',
         '  step fetch-cdn [node.kind=step, attempt=1, task.run.result=success]',
         '  step fetch-origin [node.kind=step, attempt=1, task.run.result=success]',
-        '  step normalize [node.kind=barrier, attempt=1, task.run.result=success] -> step fetch-cdn',
+        `  step normalize [node.kind=barrier, attempt=1, task.run.result=success] -> step ${first}`,
         '  step extract [node.kind=map, attempt=1, task.run.result=success] {map_start, map_end}',
         '    step analyze [node.kind=step, map.index=0, attempt=1, task.run.result=success]',
         '    step analyze [node.kind=step, map.index=1, attempt=1, task.run.result=success]',
@@ -96,17 +99,26 @@ describe('the video-render showcase as spans', { timeout: 30_000 }, () => {
       [ATTR.TASK_RESULT]: 'success',
     });
     assert.deepEqual(eventsOf(one(promo, 'step quality'), 'spanflow.route'), [{ [ATTR.ROUTE]: 'low', 'spanflow.route.targets': ['render-farm-fast'] }]);
-    assert.deepEqual(eventsOf(roots[0] as ReadableSpan, 'spanflow.step.skipped'), [{ [ATTR.TASK_NAME]: 'render-farm-hq' }]);
+    assert.deepEqual(eventsOf(roots[0] as ReadableSpan, 'spanflow.step.skipped'), [
+      { [ATTR.TASK_NAME]: 'render-farm-hq' },
+      { [ATTR.TASK_NAME]: 'render-farm-rush' },
+    ]);
     const child = one(promo, 'pipeline render-farm');
     assert.equal(child.attributes[ATTR.PARENT_RUN_ID], runId);
     assert.notEqual(child.attributes[ATTR.RUN_ID], runId);
   });
 
   test('the feature film: the flaky scene has a failed attempt span, then a second one', async () => {
-    assert.equal(
-      await tree({ ...scenario(1), from: (s) => s.name === 'step extract' && s.spanContext().traceId === roots[1]?.spanContext().traceId }),
+    const [extract, ...analyses] = (
+      await tree({ ...scenario(1), from: (s) => s.name === 'step extract' && s.spanContext().traceId === roots[1]?.spanContext().traceId })
+    ).split('\n');
+    assert.equal(extract, 'step extract [node.kind=map, attempt=1, task.run.result=success] {map_start, map_end}');
+    // Where the retry lands among the other scenes depends on the machine; that it comes after the failure does not.
+    const retried = (attempt: number) => analyses.findIndex((l) => l.includes('map.index=5') && l.includes(`attempt=${attempt},`));
+    assert.ok(retried(1) >= 0 && retried(2) > retried(1), analyses.join('\n'));
+    assert.deepEqual(
+      analyses.toSorted(),
       lines(
-        'step extract [node.kind=map, attempt=1, task.run.result=success] {map_start, map_end}',
         '  step analyze [node.kind=step, map.index=0, attempt=1, task.run.result=success]',
         '  step analyze [node.kind=step, map.index=1, attempt=1, task.run.result=success]',
         '  step analyze [node.kind=step, map.index=2, attempt=1, task.run.result=success]',
@@ -116,23 +128,30 @@ describe('the video-render showcase as spans', { timeout: 30_000 }, () => {
         '  step analyze [node.kind=step, map.index=6, attempt=1, task.run.result=success]',
         '  step analyze [node.kind=step, map.index=7, attempt=1, task.run.result=success]',
         '  step analyze [node.kind=step, map.index=5, attempt=2, task.run.result=success]',
-      ),
+      )
+        .split('\n')
+        .toSorted(),
     );
-    // The high-quality render: it ends as the run did (on an overloaded machine it can exceed its 400 ms and time out).
+    // The high-quality render, on the regular farm.
     const tree1 = await tree(scenario(1));
-    const result = runs[1]?.result.status === 'succeeded' ? 'success' : 'timeout';
-    assert.ok(tree1.startsWith(`pipeline video-render [result=${result}`));
-    assert.match(tree1, new RegExp(`\\n {2}step render-farm-hq \\[node.kind=sub, attempt=1, task.run.result=${result}.*\\n {4}pipeline render-farm \\[result=${result}`));
-    assert.doesNotMatch(tree1, /render-farm-fast/);
-    assert.deepEqual(eventsOf(roots[1] as ReadableSpan, 'spanflow.step.skipped'), [{ [ATTR.TASK_NAME]: 'render-farm-fast' }]);
+    assert.ok(tree1.startsWith('pipeline video-render [result=success'));
+    assert.match(tree1, /\n {2}step render-farm-hq \[node.kind=sub, attempt=1, task.run.result=success.*\n {4}pipeline render-farm \[result=success/);
+    assert.doesNotMatch(tree1, /step render-farm-(fast|rush)/);
+    assert.deepEqual(eventsOf(roots[1] as ReadableSpan, 'spanflow.step.skipped'), [
+      { [ATTR.TASK_NAME]: 'render-farm-fast' },
+      { [ATTR.TASK_NAME]: 'render-farm-rush' },
+    ]);
   });
 
-  test('the deadline crunch: render-frames times out, and so do its sub step and both runs', async () => {
+  test('the deadline crunch: render-frames times out on the rush farm, and so do its sub step and both runs', async () => {
     const crunch = (await tree(scenario(2))).split('\n');
-    assert.equal(crunch[0], 'pipeline video-render [result=timeout, error.type=StepTimeoutError] ERROR {queued×4, barrier.release, queued×3, barrier.wait, barrier.release, queued×3, step.skipped, exception}');
+    assert.equal(
+      crunch[0],
+      'pipeline video-render [result=timeout, error.type=StepTimeoutError] ERROR {queued×4, barrier.release, queued×3, barrier.wait, barrier.release, queued×2, step.skipped×2, queued, exception}',
+    );
     assert.deepEqual(crunch.slice(-6), [
-      '  step render-farm-hq [node.kind=sub, attempt=1, task.run.result=timeout, error.type=StepTimeoutError] ERROR {exception}',
-      '    pipeline render-farm [result=timeout, error.type=StepTimeoutError] ERROR {queued×2, exception}',
+      '  step render-farm-rush [node.kind=sub, attempt=1, task.run.result=timeout, error.type=StepTimeoutError] ERROR {exception}',
+      '    pipeline rush-farm [result=timeout, error.type=StepTimeoutError] ERROR {queued×2, exception}',
       '      step allocate-gpu [node.kind=step, attempt=1, task.run.result=success]',
       '      step render-frames [node.kind=step, attempt=1, task.run.result=timeout, error.type=StepTimeoutError] ERROR {exception}',
       // The timeout stopped the render on its thread: the task span ends with it; the worker's own span died with the thread.

@@ -67,7 +67,7 @@ function showcase(backend: string, open: () => Promise<Store>, close: () => void
         assert.equal(run.eventsDropped, 0);
         assert.equal(run.children.length, 1);
         const child = run.children[0];
-        assert.equal(child?.pipeline, 'render-farm');
+        assert.equal(child?.pipeline, scenario.name === 'deadline-crunch' ? 'rush-farm' : 'render-farm');
         assert.equal(child?.parentRunId, result.runId);
         assert.equal(child?.traceId, run.traceId, 'a sub-pipeline run is in its parent trace');
       }

@@ -2,12 +2,14 @@
 //
 //   accept -> validate -> [fetch-cdn, fetch-origin] -> normalize (ANY barrier)
 //     -> [extract (map: analyze each scene, with retries), mix-audio] -> merge (ALL barrier)
-//     -> quality (switch): high -> render-farm-hq / low -> render-farm-fast (sub-pipelines)
+//     -> quality (switch): high -> render-farm-hq / low -> render-farm-fast / rush -> render-farm-rush (sub-pipelines)
 //     -> composite (ALL barrier, with a barrier timeout) -> preview (streams frame tokens) -> deliver
 //
-// The render farm is one child pipeline used twice: allocate-gpu -> render-frames
-// (real CPU work on a worker thread, with a step timeout) -> release-gpu. Startup
-// and shutdown hooks warm up and release a GPU pool given to the run as its context.
+// A render farm is a child pipeline: allocate-gpu -> render-frames (real CPU work on
+// a worker thread, with a step timeout) -> release-gpu. The regular farm serves the
+// high and low routes; the rush farm books renders in short slots, and a render that
+// outgrows its slot times out. Startup and shutdown hooks warm up and release a GPU
+// pool given to the run as its context.
 
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,6 +39,8 @@ export interface RenderJob {
   readonly jobId: string;
   readonly title: string;
   readonly quality: Quality;
+  /** A rush job renders on the rush farm, in a slot of RUSH_RENDER_TIMEOUT_MS. */
+  readonly rush: boolean;
   readonly scenes: number;
   readonly framesPerScene: number;
   /** False: the CDN misses and goes slow, so the origin fetch wins the ANY barrier. */
@@ -120,36 +124,44 @@ export interface FarmJob {
   digest: string;
 }
 
-/** How long one render attempt may take, in ms. */
-export const RENDER_TIMEOUT_MS = 400;
+/** How long one render attempt may take on the regular farm, in ms: a hung render is stopped. */
+export const RENDER_TIMEOUT_MS = 30_000;
+/** The rush farm's slot: how long one render attempt may take there, in ms. */
+export const RUSH_RENDER_TIMEOUT_MS = 400;
 
 /** Renders frames on a worker thread of the process's shared pool (spanflow/workers). */
 export const renderOnPool = workerTask<typeof renderFrames>(new URL('./render.ts', import.meta.url), 'renderFrames');
 
-export const renderFarm = pipeline<FarmJob, RenderContext>('render-farm', { description: 'renders the frames of one job on a leased GPU' })
-  .step(
-    'allocate-gpu',
-    ({ state, context }) => {
-      state.gpu = context.pool.allocate(state.jobId);
-    },
-    { to: 'render-frames' },
-  )
-  .step(
-    'render-frames',
-    async ({ state, signal, meta }) => {
-      // The frames are rendered on a worker thread of the shared pool (render.ts): the
-      // step's timeout stops the render there, and its span nests under this step's.
-      const { frames, digest } = await renderOnPool.run({ jobId: state.jobId, frames: state.frames, frameBytes: state.frameBytes }, { signal });
-      state.rendered = frames;
-      state.digest = digest;
-      meta.step.count('frames', frames);
-      return { frames, digest };
-    },
-    { timeout: RENDER_TIMEOUT_MS, to: 'release-gpu' },
-  )
-  .step('release-gpu', ({ state, context }) => {
-    if (state.gpu !== undefined) context.pool.release(state.gpu);
-  });
+/** A render farm: a GPU leased, the frames rendered within `timeoutMs`, the GPU given back. */
+function renderFarmOf(name: string, description: string, timeoutMs: number) {
+  return pipeline<FarmJob, RenderContext>(name, { description })
+    .step(
+      'allocate-gpu',
+      ({ state, context }) => {
+        state.gpu = context.pool.allocate(state.jobId);
+      },
+      { to: 'render-frames' },
+    )
+    .step(
+      'render-frames',
+      async ({ state, signal, meta }) => {
+        // The frames are rendered on a worker thread of the shared pool (render.ts): the
+        // step's timeout stops the render there, and its span nests under this step's.
+        const { frames, digest } = await renderOnPool.run({ jobId: state.jobId, frames: state.frames, frameBytes: state.frameBytes }, { signal });
+        state.rendered = frames;
+        state.digest = digest;
+        meta.step.count('frames', frames);
+        return { frames, digest };
+      },
+      { timeout: timeoutMs, to: 'release-gpu' },
+    )
+    .step('release-gpu', ({ state, context }) => {
+      if (state.gpu !== undefined) context.pool.release(state.gpu);
+    });
+}
+
+export const renderFarm = renderFarmOf('render-farm', 'renders the frames of one job on a leased GPU', RENDER_TIMEOUT_MS);
+export const rushFarm = renderFarmOf('rush-farm', 'renders a rush job in a short slot on a leased GPU', RUSH_RENDER_TIMEOUT_MS);
 
 // ---- the pipeline -----------------------------------------------------------
 
@@ -260,13 +272,16 @@ export const videoRender = pipeline<RenderJob, RenderContext>('video-render', {
     },
     { to: 'quality' },
   )
-  .switch('quality', ({ state }) => state.quality, { routes: { high: 'render-farm-hq', low: 'render-farm-fast' } })
+  .switch('quality', ({ state }) => (state.rush ? 'rush' : state.quality), {
+    routes: { high: 'render-farm-hq', low: 'render-farm-fast', rush: 'render-farm-rush' },
+  })
   .sub('render-farm-hq', renderFarm, { state: farmJob('high', 256 * KiB), onResult: takeRender, to: 'composite' })
   .sub('render-farm-fast', renderFarm, { state: farmJob('low', 32 * KiB), onResult: takeRender, to: 'composite' })
+  .sub('render-farm-rush', rushFarm, { state: farmJob('high', 256 * KiB), onResult: takeRender, to: 'composite' })
   .barrier(
     'composite',
     ({ state }) => {
-      // ALL: waits only for the render branch the switch took; the other is skipped.
+      // ALL: waits only for the render branch the switch took; the others are skipped.
       if (!state.render) throw new Error('no render to composite');
       return { frames: state.render.frames, audio: state.audio, digest: state.render.digest.slice(0, 16) };
     },
@@ -311,21 +326,21 @@ export const scenarios: readonly Scenario[] = [
     description: 'a 30-second promo in low quality, straight through',
     expect: 'succeeded',
     job: () =>
-      job({ jobId: 'job-promo-7', title: 'Spring Sale Promo', quality: 'low', scenes: 4, framesPerScene: 6, cdnCached: true, flakyScenes: [] }),
+      job({ jobId: 'job-promo-7', title: 'Spring Sale Promo', quality: 'low', rush: false, scenes: 4, framesPerScene: 6, cdnCached: true, flakyScenes: [] }),
   },
   {
     name: 'feature-film',
     description: 'a feature film in high quality; one scene analysis fails once and is retried',
     expect: 'succeeded',
     job: () =>
-      job({ jobId: 'job-film-42', title: 'The Long Take', quality: 'high', scenes: 8, framesPerScene: 12, cdnCached: false, flakyScenes: [5] }),
+      job({ jobId: 'job-film-42', title: 'The Long Take', quality: 'high', rush: false, scenes: 8, framesPerScene: 12, cdnCached: false, flakyScenes: [5] }),
   },
   {
     name: 'deadline-crunch',
-    description: 'a one-hour cut at 24 fps: the render exceeds its timeout',
+    description: 'a one-hour cut at 24 fps on the rush farm: the render outgrows its slot and times out',
     expect: 'timed_out',
     job: () =>
-      job({ jobId: 'job-crunch-9', title: 'Final Cut (Rush)', quality: 'high', scenes: 6, framesPerScene: 14_400, cdnCached: true, flakyScenes: [] }),
+      job({ jobId: 'job-crunch-9', title: 'Final Cut (Rush)', quality: 'high', rush: true, scenes: 6, framesPerScene: 14_400, cdnCached: true, flakyScenes: [] }),
   },
 ];
 
