@@ -1,4 +1,4 @@
-import type { ErrorInfo, HookPhase } from './events.ts';
+import type { ErrorInfo, HookPhase, StepEndStatus } from './events.ts';
 import { safeJson } from './serialize.ts';
 
 /** Base class of every error spanflow raises itself. */
@@ -189,10 +189,21 @@ export function toErrorInfo(error: unknown): ErrorInfo {
 
 function errorInfo(error: unknown, seen: unknown[]): ErrorInfo {
   const info: ErrorInfo = { type: errorTypeOf(error), message: messageOf(error), stack: error instanceof Error ? error.stack : undefined };
-  const cause: unknown = error instanceof Error ? error.cause : undefined;
-  if (cause === undefined || seen.length > MAX_CAUSES || seen.includes(cause)) return info;
+  // An own `cause` counts even when it is undefined: a step that threw `undefined` still names it.
+  if (!(error instanceof Error) || !Object.hasOwn(error, 'cause') || seen.length > MAX_CAUSES) return info;
+  const cause: unknown = error.cause;
+  if (seen.includes(cause)) return info;
   seen.push(cause);
   return { ...info, cause: errorInfo(cause, seen) };
+}
+
+/**
+ * What an attempt that ended with `status` failed with: nothing when it
+ * succeeded, else the thrown value described, even when it was `undefined`
+ * (a failure is never left without its error).
+ */
+export function attemptError(status: StepEndStatus, error: unknown): ErrorInfo | undefined {
+  return status === 'succeeded' ? undefined : toErrorInfo(error);
 }
 
 /** True for an error that means "ran out of time", ours or the platform's (`AbortSignal.timeout`). */

@@ -158,6 +158,7 @@ describe('what a thrown value that is not an Error says', () => {
     ['a string', 'x', 'string', 'x'],
     ['null', null, 'null', 'null'],
     ['a number', 42, 'number', '42'],
+    ['undefined', undefined, 'undefined', 'undefined'],
     ['an object with a cycle and a bigint', { cycle, size: 10n }, 'object', '{"cycle":{"name":"loop","self":"[Circular]"},"size":"10"}'],
   ];
 

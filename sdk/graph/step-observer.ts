@@ -3,7 +3,7 @@
 // whoever listens. Telemetry is called directly rather than fed events, so a
 // run with no other listener builds no per-step events at all.
 
-import { toErrorInfo } from '../errors.ts';
+import { attemptError, toErrorInfo } from '../errors.ts';
 import type { RunEmitter } from '../emitter.ts';
 import type { NodeKind, StepEndStatus, StepLatency } from '../events.ts';
 import type { AttemptObserver } from '../executor.ts';
@@ -80,7 +80,7 @@ export class StepObserver implements AttemptObserver, StepRef {
       index: this.index,
       status,
       durationMs,
-      error: error === undefined || status === 'succeeded' ? undefined : toErrorInfo(error),
+      error: attemptError(status, error),
       skipReason: status === 'skipped' ? 'handler' : undefined,
       meta: this.#meta.snapshot(),
     });

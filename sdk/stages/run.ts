@@ -4,7 +4,7 @@
 
 import { Channel } from '../channel.ts';
 import { EventBus, type EventListener, RunEmitter } from '../emitter.ts';
-import { CancelledError, errorTypeOf, ItemsFailedError, toErrorInfo, warnUserError } from '../errors.ts';
+import { attemptError, CancelledError, errorTypeOf, ItemsFailedError, toErrorInfo, warnUserError } from '../errors.ts';
 import type { ItemCounts, ItemStatus, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
 import { AbortLink, type AttemptContext, type AttemptObserver, backoffDelay, type ExecuteOptions, execute, shouldRetry, untilAborted } from '../executor.ts';
 import { Meta } from '../meta.ts';
@@ -789,7 +789,7 @@ export class Batch<In, Out> {
           attempt,
           status,
           durationMs,
-          error: status === 'succeeded' || error === undefined ? undefined : toErrorInfo(error),
+          error: attemptError(status, error),
         });
       },
     };

@@ -5,7 +5,7 @@
 // attempts' durations go to the step duration histogram.
 
 import { type Context, context, type Span, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
-import { toErrorInfo } from '../errors.ts';
+import { attemptError, toErrorInfo } from '../errors.ts';
 import type { ItemStatus, StepEndStatus } from '../events.ts';
 import { cicdResultOf } from '../events.ts';
 import { ATTR } from './attributes.ts';
@@ -115,7 +115,7 @@ export class ItemTrace extends ItemTelemetry {
     const span = this.#closeTask();
     if (!span) return;
     span.setAttribute(ATTR.TASK_RESULT, cicdResultOf(status));
-    endStatus(span, status, status === 'succeeded' || error === undefined ? undefined : toErrorInfo(error));
+    endStatus(span, status, attemptError(status, error));
     span.end();
   }
 

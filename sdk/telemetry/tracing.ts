@@ -16,7 +16,7 @@ import {
   TraceFlags,
   trace,
 } from '@opentelemetry/api';
-import { toErrorInfo } from '../errors.ts';
+import { attemptError, toErrorInfo } from '../errors.ts';
 import type { HookPhase, NodeKind, SpanflowEvent, StepEndStatus } from '../events.ts';
 import { cicdResultOf } from '../events.ts';
 import { ATTR } from './attributes.ts';
@@ -169,7 +169,7 @@ export class Tracing {
       run.last.set(step.node, open.span.spanContext());
     }
     open.span.setAttribute(ATTR.TASK_RESULT, cicdResultOf(status));
-    endStatus(open.span, status, status === 'succeeded' || error === undefined ? undefined : toErrorInfo(error));
+    endStatus(open.span, status, attemptError(status, error));
     open.span.end();
   }
 
