@@ -16,6 +16,7 @@ const whichThread = workerTask<typeof tasks.whichThread>(fixtures, 'whichThread'
 const hang = workerTask<typeof tasks.hang>(fixtures, 'hang', { pool });
 const exitOnFirst = workerTask<typeof tasks.exitOnFirst>(fixtures, 'exitOnFirst', { pool });
 const fail = workerTask<typeof tasks.fail>(fixtures, 'fail', { pool });
+const throwValue = workerTask<typeof tasks.throwValue>(fixtures, 'throwValue', { pool });
 const exhaustMemory = workerTask<typeof tasks.exhaustMemory>(fixtures, 'exhaustMemory', { pool: smallPool });
 
 const quickRetry = { attempts: 2, initialDelayMs: 1, jitter: 0 };
@@ -118,5 +119,18 @@ describe('failures of tasks on worker threads', { timeout: 60_000 }, () => {
     assert.ok(thrown instanceof WorkerTaskError);
     assert.equal((thrown.cause as Error).name, 'RangeError');
     assert.match((thrown.cause as Error).stack ?? '', /worker-tasks\.ts/, 'the stack is the worker’s');
+  });
+
+  test('a task that throws something that is not an Error is described as an in-process throw would be, never [object Object]', async () => {
+    for (const [value, said] of [
+      [{ code: 1 }, '{"code":1}'],
+      ['plain text', 'plain text'],
+      [null, 'null'],
+    ] as const) {
+      const thrown = await throwValue.run({ value }).catch((error: unknown) => error);
+      assert.ok(thrown instanceof WorkerTaskError, String(thrown));
+      assert.equal(thrown.message, `worker task throwValue (worker-tasks.ts) threw ${said}`);
+      assert.deepEqual(thrown.cause, value, 'the value itself is the cause');
+    }
   });
 });

@@ -2,7 +2,7 @@
 // retry policy or an error handler can tell them apart. Every one names the
 // task (its export and module) and the pool.
 
-import { DefinitionError, SpanflowError } from '../sdk/index.ts';
+import { DefinitionError, SpanflowError, toErrorInfo } from '../sdk/index.ts';
 
 /** Base of the errors of a task that ran, or was to run, on a worker pool. */
 export class WorkerError extends SpanflowError {
@@ -20,13 +20,19 @@ export class WorkerError extends SpanflowError {
 /**
  * The task's function threw or rejected. `cause` is its error as the worker
  * saw it: name, message and stack are kept, its class is not (an error is
- * copied across the thread boundary, not shared).
+ * copied across the thread boundary, not shared). A thrown value that is not
+ * an Error is the cause as it was, described as an in-process throw would be.
  */
 export class WorkerTaskError extends WorkerError {
   override name = 'WorkerTaskError';
-  constructor(task: string, pool: string, cause: Error) {
-    super(task, pool, `worker task ${task} threw ${cause.name}: ${cause.message}`, cause);
+  constructor(task: string, pool: string, cause: unknown) {
+    super(task, pool, `worker task ${task} threw ${describeThrown(cause)}`, cause);
   }
+}
+
+/** `Name: message` of an Error, else what the engine says of a thrown value (its JSON, or its text). */
+export function describeThrown(thrown: unknown): string {
+  return thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : toErrorInfo(thrown).message;
 }
 
 /**

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { Attributes } from '@opentelemetry/api';
 import { Piscina } from 'piscina';
-import { WorkerDefinitionError, type WorkerError, WorkerExitError, WorkerOutOfMemoryError, WorkerPoolError, WorkerTaskError } from './errors.ts';
+import { describeThrown, WorkerDefinitionError, type WorkerError, WorkerExitError, WorkerOutOfMemoryError, WorkerPoolError, WorkerTaskError } from './errors.ts';
 import { BusyTime, poolAttributes, type PoolGauges, recordDroppedSpans, recordTask, watchPool } from './metrics.ts';
 import { fromRecord, type Reply, type TaskMessage, type WorkerData } from './protocol.ts';
 import { endTaskSpan, startTaskSpan, type TaskLabel, Timeline } from './tracing.ts';
@@ -253,9 +253,9 @@ export class WorkerPool implements PoolGauges, AsyncDisposable {
   #replyError(task: TaskRef, reply: Reply & { ok: false }): Error {
     const cause = fromRecord(reply.error);
     const subject = `worker task ${task.label}`;
-    if (reply.kind === 'export') return new WorkerDefinitionError(subject, `module ${task.modulePath} ${cause.message}`);
+    if (reply.kind === 'export') return new WorkerDefinitionError(subject, `module ${task.modulePath} ${(cause as Error).message}`);
     if (reply.kind === 'module') {
-      return new WorkerDefinitionError(subject, `module ${task.modulePath} failed to load in a worker thread: ${cause.name}: ${cause.message}`, cause);
+      return new WorkerDefinitionError(subject, `module ${task.modulePath} failed to load in a worker thread: ${describeThrown(cause)}`, cause);
     }
     return new WorkerTaskError(task.label, this.name, cause);
   }

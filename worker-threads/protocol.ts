@@ -77,6 +77,12 @@ export interface ErrorRecord {
   readonly message: string;
   readonly stack: string | undefined;
   readonly code: string | undefined;
+  /**
+   * Set when what was thrown is not an Error (`throw { code: 1 }`): the value
+   * itself, as the structured clone carries it (its text when it cannot be
+   * cloned), so the main thread describes it as it would an in-process throw.
+   */
+  readonly thrown?: { readonly value: unknown };
 }
 
 interface ReplyBase {
@@ -105,11 +111,18 @@ export function errorRecord(error: unknown): ErrorRecord {
     const code = (error as { code?: unknown }).code;
     return { name: error.name, message: error.message, stack: error.stack, code: typeof code === 'string' ? code : undefined };
   }
-  return { name: 'Error', message: typeof error === 'string' ? error : `a non-Error was thrown: ${String(error)}`, stack: undefined, code: undefined };
+  let value: unknown;
+  try {
+    value = structuredClone(error);
+  } catch {
+    value = String(error);
+  }
+  return { name: typeof error, message: String(value), stack: undefined, code: undefined, thrown: { value } };
 }
 
-/** The error again, as an Error with the worker's name, message and stack. */
-export function fromRecord(record: ErrorRecord): Error {
+/** The error again: an Error with the worker's name, message and stack, or the non-Error value that was thrown. */
+export function fromRecord(record: ErrorRecord): unknown {
+  if (record.thrown) return record.thrown.value;
   const error = new Error(record.message);
   error.name = record.name;
   error.stack = record.stack ?? `${record.name}: ${record.message}`;
