@@ -148,16 +148,28 @@ describe('worker pools', { timeout: 60_000 }, () => {
     }
   });
 
-  test('close() lets queued tasks finish, then the pool takes no more; its gauges stop', async () => {
+  test('close() lets queued tasks finish, then the pool takes no more; its gauges read 0', async () => {
     const closing = new WorkerPool({ name: 'closing', minThreads: 1, maxThreads: 1 });
     const slow = workerTask<typeof tasks.spin>(fixtures, 'spin', { pool: closing });
     const running = [slow.run({ ms: 20 }), slow.run({ ms: 20 }), slow.run({ ms: 20 })];
+    const gauges = async () =>
+      Object.fromEntries(
+        (await collected())
+          .filter((m) => [METRICS.poolThreads, METRICS.poolIdleThreads, METRICS.poolQueueSize, METRICS.poolUtilization].some((def) => def.name === m.descriptor.name))
+          .map((m) => [m.descriptor.name, (m.dataPoints as { attributes: Attributes; value: unknown }[]).find((p) => p.attributes[ATTR.POOL_NAME] === 'closing')?.value]),
+      );
+    assert.equal((await gauges())[METRICS.poolThreads.name], 1, 'while open, the pool reports its thread');
     await closing.close();
     const turns = await Promise.all(running);
     assert.ok(turns.every((t) => t > 0), 'every queued task ran to its end');
     await assert.rejects(slow.run({ ms: 1 }), (error: unknown) => error instanceof WorkerPoolError && /worker pool 'closing' is closed/.test(error.message));
-    const points = (await collected()).flatMap((m) => m.dataPoints as { attributes: Attributes; value: unknown }[]).filter((p) => p.attributes[ATTR.POOL_NAME] === 'closing');
-    assert.ok(points.every((p) => typeof p.value !== 'number'), 'no gauge of a closed pool');
+    // The SDK would go on exporting a closed pool's last values: it reads 0 instead.
+    assert.deepEqual(await gauges(), {
+      [METRICS.poolThreads.name]: 0,
+      [METRICS.poolIdleThreads.name]: 0,
+      [METRICS.poolQueueSize.name]: 0,
+      [METRICS.poolUtilization.name]: 0,
+    });
   });
 
   test('`await using` closes a pool at the end of its block', async () => {

@@ -5,7 +5,7 @@
 // made and a task records nothing.
 
 import { type Attributes, type Counter, createNoopMeter, type Histogram, type Meter, metrics } from '@opentelemetry/api';
-import { ATTR, METRICS, type MetricDef } from '../sdk/index.ts';
+import { ATTR, METRICS, type MetricDef, metricOptions } from '../sdk/index.ts';
 import { monoNow } from './protocol.ts';
 
 /** What the gauges read of a pool. */
@@ -88,6 +88,8 @@ function utilizationOf(pool: PoolGauges): number {
 const SCOPE = 'spanflow';
 const noopMeterClass = createNoopMeter().constructor;
 const live = new Set<PoolGauges>();
+/** Pools that closed, by name: they read 0 from then on (the SDK would otherwise export their last values forever). */
+const closed = new Map<string, Attributes>();
 
 interface Instruments {
   readonly meter: Meter;
@@ -97,36 +99,36 @@ interface Instruments {
 }
 let current: Instruments | undefined;
 
-function histogram(meter: Meter, def: MetricDef): Histogram {
-  return meter.createHistogram(def.name, {
-    unit: def.unit,
-    description: def.description,
-    ...(def.buckets ? { advice: { explicitBucketBoundaries: [...def.buckets] } } : {}),
-  });
-}
+const histogram = (meter: Meter, def: MetricDef): Histogram => meter.createHistogram(def.name, metricOptions(def));
 
 /** The instruments of the meter registered now (made once per meter), or undefined when none is. */
 function instruments(): Instruments | undefined {
   const meter = metrics.getMeter(SCOPE);
   if (meter.constructor === noopMeterClass) return undefined;
   if (current?.meter === meter) return current;
-  const gauge = (def: MetricDef) => meter.createObservableGauge(def.name, { unit: def.unit, description: def.description });
+  const gauge = (def: MetricDef) => meter.createObservableGauge(def.name, metricOptions(def));
   const threads = gauge(METRICS.poolThreads);
   const idle = gauge(METRICS.poolIdleThreads);
   const queue = gauge(METRICS.poolQueueSize);
   const utilization = gauge(METRICS.poolUtilization);
   meter.addBatchObservableCallback(
     (observer) => {
+      const open = new Set<string>();
       for (const pool of live) {
+        open.add(pool.name);
         observer.observe(threads, pool.threads, pool.attributes);
         observer.observe(idle, pool.idleThreads, pool.attributes);
         observer.observe(queue, pool.queueSize, pool.attributes);
         observer.observe(utilization, utilizationOf(pool), pool.attributes);
       }
+      for (const [name, attributes] of closed) {
+        if (open.has(name)) continue;
+        for (const instrument of [threads, idle, queue, utilization]) observer.observe(instrument, 0, attributes);
+      }
     },
     [threads, idle, queue, utilization],
   );
-  const dropped = meter.createCounter(METRICS.telemetryDropped.name, { unit: METRICS.telemetryDropped.unit, description: METRICS.telemetryDropped.description });
+  const dropped = meter.createCounter(METRICS.telemetryDropped.name, metricOptions(METRICS.telemetryDropped));
   current = { meter, waitTime: histogram(meter, METRICS.poolWaitTime), runTime: histogram(meter, METRICS.poolRunTime), dropped };
   return current;
 }
@@ -136,7 +138,7 @@ export function watchPool(pool: PoolGauges): () => void {
   live.add(pool);
   instruments();
   return () => {
-    live.delete(pool);
+    if (live.delete(pool)) closed.set(pool.name, pool.attributes);
   };
 }
 

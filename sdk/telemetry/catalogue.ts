@@ -8,6 +8,7 @@
 // @opentelemetry/exporter-prometheus adds none at all. Counters get `_total`
 // on every path. (grafana/README.md, "Metric names on every path".)
 
+import type { MetricOptions } from '@opentelemetry/api';
 import { ATTR, type AttributeName } from './attributes.ts';
 
 export type Instrument = 'counter' | 'updowncounter' | 'histogram' | 'gauge';
@@ -21,6 +22,20 @@ export interface MetricDef {
   readonly attributes: readonly AttributeName[];
   /** Histogram bucket boundaries (advice to the SDK). */
   readonly buckets?: readonly number[];
+}
+
+/**
+ * The options an instrument for `def` is created with: its unit and
+ * description, and a histogram's buckets as advice. Every instrument of the
+ * catalogue is made with these, wherever it is made (the engine, the worker
+ * pools), so a metric is the same whichever part records it.
+ */
+export function metricOptions(def: MetricDef): MetricOptions {
+  return {
+    unit: def.unit,
+    description: def.description,
+    ...(def.buckets ? { advice: { explicitBucketBoundaries: [...def.buckets] } } : {}),
+  };
 }
 
 /**

@@ -10,7 +10,7 @@ import { Metering } from './metrics.ts';
 import { type Open, type PayloadOptions, type StepRef, Tracing } from './tracing.ts';
 
 export { ATTR, type AttributeName } from './attributes.ts';
-export { type Instrument, type MetricDef, type MetricKey, METRICS, SECONDS_BUCKETS } from './catalogue.ts';
+export { type Instrument, type MetricDef, type MetricKey, METRICS, metricOptions, SECONDS_BUCKETS } from './catalogue.ts';
 export type { ItemTelemetry } from './items.ts';
 export type { BatchSource, CountVisitor } from './metrics.ts';
 export type { Open, PayloadOptions, StepRef } from './tracing.ts';

@@ -16,7 +16,7 @@ import type { SpanflowEvent } from '../events.ts';
 import { cicdResultOf } from '../events.ts';
 import type { StepRef } from './tracing.ts';
 import { ATTR } from './attributes.ts';
-import { METRICS, type MetricDef } from './catalogue.ts';
+import { METRICS, type MetricDef, metricOptions } from './catalogue.ts';
 
 /** Counts a stage batch keeps anyway (per stage and task), handed over by name when the reader collects. */
 export interface CountVisitor {
@@ -35,18 +35,10 @@ export interface BatchSource {
   count(visitor: CountVisitor): void;
 }
 
-function histogram(meter: Meter, def: MetricDef): Histogram {
-  return meter.createHistogram(def.name, {
-    unit: def.unit,
-    description: def.description,
-    ...(def.buckets ? { advice: { explicitBucketBoundaries: [...def.buckets] } } : {}),
-  });
-}
-
-const counter = (meter: Meter, def: MetricDef): Counter => meter.createCounter(def.name, { unit: def.unit, description: def.description });
-const gauge = (meter: Meter, def: MetricDef): ObservableGauge => meter.createObservableGauge(def.name, { unit: def.unit, description: def.description });
-const observableCounter = (meter: Meter, def: MetricDef): ObservableCounter =>
-  meter.createObservableCounter(def.name, { unit: def.unit, description: def.description });
+const histogram = (meter: Meter, def: MetricDef): Histogram => meter.createHistogram(def.name, metricOptions(def));
+const counter = (meter: Meter, def: MetricDef): Counter => meter.createCounter(def.name, metricOptions(def));
+const gauge = (meter: Meter, def: MetricDef): ObservableGauge => meter.createObservableGauge(def.name, metricOptions(def));
+const observableCounter = (meter: Meter, def: MetricDef): ObservableCounter => meter.createObservableCounter(def.name, metricOptions(def));
 
 /**
  * Counts kept in spanflow and reported by an observable counter when the
@@ -168,7 +160,7 @@ export class Metering {
     const retries = observableCounter(meter, METRICS.stepRetries);
     const items = observableCounter(meter, METRICS.items);
     const tokens = observableCounter(meter, METRICS.tokens);
-    const active = meter.createObservableUpDownCounter(METRICS.activeRuns.name, { unit: METRICS.activeRuns.unit, description: METRICS.activeRuns.description });
+    const active = meter.createObservableUpDownCounter(METRICS.activeRuns.name, metricOptions(METRICS.activeRuns));
     meter.addBatchObservableCallback(
       (observer) => {
         this.#runs.observe(observer, runs);
