@@ -21,7 +21,7 @@ const PANELS: readonly (readonly [readonly string[], Make])[] = [
   [
     ['poolUtilization'],
     (utilization) =>
-      timeseries('Utilization', { description: "Compute time used since the pool started, of what its threads could have given (Piscina's utilization).", unit: 'percentunit', min: 0, max: 1 }, [
+      timeseries('Utilization', { description: 'Busy thread-time over what the pool\'s threads could have given, per collection interval (measured by spanflow from each task\'s start and end).', unit: 'percentunit', min: 0, max: 1 }, [
         prom(`max by (${LABEL.pool}) (${utilization.name}{${POOL}})`, byPool),
       ]),
   ],

@@ -143,7 +143,7 @@ export const METRICS = {
     name: 'spanflow.telemetry.dropped',
     instrument: 'counter',
     unit: '{span}',
-    description: 'Spans the exporter could not deliver.',
+    description: 'Spans spanflow saw lost: export_failed (the collector refused or never answered), queue_full (the batch processor\'s queue was full), worker_span_limit (a worker task\'s spans past its 1,000).',
     attributes: [DROP_REASON],
   },
   persistenceDropped: {
