@@ -167,10 +167,17 @@ export interface TokenEvent extends EventBase, AttemptFields {
   readonly tokenIndex: number;
   readonly token: unknown;
 }
+/**
+ * A join began to wait: once per join, when its first parent arrives and
+ * others are still to come (an event per arrival, each naming every parent,
+ * would cost O(N²) for a join of N parents). `barrier_release` says who came.
+ */
 export interface BarrierWaitEvent extends EventBase, NodeFields {
   readonly type: 'barrier_wait';
   readonly mode: BarrierMode;
+  /** The parents that had arrived when it began to wait (the first one). */
   readonly arrived: readonly string[];
+  /** The parents it still waited for then. */
   readonly waitingFor: readonly string[];
 }
 export interface BarrierReleaseEvent extends EventBase, NodeFields {
