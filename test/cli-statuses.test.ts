@@ -58,7 +58,7 @@ describe('runs a crash or a run under way left behind', { skip: NEEDS_POSTGRES }
 
     const shown = await ok(['show', ...at, runId]);
     assert.match(shown, /\nduration\s+≥ \S+ m?s \(at least: up to its last heartbeat, before its process stopped\)\n/);
-    assert.match(shown, /\nended\s+\S+ \S+ or later \(its last heartbeat\)\n/);
+    assert.match(shown, /\nended\s+\S+ \S+ or later \(its last sign of life\)\n/);
     assert.equal(JSON.parse(await ok(['show', ...at, runId, '--json'])).durationIsLowerBound, true);
     assert.equal(JSON.parse(await ok(['export', ...at, runId])).run.durationIsLowerBound, true);
     assert.match(await ok(['timeline', ...at, runId]), /^doomed run [0-9a-f]{8} · interrupted · ≥ \S+ m?s\n/);
@@ -74,7 +74,7 @@ describe('runs a crash or a run under way left behind', { skip: NEEDS_POSTGRES }
 
     const stats = await ok(['stats', ...at, '--pipeline', 'doomed']);
     assert.match(stats, /\ndoomed\s+\d+\s+\d+ interrupted\s+\S+\s+≥ \S+ m?s\s+≥ \S+ m?s\s+≥ \S+ m?s\s+≥ \S+ m?s\s/);
-    assert.match(stats, /\n≥: with interrupted runs, whose durations run only to their last heartbeat, so these are at least as long\n/);
+    assert.match(stats, /\n≥: with interrupted runs, whose durations run only to their last heartbeat or event, so these are at least as long\n/);
     const statsJson = JSON.parse(await ok(['stats', ...at, '--json']));
     const byName = new Map(statsJson.pipelines.map((p: { pipeline: string; durationsAreLowerBounds: boolean }) => [p.pipeline, p.durationsAreLowerBounds]));
     assert.equal(byName.get('doomed'), true);

@@ -34,8 +34,8 @@ function header(out: Output, run: RunDetail): string[] {
     ['pipeline', `${visible(run.pipeline)} (${run.kind}${run.pipelineHash ? `, definition ${run.pipelineHash.slice(0, 12)}` : ''})`],
     ['status', `${status(out, run.status)}${run.failedNode ? ` at ${visible(run.failedNode)}` : ''}`],
     ['started', time(run.startedAt)],
-    ['ended', run.endedAt ? `${time(run.endedAt)}${durationIsLowerBound(run) ? ' or later (its last heartbeat)' : ''}` : `not yet (last heartbeat ${time(run.heartbeatAt)})`],
-    ['duration', `${runLength(run)}${durationIsLowerBound(run) ? ' (at least: up to its last heartbeat, before its process stopped)' : ''}`],
+    ['ended', run.endedAt ? `${time(run.endedAt)}${durationIsLowerBound(run) ? ' or later (its last sign of life)' : ''}` : `not yet (last heartbeat ${time(run.heartbeatAt)})`],
+    ['duration', `${runLength(run)}${durationIsLowerBound(run) ? ' (at least: up to its last heartbeat or event, before its process stopped)' : ''}`],
     ['trace id', run.traceId ?? '— (no tracer was registered)'],
     ['host', `${visible(run.host)} · pid ${run.pid}`],
   ];

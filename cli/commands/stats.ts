@@ -35,7 +35,7 @@ function render(out: Output, stats: RunStats, errors: ErrorSummary): void {
   if (stats.runs === 0) return;
   out.line();
   const pipelines = stats.pipelines.map((p) => {
-    // An interrupted run counts with its duration up to its last heartbeat, a lower bound; so is any
+    // An interrupted run counts with its duration up to its last heartbeat or event, a lower bound; so is any
     // average, quantile or maximum that takes it in.
     const atLeast = durationsAreLowerBounds(p) ? '≥ ' : '';
     const shown = (ms: number | null) => (ms === null ? duration(ms) : `${atLeast}${duration(ms)}`);
@@ -43,7 +43,7 @@ function render(out: Output, stats: RunStats, errors: ErrorSummary): void {
   });
   out.line(table(out, ['pipeline', 'runs', 'statuses', 'success', 'avg', 'p50', 'p95', 'max', 'last started'], pipelines, { right: [1, 3, 4, 5, 6, 7] }));
   if (stats.pipelines.some(durationsAreLowerBounds)) {
-    out.line(out.style('dim', '≥: with interrupted runs, whose durations run only to their last heartbeat, so these are at least as long'));
+    out.line(out.style('dim', '≥: with interrupted runs, whose durations run only to their last heartbeat or event, so these are at least as long'));
   }
   if (stats.steps.length > 0) {
     out.line();

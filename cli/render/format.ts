@@ -20,7 +20,7 @@ export function duration(ms: number | null | undefined): string {
 
 /**
  * True when a run's stored duration is only a lower bound: an interrupted
- * run's ends at its last heartbeat, and its process may have gone on for a
+ * run's ends at its last heartbeat or event, and its process may have gone on for a
  * while after it.
  */
 export function durationIsLowerBound(run: Pick<RunSummary, 'status'>): boolean {
