@@ -57,7 +57,7 @@ describe('runs a crash or a run under way left behind', { skip: NEEDS_POSTGRES }
     assert.equal(flags.get(finished.runId), false);
 
     const shown = await ok(['show', ...at, runId]);
-    assert.match(shown, /\nduration\s+≥ \S+ m?s \(at least: up to its last heartbeat, before its process stopped\)\n/);
+    assert.match(shown, /\nduration\s+≥ \S+ m?s \(at least: up to its last heartbeat or event, before its process stopped\)\n/);
     assert.match(shown, /\nended\s+\S+ \S+ or later \(its last sign of life\)\n/);
     assert.equal(JSON.parse(await ok(['show', ...at, runId, '--json'])).durationIsLowerBound, true);
     assert.equal(JSON.parse(await ok(['export', ...at, runId])).run.durationIsLowerBound, true);
