@@ -28,10 +28,15 @@ interface ChildOut {
 
 const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('OTEL_') && !key.startsWith('REVIEW_')));
 const fixture = fileURLToPath(new URL('./fixtures/otel-review-child.ts', import.meta.url));
-const FAST = { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TIMEOUT: '300', OTEL_BSP_SCHEDULE_DELAY: '20' };
+/** Readable bodies and spans sent soon; the exporters' timeouts stay at their defaults, so nothing sent to a live collector is lost to a stall. */
+const JSON_SOON = { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '20' };
+/** For a collector that is silent or refuses, where nothing is to arrive: exports give up after 300 ms, metrics are exported every 100 ms. */
+const FAST = { ...JSON_SOON, OTEL_EXPORTER_OTLP_TIMEOUT: '300', REVIEW_METRIC_INTERVAL: '100' };
+/** The kill is a hang guard only: under load the 2000-run child takes seconds. */
+const HANG_GUARD_MS = 60_000;
 
 async function child(mode: 'once' | 'twice', env: Record<string, string>): Promise<ChildOut> {
-  const { stdout } = await promisify(execFile)(process.execPath, [fixture, mode], { env: { ...cleanEnv, ...env }, timeout: 15_000 });
+  const { stdout } = await promisify(execFile)(process.execPath, [fixture, mode], { env: { ...cleanEnv, ...env }, timeout: HANG_GUARD_MS });
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as ChildOut;
 }
 const paths = (received: readonly Received[]) => new Set(received.map((r) => r.path));
@@ -41,7 +46,7 @@ describe('startTelemetry honours the OTEL_* switches', () => {
   test('OTEL_SDK_DISABLED=true starts no SDK, sends nothing, pipelines run, and shutdown resolves', async () => {
     const collector = await receiver();
     try {
-      const out = await child('once', { ...FAST, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_SDK_DISABLED: 'true' });
+      const out = await child('once', { ...JSON_SOON, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_SDK_DISABLED: 'true' });
       assert.equal(out.threw, false);
       assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
       assert.equal(out.tracing, false, 'no tracer provider registered');
@@ -57,7 +62,7 @@ describe('startTelemetry honours the OTEL_* switches', () => {
   test('OTEL_TRACES_EXPORTER=none and OTEL_METRICS_EXPORTER=none: nothing is sent, nothing crashes', async () => {
     const collector = await receiver();
     try {
-      const out = await child('once', { ...FAST, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'none' });
+      const out = await child('once', { ...JSON_SOON, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'none' });
       assert.equal(out.threw, false);
       assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
       assert.equal(out.shutdown, 'resolved');
@@ -75,7 +80,7 @@ describe('startTelemetry honours the OTEL_* switches', () => {
     ] as const) {
       const collector = await receiver();
       try {
-        const out = await child('once', { ...FAST, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, [variable]: 'none' });
+        const out = await child('once', { ...JSON_SOON, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, [variable]: 'none' });
         assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
         assert.equal(out.shutdown, 'resolved');
         assert.ok(paths(collector.received).has(kept), `${variable}=none: ${kept} still exported`);
@@ -90,7 +95,7 @@ describe('startTelemetry honours the OTEL_* switches', () => {
     const collector = await receiver();
     try {
       const out = await child('once', {
-        ...FAST,
+        ...JSON_SOON,
         OTEL_EXPORTER_OTLP_ENDPOINT: `${collector.url}/base`,
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${collector.url}/custom/spans`,
       });
@@ -107,7 +112,7 @@ describe('startTelemetry refuses an OTLP protocol it cannot send', () => {
   const refused = async (env: Record<string, string>) => {
     const collector = await receiver();
     try {
-      const out = await child('once', { ...FAST, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, ...env });
+      const out = await child('once', { ...JSON_SOON, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, ...env });
       assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded'], 'pipelines still run');
       assert.equal(out.tracing, false, 'no tracer provider was started');
       assert.equal(out.metering, false, 'no meter provider was started');
@@ -141,7 +146,7 @@ describe('startTelemetry refuses an OTLP protocol it cannot send', () => {
     for (const env of envs) {
       const collector = await receiver();
       try {
-        const out = await child('once', { ...FAST, ...env, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url });
+        const out = await child('once', { ...JSON_SOON, ...env, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url });
         assert.equal(out.threw, false);
         assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
         assert.equal(spanIds(collector.received).length, 3 * 3, 'the spans arrived over http/json');
@@ -205,8 +210,8 @@ describe('startTelemetry never hurts the application', () => {
       try {
         // A hang guard only: the child must end by itself (REVIEW_NATURAL_EXIT), or it is killed and this fails.
         const { stdout } = await promisify(execFile)(process.execPath, [fixture, 'once'], {
-          env: { ...cleanEnv, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, REVIEW_SHUTDOWN_TIMEOUT: '300', REVIEW_NATURAL_EXIT: '1' },
-          timeout: 30_000,
+          env: { ...cleanEnv, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, REVIEW_METRIC_INTERVAL: '100', REVIEW_SHUTDOWN_TIMEOUT: '300', REVIEW_NATURAL_EXIT: '1' },
+          timeout: HANG_GUARD_MS,
         });
         const out = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as ChildOut;
         assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
@@ -224,8 +229,8 @@ describe('startTelemetry never hurts the application', () => {
     const collector = await receiver();
     try {
       const { stdout, stderr } = await promisify(execFile)(process.execPath, [fixture, 'once'], {
-        env: { ...cleanEnv, ...FAST, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_METRIC_EXPORT_INTERVAL: '1e12', OTEL_BSP_EXPORT_TIMEOUT: '1e12' },
-        timeout: 15_000,
+        env: { ...cleanEnv, ...JSON_SOON, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_METRIC_EXPORT_INTERVAL: '1e12', OTEL_BSP_EXPORT_TIMEOUT: '1e12' },
+        timeout: HANG_GUARD_MS,
       });
       const out = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as ChildOut;
       assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
@@ -241,7 +246,7 @@ describe('startTelemetry never hurts the application', () => {
   test('a second startTelemetry is a no-op; shutdowns, concurrent or repeated, resolve and spans go out once', async () => {
     const collector = await receiver();
     try {
-      const out = await child('twice', { ...FAST, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url });
+      const out = await child('twice', { ...JSON_SOON, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url });
       assert.equal(out.threw, false);
       assert.deepEqual(out.statuses, ['succeeded', 'succeeded', 'succeeded']);
       assert.equal(out.shutdown, 'resolved');
