@@ -102,37 +102,56 @@ describe('worker pools', { timeout: 60_000 }, () => {
   test('utilization is busy thread-time over what the threads could give, per collection interval: within 10 points of constructed busy fractions', async () => {
     const measured = new WorkerPool({ name: 'measured', minThreads: 2, maxThreads: 2 });
     const busy = workerTask<typeof tasks.busyFor>(fixtures, 'busyFor', { pool: measured });
-    const now = () => Number(process.hrtime.bigint()) / 1e6; // the clock busyFor measures with
+    const now = () => Number(process.hrtime.bigint()) / 1e6; // the clock the pool and busyFor measure with
     const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-    /** Collects: the pool's utilization over the interval since the previous collection, and when this one was. */
+    // The pool stamps a task's start and end on its thread and the interval's end at the collection; the test
+    // cannot take those very stamps, but it takes one before and one after each (a bracket). A thread or the
+    // main thread preempted between two stamps widens a bracket; the pool's stamp stays inside it.
+    type Bracket = { readonly lo: number; readonly hi: number };
+    type Timed = { readonly start: Bracket; readonly end: Bracket };
+    /** Runs busyFor: its start lies between the submission and busyFor's first stamp, its end between busyFor's last and the reply. */
+    const timed = async (ms: number): Promise<Timed> => {
+      const submitted = now();
+      const own = await busy.run({ ms });
+      return { start: { lo: submitted, hi: own.start }, end: { lo: own.end, hi: now() } };
+    };
+    /** Collects: the pool's utilization over the interval since the previous collection, and when the pool took it. */
     const collect = async () => {
+      const before = now();
       const metric = (await collected()).find((m) => m.descriptor.name === METRICS.poolUtilization.name);
       const point = metric?.dataPoints.find((p) => p.attributes[ATTR.POOL_NAME] === 'measured');
       assert.ok(point, 'the pool has a utilization point');
-      return { value: point.value as number, at: now() };
+      return { value: point.value as number, at: { lo: before, hi: now() } };
     };
-    /** The share of two threads' time from `from` to `to` that the tasks (as they measured themselves) were busy. */
-    const share = (spans: readonly { start: number; end: number }[], from: number, to: number) =>
-      spans.reduce((sum, s) => sum + Math.max(0, Math.min(s.end, to) - Math.max(s.start, from)), 0) / (2 * (to - from));
-    const near = (reported: number, constructed: number, what: string) =>
-      assert.ok(Math.abs(reported - constructed) <= 0.1, `${what}: reported ${reported.toFixed(3)}, constructed ${constructed.toFixed(3)}`);
+    /** The least and the most share of two threads' time from `from` to `to` that the tasks can have been busy, given the brackets. */
+    const share = (tasks: readonly Timed[], from: Bracket, to: Bracket): Bracket => {
+      const overlap = (start: number, end: number, a: number, b: number) => Math.max(0, Math.min(end, b) - Math.max(start, a));
+      const least = tasks.reduce((sum, t) => sum + overlap(t.start.hi, t.end.lo, from.hi, to.lo), 0);
+      const most = tasks.reduce((sum, t) => sum + overlap(t.start.lo, t.end.hi, from.lo, to.hi), 0);
+      return { lo: least / (2 * (to.hi - from.lo)), hi: Math.min(1, most / (2 * (to.lo - from.hi))) };
+    };
+    const near = (reported: number, constructed: Bracket, what: string) =>
+      assert.ok(
+        reported >= constructed.lo - 0.1 && reported <= constructed.hi + 0.1,
+        `${what}: reported ${reported.toFixed(3)}, constructed ${constructed.lo.toFixed(3)}..${constructed.hi.toFixed(3)}`,
+      );
     try {
       // Both threads up and the module loaded before the first interval.
       await Promise.all([busy.run({ ms: 1 }), busy.run({ ms: 1 })]);
       let last = (await collect()).at;
 
       // One of the two threads busy part of the time.
-      const spans: { start: number; end: number }[] = [];
+      const tasks: Timed[] = [];
       for (let i = 0; i < 6; i++) {
-        spans.push(await busy.run({ ms: 40 }));
+        tasks.push(await timed(40));
         await sleep(20);
       }
       const partly = await collect();
-      near(partly.value, share(spans, last, partly.at), 'one thread busy part of the time');
+      near(partly.value, share(tasks, last, partly.at), 'one thread busy part of the time');
       last = partly.at;
 
       // An interval that ends while a task runs: its part so far counts there, the rest in the next.
-      const running = busy.run({ ms: 120 });
+      const running = timed(120);
       await sleep(40);
       const during = await collect();
       const task = await running;
@@ -142,7 +161,7 @@ describe('worker pools', { timeout: 60_000 }, () => {
 
       // All idle: the busy intervals before do not count (no lifetime average).
       await sleep(50);
-      near((await collect()).value, 0, 'an idle interval');
+      near((await collect()).value, { lo: 0, hi: 0 }, 'an idle interval');
     } finally {
       await measured.close();
     }
