@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { receiver, spanTree, spansOf } from './otel-receiver.ts';
-import { freePort } from './support.ts';
+import { freePort, HANG_GUARD } from './support.ts';
 
 const app = (file: string) => fileURLToPath(new URL(`./fixtures/instrumented-app/${file}`, import.meta.url));
 const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('OTEL_') && key !== 'NODE_OPTIONS'));
@@ -86,9 +86,9 @@ const EXPECTED = [
   '        GET (@opentelemetry/instrumentation-http)',
 ].join('\n');
 
-describe('an instrumented service whose pipeline has a worker-thread step', { timeout: 120_000 }, () => {
+describe('an instrumented service whose pipeline has a worker-thread step', () => {
   for (const setUp of SET_UPS) {
-    test(`${setUp.name}: the worker's spans sit under the task span, one trace, no orphans, no second SDK in a thread`, async () => {
+    test(`${setUp.name}: the worker's spans sit under the task span, one trace, no orphans, no second SDK in a thread`, HANG_GUARD, async () => {
       const { answer, code, stderr, spans } = await callOnce(setUp, '/quote');
       assert.deepEqual(answer, { status: 'succeeded', total: 12 });
       assert.equal(code, 0, `the service ended cleanly: ${stderr}`);
@@ -100,7 +100,7 @@ describe('an instrumented service whose pipeline has a worker-thread step', { ti
   }
 
   for (const setUp of SET_UPS.filter((s) => s.args[0] === '--import' || s.env.NODE_OPTIONS)) {
-    test(`${setUp.name}: an HTTP call the worker's code makes is a client span under the task span (the preload instrumented the thread)`, async () => {
+    test(`${setUp.name}: an HTTP call the worker's code makes is a client span under the task span (the preload instrumented the thread)`, HANG_GUARD, async () => {
       const { answer, spans } = await callOnce(setUp, '/relay');
       assert.deepEqual(answer, { status: 'succeeded', prices: '[3,4,5]' });
       const task = spans.find((s) => s.name === 'worker fetchText');

@@ -11,6 +11,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { runScenarios, type ScenarioRun } from '../examples/video-render/pipeline.ts';
 import { ATTR, configureTelemetry, NODE_KINDS, pipeline } from '../sdk/index.ts';
 import { finished, idOf, KEY_ATTRS, lines, reset, spansNamed, tree } from './otel-support.ts';
+import { HANG_GUARD } from './support.ts';
 
 class Flaky extends Error {
   override name = 'Flaky';
@@ -23,7 +24,7 @@ const one = (spans: ReadableSpan[], name: string): ReadableSpan => {
 };
 const eventsOf = (span: ReadableSpan, name: string): Attributes[] => span.events.filter((e) => e.name === name).map((e) => e.attributes ?? {});
 
-describe('the video-render showcase as spans', { timeout: 30_000 }, () => {
+describe('the video-render showcase as spans', () => {
   let runs: ScenarioRun[] = [];
   let spans: ReadableSpan[] = [];
   let roots: ReadableSpan[] = [];
@@ -35,9 +36,9 @@ describe('the video-render showcase as spans', { timeout: 30_000 }, () => {
     runs = await runScenarios();
     spans = await finished();
     roots = spans.filter((s) => s.name === 'pipeline video-render');
-  });
+  }, HANG_GUARD);
 
-  test('each scenario is one trace: its run span the root, every span of the trace in its tree', async () => {
+  test('each scenario is one trace: its run span the root, every span of the trace in its tree', HANG_GUARD, async () => {
     assert.deepEqual(roots.map((s) => [s.attributes[ATTR.RUN_ID], s.parentSpanContext]), runs.map((r) => [r.result.runId, undefined]));
     for (const [i, root] of roots.entries()) {
       const inTrace = spans.filter((s) => s.spanContext().traceId === root.spanContext().traceId);
@@ -45,7 +46,7 @@ describe('the video-render showcase as spans', { timeout: 30_000 }, () => {
     }
   });
 
-  test('the quick promo: the full tree, every node kind, the branches not taken as events', async () => {
+  test('the quick promo: the full tree, every node kind, the branches not taken as events', HANG_GUARD, async () => {
     // The ANY barrier takes whichever fetch arrived first: the CDN's, unless a loaded machine held it back.
     const first = runs[0]?.result.metrics.barriers.normalize?.arrived[0];
     assert.ok(first === 'fetch-cdn' || first === 'fetch-origin', String(first));
@@ -108,7 +109,7 @@ describe('the video-render showcase as spans', { timeout: 30_000 }, () => {
     assert.notEqual(child.attributes[ATTR.RUN_ID], runId);
   });
 
-  test('the feature film: the flaky scene has a failed attempt span, then a second one', async () => {
+  test('the feature film: the flaky scene has a failed attempt span, then a second one', HANG_GUARD, async () => {
     const [extract, ...analyses] = (
       await tree({ ...scenario(1), from: (s) => s.name === 'step extract' && s.spanContext().traceId === roots[1]?.spanContext().traceId })
     ).split('\n');
@@ -143,7 +144,7 @@ describe('the video-render showcase as spans', { timeout: 30_000 }, () => {
     ]);
   });
 
-  test('the deadline crunch: render-frames times out on the rush farm, and so do its sub step and both runs', async () => {
+  test('the deadline crunch: render-frames times out on the rush farm, and so do its sub step and both runs', HANG_GUARD, async () => {
     const crunch = (await tree(scenario(2))).split('\n');
     assert.equal(
       crunch[0],

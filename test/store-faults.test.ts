@@ -12,7 +12,7 @@ import { pipeline, type RunRecorder, type SpanflowEvent, safeJson } from '../sdk
 import { droppedByReason } from './fixtures/store-fault.ts';
 import { pullMetrics } from './metrics-support.ts';
 import { adminQuery, captureWarnings, NEEDS_POSTGRES, testStore } from './store-support.ts';
-import { flush, freePort } from './support.ts';
+import { flush, freePort, HANG_GUARD } from './support.ts';
 
 const reader = pullMetrics();
 
@@ -34,12 +34,12 @@ function refusing(store: Store, bad: ReadonlySet<number>): RunRecorder {
   };
 }
 
-describe('a row the database refuses', { skip: NEEDS_POSTGRES, timeout: 60_000 }, () => {
+describe('a row the database refuses', { skip: NEEDS_POSTGRES }, () => {
   const schema = 'store_faults_rows';
   let store: Store | undefined;
-  after(() => store?.close());
+  after(() => store?.close(), HANG_GUARD);
 
-  test('among thousands: it alone is dropped and counted, every other row is written, in order', async () => {
+  test('among thousands: it alone is dropped and counted, every other row is written, in order', HANG_GUARD, async () => {
     store = await testStore(schema, { batchSize: 5000 });
     const bad = new Set([3, 1500, 2999]);
     const warnings = captureWarnings('SpanflowPersistenceWarning');
@@ -65,7 +65,7 @@ describe('a row the database refuses', { skip: NEEDS_POSTGRES, timeout: 60_000 }
     assert.match(warnings.messages[0] ?? '', /the database at .* refused a row \(timestamp cannot be NaN\): it is dropped, and the rows around it are written/);
   });
 
-  test("the store's tables dropped mid-run: reported once, every row after counted, and close() settles", async () => {
+  test("the store's tables dropped mid-run: reported once, every row after counted, and close() settles", HANG_GUARD, async () => {
     const gone = 'store_faults_gone';
     const vanishing = await testStore(gone);
     const warnings = captureWarnings('SpanflowPersistenceWarning');
@@ -92,8 +92,8 @@ describe('a row the database refuses', { skip: NEEDS_POSTGRES, timeout: 60_000 }
   });
 });
 
-describe('close() settles within its time limit', { timeout: 60_000 }, () => {
-  test('a server that was down before the store opened: everything counted, one warning with the count and the cause', async () => {
+describe('close() settles within its time limit', () => {
+  test('a server that was down before the store opened: everything counted, one warning with the count and the cause', HANG_GUARD, async () => {
     const port = await freePort(); // nothing listens there
     const store = createStore({ url: `postgres://spanflow:spanflow@127.0.0.1:${port}/spanflow_test`, closeTimeoutMs: 300, retryDelayMs: 10 });
     const warnings = captureWarnings('SpanflowPersistenceWarning');
@@ -109,7 +109,7 @@ describe('close() settles within its time limit', { timeout: 60_000 }, () => {
     assert.match(gaveUp[0] ?? '', new RegExp(`close\\(\\) gave up after 300 ms: ${store.writes.dropped} rows not written to .*:${port}/spanflow_test \\(connect ECONNREFUSED`));
   });
 
-  test('a PGlite that never finishes opening: the close gives up on it, and the process is not held', async () => {
+  test('a PGlite that never finishes opening: the close gives up on it, and the process is not held', HANG_GUARD, async () => {
     const { PGlite } = await import('@electric-sql/pglite');
     const real = new PGlite();
     // A PGlite whose start never completes (one stuck on its files, say): the store sees one that is never ready.
@@ -131,7 +131,7 @@ describe('close() settles within its time limit', { timeout: 60_000 }, () => {
     ]);
   });
 
-  test('openStore() on a server that is down rejects with a StoreError that gives the reason', async () => {
+  test('openStore() on a server that is down rejects with a StoreError that gives the reason', HANG_GUARD, async () => {
     const port = await freePort();
     await assert.rejects(openStore({ url: `postgres://spanflow:spanflow@127.0.0.1:${port}/spanflow_test` }), {
       name: 'StoreError',

@@ -11,6 +11,7 @@ import { pipeline, type SpanflowEvent } from '../sdk/index.ts';
 import { droppedByReason } from './fixtures/store-fault.ts';
 import { adminQuery, captureWarnings, NEEDS_POSTGRES, TEST_DATABASE_URL, tempFolder } from './store-support.ts';
 import { pullMetrics } from './metrics-support.ts';
+import { HANG_GUARD } from './support.ts';
 
 const reader = pullMetrics();
 
@@ -66,8 +67,8 @@ function outageRun(outage: () => Promise<void>) {
     });
 }
 
-describe('the database goes away mid-run', { timeout: 60_000 }, () => {
-  test('PostgreSQL cut off, then back: the run finishes and every row lands once it is back', { skip: NEEDS_POSTGRES }, async () => {
+describe('the database goes away mid-run', () => {
+  test('PostgreSQL cut off, then back: the run finishes and every row lands once it is back', { ...HANG_GUARD, skip: NEEDS_POSTGRES }, async () => {
     const schema = 'store_outage';
     await adminQuery(`drop schema if exists ${schema} cascade`);
     const proxy = await cuttableProxy(new URL(TEST_DATABASE_URL));
@@ -105,7 +106,7 @@ describe('the database goes away mid-run', { timeout: 60_000 }, () => {
   const folder = tempFolder('outage');
   after(() => folder.cleanup());
 
-  test('PGlite closed for good: the run finishes, and what could not be written is counted as dropped', async () => {
+  test('PGlite closed for good: the run finishes, and what could not be written is counted as dropped', HANG_GUARD, async () => {
     const { PGlite } = await import('@electric-sql/pglite');
     const pglite = await PGlite.create(folder.path);
     const store = await openStore({ pglite, maxBuffered: 20, retryDelayMs: 5 });

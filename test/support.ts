@@ -41,6 +41,13 @@ export const never = <T>(): Promise<T> => new Promise<T>(() => {});
 export const status = (itemId: string, s: string, stage?: string) => (e: SpanflowEvent) =>
   e.type === 'item_status' && e.itemId === itemId && e.status === s && (stage === undefined || e.stage === stage);
 
+/**
+ * A test's own time limit, only to detect a hang: generous, since a loaded 2-core machine runs a child process,
+ * a database or a worker pool many times slower than an idle one. Give it to each slow test and hook rather
+ * than to their suite: a suite's limit bounds all its tests and hooks together.
+ */
+export const HANG_GUARD = { timeout: 60_000 } as const;
+
 /** One turn of the event loop. */
 export const flush = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
 

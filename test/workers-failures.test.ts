@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test';
 import { collectRun, pipeline, StepFailedError, StepTimeoutError, stages } from '../sdk/index.ts';
 import { WorkerExitError, WorkerOutOfMemoryError, WorkerPool, WorkerTaskError, workerTask } from '../worker-threads/index.ts';
 import type * as tasks from './fixtures/worker-tasks.ts';
+import { HANG_GUARD } from './support.ts';
 
 const fixtures = new URL('./fixtures/worker-tasks.ts', import.meta.url);
 const pool = new WorkerPool({ name: 'failures', minThreads: 1, maxThreads: 1 });
@@ -21,10 +22,10 @@ const exhaustMemory = workerTask<typeof tasks.exhaustMemory>(fixtures, 'exhaustM
 
 const quickRetry = { attempts: 2, initialDelayMs: 1, jitter: 0 };
 
-describe('failures of tasks on worker threads', { timeout: 60_000 }, () => {
-  after(() => Promise.all([pool.close(), smallPool.close()]));
+describe('failures of tasks on worker threads', () => {
+  after(() => Promise.all([pool.close(), smallPool.close()]), HANG_GUARD);
 
-  test('a timeout mid-task ends the attempt timed_out, stops the task with its thread, and the pool replaces it', async () => {
+  test('a timeout mid-task ends the attempt timed_out, stops the task with its thread, and the pool replaces it', HANG_GUARD, async () => {
     const before = await whichThread.run(undefined);
     const { result, of } = await collectRun(pipeline('stuck').step('render', hang, { timeout: 150 }).run(undefined));
     assert.equal(result.status, 'timed_out');
@@ -40,7 +41,7 @@ describe('failures of tasks on worker threads', { timeout: 60_000 }, () => {
     assert.notEqual(afterwards, before);
   });
 
-  test('cancelling the run stops the task inside its worker, and the run ends cancelled', async () => {
+  test('cancelling the run stops the task inside its worker, and the run ends cancelled', HANG_GUARD, async () => {
     const before = await whichThread.run(undefined);
     const controller = new AbortController();
     const handle = pipeline('cancelled')
@@ -52,7 +53,7 @@ describe('failures of tasks on worker threads', { timeout: 60_000 }, () => {
     assert.notEqual(await whichThread.run(undefined), before);
   });
 
-  test('a task that calls process.exit fails its attempt with WorkerExitError; the retry runs on a new thread and succeeds', async () => {
+  test('a task that calls process.exit fails its attempt with WorkerExitError; the retry runs on a new thread and succeeds', HANG_GUARD, async () => {
     const { result, of } = await collectRun(
       pipeline('exits')
         .step('render', ({ attempt, signal }) => exitOnFirst.run({ attempt }, { signal }), { retry: quickRetry })
@@ -65,7 +66,7 @@ describe('failures of tasks on worker threads', { timeout: 60_000 }, () => {
     assert.match(retry?.error.message ?? '', /worker task exitOnFirst \(worker-tasks\.ts\): its thread exited with code 3/);
   });
 
-  test('a task that exits on every attempt fails the step cleanly, and the pool goes on serving', async () => {
+  test('a task that exits on every attempt fails the step cleanly, and the pool goes on serving', HANG_GUARD, async () => {
     const result = await pipeline('always-exits')
       .step('render', ({ signal }) => exitOnFirst.run({ attempt: 1 }, { signal }), { retry: quickRetry })
       .run(undefined);
@@ -80,7 +81,7 @@ describe('failures of tasks on worker threads', { timeout: 60_000 }, () => {
     assert.equal(typeof (await whichThread.run(undefined)), 'number');
   });
 
-  test('a task that runs out of memory fails its attempt with WorkerOutOfMemoryError; the retry succeeds on a new thread', async () => {
+  test('a task that runs out of memory fails its attempt with WorkerOutOfMemoryError; the retry succeeds on a new thread', HANG_GUARD, async () => {
     const { result, of } = await collectRun(
       pipeline('hoards')
         .step('render', ({ attempt, signal }) => exhaustMemory.run({ attempt, failOn: [1] }, { signal }), { retry: quickRetry })
@@ -94,7 +95,7 @@ describe('failures of tasks on worker threads', { timeout: 60_000 }, () => {
     );
   });
 
-  test('out of memory on every attempt fails the step with the typed error, and the pool goes on serving', async () => {
+  test('out of memory on every attempt fails the step with the typed error, and the pool goes on serving', HANG_GUARD, async () => {
     const result = await pipeline('always-hoards')
       .step('render', ({ attempt, signal }) => exhaustMemory.run({ attempt, failOn: [1, 2] }, { signal }), { retry: quickRetry })
       .run(undefined);
@@ -106,7 +107,7 @@ describe('failures of tasks on worker threads', { timeout: 60_000 }, () => {
     assert.equal(await exhaustMemory.run({ attempt: 3, failOn: [] }), 'attempt 3 ran');
   });
 
-  test('a stage task that throws fails its item with WorkerTaskError, keeping the worker error’s name and message', async () => {
+  test('a stage task that throws fails its item with WorkerTaskError, keeping the worker error’s name and message', HANG_GUARD, async () => {
     const result = await stages<{ message: string }>('checks')
       .stage('check', { tasks: { name: 'check', run: fail, retry: quickRetry } })
       .run([{ message: 'frame 7 is corrupt' }]);
@@ -121,7 +122,7 @@ describe('failures of tasks on worker threads', { timeout: 60_000 }, () => {
     assert.match((thrown.cause as Error).stack ?? '', /worker-tasks\.ts/, 'the stack is the worker’s');
   });
 
-  test('a task that throws something that is not an Error is described as an in-process throw would be, never [object Object]', async () => {
+  test('a task that throws something that is not an Error is described as an in-process throw would be, never [object Object]', HANG_GUARD, async () => {
     for (const [value, said] of [
       [{ code: 1 }, '{"code":1}'],
       ['plain text', 'plain text'],

@@ -70,7 +70,11 @@ const TSCONFIG = {
   include: ['*.ts'],
 };
 
-describe('the built package', { timeout: 180_000 }, () => {
+/** Hang guards only, per hook and test: npm pack builds the package (tsc); each test runs node or tsc with a 60 s limit of its own. */
+const BUILD_GUARD = { timeout: 180_000 };
+const CHILD_GUARD = { timeout: 120_000 };
+
+describe('the built package', () => {
   const dir = mkdtempSync(join(tmpdir(), 'spanflow-package-'));
   const app = join(dir, 'app');
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -92,7 +96,7 @@ describe('the built package', { timeout: 180_000 }, () => {
     writeFileSync(join(app, 'work.ts'), WORK);
     writeFileSync(join(app, 'main.ts'), MAIN);
     writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(TSCONFIG));
-  });
+  }, BUILD_GUARD);
 
   test('holds the built JavaScript and declarations, not the TypeScript sources', () => {
     const installed = join(app, 'node_modules', 'spanflow');
@@ -102,7 +106,7 @@ describe('the built package', { timeout: 180_000 }, () => {
     for (const file of ['index.js', 'index.d.ts', 'entry.js', 'pool.js']) assert.ok(workers.includes(file), file);
   });
 
-  test('a pipeline with a worker step runs from node_modules, its worker spans under its task span', async () => {
+  test('a pipeline with a worker step runs from node_modules, its worker spans under its task span', CHILD_GUARD, async () => {
     const { stdout } = await run(process.execPath, ['main.ts'], { cwd: app, timeout: 60_000 });
     const out = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}');
     assert.equal(out.status, 'succeeded');
@@ -113,13 +117,13 @@ describe('the built package', { timeout: 180_000 }, () => {
     assert.deepEqual(out.parents, { multiply: 'worker square', worker: 'step square' });
   });
 
-  test('its spanflow command runs from node_modules', async () => {
+  test('its spanflow command runs from node_modules', CHILD_GUARD, async () => {
     const { stdout } = await run(process.execPath, [join(app, 'node_modules', 'spanflow', 'cli', 'spanflow.js'), '--help'], { cwd: app, timeout: 60_000 });
     assert.match(stdout, /Usage: spanflow/);
     for (const command of ['runs', 'show', 'timeline', 'compare', 'export', 'replay', 'stats', 'cleanup', 'graph', 'migrate']) assert.match(stdout, new RegExp(`\\n  ${command}\\b`));
   });
 
-  test('its declarations type-check an app that uses it', async () => {
+  test('its declarations type-check an app that uses it', CHILD_GUARD, async () => {
     const tsc = join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'tsc.cmd' : 'tsc');
     const { stdout } = await run(tsc, ['-p', app], { cwd: app, timeout: 60_000 }).catch((error: { stdout?: string }) => {
       assert.fail(`tsc found errors:\n${error.stdout ?? String(error)}`);

@@ -10,6 +10,7 @@ import { defaultPool, transfer, WorkerDefinitionError, WorkerPool, WorkerPoolErr
 import type * as tasks from './fixtures/worker-tasks.ts';
 import type * as moving from './fixtures/worker-transfer.ts';
 import { pullMetrics } from './metrics-support.ts';
+import { HANG_GUARD } from './support.ts';
 
 const reader = pullMetrics();
 
@@ -24,10 +25,10 @@ const collected = async (): Promise<MetricData[]> => {
   return resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics);
 };
 
-describe('worker pools', { timeout: 60_000 }, () => {
-  after(() => pool.close());
+describe('worker pools', () => {
+  after(() => pool.close(), HANG_GUARD);
 
-  test('as a graph step the task gets the run’s state (a map worker: its item), and its output is the step’s', async () => {
+  test('as a graph step the task gets the run’s state (a map worker: its item), and its output is the step’s', HANG_GUARD, async () => {
     const result = await pipeline<{ n: number }>('doubles')
       .step('whole', double, { to: 'each' })
       .map('each', () => [{ n: 1 }, { n: 2 }, { n: 3 }], { worker: 'one' })
@@ -41,7 +42,7 @@ describe('worker pools', { timeout: 60_000 }, () => {
     );
   });
 
-  test('as a stage task it takes the item’s value and is named by its export, alone, in a list or in a spec', async () => {
+  test('as a stage task it takes the item’s value and is named by its export, alone, in a list or in a spec', HANG_GUARD, async () => {
     const ended: string[] = [];
     const toInput = (n: number) => ({ n });
     const result = await stages<number>('doubling', { onEvent: (e) => e.type === 'task_end' && ended.push(`${e.task}:${e.status}`) })
@@ -56,7 +57,7 @@ describe('worker pools', { timeout: 60_000 }, () => {
     assert.deepEqual([...new Set(ended)].sort(), ['double-again:succeeded', 'double:succeeded', 'toInput:succeeded']);
   });
 
-  test('a buffer moved with transfer() crosses to the worker and back without a copy', async () => {
+  test('a buffer moved with transfer() crosses to the worker and back without a copy', HANG_GUARD, async () => {
     const mirror = workerTask<typeof moving.mirror>(new URL('./fixtures/worker-transfer.ts', import.meta.url), 'mirror', { pool });
     const pixels = Uint8Array.from([1, 2, 3, 4, 5]);
     const image = await mirror.run(transfer({ width: 5, pixels }, [pixels.buffer]));
@@ -72,7 +73,7 @@ describe('worker pools', { timeout: 60_000 }, () => {
     assert.equal(back[1023], 7);
   });
 
-  test('pool metrics: threads, idle threads, queue size and utilization as gauges, wait and run time in seconds', async () => {
+  test('pool metrics: threads, idle threads, queue size and utilization as gauges, wait and run time in seconds', HANG_GUARD, async () => {
     await Promise.all(Array.from({ length: 6 }, () => spin.run({ ms: 2 })));
     const emitted = (await collected()).filter((m) => m.descriptor.name.startsWith('spanflow.pool.'));
     const defs = [METRICS.poolThreads, METRICS.poolIdleThreads, METRICS.poolQueueSize, METRICS.poolUtilization, METRICS.poolWaitTime, METRICS.poolRunTime];
@@ -99,7 +100,7 @@ describe('worker pools', { timeout: 60_000 }, () => {
     assert.ok(utilization > 0 && utilization <= 1, `utilization ${utilization}`);
   });
 
-  test('utilization is busy thread-time over what the threads could give, per collection interval: within 10 points of constructed busy fractions', async () => {
+  test('utilization is busy thread-time over what the threads could give, per collection interval: within 10 points of constructed busy fractions', HANG_GUARD, async () => {
     const measured = new WorkerPool({ name: 'measured', minThreads: 2, maxThreads: 2 });
     const busy = workerTask<typeof tasks.busyFor>(fixtures, 'busyFor', { pool: measured });
     const now = () => Number(process.hrtime.bigint()) / 1e6; // the clock the pool and busyFor measure with
@@ -167,7 +168,7 @@ describe('worker pools', { timeout: 60_000 }, () => {
     }
   });
 
-  test('close() lets queued tasks finish, then the pool takes no more; its gauges read 0', async () => {
+  test('close() lets queued tasks finish, then the pool takes no more; its gauges read 0', HANG_GUARD, async () => {
     const closing = new WorkerPool({ name: 'closing', minThreads: 1, maxThreads: 1 });
     const slow = workerTask<typeof tasks.spin>(fixtures, 'spin', { pool: closing });
     const running = [slow.run({ ms: 20 }), slow.run({ ms: 20 }), slow.run({ ms: 20 })];
@@ -191,7 +192,7 @@ describe('worker pools', { timeout: 60_000 }, () => {
     });
   });
 
-  test('`await using` closes a pool at the end of its block', async () => {
+  test('`await using` closes a pool at the end of its block', HANG_GUARD, async () => {
     let scoped: WorkerPool | undefined;
     {
       await using block = new WorkerPool({ name: 'scoped', minThreads: 1, maxThreads: 1 });
@@ -203,7 +204,7 @@ describe('worker pools', { timeout: 60_000 }, () => {
     assert.equal(scoped.threads, 0);
   });
 
-  test('tasks without a pool share the default pool; its options come before its first use; closed, a new one opens', async () => {
+  test('tasks without a pool share the default pool; its options come before its first use; closed, a new one opens', HANG_GUARD, async () => {
     const shared = workerTask<typeof tasks.double>(fixtures, 'double');
     assert.equal(shared.pool, undefined);
     assert.equal((await shared.run({ n: 4 })).n, 8);

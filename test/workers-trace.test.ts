@@ -11,6 +11,7 @@ import { WORKER_ATTR, WorkerPool, workerTask } from '../worker-threads/index.ts'
 import type * as tasks from './fixtures/worker-tasks.ts';
 import { pullMetrics } from './metrics-support.ts';
 import { finished, lines, reset, tree } from './otel-support.ts';
+import { HANG_GUARD } from './support.ts';
 
 // The application's own SDK (otel-support's tracer provider and this meter provider): spanflow/otel starts nothing.
 const reader = pullMetrics();
@@ -28,11 +29,11 @@ const named = (spans: readonly ReadableSpan[], name: string): ReadableSpan => {
   return span;
 };
 
-describe('trace context across the worker thread boundary', { timeout: 30_000 }, () => {
+describe('trace context across the worker thread boundary', () => {
   beforeEach(reset);
-  after(() => pool.close());
+  after(() => pool.close(), HANG_GUARD);
 
-  test('a graph step on the pool: the task span under the step, the worker code’s spans under the task span', async () => {
+  test('a graph step on the pool: the task span under the step, the worker code’s spans under the task span', HANG_GUARD, async () => {
     const result = await pipeline<{ frames: number }>('render').step('encode', traced).run({ frames: 2 });
     assert.equal(result.status, 'succeeded');
     assert.equal(result.outputs.encode, 1);
@@ -50,7 +51,7 @@ describe('trace context across the worker thread boundary', { timeout: 30_000 },
     );
   });
 
-  test('the worker’s spans keep their trace, scope, attributes, events, status and times', async () => {
+  test('the worker’s spans keep their trace, scope, attributes, events, status and times', HANG_GUARD, async () => {
     await pipeline<{ frames: number }>('render').step('encode', traced).run({ frames: 3 });
     const spans = await finished();
     const step = named(spans, 'step encode');
@@ -90,7 +91,7 @@ describe('trace context across the worker thread boundary', { timeout: 30_000 },
     }
   });
 
-  test('a stage task on the pool: the task span under the item’s task attempt span', async () => {
+  test('a stage task on the pool: the task span under the item’s task attempt span', HANG_GUARD, async () => {
     const result = await stages<{ frames: number }>('batch').stage('encode', { tasks: traced }).run([{ frames: 1 }]);
     assert.deepEqual(result.results, [0]);
     assert.equal(
@@ -107,7 +108,7 @@ describe('trace context across the worker thread boundary', { timeout: 30_000 },
     );
   });
 
-  test('a task that throws: its span is an error naming WorkerTaskError, the step’s attempt fails with it', async () => {
+  test('a task that throws: its span is an error naming WorkerTaskError, the step’s attempt fails with it', HANG_GUARD, async () => {
     const result = await pipeline('failing')
       .step('check', ({ signal }) => fail.run({ message: 'frame 7 is corrupt' }, { signal }))
       .run(undefined);
@@ -124,7 +125,7 @@ describe('trace context across the worker thread boundary', { timeout: 30_000 },
     assert.match(String(task.events[0]?.attributes?.['exception.message']), /worker task fail \(worker-tasks\.ts\) threw RangeError: frame 7 is corrupt/);
   });
 
-  test('spans past the per-task limit are counted as dropped (worker_span_limit), with the application’s own SDK', async () => {
+  test('spans past the per-task limit are counted as dropped (worker_span_limit), with the application’s own SDK', HANG_GUARD, async () => {
     const dropped = async () => {
       const { resourceMetrics } = await reader.collect();
       const metric = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === METRICS.telemetryDropped.name);
@@ -138,7 +139,7 @@ describe('trace context across the worker thread boundary', { timeout: 30_000 },
     assert.equal((await dropped()) - before, 3, 'and the drop counter counted them');
   });
 
-  test('a task under a parent the sampler left out records nothing, on either thread', async () => {
+  test('a task under a parent the sampler left out records nothing, on either thread', HANG_GUARD, async () => {
     const unsampled = trace.setSpanContext(ROOT_CONTEXT, { traceId: '1'.repeat(32), spanId: '2'.repeat(16), traceFlags: TraceFlags.NONE });
     const output = await context.with(unsampled, () => traced.run({ frames: 2 }));
     assert.equal(output, 1);

@@ -14,10 +14,9 @@ import { after, describe, test } from 'node:test';
 import { openStore, type StoreOptions } from '../../exporters/postgres/index.ts';
 import { CancelledError, pipeline, ShutdownSignalError, stages } from '../../sdk/index.ts';
 import { adminQuery, NEEDS_POSTGRES, TEST_DATABASE_URL, tempFolder } from '../store-support.ts';
-import { latch } from '../support.ts';
+import { HANG_GUARD, latch } from '../support.ts';
 
 const CHILD = fileURLToPath(new URL('../fixtures/signals-child.ts', import.meta.url));
-const HANG_GUARD = { timeout: 60_000 };
 
 interface Child {
   readonly process: ChildProcess;

@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { openStore } from '../../exporters/postgres/index.ts';
 import { pipeline } from '../../sdk/index.ts';
 import { type ChildReport, cleanExit, givingUp, killChildren, startFaultChild } from '../fixtures/store-fault.ts';
-import { tempFolder } from '../support.ts';
+import { HANG_GUARD, tempFolder } from '../support.ts';
 
 const folder = tempFolder('folder-faults');
 after(() => {
@@ -56,7 +56,7 @@ function assertAllDropped(report: ChildReport): string {
   return report.warnings[0] ?? '';
 }
 
-describe('an embedded folder this process cannot have', { timeout: 60_000 }, () => {
+describe('an embedded folder this process cannot have', () => {
   // One folder made (PGlite's first open, initdb, takes seconds) with one run in it, copied for each test.
   const template = join(folder.path, 'template');
   let earlier: string;
@@ -66,14 +66,14 @@ describe('an embedded folder this process cannot have', { timeout: 60_000 }, () 
       .step('only', () => 'kept')
       .run(undefined, { persist: store })).runId;
     await store.close();
-  });
+  }, HANG_GUARD);
   const copy = (name: string) => {
     const dataDir = join(folder.path, name);
     cpSync(template, dataDir, { recursive: true });
     return dataDir;
   };
 
-  test('held by another process: a second waits its lockWaitMs, then fails naming the holder; a close during the wait settles in time', async () => {
+  test('held by another process: a second waits its lockWaitMs, then fails naming the holder; a close during the wait settles in time', HANG_GUARD, async () => {
     const dataDir = copy('shared');
     const holder = startFaultChild({ dataDir, store: 'explicit', pause: true });
     await holder.phase('paused');
@@ -120,7 +120,7 @@ describe('an embedded folder this process cannot have', { timeout: 60_000 }, () 
     }
   });
 
-  test('read-only: the real cause and the fix, every row counted, and the runs already there kept', async () => {
+  test('read-only: the real cause and the fix, every row counted, and the runs already there kept', HANG_GUARD, async () => {
     const dataDir = copy('read-only');
     readOnly(dataDir);
     try {
@@ -145,7 +145,7 @@ describe('an embedded folder this process cannot have', { timeout: 60_000 }, () 
     }
   });
 
-  test("read-only, with a PGlite made by the application: PGlite's own file-system error, told in words", async () => {
+  test("read-only, with a PGlite made by the application: PGlite's own file-system error, told in words", HANG_GUARD, async () => {
     const dir = join(folder.path, 'given');
     mkdirSync(dir);
     readOnly(dir);

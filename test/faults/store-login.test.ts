@@ -12,6 +12,7 @@ import { createStore, MigrationError, openStore, StoreError } from '../../export
 import { type ChildReport, cleanExit, killChildren, givingUp, startFaultChild } from '../fixtures/store-fault.ts';
 import { type PgCluster, startCluster } from '../pg-cluster.ts';
 import { unless } from '../requirements.ts';
+import { HANG_GUARD } from '../support.ts';
 
 /** Every event the run produced is counted as dropped, the rows counted are the metric's, and the run's end is said to be lost. */
 function assertAllDropped(report: ChildReport): void {
@@ -24,12 +25,12 @@ function assertAllDropped(report: ChildReport): void {
   assert.deepEqual(report.metric, { write_failed: report.writes.dropped }, 'spanflow.persistence.dropped counts every row dropped');
 }
 
-describe('a database no retry will reach', { skip: unless('postgres-server'), timeout: 60_000 }, () => {
+describe('a database no retry will reach', { skip: unless('postgres-server') }, () => {
   let cluster: PgCluster;
   before(async () => {
     cluster = await startCluster();
     await cluster.query(`create role limited login password 'limited'`, [], 'postgres');
-  });
+  }, HANG_GUARD);
   after(() => {
     killChildren();
     cluster?.destroy();
@@ -41,7 +42,7 @@ describe('a database no retry will reach', { skip: unless('postgres-server'), ti
       .split('\n')
       .filter((line) => pattern.test(line)).length;
 
-  test('a wrong password: one login, one warning with the fix, every row counted, and the process ends with code 0', async () => {
+  test('a wrong password: one login, one warning with the fix, every row counted, and the process ends with code 0', HANG_GUARD, async () => {
     const before = refusedLogins(/password authentication failed/);
     const child = startFaultChild({ url: cluster.url({ password: 'WRONG' }), store: 'explicit', tokens: 30, tokensAfter: 30 });
     const report = await cleanExit(child);
@@ -56,7 +57,7 @@ describe('a database no retry will reach', { skip: unless('postgres-server'), ti
     assert.deepEqual(await cluster.query(`select to_regclass('spanflow.runs') as runs`), [{ runs: null }], 'nothing reached the database');
   });
 
-  test('a database that does not exist: the same, with the fix for it', async () => {
+  test('a database that does not exist: the same, with the fix for it', HANG_GUARD, async () => {
     const before = refusedLogins(/database "nope" does not exist/);
     const report = await cleanExit(startFaultChild({ url: cluster.url({ database: 'nope' }), store: 'explicit', tokens: 30, tokensAfter: 30 }));
     assertAllDropped(report);
@@ -65,14 +66,14 @@ describe('a database no retry will reach', { skip: unless('postgres-server'), ti
     assert.match(report.warnings[0] ?? '', /database "nope" does not exist: create the database \(createdb <name>\), or fix its name in the database URL\. Not retrying/);
   });
 
-  test('a role without the rights to make the tables: the same, naming the rights', async () => {
+  test('a role without the rights to make the tables: the same, naming the rights', HANG_GUARD, async () => {
     const report = await cleanExit(startFaultChild({ url: cluster.url({ user: 'limited', password: 'limited' }), store: 'default', tokens: 30, tokensAfter: 30 }));
     assertAllDropped(report);
     assert.equal(report.warnings.length, 1, `one warning: ${report.warnings.join(' | ')}`);
     assert.match(report.warnings[0] ?? '', /limited:\*\*\*@127\.0\.0\.1:\d+\/spanflow_test: migrating schema 'spanflow' failed: permission denied for database spanflow_test: grant the URL's role the rights it needs \(create on the database, usage and create on the schema, insert and update on its tables\)\. Not retrying/);
   });
 
-  test('openStore() rejects with an error that says what to do; a store that failed so never logs in again', async () => {
+  test('openStore() rejects with an error that says what to do; a store that failed so never logs in again', HANG_GUARD, async () => {
     const before = refusedLogins(/password authentication failed/);
     await assert.rejects(openStore({ url: cluster.url({ password: 'WRONG' }) }), (error: StoreError) => {
       assert.ok(error instanceof StoreError);

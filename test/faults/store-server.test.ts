@@ -12,12 +12,13 @@ import { openStore } from '../../exporters/postgres/index.ts';
 import { type ChildReport, cleanExit, killChildren, type FaultChild, givingUp, startFaultChild } from '../fixtures/store-fault.ts';
 import { type PgCluster, startCluster } from '../pg-cluster.ts';
 import { unless } from '../requirements.ts';
+import { HANG_GUARD } from '../support.ts';
 
-describe('the PostgreSQL server goes away', { skip: unless('postgres-server'), timeout: 60_000 }, () => {
+describe('the PostgreSQL server goes away', { skip: unless('postgres-server') }, () => {
   let cluster: PgCluster;
   before(async () => {
     cluster = await startCluster();
-  });
+  }, HANG_GUARD);
   after(() => {
     killChildren();
     cluster?.destroy();
@@ -74,7 +75,7 @@ describe('the PostgreSQL server goes away', { skip: unless('postgres-server'), t
     }
   }
 
-  test('stopped mid-run and started again: the run finishes, and every row lands once the server is back', async () => {
+  test('stopped mid-run and started again: the run finishes, and every row lands once the server is back', HANG_GUARD, async () => {
     const schema = 'restarted';
     const { child, runId } = await pausedChild(schema, { tokensAfter: 50, closeTimeoutMs: 30_000, holdClose: true });
     await cluster.stop('fast');
@@ -93,7 +94,7 @@ describe('the PostgreSQL server goes away', { skip: unless('postgres-server'), t
     assert.equal(await eventsStored(schema, runId), report.produced);
   });
 
-  test('stopped mid-run for good: close() gives up within its time limit and counts what it could not write', async () => {
+  test('stopped mid-run for good: close() gives up within its time limit and counts what it could not write', HANG_GUARD, async () => {
     const schema = 'gone';
     const { child, runId, producedBeforeStop } = await pausedChild(schema, { tokensAfter: 50, closeTimeoutMs: 1000 });
     const report = await stoppedForGood(child);
@@ -102,7 +103,7 @@ describe('the PostgreSQL server goes away', { skip: unless('postgres-server'), t
     await assertInterrupted(schema, runId, report.writes.written);
   });
 
-  test('stopped as the run ends: a top-level await store.close() settles in time, and the process exits with code 0', async () => {
+  test('stopped as the run ends: a top-level await store.close() settles in time, and the process exits with code 0', HANG_GUARD, async () => {
     const schema = 'at_close';
     const { child, runId, producedBeforeStop } = await pausedChild(schema, { tokensAfter: 0, closeTimeoutMs: 1000 });
     const report = await stoppedForGood(child);
@@ -110,7 +111,7 @@ describe('the PostgreSQL server goes away', { skip: unless('postgres-server'), t
     await assertInterrupted(schema, runId, report.writes.written);
   });
 
-  test('stopped as the run ends, with the default store closed on beforeExit: the same', async () => {
+  test('stopped as the run ends, with the default store closed on beforeExit: the same', HANG_GUARD, async () => {
     const schema = 'at_exit';
     const { child, runId, producedBeforeStop } = await pausedChild(schema, { store: 'default', tokensAfter: 0, closeTimeoutMs: 1000 });
     const report = await stoppedForGood(child);
@@ -118,7 +119,7 @@ describe('the PostgreSQL server goes away', { skip: unless('postgres-server'), t
     await assertInterrupted(schema, runId, report.writes.written);
   });
 
-  test('the process killed with SIGKILL mid-run: its run is interrupted, its duration a lower bound that its heartbeat kept close', async () => {
+  test('the process killed with SIGKILL mid-run: its run is interrupted, its duration a lower bound that its heartbeat kept close', HANG_GUARD, async () => {
     const schema = 'killed';
     const { child, runId, producedBeforeStop } = await pausedChild(schema, { tokensAfter: 0, closeTimeoutMs: 1000 });
     const heartbeat = async () =>
