@@ -26,13 +26,13 @@ describe('spanflow timeline', () => {
     const columns = 100;
     const out = await ok(['timeline', ...at, showcase.id('feature-film').slice(0, 8)], { columns });
     const lines = out.trimEnd().split('\n');
-    assert.match(lines[0] ?? '', /^video-render run [0-9a-f]{8} · succeeded · \d+(\.\d+)? ms$/);
+    assert.match(lines[0] ?? '', /^video-render run [0-9a-f]{8} · succeeded · \d+(\.\d+)? m?s$/);
     const bars = lines.slice(1, -1);
-    assert.ok(bars.some((l) => /^analyze\[5\] #2\s+ *█+ *\s+\S+ ms {2}succeeded$/.test(l)), 'the retry is its own bar');
-    assert.ok(bars.some((l) => /^analyze\[5\]\s+ *█+ *\s+\S+ ms {2}retrying$/.test(l)));
+    assert.ok(bars.some((l) => /^analyze\[5\] #2\s+ *█+ *\s+\S+ m?s {2}succeeded$/.test(l)), 'the retry is its own bar');
+    assert.ok(bars.some((l) => /^analyze\[5\]\s+ *█+ *\s+\S+ m?s {2}retrying$/.test(l)));
     assert.ok(!bars.some((l) => l.startsWith('render-farm-fast')), 'a step that never started has no bar');
     for (const line of lines) assert.ok([...line].length <= columns, `${line} fits`);
-    assert.match(lines.at(-1) ?? '', /^\s+0\s+.*\s\d+(\.\d+)? ms$/);
+    assert.match(lines.at(-1) ?? '', /^\s+0\s+.*\s\d+(\.\d+)? m?s$/);
     // The bars sit in time order: accept starts no later than deliver.
     const start = (node: string) => bars.find((l) => l.startsWith(`${node} `))?.indexOf('█') ?? -1;
     assert.ok(start('accept') >= 0 && start('accept') <= start('deliver'));
@@ -71,10 +71,10 @@ describe('spanflow compare', () => {
     // The difference is signed; which run was slower depends on the machine's load, so only its shape is checked.
     assert.match(out, /\nduration\s+\S+ m?s\s+\S+ m?s \((?:[≥≤] )?[+-]?\S+ m?s\)\n/);
     assert.match(out, /\nsame pipeline definition\n/);
-    assert.match(out, /\nrender-farm-fast\s+1\s+\S+ ms\s+0 \(1 skipped\)/, 'promo took the fast farm, the crunch skipped it');
-    assert.match(out, /\nrender-farm-hq\s+0 \(1 skipped\)\s+\S+ ms\s+0 \(1 skipped\)/);
-    assert.match(out, /\nrender-farm-rush\s+0 \(1 skipped\)\s+\S+ ms\s+1 \(1 timed_out\)/);
-    assert.match(out, /\ndeliver\s+1\s+\S+ ms\s+—\s+—\s+—/, 'the crunch never got to deliver');
+    assert.match(out, /\nrender-farm-fast\s+1\s+\S+ m?s\s+0 \(1 skipped\)/, 'promo took the fast farm, the crunch skipped it');
+    assert.match(out, /\nrender-farm-hq\s+0 \(1 skipped\)\s+\S+ m?s\s+0 \(1 skipped\)/);
+    assert.match(out, /\nrender-farm-rush\s+0 \(1 skipped\)\s+\S+ m?s\s+1 \(1 timed_out\)/);
+    assert.match(out, /\ndeliver\s+1\s+\S+ m?s\s+—\s+—\s+—/, 'the crunch never got to deliver');
   });
 
   test('--json gives the comparison as the store computes it', async () => {

@@ -38,7 +38,7 @@ describe('spanflow runs', () => {
       rows.map((l) => l.split(/\s+/)[0]),
       newestFirst,
     );
-    assert.match(rows[0] ?? '', /video-render\s+timed_out\s.*ms\s+at render-farm-rush · StepTimeoutError/);
+    assert.match(rows[0] ?? '', /video-render\s+timed_out\s.*\S+ m?s\s+at render-farm-rush · StepTimeoutError/);
     assert.match(rows[1] ?? '', /video-render\s+succeeded\s/);
     assert.equal(lines[4], '1–3 of 3 runs');
   });
@@ -122,13 +122,13 @@ describe('spanflow show', () => {
     const out = await ok(['show', ...at, id.slice(0, 6)]);
     assert.match(out, new RegExp(`^run\\s+${id}\\n`));
     assert.match(out, /\nstatus\s+timed_out at render-farm-rush\n/);
-    assert.match(out, /\nduration\s+\d+(\.\d+)? ms\n/);
+    assert.match(out, /\nduration\s+\d+(\.\d+)? m?s\n/);
     assert.match(out, /\ntrace id\s+/);
     assert.match(out, new RegExp(`\\nhost\\s+\\S+ · pid ${process.pid}\\n`));
     assert.match(out, /\nerror\s+StepTimeoutError: step 'render-frames' timed out after 400 ms\n/);
     assert.match(out, /\npipeline meta\s+.*version=2\.4\.0/);
-    assert.match(out, /\nanalyze\[5\]\s+step\s+1\s+succeeded\s+\S+ ms\s+ *█+/);
-    assert.match(out, /\nrender-farm-rush\s+sub\s+1\s+timed_out\s+\S+ ms\s+ *█+/);
+    assert.match(out, /\nanalyze\[5\]\s+step\s+1\s+succeeded\s+\S+ m?s\s+ *█+/);
+    assert.match(out, /\nrender-farm-rush\s+sub\s+1\s+timed_out\s+\S+ m?s\s+ *█+/);
     assert.match(out, /\nrender-farm-fast\s+sub\s+—\s+skipped \(not-reached\)\s+—/);
     assert.match(out, /\nerrors\nstep\s+status\s+error\nrender-farm-rush\s+timed_out\s+StepTimeoutError: step 'render-frames'/);
     assert.match(out, /\nchild runs\n.*\n[0-9a-f]{8}\s+rush-farm\s+timed_out\s.*at render-frames/);
