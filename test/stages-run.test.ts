@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DefinitionError, item, stages } from '../sdk/index.ts';
-import { eventLog, latch, range } from './support.ts';
+import { eventLog, flush, latch, range } from './support.ts';
 
 describe('run()', { timeout: 10_000 }, () => {
   test('returns results in input order though items finish out of order, through several tasks and stages', async () => {
@@ -185,7 +185,9 @@ describe('start(), feed(), join()', { timeout: 10_000 }, () => {
       resolved = true;
     });
     await log.waitFor((e) => e.type === 'task_start' && e.itemId === '1');
-    await sleep(20);
+    while (batch.snapshot().stats.fed < 6) await flush();
+    // A few more turns in which feed() could push a seventh item, were it not held back.
+    for (let turn = 0; turn < 10; turn++) await flush();
     const snap = batch.snapshot();
     assert.equal(resolved, false, 'feed() is still blocked');
     // 2 items with the workers, 3 in the queue (its capacity, never more), 1 waiting to get in: nothing more is fed.
