@@ -181,7 +181,8 @@ async function lookupCustomer(order: Order & { key: string }, ctx: TaskContext):
  */
 export function etlPipeline(table: Table, options: StagePipelineOptions = {}): StagePipeline<number, Row> {
   return stages<number>('etl', options)
-    .stage('fetch', { workers: 4, tasks: { name: 'get-order', run: fetchOrder }, timeout: 1_000 })
+    // A limit for a source that stops answering; the simulated fetches take 0–2 ms, and no record is meant to hit it.
+    .stage('fetch', { workers: 4, tasks: { name: 'get-order', run: fetchOrder }, timeout: 10_000 })
     .stage('parse', {
       workers: 2,
       tasks: [decode, normalize],
