@@ -50,7 +50,7 @@ describe('graph pipelines reject bad definitions at once', () => {
   });
 
   test('valid retry and timeout options are still accepted', async () => {
-    const p = pipeline('x').step('a', ok, { retry: 1, timeout: 1000, to: 'b' }).step('b', ok, { retry: { attempts: 2, initialDelayMs: 1 } });
+    const p = pipeline('x').step('a', ok, { retry: 1, timeout: 30_000, to: 'b' }).step('b', ok, { retry: { attempts: 2, initialDelayMs: 1 } });
     assert.equal((await p.run(undefined)).status, 'succeeded');
   });
 });

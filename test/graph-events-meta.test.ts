@@ -183,7 +183,7 @@ describe('event stream', () => {
     assert.ok(maxAhead <= 3, `the producer ran ${maxAhead} tokens ahead of the reader`);
   });
 
-  test('breaking out of for await early does not hang the run', { timeout: 3000 }, async () => {
+  test('breaking out of for await early does not hang the run', { timeout: 30_000 }, async () => {
     const p = pipeline('early-exit').step('chat', () => letters(100), { to: 'after' }).step('after', () => 'done');
     const handle = p.run(undefined, { eventBuffer: 2 });
     for await (const event of handle) if (event.type === 'token') break;

@@ -218,7 +218,7 @@ describe('suspend and resume', () => {
     assert.deepEqual(result.state.log, ['check', 'approve', 'ship', 'shutdown']);
   });
 
-  test('resuming into a branch whose ALL-join has parents outside the resumed part does not hang', { timeout: 3000 }, async () => {
+  test('resuming into a branch whose ALL-join has parents outside the resumed part does not hang', { timeout: 30_000 }, async () => {
     const ran: string[] = [];
     const mark = (name: string) => () => {
       ran.push(name);

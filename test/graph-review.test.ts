@@ -69,7 +69,7 @@ describe('graph review', () => {
     assert.equal(new Set(of('run_end').filter((e) => e.pipeline === 'square').map((e) => e.runId)).size, 4);
   });
 
-  it('a map whose async producer throws midway fails, and the items in flight are cancelled, not left running', { timeout: 3000 }, async () => {
+  it('a map whose async producer throws midway fails, and the items in flight are cancelled, not left running', { timeout: 30_000 }, async () => {
     const signals: AbortSignal[] = [];
     const started = latch();
     const p = pipeline('p')
@@ -169,7 +169,7 @@ describe('graph review', () => {
     assert.deepEqual(steps, ['s:skipped']);
   });
 
-  it("cancelling a parent mid-child waits for the child's shutdown hooks before the parent result", { timeout: 3000 }, async () => {
+  it("cancelling a parent mid-child waits for the child's shutdown hooks before the parent result", { timeout: 30_000 }, async () => {
     const order: string[] = [];
     const inChild = latch();
     const child = pipeline('child')
@@ -255,7 +255,7 @@ describe('graph review', () => {
     assert.ok(!events.some((e) => e.startsWith('step_end:join:timed_out')));
   });
 
-  it('maxConcurrency 1 with a map inside: the items do not deadlock against the run limit', { timeout: 3000 }, async () => {
+  it('maxConcurrency 1 with a map inside: the items do not deadlock against the run limit', { timeout: 30_000 }, async () => {
     const p = pipeline('p', { maxConcurrency: 1 })
       .step('first', () => undefined, { to: 'm' })
       .map('m', () => [1, 2, 3], { worker: 'w', concurrency: 3, to: 'last' })

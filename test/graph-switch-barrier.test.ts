@@ -7,6 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BarrierTimeoutError, collectRun, pipeline, RouteError, STOP, StepFailedError, type SpanflowEvent } from '../sdk/index.ts';
 
 const noop = () => undefined;
+/** A run timeout used only as a hang guard: a run that hangs ends timed_out, and its status assertion fails. */
+const HANG_GUARD_MS = 30_000;
 
 describe('steps and fan-out', () => {
   it('runs steps in order along their edges and keeps each output', async () => {
@@ -32,7 +34,7 @@ describe('steps and fan-out', () => {
       await both.promise;
     };
     const p = pipeline('fan-out').step('start', noop, { to: ['left', 'right'] }).step('left', branch).step('right', branch);
-    const result = await p.run(undefined, { timeout: 5_000 });
+    const result = await p.run(undefined, { timeout: HANG_GUARD_MS });
     assert.equal(result.status, 'succeeded', result.error?.message);
     assert.equal(started, 2);
   });
@@ -180,7 +182,7 @@ describe('barrier', () => {
       .step('a', () => 'A', { to: 'join' })
       .step('b', () => 'B', { to: 'join' })
       .barrier('join', ({ output }) => `joined ${output('a')}`);
-    const { result, of, steps } = await collectRun(p.run(undefined, { timeout: 5_000 }));
+    const { result, of, steps } = await collectRun(p.run(undefined, { timeout: HANG_GUARD_MS }));
     assert.equal(result.status, 'succeeded', result.error?.message);
     assert.equal(result.outputs.join, 'joined A');
     assert.ok(steps.includes('b:skipped'));
@@ -193,7 +195,7 @@ describe('barrier', () => {
       .step('a', noop, { to: 'join' })
       .step('b', noop, { to: 'join' })
       .barrier('join', () => assert.fail('nothing arrived'));
-    const { result, steps } = await collectRun(p.run(undefined, { timeout: 5_000 }));
+    const { result, steps } = await collectRun(p.run(undefined, { timeout: HANG_GUARD_MS }));
     assert.equal(result.status, 'succeeded');
     assert.ok(steps.includes('join:skipped'), steps.join(' '));
   });
@@ -202,7 +204,7 @@ describe('barrier', () => {
     const log: string[] = [];
     const joined = Promise.withResolvers<void>();
     const onEvent = (e: SpanflowEvent) => e.type === 'step_end' && e.node === 'join' && joined.resolve();
-    const { result, of } = await collectRun(twoParents('any', () => joined.promise, log).run(undefined, { onEvent, timeout: 5_000 }));
+    const { result, of } = await collectRun(twoParents('any', () => joined.promise, log).run(undefined, { onEvent, timeout: HANG_GUARD_MS }));
     assert.equal(result.status, 'succeeded', result.error?.message);
     assert.equal(log.filter((l) => l === 'join').length, 1);
     assert.ok(log.indexOf('join') < log.indexOf('slow'), log.join(' '));

@@ -128,7 +128,7 @@ describe('task options and odd failures', { timeout: 10_000 }, () => {
       tasks: {
         name: 'slow',
         concurrency: 1,
-        timeout: 2_000,
+        timeout: 30_000, // never reached: it only has to be the task's own, not the stage's 5 ms
         retry: { attempts: 2, initialDelayMs: 1, jitter: 0 },
         run: async (n: number, ctx) => {
           attempts.set(n, ctx.attempt);
