@@ -14,17 +14,21 @@
 // The store's writes go on in the background; the time to write what is left
 // after the batch ends is shown too.
 //
-// Needs the local PostgreSQL (`bash .ci/run` starts it): SPANFLOW_TEST_DATABASE_URL,
-// default postgres://spanflow:spanflow@127.0.0.1:5432/spanflow_test.
+// PostgreSQL: SPANFLOW_BENCH_DATABASE_URL names a server; without it the bench
+// starts a private local PostgreSQL cluster with the server's default
+// durability settings (fsync and synchronous commit on), as the tests do theirs
+// (test/pg-cluster.ts: PostgreSQL's server must be installed).
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, type Store } from '../exporters/postgres/index.ts';
 import { type PipelineDescription, pipeline, type Recording, type RecordingContext, type RunRecorder, type SpanflowEvent, stages } from '../sdk/index.ts';
+import { type PgCluster, startCluster } from '../test/pg-cluster.ts';
 import { fmt, printJson, printTable, round } from './report.ts';
 
-const URL = process.env.SPANFLOW_TEST_DATABASE_URL || 'postgres://spanflow:spanflow@127.0.0.1:5432/spanflow_test';
+const cluster = process.env.SPANFLOW_BENCH_DATABASE_URL ? undefined : await startCluster({ durable: true });
+const URL = process.env.SPANFLOW_BENCH_DATABASE_URL ?? (cluster as PgCluster).url();
 const SCHEMA = 'bench_persist';
 const RUNS = 4;
 const ITEMS_PER_RUN = 10_000;
@@ -199,3 +203,4 @@ printJson('persist', {
   pglite_events_per_s: round(pglite.perSecond, 0),
   persist_ratio: round(ratio),
 });
+cluster?.destroy();

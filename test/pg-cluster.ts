@@ -85,11 +85,20 @@ export interface PgCluster {
 const live = new Set<PgCluster>();
 let exitHook = false;
 
+export interface ClusterOptions {
+  /**
+   * Keep PostgreSQL's default durability (fsync, synchronous commit, full page
+   * writes), as a real server has it: for benchmarks. Default false: tests
+   * need no crash safety from a throwaway cluster, and run faster without.
+   */
+  readonly durable?: boolean;
+}
+
 /**
  * Starts a new cluster with the test role and database in it. Throws, naming
  * what to install, when PostgreSQL's server binaries are not here.
  */
-export async function startCluster(): Promise<PgCluster> {
+export async function startCluster(options: ClusterOptions = {}): Promise<PgCluster> {
   const bin = postgresBin();
   if (!bin) throw new Error(`PostgreSQL's server binaries (initdb, pg_ctl) are not installed: ${POSTGRES_HOWTO}`);
   const user = serverUser();
@@ -106,8 +115,9 @@ export async function startCluster(): Promise<PgCluster> {
     as,
   );
   const port = await freePort();
-  // Loopback only, sockets in our own folder, no fsync (a test cluster need not survive a power cut), few connections.
-  const serverOptions = `-p ${port} -c listen_addresses=127.0.0.1 -k ${root} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+  // Loopback only, sockets in our own folder; unless durable, no fsync (a test cluster need not survive a power cut).
+  const fast = options.durable ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off';
+  const serverOptions = `-p ${port} -c listen_addresses=127.0.0.1 -k ${root} -c max_connections=200${fast}`;
   const pgCtl = (args: string[]) => run(join(bin, 'pg_ctl'), ['-D', dataDir, '-w', '-t', '60', ...args], as);
   let running = false;
   const start = async () => {
