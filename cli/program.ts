@@ -14,7 +14,7 @@ import { registerRuns } from './commands/runs.ts';
 import { registerShow } from './commands/show.ts';
 import { registerStats } from './commands/stats.ts';
 import { CommandError, type Io, Output, UsageError } from './io.ts';
-import { message } from './store.ts';
+import { messageOf } from '../sdk/index.ts';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -60,7 +60,7 @@ function fail(out: Output, error: unknown): number {
     out.warn(`spanflow: ${error.message}`);
     return EXIT.failed;
   }
-  out.warn(`spanflow: ${message(error)}`);
+  out.warn(`spanflow: ${messageOf(error)}`);
   if (out.env.SPANFLOW_DEBUG && error instanceof Error && error.stack) out.warn(error.stack);
   else out.warn('(this looks like a bug in spanflow: run again with SPANFLOW_DEBUG=1 for the stack, and report it)');
   return EXIT.failed;

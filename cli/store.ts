@@ -16,6 +16,7 @@ import {
   type StoreOptions,
   urlFromEnv,
 } from '../exporters/postgres/index.ts';
+import { messageOf } from '../sdk/index.ts';
 import { CommandError, type Output, UsageError } from './io.ts';
 import { time } from './render/format.ts';
 
@@ -41,7 +42,7 @@ function target(out: Output, flags: StoreFlags): Target {
   try {
     schema = checkSchemaName(schemaName);
   } catch (error) {
-    throw new UsageError(`--schema: ${message(error)}`);
+    throw new UsageError(`--schema: ${messageOf(error)}`);
   }
   if (url !== undefined) {
     if (!/^postgres(ql)?:\/\//.test(url)) {
@@ -53,14 +54,6 @@ function target(out: Output, flags: StoreFlags): Target {
   return { options: { dataDir: folder, schema }, location: `${folder} (schema ${schema})`, folder };
 }
 
-/** An error's message, never empty (a refused connection can come as an AggregateError without one). */
-export function message(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  if (error.message) return error.message;
-  const code = (error as NodeJS.ErrnoException).code;
-  if (error instanceof AggregateError && error.errors.length > 0) return error.errors.map(message).join('; ');
-  return code ?? error.name;
-}
 
 /**
  * Opens the store, runs `use`, and closes it whatever happens. Reading commands
@@ -79,7 +72,7 @@ export async function withStore<T>(out: Output, flags: StoreFlags, use: (store: 
   try {
     store = await openStore({ ...where.options, migrate: false });
   } catch (error) {
-    throw new CommandError(`cannot open the run store at ${where.location}: ${message(error)}`);
+    throw new CommandError(`cannot open the run store at ${where.location}: ${messageOf(error)}`);
   }
   try {
     return await use(store);
@@ -96,7 +89,7 @@ export async function migrateStore(out: Output, flags: StoreFlags): Promise<{ lo
     const outcome = await store.migrate();
     return { location: where.location, applied: [...outcome.applied], current: [...outcome.current] };
   } catch (error) {
-    throw new CommandError(`cannot migrate the run store at ${where.location}: ${message(error)}`);
+    throw new CommandError(`cannot migrate the run store at ${where.location}: ${messageOf(error)}`);
   } finally {
     await store.close();
   }

@@ -156,16 +156,27 @@ export function warnUserError(error: unknown, type: string, where: string): void
 }
 
 /**
- * What a thrown value says, for messages: an Error's message, a string as it
- * is, any other value as JSON (`throw { code: 1 }` reads `{"code":1}`, never
- * `[object Object]`), safe on cycles and bigints. Long JSON is cut; the value
- * itself stays where it was (a `cause`, an outcome's `error`).
+ * What a thrown value says, for messages, never empty and never `[object
+ * Object]`: an Error's message (one without a message, such as the
+ * AggregateError of a refused connection, by what it holds: its errors, its
+ * `code`, its name); a string as it is; an object's own `message` when it has
+ * one, else its JSON (`throw { code: 1 }` reads `{"code":1}`), safe on cycles
+ * and bigints. Long JSON is cut; the value itself stays where it was (a
+ * `cause`, an outcome's `error`). The one describer: events, stored rows,
+ * warnings and the CLI all say an error this way.
  */
 export function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message;
+  if (error instanceof Error) {
+    if (error.message) return error.message;
+    if (error instanceof AggregateError && error.errors.length > 0) return error.errors.map(messageOf).join('; ');
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' ? `${error.name} ${code}` : error.name;
+  }
   if (typeof error === 'string') return error;
   if (typeof error === 'function') return `function ${error.name || '(anonymous)'}`;
   if (typeof error !== 'object' || error === null) return String(error);
+  const own = (error as { message?: unknown }).message;
+  if (typeof own === 'string' && own) return own;
   const json = safeJson(error);
   return json.length > MAX_DESCRIPTION ? `${json.slice(0, MAX_DESCRIPTION)}… (${json.length} characters in all)` : json;
 }

@@ -192,6 +192,14 @@ describe('what a thrown value that is not an Error says', () => {
     assert.equal(toErrorInfo({ toJSON: () => { throw new Error('no'); } }).message, '{"unserializable":"Error: no"}');
   });
 
+  test('an Error without a message (a refused connection’s AggregateError) says what it holds; an error-like object its message', () => {
+    const refused = new AggregateError([Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })]);
+    assert.equal(toErrorInfo(refused).message, 'connect ECONNREFUSED 127.0.0.1:1');
+    assert.equal(toErrorInfo(Object.assign(new Error(), { code: 'EPIPE' })).message, 'Error EPIPE');
+    assert.equal(toErrorInfo(new TypeError()).message, 'TypeError');
+    assert.equal(toErrorInfo({ message: 'quota exceeded', status: 429 }).message, 'quota exceeded');
+  });
+
   test('a cancellation whose reason is an object names it', () => {
     assert.equal(new CancelledError('run r', { why: 'deploy' }).message, 'run r was cancelled: {"why":"deploy"}');
   });

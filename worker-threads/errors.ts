@@ -2,7 +2,7 @@
 // retry policy or an error handler can tell them apart. Every one names the
 // task (its export and module) and the pool.
 
-import { DefinitionError, SpanflowError, toErrorInfo } from '../sdk/index.ts';
+import { DefinitionError, messageOf, SpanflowError } from '../sdk/index.ts';
 
 /** Base of the errors of a task that ran, or was to run, on a worker pool. */
 export class WorkerError extends SpanflowError {
@@ -32,7 +32,7 @@ export class WorkerTaskError extends WorkerError {
 
 /** `Name: message` of an Error, else what the engine says of a thrown value (its JSON, or its text). */
 export function describeThrown(thrown: unknown): string {
-  return thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : toErrorInfo(thrown).message;
+  return thrown instanceof Error ? `${thrown.name}: ${messageOf(thrown)}` : messageOf(thrown);
 }
 
 /**

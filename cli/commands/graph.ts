@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import { CommandError, type Output } from '../io.ts';
-import { message } from '../store.ts';
+import { messageOf } from '../../sdk/index.ts';
 import { visible } from '../render/format.ts';
 
 interface Found {
@@ -51,7 +51,7 @@ export function registerGraph(program: Command, out: Output): void {
       try {
         module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
       } catch (error) {
-        throw new CommandError(`importing ${path} failed: ${message(error)}`);
+        throw new CommandError(`importing ${path} failed: ${messageOf(error)}`);
       }
       const found = pipelines(module);
       const names = found.map((f) => `${f.exportName} (pipeline '${f.pipeline}')`).join(', ');
@@ -75,7 +75,7 @@ export function registerGraph(program: Command, out: Output): void {
         try {
           text = f.mermaid();
         } catch (error) {
-          throw new CommandError(`pipeline '${f.pipeline}' (export ${f.exportName}) is not valid: ${message(error)}`);
+          throw new CommandError(`pipeline '${f.pipeline}' (export ${f.exportName}) is not valid: ${messageOf(error)}`);
         }
         // A comment line: a name with a line break must not end it.
         if (chosen.length > 1) out.line(`${i > 0 ? '\n' : ''}%% ${f.exportName}: pipeline '${visible(f.pipeline)}'`);

@@ -5,6 +5,7 @@
 // each error told in words: PGlite's file-system errors are objects that
 // print as `[object Object]`.
 
+import { messageOf } from '../../sdk/index.ts';
 import { FolderBusyError } from './folder-lock.ts';
 import { MigrationError } from './migrate.ts';
 
@@ -85,34 +86,17 @@ export function classify(error: unknown): Fault {
   return 'transient';
 }
 
-/** An error in words, for messages and warnings: never `[object Object]`. */
+/** An error in words, for messages and warnings: PGlite's file-system errno objects by name, the rest as the engine says them (`messageOf`). */
 export function describeError(error: unknown): string {
   if (isErrno(error)) {
     const [name, text] = WASI_ERRNO[error.errno] ?? [`errno ${error.errno}`, 'file-system error'];
     return `${text} (${name}, in PGlite's file system)`;
   }
-  if (error instanceof Error) {
-    if (error.message) return error.message;
-    if (error instanceof AggregateError && error.errors.length > 0) return error.errors.map(describeError).join('; ');
-    const code = (error as NodeJS.ErrnoException).code;
-    return code ? `${error.name} ${code}` : error.name;
-  }
-  if (typeof error === 'object' && error !== null) {
-    const { message, code } = error as { message?: unknown; code?: unknown };
-    if (typeof message === 'string' && message) return message;
-    try {
-      const json = JSON.stringify(error);
-      if (json && json !== '{}') return json;
-    } catch {
-      // Fall through to its constructor's name.
-    }
-    return typeof code === 'string' ? code : (error.constructor?.name ?? 'an unknown error');
-  }
-  return String(error);
+  return messageOf(error);
 }
 
 /** What to do about an error no retry fixes, for the user who reads the warning; empty when there is nothing to add. */
-export function fixFor(error: unknown, kind: 'postgres' | 'pglite'): string {
+function fixFor(error: unknown, kind: 'postgres' | 'pglite'): string {
   const cause = root(error);
   const state = sqlState(cause);
   const code = (cause as { code?: unknown } | null)?.code;
