@@ -194,8 +194,11 @@ export class Batch<In, Out> {
   #stream: Channel<ItemOutcome<Out>> | undefined;
 
   constructor(pipeline: StagePipeline<In, Out>, options: BatchOptions) {
-    const signals = checkSignals(pipeline.name, options.shutdownOn);
     this.#pipeline = pipeline;
+    // Every check that can throw comes first: a batch that is refused has started nothing (no workers, no events, no listeners).
+    const signals = checkSignals(pipeline.name, options.shutdownOn);
+    const dashboards = this.#resolveDashboards();
+    const recorder = resolveRecorder(options.persist ?? pipeline.options.persist);
     this.runId = options.runId ?? crypto.randomUUID();
     this.#collect = options.collectResults ?? pipeline.options.collectResults ?? true;
     this.#expected = options.expected ?? 0;
@@ -204,7 +207,6 @@ export class Batch<In, Out> {
     // Telemetry listens first, so spans exist before user listeners see the events.
     this.#telemetry = attachTelemetry(this.#bus);
     // One stored run per batch (after telemetry, which makes the trace id it keeps).
-    const recorder = resolveRecorder(options.persist ?? pipeline.options.persist);
     this.#recording = recorder && attachRecorder(this.#bus, recorder, describeStages(pipeline), this.#telemetry, () => this.#counts());
     if (pipeline.options.tracker) this.#bus.listen(pipeline.options.tracker.observe);
     if (options.onEvent) this.#bus.listen(options.onEvent);
@@ -252,7 +254,7 @@ export class Batch<In, Out> {
     }
 
     // Dashboards start now, before any feeding can block.
-    this.#dashboards = this.#resolveDashboards();
+    this.#dashboards = dashboards;
     if (this.#dashboards.length > 0) {
       const first = this.snapshot();
       for (const d of this.#dashboards) guarded(() => d.onStart?.(first), 'a dashboard\'s onStart');
