@@ -5,7 +5,7 @@
 // made and a task records nothing.
 
 import { type Attributes, type Counter, createNoopMeter, type Histogram, type Meter, metrics } from '@opentelemetry/api';
-import { ATTR, METRICS, type MetricDef, metricOptions } from '../sdk/index.ts';
+import { ATTR, IdleGauges, METRICS, type MetricDef, metricOptions } from '../sdk/index.ts';
 import { monoNow } from './protocol.ts';
 
 /** What the gauges read of a pool. */
@@ -16,8 +16,6 @@ export interface PoolGauges {
   readonly idleThreads: number;
   readonly queueSize: number;
   readonly maxThreads: number;
-  /** Its tasks' time on its threads. */
-  readonly busy: BusyTime;
 }
 
 /**
@@ -80,16 +78,17 @@ export class BusyTime {
 }
 
 /** A pool's utilization since the previous collection: busy thread-time over what `maxThreads` threads could give, 0..1. */
-function utilizationOf(pool: PoolGauges): number {
-  const { busy, wall } = pool.busy.take();
+function utilizationOf(pool: PoolGauges, time: BusyTime): number {
+  const { busy, wall } = time.take();
   return wall > 0 ? Math.min(1, Math.max(0, busy / (wall * pool.maxThreads))) : 0;
 }
 
 const SCOPE = 'spanflow';
 const noopMeterClass = createNoopMeter().constructor;
-const live = new Set<PoolGauges>();
-/** Pools that closed, by name: they read 0 from then on (the SDK would otherwise export their last values forever). */
-const closed = new Map<string, Attributes>();
+/** Open pools, with their tasks' time on their threads. */
+const live = new Map<PoolGauges, BusyTime>();
+/** Every pool's attributes, by name: a pool that closed reads 0 from then on. */
+const reported = new IdleGauges<Attributes>();
 
 interface Instruments {
   readonly meter: Meter;
@@ -114,15 +113,15 @@ function instruments(): Instruments | undefined {
   meter.addBatchObservableCallback(
     (observer) => {
       const open = new Set<string>();
-      for (const pool of live) {
+      for (const [pool, time] of live) {
         open.add(pool.name);
+        reported.report(pool.name, pool.attributes);
         observer.observe(threads, pool.threads, pool.attributes);
         observer.observe(idle, pool.idleThreads, pool.attributes);
         observer.observe(queue, pool.queueSize, pool.attributes);
-        observer.observe(utilization, utilizationOf(pool), pool.attributes);
+        observer.observe(utilization, utilizationOf(pool, time), pool.attributes);
       }
-      for (const [name, attributes] of closed) {
-        if (open.has(name)) continue;
+      for (const attributes of reported.idle(open)) {
         for (const instrument of [threads, idle, queue, utilization]) observer.observe(instrument, 0, attributes);
       }
     },
@@ -133,12 +132,12 @@ function instruments(): Instruments | undefined {
   return current;
 }
 
-/** A pool's gauges are read while it is open; returns the call that stops it. */
-export function watchPool(pool: PoolGauges): () => void {
-  live.add(pool);
+/** A pool's gauges (and its tasks' `time` on its threads) are read while it is open; returns the call that stops it. */
+export function watchPool(pool: PoolGauges, time: BusyTime): () => void {
+  live.set(pool, time);
   instruments();
   return () => {
-    if (live.delete(pool)) closed.set(pool.name, pool.attributes);
+    live.delete(pool);
   };
 }
 

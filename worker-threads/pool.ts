@@ -51,7 +51,8 @@ const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './entry.ts' : './entry.
  * exporters, its ports) and take the thread's API globals, so the task's spans
  * never reached the main thread's exporter. Other preloads (a TypeScript
  * loader, the instrumentations' loader hook) still run, and what
- * instrumentations they make record into the task's spans.
+ * instrumentations they make record into the task's spans. Read once, when the
+ * pool is made: threads Piscina starts later get the environment as it was then.
  */
 function threadEnv(): Record<string, string | undefined> {
   return { ...process.env, OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' };
@@ -130,7 +131,7 @@ export class WorkerPool implements PoolGauges, AsyncDisposable {
   readonly #piscina: Piscina<TaskMessage, Reply>;
   readonly #unwatch: () => void;
   /** Its tasks' time on its threads (the utilization metric reads it). */
-  readonly busy: BusyTime;
+  readonly #busy: BusyTime;
   #closing: Promise<void> | undefined;
 
   constructor(options: WorkerPoolOptions = {}) {
@@ -139,8 +140,8 @@ export class WorkerPool implements PoolGauges, AsyncDisposable {
     this.minThreads = settled.minThreads;
     this.maxThreads = settled.maxThreads;
     this.attributes = poolAttributes(this.name);
-    this.busy = new BusyTime(Math.max(START_SLOTS, this.maxThreads * 4));
-    const workerData: WorkerData = { starts: this.busy.starts };
+    this.#busy = new BusyTime(Math.max(START_SLOTS, this.maxThreads * 4));
+    const workerData: WorkerData = { starts: this.#busy.starts };
     this.#piscina = new Piscina<TaskMessage, Reply>({
       filename: ENTRY,
       name: 'default',
@@ -161,7 +162,7 @@ export class WorkerPool implements PoolGauges, AsyncDisposable {
         detail: error instanceof Error ? error.stack : undefined,
       });
     });
-    this.#unwatch = watchPool(this);
+    this.#unwatch = watchPool(this, this.#busy);
   }
 
   /** Threads now, busy or idle (starting ones included). */
@@ -178,8 +179,6 @@ export class WorkerPool implements PoolGauges, AsyncDisposable {
   get queueSize(): number {
     return this.#piscina.queueSize;
   }
-
-
 
   /** Tasks that ended, however. */
   get completed(): number {
@@ -209,19 +208,19 @@ export class WorkerPool implements PoolGauges, AsyncDisposable {
     const { value, list } = unwrapTransfer(input);
     const timeline = new Timeline();
     const open = startTaskSpan({ exportName: task.exportName, modulePath: task.modulePath, pool: this.name }, timeline);
-    const slot = this.busy.claim();
+    const slot = this.#busy.claim();
     const message: TaskMessage = { module: task.module, export: task.exportName, input: value, carrier: open?.carrier, slot };
     let reply: Reply;
     try {
       reply = await this.#piscina.run(message, signal || list ? { signal: signal ?? null, transferList: list } : undefined);
     } catch (raw) {
-      this.busy.settle(slot, undefined, undefined);
+      this.#busy.settle(slot, undefined, undefined);
       // Aborted: the attempt's own reason (its timeout, the run's cancellation). Else the thread died or the pool refused.
       const error: unknown = signal?.aborted ? signal.reason : this.#failure(task, raw);
       if (open) endTaskSpan(open, timeline, { waitMs: undefined, runMs: undefined, threadId: undefined }, undefined, 0, error);
       throw error;
     }
-    this.busy.settle(slot, reply.started, reply.ended);
+    this.#busy.settle(slot, reply.started, reply.ended);
     const waitMs = reply.started - timeline.submitted;
     const runMs = reply.ended - reply.started;
     recordTask(this.attributes, waitMs, runMs);

@@ -17,6 +17,7 @@ import { cicdResultOf } from '../events.ts';
 import type { StepRef } from './tracing.ts';
 import { ATTR } from './attributes.ts';
 import { METRICS, type MetricDef, metricOptions } from './catalogue.ts';
+import { IdleGauges } from './gauges.ts';
 
 /** Counts a stage batch keeps anyway (per stage and task), handed over by name when the reader collects. */
 export interface CountVisitor {
@@ -149,7 +150,7 @@ export class Metering {
   /** The counts of stage batches that ended. */
   readonly #finished = new StageCounts();
   /** Every pipeline and stage the stage gauges have reported, with the values it has once no batch of it runs (all 0). */
-  readonly #gaugeStages = new Map<string, StageGauges>();
+  readonly #gaugeStages = new IdleGauges<StageGauges>();
 
   constructor(meter: Meter) {
     this.#runDuration = histogram(meter, METRICS.runDuration);
@@ -205,9 +206,9 @@ export class Metering {
           }
         }
         // A stage no live batch has now reads 0: the SDK would otherwise export its last values forever.
-        for (const [key, idle] of this.#gaugeStages) if (!sums.has(key)) sums.set(key, idle);
+        for (const idle of this.#gaugeStages.idle(sums)) sums.set(`${idle.pipeline}\u0000${idle.stage}`, idle);
         for (const [key, stage] of sums) {
-          if (!this.#gaugeStages.has(key)) this.#gaugeStages.set(key, { pipeline: stage.pipeline, stage: stage.stage, queued: 0, inProgress: 0, workers: 0 });
+          this.#gaugeStages.report(key, { pipeline: stage.pipeline, stage: stage.stage, queued: 0, inProgress: 0, workers: 0 });
           const attributes = { [ATTR.PIPELINE_NAME]: stage.pipeline, [ATTR.STAGE]: stage.stage };
           observer.observe(queue, stage.queued, attributes);
           observer.observe(inFlight, stage.inProgress, attributes);
