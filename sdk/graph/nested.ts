@@ -1,6 +1,5 @@
 // Walks that follow sub-pipelines into the pipelines they contain (rendering,
-// describing, finding a pipeline that contains itself) read best as recursion.
-// They are written as generators that yield the child they would recurse into
+// describing) read best as recursion. They are written as generators that yield the child they would recurse into
 // and are resumed with its result; `unnest` runs them on a stack of its own, so
 // however deep pipelines nest, the call stack does not grow with them.
 

@@ -6,7 +6,7 @@ import { didYouMean } from '../suggest.ts';
 import { describeGraph } from './describe.ts';
 import { RunHandle } from './handle.ts';
 import { renderMermaid } from './mermaid.ts';
-import { type Nested, unnest } from './nested.ts';
+import { firstCycle } from './cycles.ts';
 import { startRun } from './run.ts';
 import type {
   BarrierOptions,
@@ -261,31 +261,16 @@ export class Pipeline<S = undefined, C = undefined> {
 
   /** A sub-pipeline chain that leads back into itself (this pipeline, or one it contains), described; it would nest without end. */
   #recursion(): string | undefined {
-    const done = new Set<Pipeline<unknown, unknown>>();
-    const open: Pipeline<unknown, unknown>[] = [];
-    const via: string[] = [];
-    function* visit(p: Pipeline<unknown, unknown>): Nested<Pipeline<unknown, unknown>, string | undefined> {
-      open.push(p);
+    const cycle = firstCycle([this as Pipeline<unknown, unknown>], (p) => {
+      const edges: (readonly [string, Pipeline<unknown, unknown>])[] = [];
       for (const node of p.#nodes.values()) {
-        if (node.kind !== 'sub' || node.fn || !(node.child instanceof Pipeline)) continue;
-        const child = node.child as Pipeline<unknown, unknown>;
-        via.push(node.name);
-        const at = open.indexOf(child);
-        if (at >= 0) {
-          const chain = open.slice(at).map((q, i) => `'${q.name}' (step '${via[at + i]}')`);
-          return `sub-pipeline recursion: ${chain.join(' -> ')} -> '${child.name}'; a pipeline cannot contain itself, directly or through another pipeline`;
-        }
-        if (!done.has(child)) {
-          const found = yield child;
-          if (found) return found;
-        }
-        via.pop();
+        if (node.kind === 'sub' && !node.fn && node.child instanceof Pipeline) edges.push([node.name, node.child as Pipeline<unknown, unknown>]);
       }
-      open.pop();
-      done.add(p);
-      return undefined;
-    }
-    return unnest(visit(this as Pipeline<unknown, unknown>), visit);
+      return edges;
+    });
+    if (!cycle) return undefined;
+    const chain = cycle.via.map((step, i) => `'${cycle.nodes[i]?.name}' (step '${step}')`);
+    return `sub-pipeline recursion: ${chain.join(' -> ')} -> '${cycle.nodes.at(-1)?.name}'; a pipeline cannot contain itself, directly or through another pipeline`;
   }
 
   #common(name: string, options: StepOptions<S, C> | SwitchOptions<S, C>) {

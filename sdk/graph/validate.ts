@@ -5,6 +5,7 @@
 import { DefinitionError } from '../errors.ts';
 import { didYouMean } from '../suggest.ts';
 import { type GraphNode, STOP } from './types.ts';
+import { firstCycle } from './cycles.ts';
 
 export interface Shape {
   readonly root: string;
@@ -73,8 +74,8 @@ export function analyze(pipeline: string, nodes: ReadonlyMap<string, GraphNode<u
     }
   }
 
-  const cycle = findCycle(names, successors);
-  if (cycle) problems.push(`there is a cycle: ${cycleText(cycle)}; pipelines are acyclic, so break one of these edges`);
+  const cycle = firstCycle(names, (name) => (successors.get(name) ?? []).map((target) => [target, target] as const));
+  if (cycle) problems.push(`there is a cycle: ${cycleText(cycle.nodes)}; pipelines are acyclic, so break one of these edges`);
 
   const roots = names.filter((n) => (parents.get(n)?.length ?? 0) === 0 && !workerOf.has(n));
   if (roots.length === 0) problems.push('it has no root: every step has a parent, so none can start');
@@ -117,44 +118,6 @@ export function reachable(
     }
   }
   return seen;
-}
-
-/**
- * The first cycle a depth-first walk meets, as the path that closes it. The
- * walk keeps its own stack (a chain of 100,000 steps is 100,000 deep).
- */
-function findCycle(names: readonly string[], successors: ReadonlyMap<string, readonly string[]>): string[] | undefined {
-  const state = new Map<string, 'open' | 'done'>();
-  /** The open nodes, root first, each with the position of the next successor to visit. */
-  const path: string[] = [];
-  const nextAt: number[] = [];
-  const open = (name: string) => {
-    state.set(name, 'open');
-    path.push(name);
-    nextAt.push(0);
-  };
-  for (const start of names) {
-    if (state.has(start)) continue;
-    open(start);
-    while (path.length > 0) {
-      const top = path.length - 1;
-      const name = path[top] as string;
-      const targets = successors.get(name) ?? [];
-      const at = nextAt[top] as number;
-      if (at === targets.length) {
-        path.pop();
-        nextAt.pop();
-        state.set(name, 'done');
-        continue;
-      }
-      nextAt[top] = at + 1;
-      const next = targets[at] as string;
-      const seen = state.get(next);
-      if (seen === 'open') return [...path.slice(path.lastIndexOf(next)), next];
-      if (seen === undefined) open(next);
-    }
-  }
-  return undefined;
 }
 
 /** Items of a message, joined; a long list (a chain of 100,000 steps) shows its first ones and how many more there are. */
