@@ -1,7 +1,8 @@
 // Walks that follow sub-pipelines into the pipelines they contain (rendering,
-// describing) read best as recursion. They are written as generators that yield the child they would recurse into
-// and are resumed with its result; `unnest` runs them on a stack of its own, so
-// however deep pipelines nest, the call stack does not grow with them.
+// describing) read best as recursion. They are written as generators that
+// yield the child they would recurse into and are resumed with its result;
+// `unnest` runs them on a stack of its own, so however deep pipelines nest,
+// the call stack does not grow with them.
 
 /** A walk over one level: yields a child to walk (`Q`), is resumed with that child's result, returns its own (`R`). */
 export type Nested<Q, R> = Generator<Q, R, R>;
