@@ -198,8 +198,10 @@ export function toErrorInfo(error: unknown): ErrorInfo {
   return errorInfo(error, [error]);
 }
 
+/** The error's own stack is kept; its causes are told by type and message (a batch's thousand cancelled items would store each stack twice). */
 function errorInfo(error: unknown, seen: unknown[]): ErrorInfo {
-  const info: ErrorInfo = { type: errorTypeOf(error), message: messageOf(error), stack: error instanceof Error ? error.stack : undefined };
+  const stack = seen.length === 1 && error instanceof Error ? error.stack : undefined;
+  const info: ErrorInfo = { type: errorTypeOf(error), message: messageOf(error), stack };
   // An own `cause` counts even when it is undefined: a step that threw `undefined` still names it.
   if (!(error instanceof Error) || !Object.hasOwn(error, 'cause') || seen.length > MAX_CAUSES) return info;
   const cause: unknown = error.cause;

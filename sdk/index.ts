@@ -1,8 +1,27 @@
 // spanflow: the engine. Depends on @opentelemetry/api only.
 
-export * from './errors.ts';
+export {
+  BarrierTimeoutError,
+  CancelledError,
+  DefinitionError,
+  ErrorHandlerError,
+  errorTypeOf,
+  HookError,
+  ItemsFailedError,
+  MapLimitError,
+  messageOf,
+  RouteError,
+  RunTimeoutError,
+  ShutdownSignalError,
+  SpanflowError,
+  SpanflowTimeoutError,
+  StepFailedError,
+  StepTimeoutError,
+  toErrorInfo,
+} from './errors.ts';
 export * from './events.ts';
 export { Channel } from './channel.ts';
+export { settleWithin } from './deadline.ts';
 export type { EventListener, EventStream } from './emitter.ts';
 export { type ErrorAction, type RetryOption, type RetryPolicy, backoffDelay } from './executor.ts';
 export * from './graph/index.ts';
