@@ -7,6 +7,7 @@
 
 import type { Agent } from 'node:http';
 import { Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { diag } from '@opentelemetry/api';
 
 /** The error released connections end with (not a network code the exporters retry). */
@@ -32,9 +33,8 @@ interface RetryingTransport {
 
 export class ExporterConnections {
   readonly #sockets = new Set<Socket>();
-  /** Waits before a retry, each ended (as a failure) on release. */
-  readonly #waits = new Set<() => void>();
-  #released = false;
+  /** Aborted on release: refuses new connections, and ends the waits before a retry (as failures). */
+  readonly #release = new AbortController();
 
   /**
    * For the exporters' `httpAgentOptions`: a keep-alive agent whose sockets
@@ -45,7 +45,7 @@ export class ExporterConnections {
     const agent = new HttpAgent({ keepAlive: true });
     const create = agent.createConnection.bind(agent) as (...args: unknown[]) => Socket;
     agent.createConnection = ((...args: unknown[]) => {
-      if (this.#released) {
+      if (this.#release.signal.aborted) {
         const socket = new Socket();
         process.nextTick(() => socket.destroy(released()));
         return socket;
@@ -77,20 +77,17 @@ export class ExporterConnections {
     return exporter;
   }
 
-  /** Resolves after `ms` (undefined), or at release (the failure to answer with). */
-  #wait(ms: number): Promise<ExportFailure | undefined> {
-    if (this.#released) return Promise.resolve({ status: 'failure', error: released() });
-    return new Promise((resolve) => {
-      const end = () => {
-        clearTimeout(timer);
-        resolve({ status: 'failure', error: released() });
-      };
-      const timer = setTimeout(() => {
-        this.#waits.delete(end);
-        resolve(undefined);
-      }, ms);
-      this.#waits.add(end);
-    });
+  /**
+   * Resolves after `ms` (undefined), or at release (the failure to answer with).
+   * The timer holds the process as the transport's own did: only release ends it early.
+   */
+  async #wait(ms: number): Promise<ExportFailure | undefined> {
+    try {
+      await sleep(ms, undefined, { signal: this.#release.signal });
+      return undefined;
+    } catch {
+      return { status: 'failure', error: released() };
+    }
   }
 
   /**
@@ -99,11 +96,9 @@ export class ExporterConnections {
    * connections have closed.
    */
   release(): Promise<void> {
-    this.#released = true;
+    this.#release.abort();
     const closed = [...this.#sockets].map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve()).destroy(released())));
     this.#sockets.clear();
-    for (const end of this.#waits) end();
-    this.#waits.clear();
     return Promise.all(closed).then(() => {});
   }
 }

@@ -2,7 +2,7 @@
 // exporters, configured from the standard OTEL_* variables, in one call.
 
 import { type Counter, createNoopMeter, diag, metrics, ProxyTracerProvider, trace } from '@opentelemetry/api';
-import { ATTR } from '../../sdk/index.ts';
+import { ATTR, settleWithin } from '../../sdk/index.ts';
 import { getBooleanFromEnv, getStringFromEnv } from '@opentelemetry/core';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { type IMetricReader, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
@@ -51,18 +51,6 @@ const noopMeterClass = createNoopMeter().constructor;
 const nothingToShutDown: TelemetryHandle = { shutdown: () => Promise.resolve() };
 /** Set while an SDK this module started is up. */
 let started = false;
-
-/** Whether `work` settles within `ms`; the wait itself holds nothing (its timer is unref'd). */
-function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    timer.unref();
-    void work.then(() => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
 
 /** A tracer provider is registered when the global one is not the API's proxy without a delegate. */
 function tracerProviderRegistered(): boolean {
@@ -168,11 +156,12 @@ export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle 
       const limit = Math.min(Math.max(0, options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_MS), MAX_TIMER_MS);
       shutdown ??= (async () => {
         const stopped = flushAndStop();
-        if (await settlesWithin(stopped, limit)) return;
+        // The wait itself holds nothing: the exports under way do, until released below.
+        if (await settleWithin(stopped, limit)) return;
         diag.warn(`spanflow/otel: shutdown gave up after ${limit} ms; telemetry not yet exported is dropped`);
         // Nothing left of telemetry may keep the process alive now: released, the exports under way fail
         // at once and the SDK's shutdown ends; shutdown returns when it has (or after a last moment).
-        await settlesWithin(Promise.all([stopped, connections.release()]), RELEASED_SETTLE_MS);
+        await settleWithin(Promise.all([stopped, connections.release()]), RELEASED_SETTLE_MS);
       })();
       return shutdown;
     },

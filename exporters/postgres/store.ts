@@ -3,7 +3,7 @@
 // the CLI reads runs with.
 
 import { type Kysely, sql } from 'kysely';
-import type { PipelineDescription, Recording, RecordingContext, RunRecorder } from '../../sdk/index.ts';
+import { type PipelineDescription, type Recording, type RecordingContext, type RunRecorder, settleWithin } from '../../sdk/index.ts';
 import { type Connection, type ConnectionOptions, connect } from './connection.ts';
 import { sweepInterrupted } from './crash.ts';
 import { classify, openError, StoreError } from './faults.ts';
@@ -211,9 +211,7 @@ export class Store implements RunRecorder {
       .catch(() => {})
       .then(() => this.#connection.release());
     // A database that never finished opening (or a connection that hangs) may never close: not waited for past the deadline.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - performance.now()))))]);
-    clearTimeout(timer);
+    await settleWithin(closed, deadline - performance.now(), { hold: true });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -15,8 +15,9 @@
 // written. close() settles by its deadline whatever the database does, and
 // counts what it gave up, with one warning.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
-import type { DropReason, PipelineDescription, RecordingContext, SpanflowEvent } from '../../sdk/index.ts';
+import { backoffDelay, type DropReason, type PipelineDescription, type RecordingContext, type SpanflowEvent, settleWithin } from '../../sdk/index.ts';
 import { classify, describeError, explain } from './faults.ts';
 import { type Batch, DONE, EVENTS, Lane, PIPELINES, RUNS, STEPS } from './lane.ts';
 import type { RunState, StepState } from './rows.ts';
@@ -92,8 +93,8 @@ export class Writer {
   #closed = false;
   #idleWaiters: (() => void)[] = [];
   #roomWaiters: (() => void)[] = [];
-  /** The lanes' backoffs under way: close() cuts them short (each lane backs off on its own). */
-  readonly #backoffs = new Set<() => void>();
+  /** Aborted to cut short the lanes' backoffs under way (each lane backs off on its own): by close(), and by a failure no retry fixes. */
+  #wake = new AbortController();
   #lastWarning = new Map<DropReason | 'closed', number>();
   #written = 0;
   #dropped = 0;
@@ -217,15 +218,10 @@ export class Writer {
   async close(deadline: number): Promise<void> {
     const started = performance.now();
     this.#deadline = deadline;
-    for (const wake of [...this.#backoffs]) wake();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    // A timer that holds the process open: a script's top-level `await store.close()` must not see the event loop
-    // empty while rows wait for a database that is away (Node would end it with exit code 13).
-    const expired = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, Math.max(0, deadline - started));
-    });
-    await Promise.race([this.flush(), expired]);
-    clearTimeout(timer);
+    this.#wakeBackoffs();
+    // Held: a script's top-level `await store.close()` must not see the event loop empty while rows wait for a
+    // database that is away (Node would end it with exit code 13).
+    await settleWithin(this.flush(), deadline - started, { hold: true });
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     const dropped = this.#dropped;
@@ -516,6 +512,8 @@ export class Writer {
     this.#releaseRoom();
     this.#dropLane(lane, 'write_failed');
     for (const other of this.#lanes) if (!other.busy) this.#dropLane(other, 'write_failed');
+    // The busy ones drop theirs as they wake: at once, not at the end of their backoff.
+    this.#wakeBackoffs();
     this.#emit(
       `cannot write to ${this.#location}: ${explain(error, this.#kind)}. Not retrying: ${this.#dropped} rows recorded so far are counted as dropped ` +
         '(store.writes, spanflow.persistence.dropped), and so is every row recorded into this store from now on',
@@ -538,22 +536,22 @@ export class Writer {
     this.#lastError = undefined;
   }
 
-  /** Waits before the next try: doubling delays with jitter, cut short by close(). */
-  #backoff(): Promise<void> {
+  /** Waits before the next try: doubling delays with jitter (the engine's retry backoff), cut short by #wakeBackoffs(). */
+  async #backoff(): Promise<void> {
     const { retryDelayMs, maxRetryDelayMs } = this.#options;
-    let delay = Math.min(maxRetryDelayMs, retryDelayMs * 2 ** Math.min(this.#failures - 1, 20));
-    delay = delay / 2 + Math.random() * (delay / 2);
+    let delay = backoffDelay({ initialDelayMs: retryDelayMs, maxDelayMs: maxRetryDelayMs, factor: 2, jitter: 0.5 }, this.#failures);
     if (this.#deadline !== undefined) delay = Math.max(0, Math.min(delay, this.#deadline - performance.now()));
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#backoffs.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, delay);
-      // While the store is open, a database that is away does not keep the process alive (close() holds it while it waits).
-      timer.unref();
-      this.#backoffs.add(done);
-    });
+    try {
+      // Unref'd: while the store is open, a database that is away does not keep the process alive (close() holds it while it waits).
+      await sleep(delay, undefined, { signal: this.#wake.signal, ref: false });
+    } catch {
+      // Woken: the next try (or the drop of what is left) comes now.
+    }
+  }
+
+  /** Ends the backoffs under way at once; later ones wait again. */
+  #wakeBackoffs(): void {
+    this.#wake.abort();
+    this.#wake = new AbortController();
   }
 }
