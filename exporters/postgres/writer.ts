@@ -84,7 +84,7 @@ export class Writer {
   #nextLane = 0;
   #buffered = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #healthy = true;
+  /** Consecutive failed tries (any lane): 0 while the database answers. */
   #failures = 0;
   #lastError: unknown;
   /** An error no retry fixes: once set, nothing more is sent and every row is counted as dropped. */
@@ -227,7 +227,7 @@ export class Writer {
     const dropped = this.#dropped;
     const unended = this.#unendedRuns;
     const cause = this.#giveUpCause();
-    for (const lane of this.#lanes) this.#dropLane(lane, 'write_failed');
+    for (const lane of this.#lanes) this.#dropLane(lane);
     const given = this.#dropped - dropped;
     if (given > 0 && this.#failure === undefined) {
       const runs = this.#unendedRuns - unended;
@@ -331,7 +331,7 @@ export class Writer {
     try {
       while (lane.hasWork && !this.#closed) {
         if (this.#failure !== undefined) {
-          this.#dropLane(lane, 'write_failed');
+          this.#dropLane(lane);
           break;
         }
         lane.batch ??= lane.take(this.#options.batchSize);
@@ -341,7 +341,8 @@ export class Writer {
           // close() gave up on it while it was under way: counted as dropped already.
           if (batch.abandoned) break;
           lane.batch = undefined;
-          if (!this.#healthy) this.#recovered();
+          this.#failures = 0;
+          this.#lastError = undefined;
         } catch (error) {
           if (batch.abandoned || this.#closed) break;
           this.#lastError = error;
@@ -479,8 +480,9 @@ export class Writer {
     for (const resolve of waiters) resolve();
   }
 
-  /** Gives up on everything of this lane not written (the batch under way included): counted as dropped. */
-  #dropLane(lane: Lane, reason: DropReason): void {
+  /** Gives up on everything of this lane not written (the batch under way included): counted as dropped, as not writable. */
+  #dropLane(lane: Lane): void {
+    const reason: DropReason = 'write_failed';
     const batches: Batch[] = [];
     if (lane.batch) {
       lane.batch.abandoned = true;
@@ -501,8 +503,9 @@ export class Writer {
       }
       batch.part = DONE;
     }
-    // Counting marks runs dirty again (their drop counts) while their rows can still be written: here they cannot.
-    if (this.#refusing) lane.runs.clear();
+    // Counting marks runs dirty again (their drop counts) while their rows can still be written: here (the store
+    // closed, or failed for good) they cannot.
+    lane.runs.clear();
   }
 
   /** An error no retry fixes: reported once; what waits, and everything recorded from now on, is counted as dropped. */
@@ -510,8 +513,8 @@ export class Writer {
     this.#failure = error;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#releaseRoom();
-    this.#dropLane(lane, 'write_failed');
-    for (const other of this.#lanes) if (!other.busy) this.#dropLane(other, 'write_failed');
+    this.#dropLane(lane);
+    for (const other of this.#lanes) if (!other.busy) this.#dropLane(other);
     // The busy ones drop theirs as they wake: at once, not at the end of their backoff.
     this.#wakeBackoffs();
     this.#emit(
@@ -520,20 +523,16 @@ export class Writer {
     );
   }
 
-  #failing(error: unknown): void {
-    this.#failures++;
-    if (this.#healthy) {
-      this.#healthy = false;
-      // Nothing to wait for while the database is away: producers go on, and the buffer's bound applies.
-      this.#releaseRoom();
-      this.#emit(`cannot write to ${this.#location} (${describeError(error)}); retrying with backoff, holding up to ${this.#options.maxBuffered} rows`);
-    }
+  /** Whether the database answered the last try (producers then wait for room rather than fill the buffer). */
+  get #healthy(): boolean {
+    return this.#failures === 0;
   }
 
-  #recovered(): void {
-    this.#healthy = true;
-    this.#failures = 0;
-    this.#lastError = undefined;
+  #failing(error: unknown): void {
+    if (this.#failures++ > 0) return;
+    // Nothing to wait for while the database is away: producers go on, and the buffer's bound applies.
+    this.#releaseRoom();
+    this.#emit(`cannot write to ${this.#location} (${describeError(error)}); retrying with backoff, holding up to ${this.#options.maxBuffered} rows`);
   }
 
   /** Waits before the next try: doubling delays with jitter (the engine's retry backoff), cut short by #wakeBackoffs(). */
