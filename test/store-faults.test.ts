@@ -1,5 +1,6 @@
 // Faults met inside one process: a row the database refuses among many (it
-// alone is dropped and counted, the others are written), the store's tables
+// alone is dropped and counted, the others are written), an answer lost after
+// its insert committed while such a row is being isolated, the store's tables
 // gone mid-run (an error no retry fixes: reported once, every row counted), a
 // server that is down before the store ever opens, and a PGlite that never
 // finishes opening: close() settles within its time limit in each, and says
@@ -24,12 +25,15 @@ const streaming = (tokens: number) =>
       for (let i = 0; i < tokens; i++) yield `token ${i}`;
     });
 
-/** `store`, with the events whose seq is in `bad` given a time Postgres refuses (NaN): a value no retry makes good. */
-function refusing(store: Store, bad: ReadonlySet<number>): RunRecorder {
+/** A time Postgres refuses (NaN) as each row is inserted: a value no retry makes good. */
+const badTime = (event: SpanflowEvent): SpanflowEvent => ({ ...event, time: Number.NaN });
+
+/** `store`, with the events whose seq is in `bad` spoiled (by default with a time Postgres refuses). */
+function refusing(store: Store, bad: ReadonlySet<number>, spoil = badTime): RunRecorder {
   return {
     record(description, context) {
       const recording = store.record(description, context);
-      return { ...recording, listener: (event: SpanflowEvent) => recording.listener(bad.has(event.seq) ? { ...event, time: Number.NaN } : event) };
+      return { ...recording, listener: (event: SpanflowEvent) => recording.listener(bad.has(event.seq) ? spoil(event) : event) };
     },
   };
 }
@@ -90,6 +94,83 @@ describe('a row the database refuses', { skip: NEEDS_POSTGRES }, () => {
     assert.equal(warnings.messages.length, 1, warnings.messages.join(' | '));
     assert.match(warnings.messages[0] ?? '', /cannot write to .*: (schema|relation) "store_faults_gone(\.\w+)?" does not exist: run `spanflow migrate` .*\. Not retrying/);
   });
+});
+
+/**
+ * A real PGlite (in memory) behind a connection that loses an answer: once an
+ * insert into the events table has been refused, the next one that commits
+ * loses its answer (the caller gets a connection error with no SQLSTATE, as
+ * when the connection drops between the commit and the reply). With
+ * `thenUnreachable`, the try after that one does not reach the database (a
+ * refused connection: it commits nothing). `log` says what became of each events insert.
+ */
+async function losingAnAnswer(thenUnreachable: boolean) {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const real = new PGlite();
+  const log: ('refused' | 'lost' | 'unreachable' | 'duplicate' | 'written')[] = [];
+  const query: typeof real.query = async (text, ...rest) => {
+    if (!/^\s*insert into "[^"]+"\."events"/.test(text)) return real.query(text, ...rest);
+    if (log.includes('lost') && thenUnreachable && !log.includes('unreachable')) {
+      log.push('unreachable');
+      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    }
+    let result: Awaited<ReturnType<typeof real.query>>;
+    try {
+      result = await real.query(text, ...rest);
+    } catch (error) {
+      log.push((error as { code?: string }).code === '23505' ? 'duplicate' : 'refused');
+      throw error;
+    }
+    if (log.includes('refused') && !log.includes('lost')) {
+      log.push('lost');
+      throw new Error('Connection terminated unexpectedly');
+    }
+    log.push('written');
+    return result as never;
+  };
+  const pglite = new Proxy(real, {
+    get: (target, key) => {
+      if (key === 'query') return query;
+      const value = Reflect.get(target, key);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { pglite, log };
+}
+
+describe('an answer lost after its insert committed, while a refused row is isolated', () => {
+  // An attempt number Postgres cannot take as an integer: the whole statement is refused as its arrays are read, before any row is inserted.
+  const badAttempt = (event: SpanflowEvent): SpanflowEvent => ({ ...event, attempt: 0.5 }) as SpanflowEvent;
+
+  for (const thenUnreachable of [false, true]) {
+    const then = thenUnreachable ? ', and the next try not reaching the database' : '';
+    test(`only the refused row is dropped; the rows the lost answer committed count as written, once${then}`, HANG_GUARD, async () => {
+      const { pglite, log } = await losingAnAnswer(thenUnreachable);
+      // One batch (nothing is written before the run ends), retried at once.
+      const store = createStore({ pglite, flushIntervalMs: 60_000, retryDelayMs: 1 });
+      try {
+        const bad = 15; // a token in the middle of the batch: the rows before it are written by the halving
+        const events: SpanflowEvent[] = [];
+        const before = await droppedByReason(reader);
+        const result = await streaming(30).run(undefined, { persist: refusing(store, new Set([bad]), badAttempt), onEvent: (e) => events.push(e) });
+        await store.flush();
+        assert.equal(result.status, 'succeeded');
+        assert.ok(log.includes('lost') && log.includes('duplicate'), `a try committed with its answer lost, and the retry found its rows there: ${log.join(', ')}`);
+        if (thenUnreachable) assert.ok(log.includes('unreachable'), log.join(', '));
+        const stored = await store.runEvents(result.runId, { limit: 1000 });
+        assert.deepEqual(
+          stored.map((e) => e.seq),
+          events.map((e) => e.seq).filter((seq) => seq !== bad),
+          'every event but the refused one is stored',
+        );
+        assert.deepEqual({ ...store.writes }, { written: events.length - 1, dropped: 1, droppedEvents: 1, buffered: 0, unendedRuns: 0 });
+        assert.equal((await droppedByReason(reader)).rejected ?? 0, (before.rejected ?? 0) + 1, 'one row counted as rejected');
+        assert.equal((await store.getRun(result.runId))?.eventsDropped, 1);
+      } finally {
+        await store.close();
+      }
+    });
+  }
 });
 
 describe('close() settles within its time limit', () => {

@@ -401,9 +401,16 @@ export class Writer {
    * error) is found by halving: the rows before it are written, it is dropped
    * and counted alone, the rest go on. Any other error is thrown with only the
    * unwritten rows left, so a retry sends no row twice.
+   *
+   * Events are a plain insert, so a try whose answer was lost (it may have
+   * committed) is told apart by sending the very same statement again: its
+   * rows (`batch.uncertain`, a prefix) and no others, until its fate is known.
+   * A unique violation says it committed; success, that it had not; a data
+   * error, that it was refused too (the same rows, the same error); any other
+   * error leaves it unknown.
    */
   async #send<T, O>(batch: Batch, rows: T[], owners: O[] | undefined, insert: (rows: readonly T[]) => Promise<void>): Promise<void> {
-    let size = rows.length;
+    let size = batch.part === EVENTS && batch.uncertain > 0 ? batch.uncertain : rows.length;
     while (rows.length > 0) {
       const n = Math.min(size, rows.length);
       try {
@@ -419,9 +426,11 @@ export class Writer {
         }
         const fault = classify(error);
         if (fault !== 'data') {
+          // This try's answer may be lost too. When one was already in doubt, this try was that same statement.
           if (batch.part === EVENTS) batch.uncertain = n;
           throw error;
         }
+        // The statement in doubt, if any, was this one: refused now, it was refused then, and committed nothing.
         batch.uncertain = 0;
         if (n > 1) {
           size = Math.ceil(n / 2);
