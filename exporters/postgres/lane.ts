@@ -25,7 +25,9 @@ export interface Batch {
   part: number;
   /**
    * The events at the front of the batch that a failed try may have committed
-   * anyway (the connection dropped before the answer came): a retry may find them there.
+   * anyway (the connection dropped before the answer came): retries send these
+   * rows and no others until a unique violation (they are there), a success or
+   * a refusal (they were not) tells.
    */
   uncertain: number;
   /** close() gave up on this batch while a statement of it was under way: its rows are counted as dropped already. */
