@@ -67,8 +67,13 @@ export interface Recording {
 export interface RunRecorder {
   /** Called once as a run (a graph run with its sub-pipelines, or a stage batch) starts. */
   record(pipeline: PipelineDescription, context: RecordingContext): Recording;
-  /** Resolves once everything recorded so far is written (or counted as not written): `shutdownOn` waits for it before the process ends. */
-  flush?(): Promise<void>;
+  /**
+   * Resolves once everything recorded so far is written (or counted as not
+   * written); with `timeoutMs`, by then at the latest, whatever is still not
+   * written (a store should say what). `shutdownOn` waits for it, with a time
+   * limit, before the process ends.
+   */
+  flush?(options?: { readonly timeoutMs?: number }): Promise<void>;
 }
 
 /** `persist` on a pipeline or a run: `true` for the default store (from `spanflow/postgres`), or a store. */

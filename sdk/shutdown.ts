@@ -4,14 +4,26 @@
 // `running` (the next store to open marks it `interrupted`). With `shutdownOn`,
 // the first of those signals cancels every run and batch that asked for it;
 // they end `cancelled` (in-flight work settles, shutdown hooks run), their
-// stores write what is left, and then the signal is raised again with our
-// listener gone, so the process ends as that signal would have ended it
-// (unless the application listens for it too: then it is the application's
-// to handle). A second signal while they settle ends the process at once.
+// stores write what is left (for up to SHUTDOWN_FLUSH_MS), and then the signal
+// is raised again with our listener gone, so the process ends as that signal
+// would have ended it (unless the application listens for it too: then it is
+// the application's to handle). A second signal while they settle ends the
+// process at once.
 
 import { constants } from 'node:os';
+import { settleWithin } from './deadline.ts';
 import { ShutdownSignalError } from './errors.ts';
 import type { RunRecorder } from './persist.ts';
+
+/**
+ * How long the stores of the runs a signal stopped may take to write what is
+ * left before the signal is raised again: 10 s, well inside the 30 s a
+ * Kubernetes pod gets between SIGTERM and SIGKILL (its default grace period),
+ * leaving the rest for the runs' own shutdown. A database that is away does not
+ * hold the process past it: the store says what it could not write (a
+ * SpanflowPersistenceWarning on stderr), and the run reads `interrupted` later.
+ */
+export const SHUTDOWN_FLUSH_MS = 10_000;
 
 /** What a signal stops: one run or batch. */
 export interface Stoppable {
@@ -115,12 +127,19 @@ async function settle(signal: NodeJS.Signals): Promise<void> {
     const stopping = [...watched].filter((w) => w.cancelled);
     if (stopping.length === 0) break;
     await Promise.allSettled(stopping.map(async (w) => {
-      await w.ended.catch(() => {});
-      // What the store could not write by now it has counted as dropped; either way nothing is left buffered.
-      await w.recorder?.flush?.();
-      watched.delete(w);
+      try {
+        await w.ended.catch(() => {});
+        const flushed = (async () => w.recorder?.flush?.({ timeoutMs: SHUTDOWN_FLUSH_MS }))();
+        // Bounded here too (a recorder may not honour timeoutMs), and held: with nothing else alive, the event loop would
+        // otherwise empty while a store waits for its database, and the process end with code 0 instead of by the signal.
+        await settleWithin(flushed, SHUTDOWN_FLUSH_MS, { hold: true });
+      } finally {
+        watched.delete(w);
+      }
     }));
   }
+  // One more turn of the event loop: warnings emitted meanwhile (what a store could not write) are printed before the signal ends the process.
+  await new Promise<void>((resolve) => setImmediate(resolve));
   raise(signal);
 }
 

@@ -181,9 +181,16 @@ export class Store implements RunRecorder {
     return this.#recorder.record(pipeline, context);
   }
 
-  /** Resolves once every row recorded so far is written (or counted as dropped). */
-  flush(): Promise<void> {
-    return this.#writer.flush();
+  /**
+   * Resolves once every row recorded so far is written (or counted as
+   * dropped). With `timeoutMs`, it resolves by then whatever the database
+   * does (holding the process open until it does), with one warning naming
+   * the rows still not written; unlike `close()`, it gives none of them up:
+   * the store goes on trying to write them (`writes.buffered` counts them, and
+   * if the process exits first, the report it prints on exit names them).
+   */
+  flush(options: { readonly timeoutMs?: number } = {}): Promise<void> {
+    return this.#writer.flush(options.timeoutMs);
   }
 
   /**

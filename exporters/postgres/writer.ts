@@ -202,11 +202,35 @@ export class Writer {
     return new Promise((resolve) => this.#roomWaiters.push(resolve));
   }
 
-  /** Resolves once everything waiting has been written (or counted as dropped). */
-  flush(): Promise<void> {
+  /**
+   * Resolves once everything waiting has been written (or counted as dropped);
+   * with `timeoutMs`, at that time limit if not before (holding the process
+   * open until then), with one warning naming what is still not written: the
+   * writer goes on trying to write it.
+   */
+  async flush(timeoutMs?: number): Promise<void> {
     for (const lane of this.#lanes) if (lane.hasWork) this.#schedule(lane, true);
-    if (this.#closed || this.#idle()) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    if (this.#closed || this.#idle()) return;
+    const idle = new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    if (timeoutMs === undefined) return idle;
+    if (await settleWithin(idle, timeoutMs, { hold: true })) return;
+    const { buffered } = this.counts;
+    const runs = this.#endsWaiting();
+    this.#emit(
+      `flush() stopped waiting after ${Math.round(timeoutMs)} ms: ${buffered} rows are not written yet to ${this.#location} (${this.#giveUpCause()})` +
+        (runs > 0 ? `, nor the end of ${runs} run${runs === 1 ? '' : 's'}` : '') +
+        '; the store goes on trying to write them while the process runs (store.writes.buffered)',
+    );
+  }
+
+  /** Runs that ended whose row, with their end, is still waiting to be written. */
+  #endsWaiting(): number {
+    const waiting = new Set<RunTrack>();
+    for (const lane of this.#lanes) {
+      for (const track of lane.runs.values()) if (ended(track)) waiting.add(track);
+      if (lane.batch && lane.batch.part <= RUNS) for (const track of lane.batch.runs) if (ended(track)) waiting.add(track);
+    }
+    return waiting.size;
   }
 
   /**

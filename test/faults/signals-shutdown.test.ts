@@ -2,8 +2,10 @@
 // run or stage batch is under way. With the option, the run ends `cancelled`
 // (in-flight work settles, shutdown hooks run), its store writes everything it
 // recorded, and the process then ends by that signal on its own; a second
-// signal while it settles ends it at once. Without it (the default) the
-// library leaves signals alone: the process ends at once and the run is left
+// signal while it settles ends it at once. With the database away, the store
+// stops waiting after SHUTDOWN_FLUSH_MS, says what it could not write, and the
+// process still ends by the signal. Without it (the default) the library
+// leaves signals alone: the process ends at once and the run is left
 // `running`. Real child processes, on PostgreSQL and on PGlite.
 
 import assert from 'node:assert/strict';
@@ -13,8 +15,9 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { openStore, type StoreOptions } from '../../exporters/postgres/index.ts';
 import { CancelledError, pipeline, ShutdownSignalError, stages } from '../../sdk/index.ts';
+import { SHUTDOWN_FLUSH_MS } from '../../sdk/shutdown.ts';
 import { adminQuery, NEEDS_POSTGRES, TEST_DATABASE_URL, tempFolder } from '../store-support.ts';
-import { HANG_GUARD, latch } from '../support.ts';
+import { freePort, HANG_GUARD, latch } from '../support.ts';
 
 const CHILD = fileURLToPath(new URL('../fixtures/signals-child.ts', import.meta.url));
 
@@ -23,15 +26,23 @@ interface Child {
   readonly runId: string;
   /** Everything the child printed so far. */
   output(): string;
+  /** Everything the child wrote to stderr so far (also passed on to this process's stderr). */
+  errors(): string;
   /** Resolves once the child printed a line matching `pattern`. */
   said(pattern: RegExp): Promise<void>;
 }
 
 /** Starts the fixture and waits until its run is under way (some work done, more in flight, rows written). */
-async function startChild(kind: 'graph' | 'stages', where: string, schema: string, mode: 'graceful' | 'default' | 'stuck'): Promise<Child> {
-  const child = spawn(process.execPath, [CHILD, kind, where, schema, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startChild(kind: 'graph' | 'stages', where: string, schema: string, mode: 'graceful' | 'default' | 'stuck' | 'away'): Promise<Child> {
+  const child = spawn(process.execPath, [CHILD, kind, where, schema, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.setEncoding('utf8');
+  child.stderr?.setEncoding('utf8');
   let out = '';
+  let err = '';
+  child.stderr?.on('data', (chunk: string) => {
+    err += chunk;
+    process.stderr.write(chunk);
+  });
   const waiting: { pattern: RegExp; resolve: () => void }[] = [];
   child.stdout?.on('data', (chunk: string) => {
     out += chunk;
@@ -44,14 +55,16 @@ async function startChild(kind: 'graph' | 'stages', where: string, schema: strin
     Promise.race([new Promise<void>((resolve) => (pattern.test(out) ? resolve() : waiting.push({ pattern, resolve }))), exited]);
   await said(/running [0-9a-f-]{36}\n/);
   const runId = /running ([0-9a-f-]{36})/.exec(out)?.[1] ?? '';
-  return { process: child, runId, output: () => out, said };
+  return { process: child, runId, output: () => out, errors: () => err, said };
 }
 
-/** Sends `signal` and waits for the child to end: how it ended. */
-async function signalAndWait(child: Child, signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+/** Sends `signal` and waits for the child to end: how it ended. Past `guardMs` (a hang guard only) it is killed: it then ends by SIGKILL. */
+async function signalAndWait(child: Child, signal: NodeJS.Signals, guardMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   const exit = once(child.process, 'exit');
   child.process.kill(signal);
+  const guard = guardMs === undefined ? undefined : setTimeout(() => child.process.kill('SIGKILL'), guardMs);
   const [code, ended] = (await exit) as [number | null, NodeJS.Signals | null];
+  clearTimeout(guard);
   return { code, signal: ended };
 }
 
@@ -144,6 +157,31 @@ describe('a persisted stage batch told shutdownOn', () => {
       assert.equal(items.fed, items.completed + items.failed + items.skipped, 'every item fed is accounted for');
     });
   }
+});
+
+describe('shutdownOn with the database away', () => {
+  test('SIGTERM: the store stops waiting after SHUTDOWN_FLUSH_MS, says what it could not write, and the process ends by SIGTERM', HANG_GUARD, async () => {
+    const port = await freePort(); // nothing listens there
+    const url = `postgres://spanflow:spanflow@127.0.0.1:${port}/spanflow_test`;
+    // The child keeps a handle of its own open (a service's server): nothing but the shutdown may end it.
+    const child = await startChild('graph', url, 'signals_away', 'away');
+    // The margin is a hang guard only: the old code waited for the database forever (or, with nothing else alive, exited with code 0).
+    const ended = await signalAndWait(child, 'SIGTERM', SHUTDOWN_FLUSH_MS + 30_000);
+    assert.deepEqual(ended, { code: null, signal: 'SIGTERM' }, `it ends by SIGTERM, on its own (SIGKILL: it was still alive at the hang guard): ${child.output()}`);
+    assert.match(child.output(), /\nshutdown hook started\n/);
+    assert.match(child.output(), /\nended cancelled\n/);
+    const figures = writes(child);
+    assert.equal(figures.written, 0);
+    assert.ok(figures.buffered > 0, 'the run recorded rows, none of them written');
+    assert.match(
+      child.errors(),
+      new RegExp(
+        `SpanflowPersistenceWarning: spanflow/postgres: flush\\(\\) stopped waiting after ${SHUTDOWN_FLUSH_MS} ms: ${figures.buffered} rows are not written yet to ` +
+          `postgres://spanflow:\\*\\*\\*@127\\.0\\.0\\.1:${port}/spanflow_test \\(connect ECONNREFUSED [^)]*\\), nor the end of 1 run; the store goes on trying`,
+      ),
+      'the rows it could not write are named, with the cause',
+    );
+  });
 });
 
 describe('without shutdownOn (the default)', { skip: NEEDS_POSTGRES }, () => {
