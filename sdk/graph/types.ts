@@ -149,9 +149,11 @@ interface RunOptionsBase {
   /**
    * Stop gracefully on these process signals (e.g. `['SIGTERM', 'SIGINT']`):
    * the first one cancels the run (shutdown hooks run), its store writes what
-   * is left, then the signal is raised again so the process ends as it would
-   * have. A second signal ends it at once. Default: no listener (a signal ends
-   * the process at once, and a persisted run is left `running`).
+   * is left for up to 10 s (a database that is away does not hold the process
+   * past that: what is not written is named in a warning), then the signal is
+   * raised again so the process ends as it would have. A second signal ends it
+   * at once. Default: no listener (a signal ends the process at once, and a
+   * persisted run is left `running`).
    */
   readonly shutdownOn?: readonly NodeJS.Signals[];
 }

@@ -47,8 +47,10 @@ export interface BatchOptions {
   /**
    * Stop gracefully on these process signals (e.g. `['SIGTERM', 'SIGINT']`):
    * the first one shuts the batch down (in-flight items settle), its store
-   * writes what is left, then the signal is raised again so the process ends
-   * as it would have. A second signal ends it at once. Default: no listener.
+   * writes what is left for up to 10 s (a database that is away does not hold
+   * the process past that: what is not written is named in a warning), then
+   * the signal is raised again so the process ends as it would have. A second
+   * signal ends it at once. Default: no listener.
    */
   readonly shutdownOn?: readonly NodeJS.Signals[];
 }
