@@ -5,7 +5,7 @@
 // is missing, never ERR_MODULE_NOT_FOUND.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,26 @@ import { after, describe, test } from 'node:test';
 import { checkPeers, ENTRY_POINT_PEERS, loadPeer, MissingDependencyError, PEER_RANGES, type PeerName, SpanflowError } from '../sdk/index.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+
+describe("package.json's dependencies", () => {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, Record<string, unknown> | undefined>;
+
+  test('the engine needs @opentelemetry/api alone; every other package is an optional peer, with the range loadPeer names', () => {
+    assert.equal(pkg.dependencies, undefined, 'no dependencies: a consumer installs only what the entry points it uses need');
+    const { '@opentelemetry/api': api, ...optional } = pkg.peerDependencies ?? {};
+    // The range every current OpenTelemetry SDK package accepts (sdk-trace, sdk-metrics, core, resources: >=1.10.0 <1.11.0).
+    assert.equal(api, '>=1.10.0 <1.11.0');
+    assert.deepEqual(optional, PEER_RANGES);
+    assert.deepEqual(pkg.peerDependenciesMeta, Object.fromEntries(Object.keys(PEER_RANGES).map((name) => [name, { optional: true }])));
+    for (const [name, range] of Object.entries({ '@opentelemetry/api': api, ...PEER_RANGES })) {
+      assert.equal(pkg.devDependencies?.[name], range, `devDependencies has ${name} at the peer range, for spanflow's own tests`);
+    }
+  });
+
+  test('each entry point names only optional peers', () => {
+    for (const peers of Object.values(ENTRY_POINT_PEERS)) for (const peer of peers) assert.ok(peer in PEER_RANGES, peer);
+  });
+});
 
 describe('loadPeer, with the peer installed', () => {
   test('an ESM build is the module the application imports, not a second copy', async () => {

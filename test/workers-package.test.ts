@@ -86,8 +86,8 @@ describe('the built package', () => {
     const installed = join(app, 'node_modules', 'spanflow');
     mkdirSync(installed, { recursive: true });
     await run('tar', ['xzf', join(dir, tarball), '-C', installed, '--strip-components=1']);
-    const pkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { dependencies: object; peerDependencies: object };
-    for (const name of [...Object.keys(pkg.dependencies), ...Object.keys(pkg.peerDependencies), '@types/node']) {
+    const pkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { dependencies?: object; peerDependencies: object };
+    for (const name of [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies), '@types/node']) {
       const link = join(app, 'node_modules', name);
       mkdirSync(dirname(link), { recursive: true });
       symlinkSync(join(root, 'node_modules', name), link, 'dir');

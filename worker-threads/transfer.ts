@@ -4,7 +4,7 @@
 // (detached) and the receiver gets the memory without a copy.
 
 import { types } from 'node:util';
-import { MessagePort, type TransferListItem } from 'node:worker_threads';
+import { MessagePort, type Transferable } from 'node:worker_threads';
 
 const TRANSFER: unique symbol = Symbol.for('spanflow.transfer');
 // Piscina.move() marks a value with these (global symbols): accepted too.
@@ -15,7 +15,7 @@ const PISCINA_VALUE = Symbol.for('Piscina.valueOf');
 export interface Transfer<T> {
   readonly [TRANSFER]: true;
   readonly value: T;
-  readonly list: readonly TransferListItem[];
+  readonly list: readonly Transferable[];
 }
 
 /** What `transfer()` finds on its own when given no list. */
@@ -30,12 +30,12 @@ type SelfTransferable = ArrayBuffer | ArrayBufferView | MessagePort;
  * `Buffer.alloc` or a typed array of your own.
  */
 export function transfer<T extends SelfTransferable>(value: T): Transfer<T>;
-export function transfer<T>(value: T, list: readonly TransferListItem[]): Transfer<T>;
-export function transfer<T>(value: T, list?: readonly TransferListItem[]): Transfer<T> {
+export function transfer<T>(value: T, list: readonly Transferable[]): Transfer<T>;
+export function transfer<T>(value: T, list?: readonly Transferable[]): Transfer<T> {
   if (list === undefined) {
     if (types.isArrayBuffer(value)) list = [value];
     else if (ArrayBuffer.isView(value)) list = [value.buffer as ArrayBuffer];
-    else if (value instanceof MessagePort) list = [value as unknown as TransferListItem];
+    else if (value instanceof MessagePort) list = [value as unknown as Transferable];
     else {
       throw new TypeError(
         'transfer(value): name the buffers to move, as transfer(value, [value.pixels.buffer]); only an ArrayBuffer, a typed array or a MessagePort needs no list',
@@ -48,14 +48,14 @@ export function transfer<T>(value: T, list?: readonly TransferListItem[]): Trans
 }
 
 /** The value without its wrapper, and what to move (undefined: copy everything). */
-export function unwrapTransfer(value: unknown): { value: unknown; list: TransferListItem[] | undefined } {
+export function unwrapTransfer(value: unknown): { value: unknown; list: Transferable[] | undefined } {
   if (value === null || typeof value !== 'object') return { value, list: undefined };
   if (TRANSFER in value) {
     const wrapped = value as Transfer<unknown>;
     return { value: wrapped.value, list: [...wrapped.list] };
   }
   if (PISCINA_TRANSFERABLE in value && PISCINA_VALUE in value) {
-    const moved = value as { [PISCINA_TRANSFERABLE]: TransferListItem; [PISCINA_VALUE]: unknown };
+    const moved = value as { [PISCINA_TRANSFERABLE]: Transferable; [PISCINA_VALUE]: unknown };
     return { value: moved[PISCINA_VALUE], list: [moved[PISCINA_TRANSFERABLE]] };
   }
   return { value, list: undefined };
