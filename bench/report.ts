@@ -84,3 +84,41 @@ export function printTable(title: string, head: readonly string[], rows: readonl
 export function printJson(bench: string, figures: Readonly<Record<string, number | string | boolean>>): void {
   console.log(JSON.stringify({ bench, ...figures }));
 }
+
+/** The median and the range of a set of samples. */
+export interface Spread {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+export function spread(values: readonly number[]): Spread {
+  if (values.length === 0) throw new Error('spread() of no samples');
+  const sorted = [...values].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)] ?? 0, min: sorted[0] ?? 0, max: sorted.at(-1) ?? 0 };
+}
+
+/** `12.3 (11.9–13.0)`: a spread for people. */
+export function fmtSpread(s: Spread, digits = 2): string {
+  return `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`;
+}
+
+/**
+ * Takes `rounds` samples of each case in turns — one of each per round, the order reversed
+ * every other round — so a machine that speeds up or slows down weighs on every case alike.
+ * A case is a function that takes one sample and returns its figure. Returns each case's
+ * samples, in round order (sample i of every case comes from round i).
+ */
+export async function interleaved<K extends string>(cases: Readonly<Record<K, () => Promise<number>>>, rounds: number): Promise<Record<K, number[]>> {
+  const names = Object.keys(cases) as K[];
+  const samples = Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<K, number[]>;
+  for (let round = 0; round < rounds; round++) {
+    for (const name of round % 2 === 0 ? names : [...names].reverse()) samples[name].push(await cases[name]());
+  }
+  return samples;
+}
+
+/** Per round, `a[i] / b[i]`: ratios of samples taken side by side. */
+export function ratios(a: readonly number[], b: readonly number[]): number[] {
+  return a.map((value, i) => value / (b[i] ?? Number.NaN));
+}
