@@ -76,6 +76,8 @@ export class MissingDependencyError extends SpanflowError {
 }
 
 const require = createRequire(import.meta.url);
+/** What loadPeer gave so far: spanflow's parts call it where they use a package, often on a hot path. */
+const loaded = new Map<PeerName, unknown>();
 
 /** Where `import(name)` would load the package from, as seen from spanflow's own folder; undefined when it is not installed. */
 function resolvePeer(name: PeerName): { url: string } | { error: unknown } {
@@ -102,16 +104,19 @@ function notFound(error: unknown): boolean {
  * the package is not installed; any other failure to load it is its own.
  */
 export function loadPeer<Module>(name: PeerName, entryPoint: EntryPoint): Module {
+  const cached = loaded.get(name);
+  if (cached !== undefined) return cached as Module;
   const found = resolvePeer(name);
   if ('error' in found) {
     if (!notFound(found.error)) throw found.error;
     const missing = ENTRY_POINT_PEERS[entryPoint].filter((peer: PeerName) => peer === name || 'error' in resolvePeer(peer));
     throw new MissingDependencyError(name, entryPoint, missing.includes(name) ? missing : [name, ...missing], found.error);
   }
-  const loaded: unknown = require(found.url.startsWith('file:') ? fileURLToPath(found.url) : found.url);
-  if (isModuleNamespaceObject(loaded)) return loaded as Module;
+  const module: unknown = require(found.url.startsWith('file:') ? fileURLToPath(found.url) : found.url);
   // CommonJS: its namespace, as an import would give it.
-  return { ...(loaded as object), default: loaded } as Module;
+  const namespace = isModuleNamespaceObject(module) ? module : { ...(module as object), default: module };
+  loaded.set(name, namespace);
+  return namespace as Module;
 }
 
 /**

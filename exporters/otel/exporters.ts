@@ -15,15 +15,12 @@ import {
   metrics,
   type Observable,
 } from '@opentelemetry/api';
-import { type ExportResult, ExportResultCode, getBooleanFromEnv, getNumberFromEnv, getStringFromEnv } from '@opentelemetry/core';
-import { OTLPMetricExporter as JsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
-import { OTLPTraceExporter as JsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import type { ExportResult } from '@opentelemetry/core';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
-import { BatchSpanProcessor, type ReadableSpan, type Span, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import type { BatchSpanProcessor, ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { METRICS, SpanflowError } from '../../sdk/index.ts';
 import type { ExporterConnections } from './agent.ts';
+import { core, metricsOtlpHttp, metricsOtlpProto, sdkTrace, traceOtlpHttp, traceOtlpProto } from './packages.ts';
 
 export type OtlpProtocol = 'http/json' | 'http/protobuf';
 export type Signal = 'TRACES' | 'METRICS';
@@ -48,6 +45,7 @@ export class TelemetryConfigError extends SpanflowError {
  */
 export function protocolOf(signal: Signal): OtlpProtocol {
   const own = `OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`;
+  const { getStringFromEnv } = core();
   const variable = getStringFromEnv(own) !== undefined ? own : 'OTEL_EXPORTER_OTLP_PROTOCOL';
   const raw = getStringFromEnv(variable)?.trim() ?? '';
   if (raw === '') return 'http/protobuf';
@@ -70,13 +68,13 @@ export function protocolOf(signal: Signal): OtlpProtocol {
  */
 export function otlpSpanExporter(connections: ExporterConnections, protocol: OtlpProtocol): SpanExporter {
   const config = { httpAgentOptions: connections.agentFactory };
-  return connections.adopt(protocol === 'http/json' ? new JsonTraceExporter(config) : new ProtoTraceExporter(config));
+  return connections.adopt(protocol === 'http/json' ? new (traceOtlpHttp().OTLPTraceExporter)(config) : new (traceOtlpProto().OTLPTraceExporter)(config));
 }
 
 /** The OTLP/HTTP metric exporter (temporality from OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE). */
 export function otlpMetricExporter(connections: ExporterConnections, protocol: OtlpProtocol): PushMetricExporter {
   const config = { httpAgentOptions: connections.agentFactory };
-  return connections.adopt(protocol === 'http/json' ? new JsonMetricExporter(config) : new ProtoMetricExporter(config));
+  return connections.adopt(protocol === 'http/json' ? new (metricsOtlpHttp().OTLPMetricExporter)(config) : new (metricsOtlpProto().OTLPMetricExporter)(config));
 }
 
 /** The longest timer Node honours: a longer delay fires after 1 ms instead. */
@@ -84,7 +82,7 @@ export const MAX_TIMER_MS = 2_147_483_647;
 
 /** A positive number from the environment, capped at MAX_TIMER_MS, or undefined (unset, not a number, or <= 0). */
 export function positiveFromEnv(name: string): number | undefined {
-  const value = getNumberFromEnv(name);
+  const value = core().getNumberFromEnv(name);
   return value !== undefined && Number.isFinite(value) && value > 0 ? Math.min(value, MAX_TIMER_MS) : undefined;
 }
 
@@ -119,13 +117,13 @@ export class CountingSpanExporter implements SpanExporter {
     const finish = (result: ExportResult): void => {
       if (done) return;
       done = true;
-      if (result.code !== ExportResultCode.SUCCESS) this.#dropped(spans.length, 'export_failed');
+      if (result.code !== core().ExportResultCode.SUCCESS) this.#dropped(spans.length, 'export_failed');
       resultCallback(result);
     };
     try {
       this.#inner.export(spans, finish);
     } catch (error) {
-      finish({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
+      finish({ code: core().ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
     }
   }
 
@@ -239,9 +237,9 @@ export class SafeBatchSpanProcessor implements SpanProcessor {
 
   constructor(exporter: SpanExporter, options: BatchOptions, dropped: CountDropped) {
     this.#make = () => {
-      const base = getBooleanFromEnv('OTEL_NODE_EXPERIMENTAL_SDK_METRICS') ? metrics.getMeterProvider() : noopMeterProvider;
+      const base = core().getBooleanFromEnv('OTEL_NODE_EXPERIMENTAL_SDK_METRICS') ? metrics.getMeterProvider() : noopMeterProvider;
       const selfObsMeterProvider: MeterProvider = { getMeter: (name, version, meterOptions) => new QueueDropMeter(base.getMeter(name, version, meterOptions), dropped) };
-      return new BatchSpanProcessor({ exporter, ...options, selfObsMeterProvider });
+      return new (sdkTrace().BatchSpanProcessor)({ exporter, ...options, selfObsMeterProvider });
     };
   }
 

@@ -1,13 +1,24 @@
-// startTelemetry(): the OpenTelemetry Node SDK with OTLP/HTTP trace and metric
-// exporters, configured from the standard OTEL_* variables, in one call.
+// startTelemetry(): the OpenTelemetry trace and metrics SDKs with OTLP/HTTP
+// exporters, configured from the standard OTEL_* variables, in one call. Built
+// from the SDK's pieces (tracer and meter providers, the AsyncLocalStorage
+// context manager, W3C propagators, resource detectors), not the whole
+// @opentelemetry/sdk-node, whose gRPC, Zipkin and Prometheus exporters and
+// import-in-the-middle spanflow never uses.
 
-import { type Counter, createNoopMeter, diag, metrics, ProxyTracerProvider, trace } from '@opentelemetry/api';
-import { ATTR, settleWithin } from '../../sdk/index.ts';
-import { getBooleanFromEnv, getStringFromEnv } from '@opentelemetry/core';
-import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { type IMetricReader, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { NodeSDK } from '@opentelemetry/sdk-node';
-import type { SpanProcessor } from '@opentelemetry/sdk-trace';
+import {
+  type Counter,
+  context,
+  createNoopMeter,
+  DiagConsoleLogger,
+  diag,
+  metrics,
+  ProxyTracerProvider,
+  propagation,
+  trace,
+} from '@opentelemetry/api';
+import type { IMetricReader, MeterProvider } from '@opentelemetry/sdk-metrics';
+import type { SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { ATTR, checkPeers, settleWithin } from '../../sdk/index.ts';
 import {
   batchOptionsFromEnv,
   type CountDropped,
@@ -22,6 +33,8 @@ import {
   SafeBatchSpanProcessor,
 } from './exporters.ts';
 import { ExporterConnections } from './agent.ts';
+import { propagatorFromEnv, resourceFromEnv, samplerFromEnv, spanLimitsFromEnv } from './environment.ts';
+import { contextAsyncHooks, core, sdkMetrics, sdkTrace } from './packages.ts';
 
 export interface TelemetryOptions {
   /** service.name when neither OTEL_SERVICE_NAME nor OTEL_RESOURCE_ATTRIBUTES names the service. */
@@ -69,28 +82,73 @@ function metricReader(options: TelemetryOptions, connections: ExporterConnection
       ? Math.min(options.metricInterval, MAX_TIMER_MS)
       : (positiveFromEnv('OTEL_METRIC_EXPORT_INTERVAL') ?? DEFAULT_METRIC_INTERVAL_MS);
   const timeout = Math.min(positiveFromEnv('OTEL_METRIC_EXPORT_TIMEOUT') ?? DEFAULT_METRIC_TIMEOUT_MS, interval);
-  return new PeriodicExportingMetricReader({ exporter: otlpMetricExporter(connections, protocol), exportIntervalMillis: interval, exportTimeoutMillis: timeout });
+  return new (sdkMetrics().PeriodicExportingMetricReader)({ exporter: otlpMetricExporter(connections, protocol), exportIntervalMillis: interval, exportTimeoutMillis: timeout });
 }
 
 /** `none` in OTEL_{TRACES,METRICS}_EXPORTER turns that signal off; any other value means OTLP here. */
 function signalOff(variable: string): boolean {
-  return (getStringFromEnv(variable) ?? '').split(',').some((name) => name.trim() === 'none');
+  return (core().getStringFromEnv(variable) ?? '').split(',').some((name) => name.trim() === 'none');
+}
+
+/** The providers, registered as the global ones; what shutdown() stops. */
+interface Sdk {
+  readonly tracerProvider: TracerProvider | undefined;
+  readonly meterProvider: MeterProvider | undefined;
 }
 
 /**
- * Starts the OpenTelemetry Node SDK: spans through a bounded BatchSpanProcessor
+ * Makes and registers what @opentelemetry/sdk-node's NodeSDK did for spanflow:
+ * the context manager and propagator, then a meter provider with the readers
+ * (if any) and a tracer provider with the span processor (if any), both on the
+ * resource from the environment. OTEL_NODE_EXPERIMENTAL_SDK_METRICS turns on
+ * the SDK's own metrics, as there.
+ */
+function startSdk(options: TelemetryOptions, processor: SpanProcessor | undefined, readers: IMetricReader[]): Sdk {
+  const { getBooleanFromEnv, getStringFromEnv, diagLogLevelFromString } = core();
+  const logLevel = getStringFromEnv('OTEL_LOG_LEVEL');
+  if (logLevel !== undefined) diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLogLevelFromString(logLevel) });
+  context.setGlobalContextManager(new (contextAsyncHooks().AsyncLocalStorageContextManager)().enable());
+  const propagator = propagatorFromEnv();
+  if (propagator) propagation.setGlobalPropagator(propagator);
+  const resource = resourceFromEnv(options.serviceName);
+  const sdkMetricsEnabled = getBooleanFromEnv('OTEL_NODE_EXPERIMENTAL_SDK_METRICS');
+  let meterProvider: MeterProvider | undefined;
+  if (readers.length > 0) {
+    meterProvider = new (sdkMetrics().MeterProvider)({ resource, readers, sdkMetricsEnabled });
+    metrics.setGlobalMeterProvider(meterProvider);
+  }
+  let tracerProvider: TracerProvider | undefined;
+  if (processor) {
+    const sampler = samplerFromEnv();
+    tracerProvider = new (sdkTrace().TracerProvider)({
+      resource,
+      spanProcessors: [processor],
+      spanLimits: spanLimitsFromEnv(),
+      ...(sampler && { sampler }),
+      ...(sdkMetricsEnabled && meterProvider && { meterProvider }),
+    });
+    trace.setGlobalTracerProvider(tracerProvider);
+  }
+  return { tracerProvider, meterProvider };
+}
+
+/**
+ * Starts the OpenTelemetry SDK: spans through a bounded BatchSpanProcessor
  * and metrics through a periodic reader, both to OTLP/HTTP exporters configured
  * from OTEL_EXPORTER_OTLP_* (endpoint, headers, protocol http/json or
  * http/protobuf, timeout). Resource from OTEL_SERVICE_NAME and
  * OTEL_RESOURCE_ATTRIBUTES (`serviceName` is the fallback), sampler from
- * OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG. When the application already
+ * OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG, propagators from
+ * OTEL_PROPAGATORS (tracecontext and baggage). When the application already
  * registered a tracer or meter provider, nothing is started and the returned
  * shutdown does nothing. Throws a TelemetryConfigError, starting nothing, when
  * an OTLP protocol variable asks for a protocol other than http/protobuf or
- * http/json (gRPC is not carried).
+ * http/json (gRPC is not carried), and a MissingDependencyError naming the
+ * install command when the SDK packages it builds on are not installed.
  */
 export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle {
-  if (getBooleanFromEnv('OTEL_SDK_DISABLED')) {
+  checkPeers('spanflow/otel');
+  if (core().getBooleanFromEnv('OTEL_SDK_DISABLED')) {
     diag.info('spanflow/otel: OTEL_SDK_DISABLED is set; telemetry not started');
     return nothingToShutDown;
   }
@@ -123,17 +181,9 @@ export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle 
     : undefined;
   const readers = metricsProtocol ? [metricReader(options, connections, metricsProtocol)] : [];
 
-  // The fallback service name sits under whatever the detectors find in the environment.
-  const base = options.serviceName ? defaultResource().merge(resourceFromAttributes({ 'service.name': options.serviceName })) : defaultResource();
-  const sdk = new NodeSDK({
-    resource: base,
-    spanProcessors: processor ? [processor] : [],
-    metricReaders: readers,
-    // spanflow emits no logs: no log exporter unless OTEL_LOGS_EXPORTER asks for one (NodeSDK then reads it).
-    ...(getStringFromEnv('OTEL_LOGS_EXPORTER') === undefined ? { logRecordProcessors: [] } : {}),
-  });
+  let sdk: Sdk;
   try {
-    sdk.start();
+    sdk = startSdk(options, processor, readers);
   } catch (error) {
     diag.error('spanflow/otel: the OpenTelemetry SDK did not start', error);
     return nothingToShutDown;
@@ -148,7 +198,7 @@ export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle 
         // Spans first, so exports that fail now are counted in the metrics flushed next.
         await processor?.forceFlush();
         try {
-          await sdk.shutdown();
+          await Promise.all([sdk.tracerProvider?.shutdown(), sdk.meterProvider?.shutdown()]);
         } catch (error) {
           diag.warn('spanflow/otel: telemetry shutdown did not complete cleanly', error);
         }
