@@ -3,6 +3,8 @@
 // the trace context the main thread sent, and replies with the output (or the
 // error) and the spans the task's code made. Errors of the task are replies,
 // not throws, so its spans come back with them.
+// Only Piscina loads this module, in a pool's threads: the pool checked on the
+// main thread that the optional peers imported here are installed (checkPeers).
 
 import { type Context, context, ProxyTracerProvider, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';

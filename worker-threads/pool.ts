@@ -6,7 +6,8 @@
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { Attributes } from '@opentelemetry/api';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
+import { checkPeers, loadPeer } from '../sdk/index.ts';
 import { describeThrown, WorkerDefinitionError, type WorkerError, WorkerExitError, WorkerOutOfMemoryError, WorkerPoolError, WorkerTaskError } from './errors.ts';
 import { BusyTime, poolAttributes, type PoolGauges, recordDroppedSpans, recordTask, watchPool } from './metrics.ts';
 import { fromRecord, type Reply, type TaskMessage, type WorkerData } from './protocol.ts';
@@ -136,13 +137,16 @@ export class WorkerPool implements PoolGauges, AsyncDisposable {
 
   constructor(options: WorkerPoolOptions = {}) {
     const settled = settle(options);
+    // Piscina here, @opentelemetry/core and context-async-hooks in the threads' entry: all checked on this thread.
+    checkPeers('spanflow/workers');
+    const { Piscina: Pool } = loadPeer<typeof import('piscina')>('piscina', 'spanflow/workers');
     this.name = settled.name;
     this.minThreads = settled.minThreads;
     this.maxThreads = settled.maxThreads;
     this.attributes = poolAttributes(this.name);
     this.#busy = new BusyTime(Math.max(START_SLOTS, this.maxThreads * 4));
     const workerData: WorkerData = { starts: this.#busy.starts };
-    this.#piscina = new Piscina<TaskMessage, Reply>({
+    this.#piscina = new Pool<TaskMessage, Reply>({
       filename: ENTRY,
       name: 'default',
       env: threadEnv(),

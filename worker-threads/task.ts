@@ -7,7 +7,7 @@
 import { statSync } from 'node:fs';
 import { basename, extname, isAbsolute, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { StepArgs, TaskContext } from '../sdk/index.ts';
+import { checkPeers, type StepArgs, type TaskContext } from '../sdk/index.ts';
 import { WorkerDefinitionError } from './errors.ts';
 import { defaultPool, type TaskRef, WorkerPool } from './pool.ts';
 import type { Transfer, Unwrapped } from './transfer.ts';
@@ -100,6 +100,8 @@ export function workerTask<Fn extends WorkerFn = (input: unknown) => unknown>(
   exportName: string,
   options: WorkerTaskOptions = {},
 ): WorkerTask<InputOf<Fn>, OutputOf<Fn>> {
+  // Its pool is made at the first run: say now, at the definition, if what the pool needs is not installed.
+  checkPeers('spanflow/workers');
   const named = typeof exportName === 'string' && exportName !== '' ? exportName : '(no export)';
   if (typeof exportName !== 'string' || !(IDENTIFIER.test(exportName) || exportName === 'default')) {
     throw new WorkerDefinitionError('worker task', `exportName must be the name of a function the module exports, as 'renderFrames' (got ${typeof exportName === 'string' ? `'${exportName}'` : typeof exportName})`);

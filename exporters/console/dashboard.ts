@@ -2,8 +2,8 @@
 // in place (log-update); elsewhere (pipes, CI logs) one plain progress line per update that
 // changed something, and a summary line at the end.
 import type { Writable } from 'node:stream';
-import { createLogUpdate } from 'log-update';
-import type { BatchSummary, Dashboard, DashboardName, PipelineSnapshot } from '../../sdk/index.ts';
+import type { createLogUpdate } from 'log-update';
+import { type BatchSummary, checkPeers, type Dashboard, type DashboardName, loadPeer, type PipelineSnapshot } from '../../sdk/index.ts';
 import { rateMeter } from './rate.ts';
 import { type ConsoleView, plainLine, type RenderOptions, renderers, summaryLine } from './render.ts';
 
@@ -42,7 +42,8 @@ const screens = new WeakMap<Stream, Screen>();
 function paint(stream: Stream, region: symbol, text: string, summary?: string): void {
   let screen = screens.get(stream);
   if (!screen) {
-    screen = { draw: createLogUpdate(stream as NodeJS.WritableStream), regions: new Map(), open: new Set(), summaries: [] };
+    const logUpdate = loadPeer<typeof import('log-update')>('log-update', 'spanflow/console');
+    screen = { draw: logUpdate.createLogUpdate(stream as NodeJS.WritableStream), regions: new Map(), open: new Set(), summaries: [] };
     screens.set(stream, screen);
   }
   screen.regions.set(region, text);
@@ -88,6 +89,8 @@ function columnsOf(stream: NodeJS.WriteStream | Writable): number | undefined {
 }
 
 function dashboard(view: ConsoleView, options: ConsoleOptions = {}): Dashboard {
+  // log-update and cli-table3 are optional peers: a dashboard that could not draw says so when it is made, not mid-batch.
+  checkPeers('spanflow/console');
   const stream = options.stream ?? process.stdout;
   const tty = isTerminal(stream);
   const render = renderers[view];
@@ -141,12 +144,27 @@ function dashboard(view: ConsoleView, options: ConsoleOptions = {}): Dashboard {
   };
 }
 
-/** A progress bar: bar, percent, done/total, items/s, ETA, failures. */
+/** A progress bar: bar, percent, done/total, items/s, ETA, failures. `progress: progressBar()` (or `dashboard:`). */
 export function progressBar(options?: ConsoleOptions): Dashboard {
   return dashboard('progress', options);
 }
 
-/** A live view: `compact` (a line per stage), `detailed` (stage and worker tables, recent errors), `full` (plus item tracker and error summary). */
+/** A line per stage: `dashboard: compactDashboard()`. */
+export function compactDashboard(options?: ConsoleOptions): Dashboard {
+  return dashboard('compact', options);
+}
+
+/** Stage and worker tables and the recent errors: `dashboard: detailedDashboard()`. */
+export function detailedDashboard(options?: ConsoleOptions): Dashboard {
+  return dashboard('detailed', options);
+}
+
+/** The detailed view plus the item tracker and the error summary: `dashboard: fullDashboard()`. */
+export function fullDashboard(options?: ConsoleOptions): Dashboard {
+  return dashboard('full', options);
+}
+
+/** A live view by name: `compact`, `detailed` or `full` (what `dashboard: 'full'` resolves to once spanflow/console is imported). */
 export function consoleDashboard(view: DashboardName, options?: ConsoleOptions): Dashboard {
   if (!(view === 'compact' || view === 'detailed' || view === 'full')) {
     throw new TypeError(`unknown dashboard '${String(view)}': use 'compact', 'detailed' or 'full'`);

@@ -1,6 +1,6 @@
 // cli-table3 tables fitted to a width: wide columns (errors, current task) shrink first and
 // their cells are cut with "…"; rows are not separated by lines.
-import Table from 'cli-table3';
+import { loadPeer } from '../../sdk/index.ts';
 import { oneLine } from './format.ts';
 
 export interface Column {
@@ -21,6 +21,7 @@ export function table(columns: readonly Column[], raw: readonly (readonly string
     return widest + PADDING;
   });
   shrink(widths, columns, width);
+  const { default: Table } = loadPeer<{ default: typeof import('cli-table3') }>('cli-table3', 'spanflow/console');
   const t = new Table({
     head: columns.map((column) => column.head),
     colWidths: widths,

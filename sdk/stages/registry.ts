@@ -16,8 +16,11 @@ export function registerDashboards(make: DashboardFactory): void {
 
 export function resolveDashboard(view: DashboardName | 'progress'): Dashboard {
   if (!factory) {
+    const value = view === 'progress' ? 'progress: progressBar()' : `dashboard: ${view}Dashboard()`;
+    const name = view === 'progress' ? 'progressBar' : `${view}Dashboard`;
     throw new Error(
-      `the '${view}' dashboard lives in spanflow/console: add \`import 'spanflow/console'\` once, or pass a dashboard object ({ onUpdate(snapshot) {...} })`,
+      `the '${view}' dashboard lives in spanflow/console: pass \`${value}\` (import { ${name} } from 'spanflow/console'), ` +
+        "or add `import 'spanflow/console'` once for the short form, or pass any dashboard object ({ onUpdate(snapshot) {...} })",
     );
   }
   return factory(view);
