@@ -26,7 +26,7 @@ export type { EventListener, EventStream } from './emitter.ts';
 export { type ErrorAction, type RetryOption, type RetryPolicy, backoffDelay } from './executor.ts';
 export * from './graph/index.ts';
 export { Meta, type MetaScopes } from './meta.ts';
-export { checkPeers, type EntryPoint, ENTRY_POINT_PEERS, loadPeer, MissingDependencyError, PEER_RANGES, type PeerName } from './peers.ts';
+export { checkPeers, type EntryPoint, ENTRY_POINT_PEERS, loadPeer, MissingDependencyError, PEER_RANGES, type PeerName, type PeerSpecifier } from './peers.ts';
 export {
   type DropReason,
   type PersistOption,

@@ -31,6 +31,9 @@ export const PEER_RANGES = {
 
 export type PeerName = keyof typeof PEER_RANGES;
 
+/** A peer, or a subpath it exports (`kysely/migration`). */
+export type PeerSpecifier = PeerName | `${PeerName}/${string}`;
+
 /** What each entry point needs (the CLI's store adds pg for a postgres:// URL, through spanflow/postgres). */
 export const ENTRY_POINT_PEERS = {
   'spanflow/otel': [
@@ -77,15 +80,21 @@ export class MissingDependencyError extends SpanflowError {
 
 const require = createRequire(import.meta.url);
 /** What loadPeer gave so far: spanflow's parts call it where they use a package, often on a hot path. */
-const loaded = new Map<PeerName, unknown>();
+const loaded = new Map<PeerSpecifier, unknown>();
 
 /** Where `import(name)` would load the package from, as seen from spanflow's own folder; undefined when it is not installed. */
-function resolvePeer(name: PeerName): { url: string } | { error: unknown } {
+function resolvePeer(specifier: PeerSpecifier): { url: string } | { error: unknown } {
   try {
-    return { url: import.meta.resolve(name) };
+    return { url: import.meta.resolve(specifier) };
   } catch (error) {
     return { error };
   }
+}
+
+/** The package a specifier is in: `kysely` for `kysely/migration`, `@opentelemetry/core` for itself. */
+function peerOf(specifier: PeerSpecifier): PeerName {
+  const parts = specifier.split('/');
+  return parts.slice(0, specifier.startsWith('@') ? 2 : 1).join('/') as PeerName;
 }
 
 function notFound(error: unknown): boolean {
@@ -93,9 +102,9 @@ function notFound(error: unknown): boolean {
 }
 
 /**
- * Loads an optional peer for `entryPoint`, synchronously (startTelemetry(), a
- * pool and a dashboard are made synchronously), and gives the module as
- * `import(name)` would: the very file ESM resolution picks, so spanflow and
+ * Loads an optional peer (or a subpath it exports, `kysely/migration`) for
+ * `entryPoint`, synchronously (startTelemetry(), a pool and a dashboard are
+ * made synchronously), and gives the module as `import(specifier)` would: the very file ESM resolution picks, so spanflow and
  * the application share one copy of a package that ships CommonJS and ESM
  * builds (the user's `import { TracerProvider } from '@opentelemetry/sdk-trace'`
  * and ours are the same class). A CommonJS package comes as its namespace
@@ -103,19 +112,22 @@ function notFound(error: unknown): boolean {
  * `{ default: typeof import('name') }`). Throws a MissingDependencyError when
  * the package is not installed; any other failure to load it is its own.
  */
-export function loadPeer<Module>(name: PeerName, entryPoint: EntryPoint): Module {
-  const cached = loaded.get(name);
+export function loadPeer<Module>(specifier: PeerSpecifier, entryPoint: EntryPoint): Module {
+  const cached = loaded.get(specifier);
   if (cached !== undefined) return cached as Module;
-  const found = resolvePeer(name);
+  const found = resolvePeer(specifier);
   if ('error' in found) {
     if (!notFound(found.error)) throw found.error;
-    const missing = ENTRY_POINT_PEERS[entryPoint].filter((peer: PeerName) => peer === name || 'error' in resolvePeer(peer));
+    const name = peerOf(specifier);
+    // A subpath the installed package does not have is not a missing package.
+    if (name !== specifier && !('error' in resolvePeer(name))) throw found.error;
+    const missing: PeerName[] = ENTRY_POINT_PEERS[entryPoint].filter((peer: PeerName) => peer === name || 'error' in resolvePeer(peer));
     throw new MissingDependencyError(name, entryPoint, missing.includes(name) ? missing : [name, ...missing], found.error);
   }
   const module: unknown = require(found.url.startsWith('file:') ? fileURLToPath(found.url) : found.url);
   // CommonJS: its namespace, as an import would give it.
   const namespace = isModuleNamespaceObject(module) ? module : { ...(module as object), default: module };
-  loaded.set(name, namespace);
+  loaded.set(specifier, namespace);
   return namespace as Module;
 }
 

@@ -77,6 +77,9 @@ const describe = (error: (Error & Record<string, unknown>) | undefined) => error
 console.log(JSON.stringify({
   pg: describe(caught(() => loadPeer('pg', 'spanflow/postgres'))),
   kysely: typeof (loadPeer('kysely', 'spanflow/postgres') as { Kysely?: unknown }).Kysely,
+  migration: typeof (loadPeer('kysely/migration', 'spanflow/postgres') as { Migrator?: unknown }).Migrator,
+  pgSubpath: describe(caught(() => loadPeer('pg/lib/index.js', 'spanflow/postgres'))),
+  kyselyNoSuchPath: describe(caught(() => loadPeer('kysely/no-such-path', 'spanflow/postgres'))),
   piscina: describe(caught(() => loadPeer('piscina', 'spanflow/workers'))),
   check: describe(caught(() => checkPeers('spanflow/console'))),
 }));
@@ -98,6 +101,10 @@ console.log(JSON.stringify({
       isSpanflow: true,
     });
     assert.equal(out.kysely, 'function', 'an installed peer of the same entry point loads');
+    assert.equal(out.migration, 'function', 'a subpath the peer exports loads');
+    assert.equal(out.pgSubpath.name, 'MissingDependencyError', 'a subpath of a missing peer names the peer');
+    assert.equal(out.pgSubpath.package, 'pg');
+    assert.notEqual(out.kyselyNoSuchPath.name, 'MissingDependencyError', 'a subpath an installed peer lacks is its own error');
     const workers = ENTRY_POINT_PEERS['spanflow/workers'].map((peer: PeerName) => `${peer}@${PEER_RANGES[peer]}`).join(' ');
     assert.equal(out.piscina.install, `npm install ${workers}`, 'every missing peer of the entry point, in one command');
     assert.match(out.piscina.message, /^spanflow\/workers needs piscina, which is not installed \(nor @opentelemetry\/context-async-hooks, @opentelemetry\/core\)/);
