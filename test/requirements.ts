@@ -3,7 +3,9 @@
 // with one line that says what is missing and how to get it, except under
 // CI=true, where a missing piece fails the run (test/setup.ts).
 
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { POSTGRES_HOWTO, postgresBin } from './pg-cluster.ts';
 
@@ -20,8 +22,32 @@ export function prometheusBin(): string | undefined {
 
 export const PROMETHEUS_HOWTO = "install Prometheus (Debian: apt-get install prometheus; `bash .ci/run` does), or point SPANFLOW_PROMETHEUS at a prometheus binary";
 
+/** The Node majors the built package is tested on besides this one, each installed as .ci/run does. */
+export const OTHER_NODES = { node22: 22, node26: 26 } as const;
+
+/** The `node` binary of an installed major: ~/.cache/node<major> (`npm install --prefix ~/.cache/node22 node@22`), or undefined. */
+export function nodeBin(component: keyof typeof OTHER_NODES): string | undefined {
+  const bin = join(homedir(), '.cache', component, 'node_modules', '.bin', 'node');
+  return existsSync(bin) ? bin : undefined;
+}
+
+let registry: string | undefined | null = null;
+/** Why the npm registry cannot be reached (`npm ping`), or undefined; asked once per process. */
+function registryProblem(): string | undefined {
+  if (registry !== null) return registry;
+  try {
+    execFileSync(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['ping', '--loglevel', 'error'], { stdio: 'ignore', timeout: 30_000 });
+    registry = undefined;
+  } catch {
+    registry = 'the npm registry is unreachable (`npm ping` failed): the test installs the package and its peers from it';
+  }
+  return registry;
+}
+
+export type Component = 'postgres' | 'postgres-server' | 'prometheus' | 'npm-registry' | keyof typeof OTHER_NODES;
+
 /** Why a component is missing, or undefined when it is here. */
-export function missing(component: 'postgres' | 'postgres-server' | 'prometheus'): string | undefined {
+export function missing(component: Component): string | undefined {
   switch (component) {
     case 'postgres':
       // A database the tests may use: one given, or a private cluster they can start.
@@ -32,6 +58,13 @@ export function missing(component: 'postgres' | 'postgres-server' | 'prometheus'
       return postgresBin() ? undefined : `PostgreSQL's server (initdb, pg_ctl) is not installed: ${POSTGRES_HOWTO}`;
     case 'prometheus':
       return prometheusBin() ? undefined : `Prometheus is not installed: ${PROMETHEUS_HOWTO}`;
+    case 'npm-registry':
+      return registryProblem();
+    case 'node22':
+    case 'node26':
+      return nodeBin(component)
+        ? undefined
+        : `Node ${OTHER_NODES[component]} is not installed in ~/.cache/${component}: npm install --prefix ~/.cache/${component} node@${OTHER_NODES[component]} (\`bash .ci/run\` does)`;
   }
 }
 
@@ -40,7 +73,7 @@ export function missing(component: 'postgres' | 'postgres-server' | 'prometheus'
  * here (or under CI, where the run must fail instead), else the reason,
  * which the test runner prints on the skipped suite's line.
  */
-export function unless(component: 'postgres' | 'postgres-server' | 'prometheus'): string | false {
+export function unless(component: Component): string | false {
   const why = missing(component);
   return why === undefined || CI ? false : `skipped: ${why}`;
 }

@@ -6,7 +6,7 @@
 // would resolve their version ranges anew, against whatever the npm cache holds.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,6 +56,20 @@ console.log(JSON.stringify({
 }));
 `;
 
+// Every entry point's declarations, so the type-check reads them all.
+const TYPES = `import type { MissingDependencyError, PipelineSnapshot } from 'spanflow';
+import type { compactDashboard, detailedDashboard, fullDashboard, progressBar } from 'spanflow/console';
+import type { startTelemetry, TelemetryConfigError } from 'spanflow/otel';
+import type { openStore, Store } from 'spanflow/postgres';
+import type { transfer, WorkerPool } from 'spanflow/workers';
+
+export type Everything = [MissingDependencyError, PipelineSnapshot, typeof compactDashboard, typeof detailedDashboard, typeof fullDashboard, typeof progressBar,
+  typeof startTelemetry, TelemetryConfigError, typeof openStore, Store, typeof transfer, WorkerPool];
+`;
+
+/** @types/node majors the declarations must type-check against: devDependencies @types/node22 and @types/node26 are npm aliases. */
+const TYPES_NODE = { 22: '@types/node22', 24: '@types/node', 26: '@types/node26' } as const;
+
 const TSCONFIG = {
   compilerOptions: {
     target: 'es2024',
@@ -63,6 +77,7 @@ const TSCONFIG = {
     moduleResolution: 'nodenext',
     types: ['node'],
     strict: true,
+    skipLibCheck: false,
     noEmit: true,
     allowImportingTsExtensions: true,
     verbatimModuleSyntax: true,
@@ -95,6 +110,7 @@ describe('the built package', () => {
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
     writeFileSync(join(app, 'work.ts'), WORK);
     writeFileSync(join(app, 'main.ts'), MAIN);
+    writeFileSync(join(app, 'types.ts'), TYPES);
     writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(TSCONFIG));
   }, BUILD_GUARD);
 
@@ -123,11 +139,19 @@ describe('the built package', () => {
     for (const command of ['runs', 'show', 'timeline', 'compare', 'export', 'replay', 'stats', 'cleanup', 'graph', 'migrate']) assert.match(stdout, new RegExp(`\\n  ${command}\\b`));
   });
 
-  test('its declarations type-check an app that uses it', CHILD_GUARD, async () => {
+  test('its declarations type-check an app that uses every entry point, with skipLibCheck off, against @types/node 22, 24 and 26', CHILD_GUARD, async () => {
     const tsc = join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'tsc.cmd' : 'tsc');
-    const { stdout } = await run(tsc, ['-p', app], { cwd: app, timeout: 60_000 }).catch((error: { stdout?: string }) => {
-      assert.fail(`tsc found errors:\n${error.stdout ?? String(error)}`);
-    });
-    assert.equal(stdout.trim(), '');
+    const link = join(app, 'node_modules', '@types', 'node');
+    for (const [major, alias] of Object.entries(TYPES_NODE)) {
+      const types = join(root, 'node_modules', alias);
+      const version = (JSON.parse(readFileSync(join(types, 'package.json'), 'utf8')) as { version: string }).version;
+      assert.equal(version.split('.')[0], major, `${alias} is @types/node ${major}`);
+      unlinkSync(link);
+      symlinkSync(types, link, 'dir');
+      const { stdout } = await run(tsc, ['-p', app], { cwd: app, timeout: 60_000 }).catch((error: { stdout?: string }) => {
+        assert.fail(`tsc found errors against @types/node ${version}:\n${error.stdout ?? String(error)}`);
+      });
+      assert.equal(stdout.trim(), '', `@types/node ${version}`);
+    }
   });
 });
