@@ -41,8 +41,11 @@ function pipelines(module: Readonly<Record<string, unknown>>): Found[] {
 export function registerGraph(program: Command, out: Output): void {
   program
     .command('graph')
-    .description('print the Mermaid flowchart of the pipelines a module exports')
-    .argument('<module>', 'a .ts or .js file that exports pipelines (path from the current folder)')
+    .summary('print the Mermaid flowchart of the pipelines a module exports (its top-level code runs)')
+    .description(
+      'print the Mermaid flowchart of the pipelines a module exports. The module is imported, so its top-level code runs: point it at a file that defines pipelines, not one that runs them',
+    )
+    .argument('<module>', 'a .ts or .js file that exports pipelines (path from the current folder); its top-level code runs')
     .option('--export <name>', 'only this export')
     .action(async (path: string, flags: { export?: string }) => {
       const file = resolve(out.cwd, path);
