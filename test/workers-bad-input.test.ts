@@ -27,7 +27,7 @@ describe('worker tasks and pools declared wrong', { timeout: 30_000 }, () => {
     definitionError(
       () => workerTask(new URL('./fixtures/no-such-module.ts', import.meta.url), 'render'),
       /worker task render: module .*no-such-module\.ts does not exist/,
-      /new URL\('\.\/render\.ts', import\.meta\.url\)/,
+      /does not exist: check the path \(relative to the file that declares the task when you give it as new URL\('\.\/render\.ts', import\.meta\.url\)\)$/,
     );
   });
 

@@ -1,8 +1,8 @@
 // Declaring a CPU-bound step or task: a worker module and the export to call.
 // What `workerTask()` returns is a function usable both as a graph step and as
 // a stage task, so retry, timeout, events and spans stay the engine's own: the
-// worker pool is only where the attempt runs (DESIGN.md, "Where a task runs:
-// one seam").
+// worker pool is only where the attempt runs (docs/architecture.md, "The task
+// seam").
 
 import { statSync } from 'node:fs';
 import { basename, extname, isAbsolute, relative, sep } from 'node:path';
@@ -74,7 +74,7 @@ function moduleUrl(module: URL | string, subject: string): URL {
   try {
     isFile = statSync(path).isFile();
   } catch {
-    throw new WorkerDefinitionError(subject, `module ${path} does not exist: check the path, relative to the file that declares the task when ${howTo}`);
+    throw new WorkerDefinitionError(subject, `module ${path} does not exist: check the path (relative to the file that declares the task when you ${howTo})`);
   }
   if (!isFile) throw new WorkerDefinitionError(subject, `module ${path} is not a file: name the worker module itself`);
   return url;
