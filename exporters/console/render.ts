@@ -33,6 +33,14 @@ export interface Progress {
   readonly skipped: number;
 }
 
+/**
+ * An ETA is given once the batch has run this long or done this share of its items: the
+ * first items' rate (JIT warm-up, pools and connections starting) says little about the
+ * rest, and a batch that finishes in seconds read `ETA 29m 07s` at its start.
+ */
+const ETA_AFTER_MS = 2_000;
+const ETA_AFTER_SHARE = 0.05;
+
 /** The numbers on a progress line. */
 export function progressOf(snapshot: PipelineSnapshot, options: RenderOptions = {}): Progress {
   const { stats } = snapshot;
@@ -42,8 +50,9 @@ export function progressOf(snapshot: PipelineSnapshot, options: RenderOptions = 
   const itemsPerSecond = Number.isFinite(measured) && measured > 0 ? measured : 0;
   const left = Math.max(0, total - done);
   let etaMs: number | undefined;
+  const warmedUp = snapshot.elapsedMs >= ETA_AFTER_MS || done >= total * ETA_AFTER_SHARE;
   if (left === 0) etaMs = 0;
-  else if (itemsPerSecond > 0) etaMs = (left / itemsPerSecond) * 1000;
+  else if (itemsPerSecond > 0 && warmedUp) etaMs = (left / itemsPerSecond) * 1000;
   return {
     title: oneLine(options.title ?? snapshot.pipeline),
     done,
