@@ -4,7 +4,9 @@
 FROM node:24.4.1-bookworm-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# The engine's optional peers (OpenTelemetry SDK, kysely, pg, piscina, the console's) are the repo's
+# devDependencies; the sources run as they are, so nothing is built (--ignore-scripts skips `prepare`).
+RUN npm ci --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY sdk/ sdk/
 COPY exporters/ exporters/
 COPY worker-threads/ worker-threads/
