@@ -97,6 +97,11 @@ function peerOf(specifier: PeerSpecifier): PeerName {
   return parts.slice(0, specifier.startsWith('@') ? 2 : 1).join('/') as PeerName;
 }
 
+/** `entryPoint`'s peers that are not installed. */
+function missingOf(entryPoint: EntryPoint): PeerName[] {
+  return ENTRY_POINT_PEERS[entryPoint].filter((peer: PeerName) => 'error' in resolvePeer(peer));
+}
+
 function notFound(error: unknown): boolean {
   return (error as { code?: unknown } | undefined)?.code === 'ERR_MODULE_NOT_FOUND';
 }
@@ -121,7 +126,7 @@ export function loadPeer<Module>(specifier: PeerSpecifier, entryPoint: EntryPoin
     const name = peerOf(specifier);
     // A subpath the installed package does not have is not a missing package.
     if (name !== specifier && !('error' in resolvePeer(name))) throw found.error;
-    const missing: PeerName[] = ENTRY_POINT_PEERS[entryPoint].filter((peer: PeerName) => peer === name || 'error' in resolvePeer(peer));
+    const missing = missingOf(entryPoint);
     throw new MissingDependencyError(name, entryPoint, missing.includes(name) ? missing : [name, ...missing], found.error);
   }
   const module: unknown = require(found.url.startsWith('file:') ? fileURLToPath(found.url) : found.url);
@@ -137,7 +142,7 @@ export function loadPeer<Module>(specifier: PeerSpecifier, entryPoint: EntryPoin
  * some of them in a thread or process of its own (a worker pool's threads).
  */
 export function checkPeers(entryPoint: EntryPoint): void {
-  const missing = ENTRY_POINT_PEERS[entryPoint].filter((peer: PeerName) => 'error' in resolvePeer(peer));
+  const missing = missingOf(entryPoint);
   const first = missing[0];
   if (first === undefined) return;
   const found = resolvePeer(first);
