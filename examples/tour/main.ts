@@ -1,4 +1,5 @@
-// The README's tour: a small typed pipeline, its events and its result.
+// A checkout pipeline: typed state, a switch, a map whose flaky item is retried, a
+// streaming step; its events as they happen, then its result.
 import { pipeline, STOP } from '../../sdk/index.ts';
 
 type Order = { id: string; amount: number; lines: string[]; receipt?: string };
@@ -39,5 +40,5 @@ for await (const event of run) {
       break;
   }
 }
-const result = await run.result;
+const result = await run.result; // or, without the events: const result = await checkout.run(state)
 console.log(result.status, result.state.receipt, `${result.metrics.steps.price?.attempts} price attempts`);

@@ -1,4 +1,5 @@
-// The README's stage pipeline tour: items through stages, a retry, a skip, a tracker.
+// Thumbnails: items through two stages of workers, a retried download, a skipped
+// image, and a StatusTracker that keeps each item's history.
 import { StatusTracker, stages } from '../../sdk/index.ts';
 
 class Flaky extends Error {}

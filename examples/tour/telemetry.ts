@@ -1,5 +1,5 @@
-// The README's telemetry tour: the checkout pipeline run inside a caller's span,
-// with its spans printed as a tree (an in-memory exporter stands in for Jaeger).
+// What the spans look like: a pipeline run inside a caller's span (an HTTP handler's),
+// its spans printed as a tree (an in-memory exporter stands in for Jaeger).
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
