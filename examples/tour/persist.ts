@@ -1,4 +1,4 @@
-// Runs kept in a database: with no URL, an embedded one in .spanflow/ (SPANFLOW_DATA_DIR
+// Runs kept in a database: with no URL, an embedded one in .spanflow/db (SPANFLOW_DATA_DIR
 // moves it); SPANFLOW_DATABASE_URL (or openStore({ url })) names a Postgres server.
 import { pipeline } from '../../sdk/index.ts';
 import { openStore } from '../../exporters/postgres/index.ts';
