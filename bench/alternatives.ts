@@ -14,6 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { GraphsModule, QueuesModule } from './alternatives/results.ts';
 import { fmt, fmtSpread, printJson, printTable, round, type Spread } from './report.ts';
 
 const folder = fileURLToPath(new URL('./alternatives/', import.meta.url));
@@ -28,33 +29,9 @@ if (!existsSync(`${folder}node_modules`)) {
 
 // Loaded by a computed path: these modules import the compared libraries, which type-checking
 // the repository must not require (bench/alternatives/tsconfig.json checks them once installed).
-interface GraphComparison {
-  readonly rounds: number;
-  readonly spanflow: Spread;
-  readonly langgraph: Spread;
-  readonly mastra: Spread;
-  readonly mastraDefaults: Spread;
-  readonly langgraphRatio: Spread;
-  readonly mastraRatio: Spread;
-  readonly mastraDefaultsRatio: Spread;
-}
-interface QueueComparison {
-  readonly items: number;
-  readonly rounds: number;
-  readonly spanflow: Spread;
-  readonly pQueue: Spread;
-  readonly fastq: Spread;
-  readonly pQueueRatio: Spread;
-  readonly fastqRatio: Spread;
-}
-const load = (name: string) => import(new URL(`./alternatives/${name}`, import.meta.url).href);
-const { compareGraphs, STEPS } = (await load('graphs.ts')) as { compareGraphs: (rounds: number, sampleMs: number) => Promise<GraphComparison>; STEPS: number };
-const { compareQueues, STAGES, WORKERS, CAPACITY } = (await load('queues.ts')) as {
-  compareQueues: (items: number, rounds: number) => Promise<QueueComparison>;
-  STAGES: number;
-  WORKERS: number;
-  CAPACITY: number;
-};
+const load = (name: string): Promise<unknown> => import(new URL(`./alternatives/${name}`, import.meta.url).href);
+const { compareGraphs, STEPS } = (await load('graphs.ts')) as GraphsModule;
+const { compareQueues, STAGES, WORKERS, CAPACITY } = (await load('queues.ts')) as QueuesModule;
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 3 : 9;

@@ -9,7 +9,8 @@ import { Annotation, END, START, StateGraph } from '@langchain/langgraph';
 import { createStep, createWorkflow } from '@mastra/core/workflows';
 import { z } from 'zod';
 import { pipeline } from '../../sdk/index.ts';
-import { type Spread, interleaved, ratios, spread } from '../report.ts';
+import { interleaved, ratios, spread } from '../report.ts';
+import type { GraphComparison } from './results.ts';
 
 export const STEPS = 10;
 
@@ -86,19 +87,6 @@ function usPerRun(fn: () => Promise<void>, calls: number): () => Promise<number>
     for (let i = 0; i < calls; i++) await fn();
     return ((performance.now() - started) * 1000) / calls;
   };
-}
-
-export interface GraphComparison {
-  readonly rounds: number;
-  /** µs per run, per engine. */
-  readonly spanflow: Spread;
-  readonly langgraph: Spread;
-  readonly mastra: Spread;
-  readonly mastraDefaults: Spread;
-  /** Per round, the other engine's time over spanflow's: how many times slower it is. */
-  readonly langgraphRatio: Spread;
-  readonly mastraRatio: Spread;
-  readonly mastraDefaultsRatio: Spread;
 }
 
 export async function compareGraphs(rounds: number, sampleMs: number): Promise<GraphComparison> {

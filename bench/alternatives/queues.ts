@@ -8,7 +8,8 @@
 import fastq from 'fastq';
 import PQueue from 'p-queue';
 import { stages } from '../../sdk/index.ts';
-import { type Spread, interleaved, ratios, spread } from '../report.ts';
+import { interleaved, ratios, spread } from '../report.ts';
+import type { QueueComparison } from './results.ts';
 
 export const STAGES = 3;
 export const WORKERS = 10;
@@ -79,18 +80,6 @@ function itemsPerSecond(name: string, run: (items: readonly number[]) => Promise
     if (completed !== items.length) throw new Error(`${name} completed ${completed} of ${items.length} items`);
     return (items.length * 1000) / ms;
   };
-}
-
-export interface QueueComparison {
-  readonly items: number;
-  readonly rounds: number;
-  /** Items per second, per engine. */
-  readonly spanflow: Spread;
-  readonly pQueue: Spread;
-  readonly fastq: Spread;
-  /** Per round, spanflow's throughput over the other's: how many times as many items it moves. */
-  readonly pQueueRatio: Spread;
-  readonly fastqRatio: Spread;
 }
 
 export async function compareQueues(itemCount: number, rounds: number): Promise<QueueComparison> {
