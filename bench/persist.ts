@@ -1,12 +1,14 @@
-// The run store: how fast events go into the local PostgreSQL and into an
-// embedded PGlite folder, and what persisting costs a stage pipeline.
+// The run store: how fast events go into the local PostgreSQL and into the
+// embedded database (SQLite in a worker thread), and what persisting costs a
+// stage pipeline.
 //
 // Events/s: the events of real graph runs (a map of items whose worker streams
 // two tokens: queued, start, token, token, end per item) are recorded in memory
 // first, then handed to a fresh store's recorder as the engine would, and timed
 // until the store has written them all (store.flush()). Several runs at once, as
 // a service would have them (each run keeps to one connection, so its rows stay
-// in order; the store writes on two at once); one run alone is shown too.
+// in order; the store writes on two at once, the embedded database on its one);
+// one run alone is shown too.
 //
 // Persist ratio: a 10,000-item stage batch (3 stages × 4 workers, async no-op
 // tasks, results not collected: the harshest case, all overhead) with
@@ -32,7 +34,6 @@ const URL = process.env.SPANFLOW_BENCH_DATABASE_URL ?? (cluster as PgCluster).ur
 const SCHEMA = 'bench_persist';
 const RUNS = 4;
 const ITEMS_PER_RUN = 10_000;
-const PGLITE_ITEMS_PER_RUN = 5_000;
 const STAGE_ITEMS = 10_000;
 const SAMPLES = 5;
 
@@ -122,12 +123,10 @@ const freshPg = async () => {
 const pg = await eventsPerSecond(freshPg, pgRuns, SAMPLES);
 const pgOne = await eventsPerSecond(freshPg, pgRuns.slice(0, 1), SAMPLES);
 
+// The embedded database: the same runs, each sample into a new folder.
 const folder = mkdtempSync(join(tmpdir(), 'spanflow-bench-'));
-const pgliteRuns: Captured[] = [];
-for (let r = 0; r < RUNS; r++) pgliteRuns.push(await capture(PGLITE_ITEMS_PER_RUN));
-const pgliteEvents = pgliteRuns.reduce((n, r) => n + r.events.length, 0);
-let pgliteSample = 0;
-const pglite = await eventsPerSecond(async () => openStore({ dataDir: join(folder, `db-${pgliteSample++}`) }), pgliteRuns, 3);
+let sqliteSample = 0;
+const sqlite = await eventsPerSecond(async () => openStore({ dataDir: join(folder, `db-${sqliteSample++}`) }), pgRuns, SAMPLES);
 rmSync(folder, { recursive: true, force: true });
 
 // ---- a persisted stage batch against an unpersisted one -----------------------
@@ -175,12 +174,12 @@ const median = (values: number[]) => values.toSorted((x, y) => x - y)[Math.floor
 const ratio = median(persistedMs) / median(plainMs);
 
 printTable(
-  `Events into the store: graph runs' events (map items streaming 2 tokens), replayed into a fresh store and timed until written (median of ${SAMPLES}; PGlite 3)`,
+  `Events into the store: graph runs' events (map items streaming 2 tokens), replayed into a fresh store and timed until written (median of ${SAMPLES})`,
   ['store', 'runs at once', 'events', 'ms', 'events/s'],
   [
     ['PostgreSQL (local, 2 writer connections)', RUNS, fmt(pgEvents), fmt(pg.ms, 1), fmt(pg.perSecond, 0)],
     ['PostgreSQL, one run', 1, fmt(pgRuns[0]?.events.length ?? 0), fmt(pgOne.ms, 1), fmt(pgOne.perSecond, 0)],
-    ['PGlite (embedded folder)', RUNS, fmt(pgliteEvents), fmt(pglite.ms, 1), fmt(pglite.perSecond, 0)],
+    ['SQLite (embedded folder, a worker thread)', RUNS, fmt(pgEvents), fmt(sqlite.ms, 1), fmt(sqlite.perSecond, 0)],
   ],
 );
 console.log(`goal: >= 100,000 events/s into PostgreSQL\n`);
@@ -200,7 +199,7 @@ console.log(
 printJson('persist', {
   pg_events_per_s: round(pg.perSecond, 0),
   pg_one_run_events_per_s: round(pgOne.perSecond, 0),
-  pglite_events_per_s: round(pglite.perSecond, 0),
+  sqlite_events_per_s: round(sqlite.perSecond, 0),
   persist_ratio: round(ratio),
 });
 cluster?.destroy();

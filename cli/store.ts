@@ -1,13 +1,15 @@
 // Opening the run store for a command: the database from --database-url (else
-// the environment the store reads), the embedded folder from --data-dir, the
-// schema from --schema; and run ids from their prefixes.
+// the environment the store reads), the embedded database's folder from
+// --data-dir (its file: runs.sqlite, or runs-<schema>.sqlite), the schema from
+// --schema; and run ids from their prefixes.
 
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   checkSchemaName,
   createStore,
   DEFAULT_DATA_DIR,
+  embeddedFile,
   openStore,
   RunIdError,
   type RunSummary,
@@ -30,8 +32,8 @@ export interface StoreFlags {
 interface Target {
   readonly options: StoreOptions;
   readonly location: string;
-  /** The embedded database's folder, when there is no URL. */
-  readonly folder: string | undefined;
+  /** The embedded database's folder and file, when there is no URL. */
+  readonly embedded: { readonly folder: string; readonly file: string } | undefined;
 }
 
 function target(out: Output, flags: StoreFlags): Target {
@@ -48,10 +50,24 @@ function target(out: Output, flags: StoreFlags): Target {
     if (!/^postgres(ql)?:\/\//.test(url)) {
       throw new UsageError(`--database-url must be a postgres:// URL (got '${redact(url)}'); leave it out for the embedded database in --data-dir`);
     }
-    return { options: { url, schema }, location: `${redact(url)} (schema ${schema})`, folder: undefined };
+    return { options: { url, schema }, location: `${redact(url)} (schema ${schema})`, embedded: undefined };
   }
   const folder = resolve(out.cwd, flags.dataDir ?? out.env.SPANFLOW_DATA_DIR ?? DEFAULT_DATA_DIR);
-  return { options: { dataDir: folder, schema }, location: `${folder} (schema ${schema})`, folder };
+  const file = embeddedFile(folder, schema);
+  return { options: { dataDir: folder, schema }, location: file, embedded: { folder, file } };
+}
+
+/** Why there are no runs to read in an embedded folder without its database file, and what to do. */
+function noRunsIn({ folder, file }: { readonly folder: string; readonly file: string }): string {
+  const why = existsSync(folder) ? `${file} does not exist` : 'the folder does not exist';
+  // spanflow before 0.2 kept an embedded Postgres (PGlite) there, which this one does not read.
+  const older = existsSync(join(folder, 'PG_VERSION'))
+    ? ' (the folder holds runs of the embedded Postgres, PGlite, that earlier versions of spanflow kept: this version keeps them in SQLite and does not read those)'
+    : '';
+  return (
+    `no runs stored in ${folder}: ${why}${older}. Run a pipeline with \`persist: true\` first (\`npm start\` stores the showcase), ` +
+    'or point --data-dir (SPANFLOW_DATA_DIR) at another folder, or --database-url (SPANFLOW_DATABASE_URL) at a Postgres server'
+  );
 }
 
 
@@ -62,12 +78,8 @@ function target(out: Output, flags: StoreFlags): Target {
  */
 export async function withStore<T>(out: Output, flags: StoreFlags, use: (store: Store) => Promise<T>): Promise<T> {
   const where = target(out, flags);
-  if (where.folder !== undefined && !existsSync(where.folder)) {
-    throw new CommandError(
-      `no runs stored in ${where.folder}: the folder does not exist. Run a pipeline with \`persist: true\` first (\`npm start\` stores the showcase), ` +
-        'or point --data-dir (SPANFLOW_DATA_DIR) at another folder, or --database-url (SPANFLOW_DATABASE_URL) at a Postgres server',
-    );
-  }
+  // Reading creates nothing: SQLite would make an empty database where the user mistyped a folder.
+  if (where.embedded !== undefined && !existsSync(where.embedded.file)) throw new CommandError(noRunsIn(where.embedded));
   let store: Store;
   try {
     store = await openStore({ ...where.options, migrate: false });
@@ -81,7 +93,7 @@ export async function withStore<T>(out: Output, flags: StoreFlags, use: (store: 
   }
 }
 
-/** Runs the pending migrations (creating the schema, and the embedded folder, when they are missing). */
+/** Runs the pending migrations (creating the schema, and the embedded folder and its database file, when they are missing). */
 export async function migrateStore(out: Output, flags: StoreFlags): Promise<{ location: string; applied: string[]; current: string[] }> {
   const where = target(out, flags);
   const store = createStore({ ...where.options, migrate: false });

@@ -1,4 +1,4 @@
-// Looking into stored runs on the embedded database (PGlite): `timeline` as
+// Looking into stored runs on the embedded database (SQLite): `timeline` as
 // text bars and as a Mermaid gantt chart, `compare`, `export --json` (the
 // events come back as the engine emitted them), `replay` (the streamed tokens
 // in order) and `stats`.

@@ -1,5 +1,5 @@
 // What users put in names and errors reaches the CLI intact and harmless, on
-// the embedded database (PGlite): step and pipeline names with line breaks and
+// the embedded database (SQLite): step and pipeline names with line breaks and
 // other control characters keep one row per step in every table; names with
 // what Mermaid's gantt syntax reads as its own (':', '#', ';', '%%', a leading
 // keyword) stay task names; a thrown non-Error reads as its JSON; an error

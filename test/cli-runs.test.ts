@@ -1,9 +1,11 @@
-// `spanflow runs` and `spanflow show` on the embedded database (PGlite): the
+// `spanflow runs` and `spanflow show` on the embedded database (SQLite): the
 // showcase's three runs listed (as a table fitted to the terminal, and as
 // JSON), filtered and paged; one run shown by a prefix of its id; prefixes
 // that match several runs, none, or are not ids at all.
 
 import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openStore, type RunPage } from '../exporters/postgres/index.ts';
 import { pipeline } from '../sdk/index.ts';
@@ -96,6 +98,24 @@ describe('spanflow runs', () => {
     const coloured = await ok(['runs', ...at], { color: true });
     assert.ok(coloured.includes('\u001b[32msucceeded\u001b[39m'), 'succeeded in green');
     assert.ok(coloured.includes('\u001b[31mtimed_out\u001b[39m'), 'timed_out in red');
+  });
+
+  test('a folder with no runs: says where it looked and what to do, and makes nothing there', async () => {
+    const missing = join(folder.path, 'nowhere');
+    const none = await cli(['runs', '--data-dir', missing]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, new RegExp(`no runs stored in ${missing}: the folder does not exist\\. Run a pipeline with \`persist: true\` first`));
+    assert.equal(existsSync(missing), false);
+    const empty = join(folder.path, 'empty');
+    mkdirSync(empty);
+    const emptyResult = await cli(['runs', '--data-dir', empty, '--schema', 'other']);
+    assert.match(emptyResult.stderr, new RegExp(`no runs stored in ${empty}: ${join(empty, 'runs-other.sqlite')} does not exist\\. Run a pipeline`));
+    assert.deepEqual(readdirSync(empty), [], 'no database made where the user may have mistyped a folder');
+    // A folder of an earlier spanflow's embedded Postgres (PGlite).
+    const older = join(folder.path, 'pglite');
+    mkdirSync(older);
+    writeFileSync(join(older, 'PG_VERSION'), '17\n');
+    assert.match((await cli(['runs', '--data-dir', older])).stderr, /the folder holds runs of the embedded Postgres, PGlite, that earlier versions of spanflow kept/);
   });
 
   test('bad filter values are usage errors (exit 2) that name the problem and the fix', async () => {

@@ -1,15 +1,15 @@
 // A persisted batch whose feed source threw is stored as it ended: failed, with the FeedError
-// as the run's error and the items it did take counted, on a real PostgreSQL.
+// as the run's error and the items it did take counted, on PostgreSQL and on the embedded database.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Store } from '../exporters/postgres/index.ts';
 import { stages } from '../sdk/index.ts';
-import { NEEDS_POSTGRES, testStore } from './store-support.ts';
+import { ENGINES } from './store-support.ts';
 
-describe('a persisted batch whose source throws', { skip: NEEDS_POSTGRES, timeout: 30_000 }, () => {
+for (const engine of ENGINES) describe(`a persisted batch whose source throws, on ${engine.name}`, { skip: engine.skip, timeout: 30_000 }, () => {
   let store: Store;
   before(async () => {
-    store = await testStore('stages_feed_stored');
+    store = await engine.open('stages_feed_stored');
   });
   after(() => store.close());
 

@@ -44,7 +44,7 @@ describe('a process killed with SIGKILL mid-run', () => {
 
   const folder = tempFolder('crash');
   after(() => folder.cleanup());
-  test('on PGlite: the folder opens again, and the run is interrupted', async () => {
+  test('on the embedded database: the folder opens again, and the run is interrupted', async () => {
     const runId = await killMidRun(folder.path, 'spanflow');
     const store = await expectInterrupted({ dataDir: folder.path }, runId);
     await store.close();

@@ -1,11 +1,12 @@
 // The query API the CLI reads runs with: filters and pages, hostile filter
-// values that stay inert, run ids from prefixes, comparisons, stats, cleanup.
+// values that stay inert, run ids from prefixes, comparisons, stats, cleanup;
+// on PostgreSQL and on the embedded database alike.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { RunIdError, type Store } from '../exporters/postgres/index.ts';
 import { pipeline } from '../sdk/index.ts';
-import { adminQuery, NEEDS_POSTGRES, testStore } from './store-support.ts';
+import { ENGINES } from './store-support.ts';
 
 const SCHEMA = 'store_queries';
 const ODD_NAME = "vidéo 'render' %_ 🎬";
@@ -38,11 +39,18 @@ function flaky(failures: number) {
     });
 }
 
-describe('the query API', { skip: NEEDS_POSTGRES }, () => {
+/** Rows of a table, counted by the store's own connection (`runIds`: of these runs only). */
+async function count(store: Store, table: 'runs' | 'events', runIds?: readonly string[]): Promise<number> {
+  let query = store.db.withSchema(store.schema).selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n'));
+  if (runIds) query = query.where(table === 'runs' ? 'id' : 'run_id', 'in', [...runIds]);
+  return Number((await query.executeTakeFirstOrThrow()).n);
+}
+
+for (const engine of ENGINES) describe(`the query API on ${engine.name}`, { skip: engine.skip }, () => {
   let store: Store;
 
   before(async () => {
-    store = await testStore(SCHEMA);
+    store = await engine.open(SCHEMA);
     await flaky(0).run({ n: 0 }, { persist: store, runId: IDS.first });
     await flaky(1).run({ n: 0 }, { persist: store, runId: IDS.second });
     await flaky(2).run({ n: 0 }, { persist: store, runId: IDS.other });
@@ -82,8 +90,7 @@ describe('the query API', { skip: NEEDS_POSTGRES }, () => {
     const odd = await store.listRuns({ pipeline: ODD_NAME });
     assert.equal(odd.total, 1, 'a name with quotes, wildcards and emoji is found by its exact self');
     assert.equal(odd.runs[0]?.pipeline, ODD_NAME);
-    const [{ n }] = (await adminQuery<{ n: number }>(`select count(*)::int as n from ${SCHEMA}.runs`)) as [{ n: number }];
-    assert.equal(n, 4);
+    assert.equal(await count(store, 'runs'), 4);
   });
 
   test('a status that is not one is refused by name, not sent to the database', async () => {
@@ -181,7 +188,6 @@ describe('the query API', { skip: NEEDS_POSTGRES }, () => {
       (await store.listRuns({ pipeline: 'checkout' })).runs.map((r) => r.id),
       [IDS.other],
     );
-    const left = await adminQuery<{ n: number }>(`select count(*)::int as n from ${SCHEMA}.events where run_id in ($1, $2)`, [IDS.first, IDS.second]);
-    assert.equal(left[0]?.n, 0, 'their events went with them');
+    assert.equal(await count(store, 'events', [IDS.first, IDS.second]), 0, 'their events went with them');
   });
 });

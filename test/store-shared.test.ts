@@ -1,70 +1,108 @@
-// One process at a time in an embedded database folder: a second store (in
-// this process or another) waits for the folder, then fails with an error
-// naming the holder and the way out; a lock left by a killed process is taken
-// over.
+// The embedded database is shared: stores in this process and in others read
+// while one writes (SQLite's WAL: readers never wait), and a write held up by
+// another connection's past busyTimeoutMs is told once and tried again until
+// it lands. A process killed mid-run leaves its run to the next open, which
+// marks it interrupted. (Before, the folder was one process's at a time.)
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
-import { createStore, FolderBusyError, openStore } from '../exporters/postgres/index.ts';
-import { startDoomedRun, tempFolder } from './store-support.ts';
+import { embeddedFile, openStore, type RunPage } from '../exporters/postgres/index.ts';
+import { pipeline, type SpanflowEvent } from '../sdk/index.ts';
+import { bin, cli } from './cli-support.ts';
+import { captureWarnings, startDoomedRun, tempFolder } from './store-support.ts';
+import { HANG_GUARD } from './support.ts';
 
-const folder = tempFolder('lock');
+const folder = tempFolder('shared');
 after(folder.cleanup);
 
-describe('the embedded database folder is one process\'s at a time', { timeout: 60_000 }, () => {
-  test('a second store in this process waits for the first to close', async () => {
+const listed = async (dataDir: string): Promise<RunPage> => {
+  const { code, stdout, stderr } = await cli(['runs', '--data-dir', dataDir, '--json']);
+  assert.equal(code, 0, stderr);
+  return JSON.parse(stdout) as RunPage;
+};
+
+describe('the embedded database, shared', () => {
+  test('two stores in this process: what one writes, the other reads at once', HANG_GUARD, async () => {
     const dataDir = join(folder.path, 'here');
-    const first = await openStore({ dataDir });
-    await assert.rejects(openStore({ dataDir, lockWaitMs: 200 }), (error: Error) => {
-      assert.ok(error instanceof FolderBusyError);
-      assert.match(error.message, new RegExp(`open in another process \\(pid ${process.pid}\\)`));
-      return true;
-    });
-    const second = openStore({ dataDir, lockWaitMs: 20_000 });
-    await first.close();
-    const store = await second;
-    assert.deepEqual((await store.listRuns()).runs, []);
-    await store.close();
-    assert.equal(existsSync(`${dataDir}.lock`), false, 'the lock goes with the last store');
-  });
-
-  test('close() while open() waits for the folder: the wait ends, and open() says the store closed', async () => {
-    const dataDir = join(folder.path, 'closing');
-    const first = await openStore({ dataDir });
+    const writer = await openStore({ dataDir });
+    const reader = await openStore({ dataDir });
     try {
-      const second = createStore({ dataDir, lockWaitMs: 60_000, closeTimeoutMs: 200 });
-      const opening = second.open();
-      await second.close();
-      await assert.rejects(opening, { message: `the store at ${dataDir} was closed while it opened` });
+      const { runId } = await pipeline('shared')
+        .step('only', () => 'done')
+        .run(undefined, { persist: writer });
+      await writer.flush();
+      assert.equal((await reader.getRun(runId))?.status, 'succeeded');
     } finally {
-      await first.close();
+      await writer.close();
+      await reader.close();
     }
-    const again = await openStore({ dataDir, lockWaitMs: 0 });
-    await again.close();
   });
 
-  test('a process holding the folder keeps others out with a clear error; once it is killed, its lock is taken over', async () => {
-    const dataDir = join(folder.path, 'shared');
-    const { child } = await startDoomedRun(dataDir, 'spanflow');
-    await assert.rejects(openStore({ dataDir, lockWaitMs: 200 }), {
-      name: 'FolderBusyError',
-      message: `the embedded database in ${dataDir} is open in another process (pid ${child.pid}), and only one process at a time may use it: wait for that one to finish, or keep runs in a Postgres server (SPANFLOW_DATABASE_URL=postgres://…)`,
-    });
-    child.kill('SIGKILL');
-    await once(child, 'exit');
-    assert.ok(existsSync(`${dataDir}.lock`), 'a killed process leaves its lock behind');
-    const store = await openStore({ dataDir, lockWaitMs: 0 });
-    assert.equal(store.interrupted, 1, 'and its run is marked interrupted');
-    await store.close();
+  test('a process writing a run under way: this one and `spanflow runs` read it as running; killed, the next open marks it interrupted', HANG_GUARD, async () => {
+    const dataDir = join(folder.path, 'live');
+    const { child, runId } = await startDoomedRun(dataDir, 'spanflow');
+    try {
+      const reading = await openStore({ dataDir, migrate: false });
+      try {
+        assert.equal(reading.interrupted, 0, 'its process is alive');
+        assert.equal((await reading.getRun(runId))?.status, 'running');
+      } finally {
+        await reading.close();
+      }
+      const viaBin = await bin(['runs', '--data-dir', dataDir, '--json']);
+      assert.equal(viaBin.code, 0, viaBin.stderr);
+      assert.deepEqual(
+        (JSON.parse(viaBin.stdout) as RunPage).runs.map((r) => [r.id, r.status]),
+        [[runId, 'running']],
+        'the CLI, a process of its own, reads while the other still holds the database open',
+      );
+    } finally {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+    const store = await openStore({ dataDir });
+    try {
+      assert.equal(store.interrupted, 1);
+      assert.equal((await store.getRun(runId))?.status, 'interrupted');
+    } finally {
+      await store.close();
+    }
   });
 
-  test('a lock naming a pid that no longer runs is taken over at once', async () => {
-    const dataDir = join(folder.path, 'stale');
-    writeFileSync(`${dataDir}.lock`, '2147483646');
-    const store = await openStore({ dataDir, lockWaitMs: 0 });
-    await store.close();
+  test('a write held up by another connection past busyTimeoutMs: told once, tried again, and every row lands once it is let go; readers go on meanwhile', HANG_GUARD, async () => {
+    const dataDir = join(folder.path, 'busy');
+    const store = await openStore({ dataDir, busyTimeoutMs: 20, retryDelayMs: 5 });
+    // Another connection (as another process would) takes the write lock and keeps it.
+    const holder = new DatabaseSync(embeddedFile(dataDir, 'spanflow'));
+    holder.exec('begin immediate');
+    const warnings = captureWarnings('SpanflowPersistenceWarning');
+    const events: SpanflowEvent[] = [];
+    try {
+      const result = await pipeline('held-up')
+        .step('tokens', async function* () {
+          for (let i = 0; i < 50; i++) yield i;
+        })
+        .run(undefined, { persist: store, onEvent: (e) => events.push(e) });
+      assert.equal(result.status, 'succeeded', 'the run does not wait for the database');
+      await warnings.waitFor(/cannot write to .*runs\.sqlite \(database is locked\); retrying with backoff/);
+      assert.ok(store.writes.buffered > 0, 'its rows wait');
+      assert.equal((await listed(dataDir)).total, 0, 'a reader is not held up by the write lock (and sees nothing of the run yet)');
+      holder.exec('rollback');
+      await store.flush();
+      assert.deepEqual({ ...store.writes }, { written: events.length, dropped: 0, droppedEvents: 0, buffered: 0, unendedRuns: 0 });
+      assert.equal((await store.runEvents(result.runId)).length, events.length);
+      assert.deepEqual(
+        warnings.messages.filter((w) => /database is locked/.test(w)).length,
+        1,
+        `told once: ${warnings.messages.join(' | ')}`,
+      );
+    } finally {
+      warnings.stop();
+      holder.close();
+      await store.close();
+    }
   });
 });

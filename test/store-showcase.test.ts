@@ -1,15 +1,15 @@
 // The showcase (three video render scenarios, each with a render-farm
-// sub-pipeline) persisted, on PostgreSQL and on PGlite: every run, step
+// sub-pipeline) persisted, on PostgreSQL and on the embedded database: every run, step
 // attempt and event the engine emitted is a row, and reads back as it was.
 // A tracer is registered, so runs carry their trace ids and attempts their span ids.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { asEvent, openStore, type RunDetail, type Store } from '../exporters/postgres/index.ts';
+import { asEvent, type RunDetail, type Store } from '../exporters/postgres/index.ts';
 import type { ScenarioRun } from '../examples/video-render/pipeline.ts';
 import type { SpanflowEvent } from '../sdk/index.ts';
 import { finished } from './otel-support.ts';
-import { NEEDS_POSTGRES, persistShowcase, plain, tempFolder, testStore } from './store-support.ts';
+import { ENGINES, persistShowcase, plain } from './store-support.ts';
 
 /** What the step_attempts table should hold, from the events: the last status each attempt reached. */
 function expectedAttempts(events: readonly SpanflowEvent[]): Map<string, string> {
@@ -22,15 +22,15 @@ function expectedAttempts(events: readonly SpanflowEvent[]): Map<string, string>
   return attempts;
 }
 
-function showcase(backend: string, open: () => Promise<Store>, close: () => void, skip: string | false = false): void {
-  describe(`the showcase persisted on ${backend}`, { skip }, () => {
+for (const engine of ENGINES) {
+  describe(`the showcase persisted on ${engine.name}`, { skip: engine.skip }, () => {
     let store: Store;
     let runs: readonly ScenarioRun[];
     let events: ReadonlyMap<string, SpanflowEvent[]>;
     const stored = new Map<string, RunDetail>();
 
     before(async () => {
-      store = await open();
+      store = await engine.open('store_showcase');
       ({ runs, events } = await persistShowcase(store));
       for (const runId of events.keys()) {
         const detail = await store.getRun(runId);
@@ -38,10 +38,7 @@ function showcase(backend: string, open: () => Promise<Store>, close: () => void
         stored.set(runId, detail);
       }
     });
-    after(async () => {
-      await store.close();
-      close();
-    });
+    after(() => store.close());
 
     test('every run of the tree is a row: three scenarios, each with its render-farm child', async () => {
       assert.equal(events.size, 6);
@@ -139,8 +136,3 @@ function showcase(backend: string, open: () => Promise<Store>, close: () => void
     });
   });
 }
-
-showcase('PostgreSQL', () => testStore('store_showcase'), () => {}, NEEDS_POSTGRES);
-
-const folder = tempFolder('showcase');
-showcase('PGlite', () => openStore({ dataDir: folder.path }), folder.cleanup);

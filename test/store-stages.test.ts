@@ -1,13 +1,14 @@
 // A stage pipeline's batch is stored as ONE run: counters in the run row,
-// failed items and retried task attempts as rows, and nothing per item that went well.
+// failed items and retried task attempts as rows, and nothing per item that
+// went well; on PostgreSQL and on the embedded database.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { closeDefaultStore, configureDefaultStore, openStore, type Store } from '../exporters/postgres/index.ts';
+import { closeDefaultStore, configureDefaultStore, openStore, type Store, type StoreOptions } from '../exporters/postgres/index.ts';
 import { type BatchResult, stages } from '../sdk/index.ts';
-import { adminQuery, NEEDS_POSTGRES, TEST_DATABASE_URL, testStore } from './store-support.ts';
+import { adminQuery, ENGINES, NEEDS_POSTGRES, TEST_DATABASE_URL, tempFolder } from './store-support.ts';
 
 const SCHEMA = 'store_stages';
 const run = promisify(execFile);
@@ -49,12 +50,12 @@ function orders(store: Store | true) {
 
 const ITEMS = Array.from({ length: 120 }, (_, i) => i);
 
-describe('a stage batch persisted', { skip: NEEDS_POSTGRES }, () => {
+for (const engine of ENGINES) describe(`a stage batch persisted on ${engine.name}`, { skip: engine.skip }, () => {
   let store: Store;
   let result: BatchResult<number>;
 
   before(async () => {
-    store = await testStore(SCHEMA);
+    store = await engine.open(SCHEMA);
     result = await orders(store).run(ITEMS);
     await store.flush();
   });
@@ -95,17 +96,10 @@ describe('a stage batch persisted', { skip: NEEDS_POSTGRES }, () => {
   });
 
   test('items leave no events of their own: the events are the run and its task retries', async () => {
-    const types = await adminQuery<{ type: string; n: number }>(
-      `select type, count(*)::int as n from ${SCHEMA}.events where run_id = $1 group by type order by type`,
-      [result.runId],
-    );
+    const types: Record<string, number> = {};
+    for (const event of await store.runEvents(result.runId)) types[event.type] = (types[event.type] ?? 0) + 1;
     const retries = ITEMS.filter((n) => n % 10 === 5 && n % 25 !== 24 && n % 7 !== 3).length;
-    assert.deepEqual(types, [
-      { type: 'run_end', n: 1 },
-      { type: 'run_queued', n: 1 },
-      { type: 'run_start', n: 1 },
-      { type: 'task_retry', n: retries },
-    ]);
+    assert.deepEqual(types, { run_queued: 1, run_start: 1, task_retry: retries, run_end: 1 });
   });
 
   test('the error summary of the run counts failures and retries by type and node', async () => {
@@ -177,32 +171,47 @@ describe('a batch under way', { skip: NEEDS_POSTGRES }, () => {
   });
 });
 
-describe('persist: true', { skip: NEEDS_POSTGRES }, () => {
-  after(() => closeDefaultStore());
+const folder = tempFolder('store-stages');
+after(() => folder.cleanup());
 
-  test('stores the batch in the default store that spanflow/postgres configures', async () => {
-    await adminQuery('drop schema if exists store_stages_default cascade');
-    await configureDefaultStore({ url: TEST_DATABASE_URL, schema: 'store_stages_default' });
-    const result = await orders(true).run(ITEMS.slice(0, 10));
-    await closeDefaultStore();
-    const rows = await adminQuery<{ id: string; status: string }>('select id, status from store_stages_default.runs');
-    assert.deepEqual(rows, [{ id: result.runId, status: 'succeeded' }]);
-  });
+for (const engine of ENGINES) {
+  /** Where the default store goes, as options and as the environment a script reads. */
+  const target = async (name: string): Promise<{ options: StoreOptions; env: NodeJS.ProcessEnv }> => {
+    const { SPANFLOW_DATABASE_URL, DATABASE_URL, SPANFLOW_DATA_DIR, ...env } = process.env;
+    if (engine.kind === 'sqlite') return { options: { dataDir: `${folder.path}/${name}` }, env: { ...env, SPANFLOW_DATA_DIR: `${folder.path}/${name}` } };
+    await adminQuery(`drop schema if exists ${name} cascade`);
+    return { options: { url: TEST_DATABASE_URL, schema: name }, env: { ...env, SPANFLOW_DATABASE_URL: TEST_DATABASE_URL, SPANFLOW_SCHEMA: name } };
+  };
+  const stored = async (options: StoreOptions) => {
+    const store = await openStore(options);
+    try {
+      return (await store.listRuns()).runs.map((r) => ({ id: r.id, status: r.status, completed: r.items?.completed }));
+    } finally {
+      await store.close();
+    }
+  };
 
-  test('a script that never closes the default store still has its runs written when it ends', async () => {
-    const schema = 'store_stages_exit';
-    await adminQuery(`drop schema if exists ${schema} cascade`);
-    const script = `
-      import '${new URL('../exporters/postgres/index.ts', import.meta.url).href}';
-      import { stages } from '${new URL('../sdk/index.ts', import.meta.url).href}';
-      const result = await stages('exiting', { persist: true }).stage('one', { tasks: (n) => n }).run([1, 2, 3]);
-      console.log(result.runId);`;
-    const { stdout, stderr } = await run(process.execPath, ['--input-type=module', '-e', script], {
-      env: { ...process.env, SPANFLOW_DATABASE_URL: TEST_DATABASE_URL, SPANFLOW_SCHEMA: schema },
-      timeout: 30_000,
+  describe(`persist: true, on ${engine.name}`, { skip: engine.skip }, () => {
+    after(() => closeDefaultStore());
+
+    test('stores the batch in the default store that spanflow/postgres configures', async () => {
+      const { options } = await target('store_stages_default');
+      await configureDefaultStore(options);
+      const result = await orders(true).run(ITEMS.slice(0, 10));
+      await closeDefaultStore();
+      assert.deepEqual(await stored(options), [{ id: result.runId, status: 'succeeded', completed: result.completed }]);
     });
-    assert.equal(stderr, '', 'no warning of rows left unwritten');
-    const rows = await adminQuery<{ id: string; status: string; items_completed: number }>(`select id, status, items_completed from ${schema}.runs`);
-    assert.deepEqual(rows, [{ id: stdout.trim(), status: 'succeeded', items_completed: 3 }]);
+
+    test('a script that never closes the default store still has its runs written when it ends, with nothing else to keep it alive', async () => {
+      const { options, env } = await target('store_stages_exit');
+      const script = `
+        import '${new URL('../exporters/postgres/index.ts', import.meta.url).href}';
+        import { stages } from '${new URL('../sdk/index.ts', import.meta.url).href}';
+        const result = await stages('exiting', { persist: true }).stage('one', { tasks: (n) => n }).run([1, 2, 3]);
+        console.log(result.runId);`;
+      const { stdout, stderr } = await run(process.execPath, ['--input-type=module', '-e', script], { env, timeout: 30_000 });
+      assert.equal(stderr, '', 'no warning of rows left unwritten (nor any other)');
+      assert.deepEqual(await stored(options), [{ id: stdout.trim(), status: 'succeeded', completed: 3 }]);
+    });
   });
-});
+}

@@ -1,7 +1,8 @@
 // Helpers for the store tests: the test database (a real PostgreSQL: the one
 // SPANFLOW_TEST_DATABASE_URL names, else a private cluster that test/setup.ts
 // starts for the whole run, or this process starts when a file runs alone),
-// a fresh schema per test file, and PGlite folders.
+// a fresh schema per test file, embedded folders, and both engines for the
+// suites that run on each.
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -9,10 +10,12 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { runScenarios, type ScenarioRun } from '../examples/video-render/pipeline.ts';
-import { openStore, redact, type Store, type StoreOptions } from '../exporters/postgres/index.ts';
+import { type EngineKind, openStore, redact, type Store, type StoreOptions } from '../exporters/postgres/index.ts';
 import type { SpanflowEvent } from '../sdk/index.ts';
 import { startCluster } from './pg-cluster.ts';
 import { missing, unless } from './requirements.ts';
+
+import { tempFolder } from './support.ts';
 
 export { captureWarnings, tempFolder } from './support.ts';
 
@@ -55,10 +58,39 @@ export async function testStore(schema: string, options: StoreOptions = {}): Pro
   return openStore({ url: TEST_DATABASE_URL, schema, ...options });
 }
 
+/** Embedded folders made by this process, removed on exit. */
+const folders: { cleanup: () => void }[] = [];
+process.once('exit', () => {
+  for (const folder of folders) folder.cleanup();
+});
+
+/** A store on the embedded database in a new folder of its own (removed when this process exits). */
+export async function embeddedStore(schema = 'spanflow', options: StoreOptions = {}): Promise<Store> {
+  const folder = tempFolder('store');
+  folders.push(folder);
+  return openStore({ dataDir: folder.path, schema, ...options });
+}
+
+/** An engine a suite runs on: a new, empty store on it, or why the suite is skipped there. */
+export interface TestEngine {
+  readonly kind: EngineKind;
+  /** For test names. */
+  readonly name: string;
+  readonly skip: string | false;
+  /** A new, empty store in `schema` (a schema of its own on PostgreSQL, a folder of its own embedded). */
+  readonly open: (schema: string, options?: StoreOptions) => Promise<Store>;
+}
+
+/** Both engines: PostgreSQL (the test database) and the embedded SQLite database. */
+export const ENGINES: readonly TestEngine[] = [
+  { kind: 'postgres', name: 'PostgreSQL', skip: NEEDS_POSTGRES, open: testStore },
+  { kind: 'sqlite', name: 'the embedded database (SQLite)', skip: false, open: embeddedStore },
+];
+
 const DOOMED = fileURLToPath(new URL('./fixtures/store-crash-child.ts', import.meta.url));
 
 /**
- * Starts a process that persists a run (into a Postgres URL or a PGlite folder, and a schema) and hangs
+ * Starts a process that persists a run (into a Postgres URL or an embedded folder, and a schema) and hangs
  * in its second step; resolves once the run is stored and running, with the process and the run id.
  */
 export async function startDoomedRun(where: string, schema: string): Promise<{ child: ChildProcess; runId: string }> {

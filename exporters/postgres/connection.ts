@@ -1,49 +1,64 @@
 // Where the store keeps its runs: a Postgres server (a postgres:// URL, given
-// or from the environment) through `pg`, or else an embedded PGlite database
-// in a local folder, so the first run needs no server.
+// or from the environment, through `pg`; or the user's own Kysely or pg.Pool),
+// or else an embedded SQLite database in a local folder (node:sqlite in a
+// worker thread), so the first run needs no server and no set-up.
 
-import { accessSync, constants, mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
-import pg from 'pg';
-import { lockFolder } from './folder-lock.ts';
+import { join, resolve } from 'node:path';
+import type { Kysely, PostgresPool } from 'kysely';
+import { loadPeer } from '../../sdk/index.ts';
+import { EmbeddedDialect, storedValues } from './embedded/dialect.ts';
+import { type Engine, postgres, sqlite } from './engine.ts';
+import { kysely } from './kysely.ts';
 import type { Database } from './schema.ts';
-
-/** The subset of a PGlite instance the store uses (Kysely's PGliteDialect takes the same). */
-export type PGliteLike = ConstructorParameters<typeof PGliteDialect>[0]['pglite'] & object;
 
 export interface ConnectionOptions {
   /**
-   * A `postgres://` URL. Default, unless `dataDir` is given: `SPANFLOW_DATABASE_URL`,
-   * then `DATABASE_URL`; with neither, an embedded PGlite database in `dataDir`.
+   * A `postgres://` URL. Default, unless `dataDir`, `db` or `pool` is given:
+   * `SPANFLOW_DATABASE_URL`, then `DATABASE_URL`; with neither, the embedded
+   * database in `dataDir`.
    */
   readonly url?: string;
   /** The embedded database's folder, when there is no URL. Default: `SPANFLOW_DATA_DIR`, else `.spanflow/db` under the working directory. */
   readonly dataDir?: string;
-  /** An open PGlite instance to use instead (the store closes it on `close()`). */
-  readonly pglite?: PGliteLike;
-  /** Connections that write at once (each run keeps to one, so its events stay in order). Default 2 for a server, 1 for PGlite. */
+  /**
+   * Your own Kysely on Postgres (`PostgresDialect`), to keep runs in its
+   * database. The store does not destroy it on `close()`: it is yours. Its
+   * plugins are left out of the store's queries; pg's default parsers (times
+   * as Dates, JSON as objects) are assumed.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: any database type: the store uses its own tables only.
+  readonly db?: Kysely<any>;
+  /** Your own `pg.Pool` (or one shaped like it), to keep runs in its database. The store does not end it on `close()`: it is yours. */
+  readonly pool?: PostgresPool;
+  /** Connections that write at once (each run keeps to one, so its events stay in order). Default 2 on Postgres; the embedded database has one. */
   readonly writers?: number;
-  /** How long to wait for another process to let go of the embedded database's folder, in ms. Default 10,000. */
-  readonly lockWaitMs?: number;
+  /**
+   * The embedded database: how long a write waits for another process's
+   * write (SQLite lets one write at a time; readers never wait) before it
+   * fails as busy, in ms; the writer then tries again with backoff. Default 5,000.
+   */
+  readonly busyTimeoutMs?: number;
 }
 
 export interface Connection {
   readonly db: Kysely<Database>;
-  readonly kind: 'postgres' | 'pglite';
-  /** Where the runs are, for people: the URL without its password, or the folder. */
+  readonly engine: Engine;
+  /** Where the runs are, for people: the URL without its password, or the embedded database's file. */
   readonly location: string;
   /** Connections the writer may use at once. */
   readonly writers: number;
-  /** Lets go of the embedded database's folder (after the database closed). */
-  readonly release: () => void;
-  /** Stops an open still under way (waiting for a busy folder, or about to start PGlite): the store is closing. */
-  readonly abort: () => void;
-  /** What an open under way waits for, in words (another process holding the folder), if anything. */
-  readonly waitingFor: () => string | undefined;
+  /** Closes what the store made (its pool, its worker thread); what the user gave stays open. */
+  close(): Promise<void>;
+  /** Lets go at once, for a close that gave up waiting: the embedded database's thread ends whatever it is doing. */
+  abandon(): void;
 }
 
 export const DEFAULT_DATA_DIR = '.spanflow/db';
+
+/** The embedded database's file in `dataDir` for `schema`: `runs.sqlite` for the default schema, `runs-<schema>.sqlite` for another. */
+export function embeddedFile(dataDir: string, schema: string): string {
+  return join(resolve(dataDir), schema === 'spanflow' ? 'runs.sqlite' : `runs-${schema}.sqlite`);
+}
 
 /** The URL the environment names, if any. */
 export function urlFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -61,76 +76,73 @@ export function redact(url: string): string {
   }
 }
 
-/** bigint columns (counts, sums) come back as numbers, as PGlite gives them. */
-const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
-};
+/** Whether a Kysely speaks Postgres: its compiler numbers parameters `$1`, as only Postgres's does. */
+// biome-ignore lint/suspicious/noExplicitAny: any database type.
+function speaksPostgres(db: Kysely<any>): boolean {
+  try {
+    return /\$1\b/.test(db.selectFrom('t').select('c').where('c', '=', 1).compile().sql);
+  } catch {
+    return false;
+  }
+}
 
-export function connect(options: ConnectionOptions): Connection {
-  // A folder given (and no URL) means the embedded database, whatever the environment names.
-  const url = options.pglite ? undefined : (options.url ?? (options.dataDir === undefined ? urlFromEnv() : undefined));
-  if (url !== undefined) {
-    if (!/^postgres(ql)?:\/\//.test(url)) {
-      throw new TypeError(`spanflow/postgres: the database URL must start with postgres:// (got '${redact(url)}'); leave it out for the embedded database`);
-    }
-    const writers = Math.max(1, options.writers ?? 2);
-    const pool = new pg.Pool({ connectionString: url, max: writers + 2, allowExitOnIdle: true, types });
-    // A dropped connection (server restart, pg_terminate_backend, a network cut) fails its query, which the writer
-    // retries, and is replaced on next use. pg also emits it as an 'error' event, idle or not: without a listener
-    // that would be an uncaught exception.
-    pool.on('error', () => {});
-    pool.on('connect', (client) => client.on('error', () => {}));
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, kind: 'postgres', location: redact(url), writers, release: () => {}, abort: () => {}, waitingFor: () => undefined };
+function given(db: Kysely<Database>, location: string, writers: number): Connection {
+  return { db, engine: postgres, location, writers, close: async () => {}, abandon: () => {} };
+}
+
+function server(url: string, writers: number): Connection {
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new TypeError(`spanflow/postgres: the database URL must start with postgres:// (got '${redact(url)}'); leave it out for the embedded database`);
   }
-  if (options.pglite) {
-    return {
-      db: new Kysely<Database>({ dialect: new PGliteDialect({ pglite: options.pglite }) }),
-      kind: 'pglite',
-      location: 'PGlite (given)',
-      writers: 1,
-      release: () => {},
-      abort: () => {},
-      waitingFor: () => undefined,
-    };
-  }
-  const dir = resolve(options.dataDir ?? process.env.SPANFLOW_DATA_DIR ?? DEFAULT_DATA_DIR);
-  let release = () => {};
-  let holder: number | undefined;
-  const aborted = new AbortController();
-  const dialect = new PGliteDialect({
-    pglite: async () => {
-      mkdirSync(dir, { recursive: true });
-      // PGlite says only "failed to initialize properly" (or throws a bare errno object) in a folder it cannot write.
-      accessSync(dir, constants.W_OK);
-      // Next to the folder, not in it: PGlite's initdb wants an empty folder.
-      release = await lockFolder(`${dir}.lock`, dir, options.lockWaitMs ?? 10_000, {
-        signal: aborted.signal,
-        onWait: (pid) => {
-          holder = pid;
-        },
-      });
-      holder = undefined;
-      try {
-        aborted.signal.throwIfAborted();
-        // Loaded only when used: a server-backed store never pays for the WebAssembly build.
-        const { PGlite } = await import('@electric-sql/pglite');
-        aborted.signal.throwIfAborted();
-        return await PGlite.create(dir);
-      } catch (error) {
-        release();
-        throw error;
-      }
-    },
-  });
-  return {
-    db: new Kysely<Database>({ dialect }),
-    kind: 'pglite',
-    location: dir,
-    writers: 1,
-    release: () => release(),
-    abort: () => aborted.abort(new Error(`the store at ${dir} was closed while it opened`)),
-    waitingFor: () => (holder === undefined ? undefined : `still waiting for the embedded database in ${dir}, which another process (pid ${holder}) holds`),
+  // pg is loaded only for a server: the embedded database does without it.
+  const pg = loadPeer<{ default: typeof import('pg') }>('pg', 'spanflow/postgres').default;
+  /** bigint columns (counts, sums) come back as numbers. */
+  const types = {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
   };
+  const pool = new pg.Pool({ connectionString: url, max: writers + 2, allowExitOnIdle: true, types });
+  // A dropped connection (server restart, pg_terminate_backend, a network cut) fails its query, which the writer
+  // retries, and is replaced on next use. pg also emits it as an 'error' event, idle or not: without a listener
+  // that would be an uncaught exception.
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
+  const db = new kysely.Kysely<Database>({ dialect: new kysely.PostgresDialect({ pool }) });
+  return { ...given(db, redact(url), writers), close: () => db.destroy() };
+}
+
+function embedded(dataDir: string | undefined, schema: string, busyTimeoutMs: number): Connection {
+  const file = embeddedFile(dataDir ?? process.env.SPANFLOW_DATA_DIR ?? DEFAULT_DATA_DIR, schema);
+  const dialect = new EmbeddedDialect({ file, schema, busyTimeoutMs });
+  const db = new kysely.Kysely<Database>({ dialect, plugins: [storedValues] });
+  return { db, engine: sqlite, location: file, writers: 1, close: () => db.destroy(), abandon: () => dialect.terminate() };
+}
+
+export function connect(options: ConnectionOptions, schema: string): Connection {
+  const writers = Math.max(1, options.writers ?? 2);
+  const chosen = (['db', 'pool', 'url', 'dataDir'] as const).filter((key) => options[key] !== undefined);
+  if (chosen.length > 1 && (options.db !== undefined || options.pool !== undefined)) {
+    throw new TypeError(`spanflow/postgres: give one of db, pool, url and dataDir (got ${chosen.join(' and ')})`);
+  }
+  if (options.db !== undefined) {
+    if (!speaksPostgres(options.db)) {
+      throw new TypeError(
+        'spanflow/postgres: db must be a Kysely on Postgres (PostgresDialect); for the embedded database leave db out (dataDir), or pass a pg.Pool as pool',
+      );
+    }
+    // Its plugins (CamelCasePlugin, say) would rename the store's columns: the store's queries go without them.
+    return given(options.db.withoutPlugins() as unknown as Kysely<Database>, 'Postgres (a Kysely given)', writers);
+  }
+  if (options.pool !== undefined) {
+    if (typeof (options.pool as { connect?: unknown }).connect !== 'function') {
+      throw new TypeError('spanflow/postgres: pool must be a pg.Pool (an object with connect())');
+    }
+    return given(new kysely.Kysely<Database>({ dialect: new kysely.PostgresDialect({ pool: options.pool }) }), 'Postgres (a pg.Pool given)', writers);
+  }
+  // A folder given (and no URL) means the embedded database, whatever the environment names.
+  const url = options.url ?? (options.dataDir === undefined ? urlFromEnv() : undefined);
+  if (url !== undefined) return server(url, writers);
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  if (!(Number.isFinite(busyTimeoutMs) && busyTimeoutMs >= 0)) throw new RangeError(`spanflow/postgres: busyTimeoutMs must be a number of ms, 0 or more (got ${String(busyTimeoutMs)})`);
+  return embedded(options.dataDir, schema, busyTimeoutMs);
 }

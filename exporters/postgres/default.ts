@@ -1,6 +1,6 @@
 // The store behind `persist: true`: made on first use from the environment
-// (SPANFLOW_DATABASE_URL, DATABASE_URL, else PGlite in SPANFLOW_DATA_DIR or
-// .spanflow/db), and closed (written out) when the process has nothing else to do.
+// (SPANFLOW_DATABASE_URL, DATABASE_URL, else the embedded SQLite database in
+// SPANFLOW_DATA_DIR or .spanflow/db), and closed (written out) when the process has nothing else to do.
 
 import { createStore, type Store, type StoreOptions } from './store.ts';
 

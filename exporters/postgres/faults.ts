@@ -1,12 +1,12 @@
 // What a database error means for the writer: try again later (the server may
 // come back), give up on this store (no retry fixes a wrong password, a missing
 // database, missing rights or a folder that cannot be written), or give up on
-// one row (a value the database refuses: the rows around it still go). And
-// each error told in words: PGlite's file-system errors are objects that
-// print as `[object Object]`.
+// one row (a value the database refuses: the rows around it still go). The
+// embedded database's errors come with what they mean (embedded/errors.ts),
+// and with the SQLSTATE of their Postgres twin, so the rules below serve both.
 
 import { messageOf } from '../../sdk/index.ts';
-import { FolderBusyError } from './folder-lock.ts';
+import { EmbeddedWorkerError, SqliteError } from './embedded/errors.ts';
 import { MigrationError } from './migrate.ts';
 
 export type Fault = 'transient' | 'permanent' | 'data';
@@ -33,20 +33,6 @@ const DATA_CLASSES = new Set(['21', '22', '23', '54']);
 /** Node's codes for file-system errors that stay until someone changes the folder. */
 const FILE_SYSTEM = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'ENOTDIR', 'EISDIR', 'EEXIST', 'EDQUOT']);
 
-/** The WASI errno numbers PGlite's Emscripten file system throws (as `ErrnoError { errno }`), by name. */
-const WASI_ERRNO: Readonly<Record<number, readonly [string, string]>> = {
-  2: ['EACCES', 'permission denied'],
-  10: ['EBUSY', 'resource busy'],
-  20: ['EEXIST', 'file exists'],
-  29: ['EIO', 'input/output error'],
-  31: ['EISDIR', 'is a directory'],
-  44: ['ENOENT', 'no such file or directory'],
-  51: ['ENOSPC', 'no space left on device'],
-  54: ['ENOTDIR', 'not a directory'],
-  63: ['EPERM', 'operation not permitted'],
-  69: ['EROFS', 'read-only file system'],
-};
-
 function sqlState(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
@@ -59,16 +45,13 @@ function root(error: unknown): unknown {
   return current;
 }
 
-function isErrno(error: unknown): error is { errno: number } {
-  return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'ErrnoError' && typeof (error as { errno?: unknown }).errno === 'number';
-}
-
 /** What retrying can do about `error`. Unknown errors (no SQLSTATE: network, a closed connection) may pass: transient. */
 export function classify(error: unknown): Fault {
-  if (error instanceof RowError) return 'data';
-  if (error instanceof FolderBusyError) return 'permanent';
   const cause = root(error);
   if (cause instanceof RowError) return 'data';
+  if (cause instanceof SqliteError) return cause.fault;
+  // The embedded database's thread is gone (or cannot start): nothing brings it back.
+  if (cause instanceof EmbeddedWorkerError) return 'permanent';
   const state = sqlState(cause);
   if (state !== undefined) {
     const kind = state.slice(0, 2);
@@ -77,53 +60,48 @@ export function classify(error: unknown): Fault {
   }
   // Our own errors (a schema that needs migrations, a closed store) say what to do; retrying will not.
   if (cause instanceof StoreError || cause instanceof MigrationError) return 'permanent';
-  if (isErrno(cause)) return 'permanent';
   const code = (cause as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && FILE_SYSTEM.has(code)) return 'permanent';
-  const message = cause instanceof Error ? cause.message : '';
-  // A closed PGlite never opens again, and one that failed to start fails the same way next time.
-  if (/PGlite (instance )?is (already )?closed|PGlite failed to initialize/.test(message)) return 'permanent';
   return 'transient';
 }
 
-/** An error in words, for messages and warnings: PGlite's file-system errno objects by name, the rest as the engine says them (`messageOf`). */
-export function describeError(error: unknown): string {
-  if (isErrno(error)) {
-    const [name, text] = WASI_ERRNO[error.errno] ?? [`errno ${error.errno}`, 'file-system error'];
-    return `${text} (${name}, in PGlite's file system)`;
-  }
-  return messageOf(error);
-}
+/** SQLite's result codes that a folder or file this process cannot write (or open) gives. */
+const UNWRITABLE = new Set([3, 8, 14, 23]);
 
 /** What to do about an error no retry fixes, for the user who reads the warning; empty when there is nothing to add. */
-function fixFor(error: unknown, kind: 'postgres' | 'pglite'): string {
+function fixFor(error: unknown): string {
   const cause = root(error);
   const state = sqlState(cause);
   const code = (cause as { code?: unknown } | null)?.code;
+  if (cause instanceof SqliteError) {
+    const primary = cause.errcode & 0xff;
+    if (UNWRITABLE.has(primary)) return 'make the folder (and every file in it) writable by this process, or point SPANFLOW_DATA_DIR (dataDir) at one that is';
+    if (primary === 11 || primary === 26) return 'the file is damaged or is not a spanflow database: move it away (the store starts a new one) or point SPANFLOW_DATA_DIR (dataDir) at another folder';
+  }
   if (state === '28P01' || state === '28000') return 'check the user name and password in the database URL (SPANFLOW_DATABASE_URL)';
   if (state === '3D000') return 'create the database (createdb <name>), or fix its name in the database URL';
   if (state === '42501') return "grant the URL's role the rights it needs (create on the database, usage and create on the schema, insert and update on its tables)";
   if (state === '3F000' || state === '42P01') return 'run `spanflow migrate` (or open the store with migrate: true) to create the tables';
-  if (isErrno(cause) || (typeof code === 'string' && FILE_SYSTEM.has(code)) || (kind === 'pglite' && /PGlite failed to initialize/.test(describeError(cause)))) {
+  if (typeof code === 'string' && FILE_SYSTEM.has(code)) {
     return 'make the folder (and every file in it) writable by this process, or point SPANFLOW_DATA_DIR (dataDir) at one that is';
   }
   return '';
 }
 
 /** One line about an error no retry fixes: what happened and what to do. */
-export function explain(error: unknown, kind: 'postgres' | 'pglite'): string {
+export function explain(error: unknown): string {
   // Our own errors say what to do already (openError gave a migration's the fix of its cause).
-  if (error instanceof FolderBusyError || error instanceof StoreError || error instanceof MigrationError) return error.message.replace(/^spanflow\/postgres: /, '');
-  const fix = fixFor(error, kind);
-  return fix ? `${describeError(error)}: ${fix}` : describeError(error);
+  if (error instanceof StoreError || error instanceof MigrationError || error instanceof EmbeddedWorkerError) return error.message.replace(/^spanflow\/postgres: /, '');
+  const fix = fixFor(error);
+  return fix ? `${messageOf(error)}: ${fix}` : messageOf(error);
 }
 
 /** The error `open()` rejects with: ours as they are; any other wrapped in a StoreError that says what to do, keeping its SQLSTATE. */
-export function openError(error: unknown, kind: 'postgres' | 'pglite'): Error {
-  if (error instanceof FolderBusyError || error instanceof StoreError || error instanceof TypeError) return error;
+export function openError(error: unknown): Error {
+  if (error instanceof StoreError || error instanceof EmbeddedWorkerError || error instanceof TypeError) return error;
   if (error instanceof MigrationError) {
-    const fix = fixFor(error, kind);
+    const fix = fixFor(error);
     return fix ? new MigrationError(`${error.message}: ${fix}`, { cause: error.cause }) : error;
   }
-  return new StoreError(explain(error, kind), { cause: error, code: sqlState(root(error)) });
+  return new StoreError(explain(error), { cause: error, code: sqlState(root(error)) });
 }

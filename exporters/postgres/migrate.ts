@@ -1,7 +1,9 @@
 // Migrations through Kysely's Migrator, with their bookkeeping tables in the store's own schema.
 
 import type { Kysely } from 'kysely';
-import { Migrator } from 'kysely/migration';
+import type { Migrator } from 'kysely/migration';
+import type { Engine } from './engine.ts';
+import { loadMigrator } from './kysely.ts';
 import { migrationProvider } from './migrations/index.ts';
 import type { Database } from './schema.ts';
 
@@ -20,10 +22,11 @@ export function checkSchemaName(schema: string): string {
   return schema;
 }
 
-function migrator(db: Kysely<Database>, schema: string): Migrator {
+async function migrator(db: Kysely<Database>, engine: Engine, schema: string): Promise<Migrator> {
+  const Migrator = await loadMigrator();
   return new Migrator({
     db,
-    provider: migrationProvider(schema),
+    provider: migrationProvider(schema, engine),
     migrationTableSchema: schema,
     migrationTableName: 'migrations',
     migrationLockTableName: 'migration_lock',
@@ -34,24 +37,31 @@ export class MigrationError extends Error {
   override name = 'MigrationError';
 }
 
-/** Brings the schema up to date (creating it if need be). Safe to call from several processes at once. */
-export async function migrateToLatest(db: Kysely<Database>, schema: string): Promise<MigrationOutcome> {
-  let outcome = await migrator(db, schema).migrateToLatest();
+/**
+ * Brings the schema up to date (creating it if need be). Safe to call from
+ * several processes at once (on SQLite each migration runs in a transaction
+ * that takes the write lock first: one process at a time).
+ */
+export async function migrateToLatest(db: Kysely<Database>, engine: Engine, schema: string): Promise<MigrationOutcome> {
+  // Up to date (the common case): read only, so no lock is taken (on SQLite, a writer of another process is not waited for).
+  const known = await (await migrator(db, engine, schema)).getMigrations();
+  if (known.every((m) => m.executedAt !== undefined)) return { applied: [], current: known.map((m) => m.name) };
+  let outcome = await (await migrator(db, engine, schema)).migrateToLatest();
   // Two processes creating the same schema at once: the loser sees a duplicate; once more finds it made.
-  if (outcome.error && isDuplicate(outcome.error)) outcome = await migrator(db, schema).migrateToLatest();
+  if (outcome.error && isDuplicate(outcome.error)) outcome = await (await migrator(db, engine, schema)).migrateToLatest();
   if (outcome.error) {
     const failed = outcome.results?.find((r) => r.status === 'Error')?.migrationName;
     const cause = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
     throw new MigrationError(`spanflow/postgres: migrating schema '${schema}' failed${failed ? ` in ${failed}` : ''}: ${cause}`, { cause: outcome.error });
   }
   const applied = (outcome.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
-  const current = (await migrator(db, schema).getMigrations()).filter((m) => m.executedAt !== undefined).map((m) => m.name);
+  const current = (await (await migrator(db, engine, schema)).getMigrations()).filter((m) => m.executedAt !== undefined).map((m) => m.name);
   return { applied, current };
 }
 
 /** Migrations the schema does not have yet. */
-export async function pendingMigrations(db: Kysely<Database>, schema: string): Promise<string[]> {
-  const all = await migrator(db, schema).getMigrations();
+export async function pendingMigrations(db: Kysely<Database>, engine: Engine, schema: string): Promise<string[]> {
+  const all = await (await migrator(db, engine, schema)).getMigrations();
   return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
 }
 

@@ -1,4 +1,4 @@
-// Whether a process of this host still runs (for runs and folder locks it left behind).
+// Whether a process of this host still runs (for the runs it left behind).
 
 export function processAlive(pid: number): boolean {
   try {

@@ -50,25 +50,6 @@ export interface StepState {
   spanId: string | undefined;
 }
 
-const QUOTED = /["\\]/g;
-
-/**
- * A Postgres array literal (`{"a","b",NULL}`), built here in one pass per
- * element: `pg` would escape each element twice over, and that was a third of
- * the writer's time.
- */
-export function arrayLiteral(values: readonly (string | number | null)[]): string {
-  let out = '{';
-  for (let i = 0; i < values.length; i++) {
-    if (i > 0) out += ',';
-    const value = values[i];
-    if (value === null || value === undefined) out += 'NULL';
-    else if (typeof value === 'number') out += String(value);
-    else out += `"${value.replace(QUOTED, '\\$&')}"`;
-  }
-  return `${out}}`;
-}
-
 const jsonOrNull = (value: unknown): string | null => (value === undefined ? null : safeJson(value));
 /** Text for a text column. A value that should have been a string and is not (an item id given as a number from plain JavaScript) is stored as its JSON, not refused. */
 function textOrNull(value: unknown): string | null {
@@ -76,13 +57,20 @@ function textOrNull(value: unknown): string | null {
   return typeof value === 'string' ? safeText(value) : safeJson(value);
 }
 const dateOrNull = (ms: number | undefined): Date | null => (ms === undefined ? null : new Date(ms));
+/** A time in ms kept to the microsecond, as Postgres keeps a timestamp: the same on either engine. */
+const micros = (ms: number): number => Math.round(ms * 1000) / 1000;
+const microsOrNull = (ms: number | undefined): number | null => (ms === undefined ? null : micros(ms));
 
 const host = hostname();
+
+/** A run id as Postgres keeps a uuid (lower case), on either engine. */
+const uuid = (id: string): string => id.toLowerCase();
+const uuidOrNull = (id: string | undefined): string | null => (id === undefined ? null : uuid(id));
 
 /** A run's row. `heartbeat_at` is set by the statement (the server's clock). */
 export function runRow(run: RunState) {
   return {
-    id: run.id,
+    id: uuid(run.id),
     pipeline: safeText(run.pipeline),
     pipeline_hash: run.pipelineHash ?? null,
     kind: run.kind,
@@ -98,7 +86,7 @@ export function runRow(run: RunState) {
     pipeline_meta: jsonOrNull(run.pipelineMeta),
     metrics: jsonOrNull(run.metrics),
     trace_id: run.traceId ?? null,
-    parent_run_id: run.parentRunId ?? null,
+    parent_run_id: uuidOrNull(run.parentRunId),
     host,
     pid: process.pid,
     items_fed: run.items?.fed ?? null,
@@ -121,7 +109,7 @@ function isEmpty(record: Readonly<Record<string, unknown>>): boolean {
   return true;
 }
 
-/** Step attempts as the column arrays of one `insert … select from unnest(…) on conflict do update`. */
+/** Step attempts as the columns of one `insert … select … on conflict do update` (engine.ts sends them). */
 export function stepColumns(steps: readonly StepState[]) {
   const n = steps.length;
   const c = {
@@ -143,15 +131,15 @@ export function stepColumns(steps: readonly StepState[]) {
   };
   for (let i = 0; i < n; i++) {
     const step = steps[i] as StepState;
-    c.runIds[i] = step.runId;
+    c.runIds[i] = uuid(step.runId);
     c.nodes[i] = safeText(step.node);
     c.kinds[i] = step.nodeKind;
     c.attempts[i] = step.attempt;
     c.indexes[i] = step.index ?? null;
     c.itemIds[i] = textOrNull(step.itemId);
     c.statuses[i] = step.status;
-    c.started[i] = step.startedAt ?? null;
-    c.ended[i] = step.endedAt ?? null;
+    c.started[i] = microsOrNull(step.startedAt);
+    c.ended[i] = microsOrNull(step.endedAt);
     c.durations[i] = step.durationMs ?? null;
     c.errors[i] = jsonOrNull(step.error);
     c.errorTypes[i] = textOrNull(step.error?.type);
@@ -163,7 +151,7 @@ export function stepColumns(steps: readonly StepState[]) {
 }
 
 /**
- * Events as the column arrays of one `insert … select from unnest(…)`. What a
+ * Events as the columns of one `insert … select` (engine.ts sends them). What a
  * column holds (node, attempt, a map item's index) is left out of `data`;
  * `asEvent` puts it back.
  */
@@ -179,9 +167,9 @@ export function eventColumns(events: readonly SpanflowEvent[]) {
   const data = new Array<string>(n);
   for (let i = 0; i < n; i++) {
     const event = events[i] as SpanflowEvent;
-    runIds[i] = event.runId;
+    runIds[i] = uuid(event.runId);
     seqs[i] = event.seq;
-    times[i] = event.time;
+    times[i] = micros(event.time);
     types[i] = event.type;
     if ('itemId' in event) {
       // A stage event: its node is `stage` or `stage/task`, its item the item's id; `data` keeps stage, task and index.

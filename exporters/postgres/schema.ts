@@ -1,5 +1,7 @@
 // The tables as Kysely sees them. Every table lives in the store's own
-// Postgres schema (default `spanflow`); migrations/ creates them.
+// schema (default `spanflow`; on SQLite, the name its file is attached under);
+// migrations/ creates them. A time column is named `time` or `…_at` (the
+// embedded dialect's plugin knows times by their names).
 
 import type { ColumnType, Generated, JSONColumnType } from 'kysely';
 import type { ErrorInfo, MetaSnapshot, NodeKind, RunMetrics, RunStatus, StepStatus } from '../../sdk/index.ts';
@@ -12,6 +14,9 @@ export const STORED_RUN_STATUSES = ['pending', 'running', 'succeeded', 'failed',
 export type StoredRunStatus = (typeof STORED_RUN_STATUSES)[number];
 /** Statuses of runs still under way (or left so by a crash, until the next open marks them `interrupted`). */
 export const OPEN_RUN_STATUSES = ['pending', 'running'] as const satisfies readonly RunStatus[];
+
+/** Columns that hold JSON (jsonb on Postgres, text on SQLite). */
+export const JSON_COLUMNS = ['graph', 'error', 'suspended', 'run_meta', 'pipeline_meta', 'metrics', 'meta', 'data'] as const;
 
 /** A graph node's kind, or `stage` for a failed or retried item of a stage pipeline. */
 export type StoredNodeKind = NodeKind | 'stage';

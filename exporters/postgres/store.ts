@@ -1,12 +1,14 @@
-// The store: one database connection (or PGlite folder), the writer that
-// records runs into it, the heartbeat of the runs under way, and the queries
-// the CLI reads runs with.
+// The store: one database (a Postgres server, or the embedded SQLite file),
+// the writer that records runs into it, the heartbeat of the runs under way,
+// and the queries the CLI reads runs with. The same on both engines.
 
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import { type PipelineDescription, type Recording, type RecordingContext, type RunRecorder, settleWithin } from '../../sdk/index.ts';
 import { type Connection, type ConnectionOptions, connect } from './connection.ts';
 import { sweepInterrupted } from './crash.ts';
+import type { EngineKind } from './engine.ts';
 import { classify, openError, StoreError } from './faults.ts';
+import { sql } from './kysely.ts';
 import { checkSchemaName, type MigrationOutcome, migrateToLatest, pendingMigrations } from './migrate.ts';
 import * as analysis from './queries/analysis.ts';
 import * as cleanup from './queries/cleanup.ts';
@@ -34,7 +36,10 @@ import type { Database } from './schema.ts';
 import { type WriteCounts, Writer } from './writer.ts';
 
 export interface StoreOptions extends ConnectionOptions {
-  /** The Postgres schema the tables live in. Default: `SPANFLOW_SCHEMA`, else `spanflow`. */
+  /**
+   * The schema the tables live in. Default: `SPANFLOW_SCHEMA`, else `spanflow`.
+   * The embedded database keeps each schema in a file of its own (`runs.sqlite`, `runs-<schema>.sqlite`).
+   */
   readonly schema?: string;
   /** Run pending migrations on open. Default true; with false, opening a schema that needs them fails (run `spanflow migrate`). */
   readonly migrate?: boolean;
@@ -68,8 +73,9 @@ let exitHook = false;
 
 export class Store implements RunRecorder {
   readonly schema: string;
-  readonly kind: Connection['kind'];
-  /** Where the runs are: the URL without its password, or the folder. */
+  /** `postgres`: a server; `sqlite`: the embedded database. */
+  readonly kind: EngineKind;
+  /** Where the runs are: the URL without its password, or the embedded database's file. */
   readonly location: string;
   readonly #connection: Connection;
   readonly #options: StoreOptions;
@@ -86,13 +92,13 @@ export class Store implements RunRecorder {
   constructor(options: StoreOptions = {}) {
     this.schema = checkSchemaName(options.schema ?? process.env.SPANFLOW_SCHEMA ?? 'spanflow');
     this.#options = options;
-    this.#connection = connect(options);
-    this.kind = this.#connection.kind;
+    this.#connection = connect(options, this.schema);
+    this.kind = this.#connection.engine.kind;
     this.location = this.#connection.location;
     this.#writer = new Writer(
       this.#connection.db,
       this.schema,
-      { location: this.location, kind: this.kind, lanes: this.#connection.writers, waitingFor: this.#connection.waitingFor },
+      { engine: this.#connection.engine, location: this.location, lanes: this.#connection.writers },
       {
         batchSize: options.batchSize ?? 5000,
         flushIntervalMs: options.flushIntervalMs ?? 100,
@@ -121,14 +127,15 @@ export class Store implements RunRecorder {
    * Connects, migrates (unless `migrate: false`) and marks runs left by dead
    * processes `interrupted`. Done once. After a failure a retry may fix (the
    * server is away), the next call tries again; after one no retry fixes (a
-   * wrong password, a missing database, missing rights, an unwritable folder),
+   * wrong password, a missing database, missing rights, an unwritable folder,
+   * a lost embedded thread),
    * every call rejects with the same error at once, without connecting.
    */
   open(): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#closed) return Promise.reject(new StoreError(`the store at ${this.location} is closed`));
     this.#opening ??= this.#open().catch((error: unknown) => {
-      const reported = openError(error, this.kind);
+      const reported = openError(error);
       if (classify(error) === 'permanent') this.#failure = reported;
       else this.#opening = undefined;
       throw reported;
@@ -137,25 +144,25 @@ export class Store implements RunRecorder {
   }
 
   async #open(): Promise<void> {
-    const { db } = this.#connection;
-    // Connect first, so an unreachable server or a busy folder fails as itself, not as a migration.
+    const { db, engine } = this.#connection;
+    // Connect first, so an unreachable server or an unwritable folder fails as itself, not as a migration.
     await sql`select 1`.execute(db);
     if (this.#options.migrate === false) {
-      const pending = await pendingMigrations(db, this.schema);
+      const pending = await pendingMigrations(db, engine, this.schema);
       if (pending.length > 0) {
         throw new StoreError(
           `schema '${this.schema}' at ${this.location} needs migrations (${pending.join(', ')}): run \`spanflow migrate\`, or open the store with migrate: true`,
         );
       }
     } else {
-      await migrateToLatest(db, this.schema);
+      await migrateToLatest(db, engine, this.schema);
     }
-    this.#interrupted = await sweepInterrupted(db, this.schema, this.#options.staleAfterMs ?? 30_000);
+    this.#interrupted = await sweepInterrupted(db, engine, this.schema, this.#options.staleAfterMs ?? 30_000);
   }
 
   /** Runs the pending migrations now. */
   async migrate(): Promise<MigrationOutcome> {
-    return migrateToLatest(this.#connection.db, this.schema);
+    return migrateToLatest(this.#connection.db, this.#connection.engine, this.schema);
   }
 
   /** Runs the last open marked `interrupted`. */
@@ -194,7 +201,8 @@ export class Store implements RunRecorder {
   }
 
   /**
-   * Writes what is left and closes the connection, settling within
+   * Writes what is left and closes the connection (one the store made: a
+   * Kysely or pg.Pool given is left open), settling within
    * `timeoutMs` (default `closeTimeoutMs`) whatever the database does: rows
    * still unwritten then are counted as dropped (`writes`, the runs' rows where
    * they can still be written, the `spanflow.persistence.dropped` metric), with
@@ -211,14 +219,10 @@ export class Store implements RunRecorder {
     await this.#writer.close(deadline);
     this.#closed = true;
     unflushed.delete(this);
-    // An open still under way (waiting for a busy folder) stops; the folder is let go once the database is closed.
-    this.#connection.abort();
-    const closed = this.#connection.db
-      .destroy()
-      .catch(() => {})
-      .then(() => this.#connection.release());
-    // A database that never finished opening (or a connection that hangs) may never close: not waited for past the deadline.
-    await settleWithin(closed, deadline - performance.now(), { hold: true });
+    const closed = this.#connection.close().catch(() => {});
+    // A database that never finished opening (or a connection that hangs) may never close: not waited for past the
+    // deadline, and the embedded database's thread, still busy, is ended then.
+    if (!(await settleWithin(closed, deadline - performance.now(), { hold: true }))) this.#connection.abandon();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -246,6 +250,10 @@ export class Store implements RunRecorder {
     return this.#connection.db.withSchema(this.schema);
   }
 
+  get #engine() {
+    return this.#connection.engine;
+  }
+
   /** Runs, newest first, by pipeline, status and start time; a page at a time. */
   async listRuns(options: ListRunsOptions = {}): Promise<RunPage> {
     return runs.listRuns(await this.#db(), options);
@@ -253,17 +261,17 @@ export class Store implements RunRecorder {
 
   /** One run with its step attempts, events and child runs; undefined when there is none with this id. */
   async getRun(id: string, options: ShowRunOptions = {}): Promise<RunDetail | undefined> {
-    return runs.getRun(await this.#db(), id, options);
+    return runs.getRun(await this.#db(), this.#engine, id, options);
   }
 
   /** A run's events in order. */
   async runEvents(id: string, options: RunEventsOptions = {}): Promise<StoredEvent[]> {
-    return runs.runEvents(await this.#db(), id, options);
+    return runs.runEvents(await this.#db(), this.#engine, id, options);
   }
 
   /** The tokens a run's streaming steps yielded, with their timing, for replay. */
   async stepTokens(id: string, options: StepTokensOptions = {}): Promise<StepTokens[]> {
-    return runs.stepTokens(await this.#db(), id, options);
+    return runs.stepTokens(await this.#db(), this.#engine, id, options);
   }
 
   /** The full id of the one run whose id starts with `prefix` (4 characters or more). Throws RunIdError otherwise. */
@@ -278,12 +286,12 @@ export class Store implements RunRecorder {
 
   /** Failed, timed-out and retried attempts, by error type and node, with the most recent ones. */
   async errorSummary(options: ErrorSummaryOptions = {}): Promise<ErrorSummary> {
-    return analysis.errorSummary(await this.#db(), options);
+    return analysis.errorSummary(await this.#db(), this.#engine, options);
   }
 
   /** Two runs side by side: status, duration and each step's attempts and time. */
   async compareRuns(a: string, b: string): Promise<RunComparison> {
-    return analysis.compareRuns(await this.#db(), a, b);
+    return analysis.compareRuns(await this.#db(), this.#engine, a, b);
   }
 
   /** Counts, success rates and durations over the last N days, per pipeline and per step. */
@@ -293,7 +301,7 @@ export class Store implements RunRecorder {
 
   /** Deletes old runs (with their steps, events and child runs). A dry run unless `dryRun: false`. */
   async cleanup(options: CleanupOptions): Promise<CleanupResult> {
-    return cleanup.cleanup(await this.#db(), options);
+    return cleanup.cleanup(await this.#db(), this.#engine, options);
   }
 }
 
@@ -308,7 +316,7 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
   try {
     await store.open();
   } catch (error) {
-    // Nothing was recorded: the close only lets go of the connection (and the folder), within closeTimeoutMs.
+    // Nothing was recorded: the close only lets go of the connection (or the embedded thread), within closeTimeoutMs.
     await store.close();
     throw error;
   }

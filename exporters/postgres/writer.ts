@@ -9,7 +9,7 @@
 // What a failure costs depends on what it is (faults.ts): a database that is
 // away is retried with backoff while the store is open; an error no retry
 // fixes (a wrong password, a missing database, missing rights, an unwritable
-// folder) is reported once, and from then on every row is counted as dropped
+// folder, a lost embedded thread) is reported once, and from then on every row is counted as dropped
 // as it comes, with no further login; a row the database refuses is found by
 // halving its batch, dropped and counted alone, and the rows around it are
 // written. close() settles by its deadline whatever the database does, and
@@ -17,8 +17,9 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
-import { backoffDelay, type DropReason, type PipelineDescription, type RecordingContext, type SpanflowEvent, settleWithin } from '../../sdk/index.ts';
-import { classify, describeError, explain } from './faults.ts';
+import { backoffDelay, type DropReason, messageOf, type PipelineDescription, type RecordingContext, type SpanflowEvent, settleWithin } from '../../sdk/index.ts';
+import type { Engine } from './engine.ts';
+import { classify, explain } from './faults.ts';
 import { type Batch, DONE, EVENTS, Lane, PIPELINES, RUNS, STEPS } from './lane.ts';
 import type { RunState, StepState } from './rows.ts';
 import type { Database } from './schema.ts';
@@ -74,12 +75,10 @@ const ended = (track: RunTrack) => track.state.status !== 'pending' && track.sta
 export class Writer {
   readonly #db: Kysely<Database>;
   readonly #schema: string;
+  readonly #engine: Engine;
   readonly #location: string;
-  readonly #kind: 'postgres' | 'pglite';
   readonly #options: WriterOptions;
   readonly #open: () => Promise<void>;
-  /** What the store is still waiting for while it opens (a busy folder), for the warning of a close that gave up. */
-  readonly #waitingFor: () => string | undefined;
   readonly #lanes: Lane[];
   #nextLane = 0;
   #buffered = 0;
@@ -104,15 +103,14 @@ export class Writer {
   constructor(
     db: Kysely<Database>,
     schema: string,
-    where: { readonly location: string; readonly kind: 'postgres' | 'pglite'; readonly lanes: number; readonly waitingFor: () => string | undefined },
+    where: { readonly engine: Engine; readonly location: string; readonly lanes: number },
     options: WriterOptions,
     open: () => Promise<void>,
   ) {
     this.#db = db;
     this.#schema = schema;
+    this.#engine = where.engine;
     this.#location = where.location;
-    this.#kind = where.kind;
-    this.#waitingFor = where.waitingFor;
     this.#options = options;
     this.#open = open;
     this.#lanes = Array.from({ length: Math.max(1, where.lanes) }, () => new Lane());
@@ -266,8 +264,7 @@ export class Writer {
   }
 
   #giveUpCause(): string {
-    if (this.#lastError !== undefined) return describeError(this.#lastError);
-    return this.#waitingFor() ?? 'the database did not answer in time';
+    return this.#lastError === undefined ? 'the database did not answer in time' : messageOf(this.#lastError);
   }
 
   // ---- counting ------------------------------------------------------------
@@ -400,21 +397,22 @@ export class Writer {
     await this.#open();
     const db = this.#db;
     const schema = this.#schema;
+    const engine = this.#engine;
     // Each step checks that close() has not given up on the batch meanwhile (it counted the rest as dropped).
     if (batch.part === PIPELINES && !batch.abandoned) {
       await this.#send(batch, batch.pipelines, batch.pipelineOwners, (rows) => insertPipelines(db, schema, rows));
       batch.part = RUNS;
     }
     if (batch.part === RUNS && !batch.abandoned) {
-      await this.#send(batch, batch.runs, undefined, (rows) => upsertRuns(db, schema, rows.map((track) => track.state)));
+      await this.#send(batch, batch.runs, undefined, (rows) => upsertRuns(db, engine, schema, rows.map((track) => track.state)));
       batch.part = STEPS;
     }
     if (batch.part === STEPS && !batch.abandoned) {
-      await this.#send(batch, batch.steps, batch.stepOwners, (rows) => upsertSteps(db, schema, rows));
+      await this.#send(batch, batch.steps, batch.stepOwners, (rows) => upsertSteps(db, engine, schema, rows));
       batch.part = EVENTS;
     }
     if (batch.part === EVENTS && !batch.abandoned) {
-      await this.#send(batch, batch.events, batch.eventOwners, (rows) => insertEvents(db, schema, rows));
+      await this.#send(batch, batch.events, batch.eventOwners, (rows) => insertEvents(db, engine, schema, rows));
       batch.part = DONE;
     }
   }
@@ -499,7 +497,7 @@ export class Writer {
         this.#release(1);
         break;
     }
-    this.#warn('rejected', `the database at ${this.#location} refused a row (${describeError(error)}): it is dropped, and the rows around it are written; ${this.#dropped} dropped so far`);
+    this.#warn('rejected', `the database at ${this.#location} refused a row (${messageOf(error)}): it is dropped, and the rows around it are written; ${this.#dropped} dropped so far`);
   }
 
   #release(rows: number): void {
@@ -551,7 +549,7 @@ export class Writer {
     // The busy ones drop theirs as they wake: at once, not at the end of their backoff.
     this.#wakeBackoffs();
     this.#emit(
-      `cannot write to ${this.#location}: ${explain(error, this.#kind)}. Not retrying: ${this.#dropped} rows recorded so far are counted as dropped ` +
+      `cannot write to ${this.#location}: ${explain(error)}. Not retrying: ${this.#dropped} rows recorded so far are counted as dropped ` +
         '(store.writes, spanflow.persistence.dropped), and so is every row recorded into this store from now on',
     );
   }
@@ -565,7 +563,7 @@ export class Writer {
     if (this.#failures++ > 0) return;
     // Nothing to wait for while the database is away: producers go on, and the buffer's bound applies.
     this.#releaseRoom();
-    this.#emit(`cannot write to ${this.#location} (${describeError(error)}); retrying with backoff, holding up to ${this.#options.maxBuffered} rows`);
+    this.#emit(`cannot write to ${this.#location} (${messageOf(error)}); retrying with backoff, holding up to ${this.#options.maxBuffered} rows`);
   }
 
   /** Waits before the next try: doubling delays with jitter (the engine's retry backoff), cut short by #wakeBackoffs(). */

@@ -1,5 +1,5 @@
-// A long synchronous token stream persisted into the embedded database (PGlite,
-// which works on this same thread): the store's backpressure paces the stream,
+// A long synchronous token stream persisted into the embedded database (its
+// writes wait on a worker thread's answers): the store's backpressure paces the stream,
 // and a deadline the user set still ends the run mid-stream, with the run
 // stored as cancelled. (A run timeout used to be ignored in this set-up: a run
 // went on 37 s past a 2 s timeout, to its last token; the user's own timers

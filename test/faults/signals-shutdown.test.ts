@@ -6,7 +6,7 @@
 // stops waiting after SHUTDOWN_FLUSH_MS, says what it could not write, and the
 // process still ends by the signal. Without it (the default) the library
 // leaves signals alone: the process ends at once and the run is left
-// `running`. Real child processes, on PostgreSQL and on PGlite.
+// `running`. Real child processes, on PostgreSQL and on the embedded database.
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -95,7 +95,7 @@ async function storedRun(options: StoreOptions, child: Child) {
 const folder = tempFolder('signals');
 after(() => folder.cleanup());
 /** The embedded database, as `persist: true` has it by default. */
-const pglite = (): StoreOptions & { dataDir: string } => ({ dataDir: folder.path });
+const embedded = (): StoreOptions & { dataDir: string } => ({ dataDir: folder.path });
 async function postgres(schema: string): Promise<StoreOptions & { url: string; schema: string }> {
   await adminQuery(`drop schema if exists "${schema}" cascade`);
   return { url: TEST_DATABASE_URL, schema };
@@ -105,10 +105,10 @@ const where = (options: StoreOptions) => options.url ?? options.dataDir ?? '';
 describe('a persisted graph run told shutdownOn', () => {
   for (const [signal, backend] of [
     ['SIGTERM', 'postgres'],
-    ['SIGINT', 'pglite'],
+    ['SIGINT', 'embedded'],
   ] as const) {
     test(`on ${signal} (${backend}): ends cancelled with its hooks run and its rows written, then the process ends by ${signal}`, { ...HANG_GUARD, skip: backend === 'postgres' && NEEDS_POSTGRES }, async () => {
-      const options = backend === 'postgres' ? await postgres('signals_graph') : pglite();
+      const options = backend === 'postgres' ? await postgres('signals_graph') : embedded();
       const child = await startChild('graph', where(options), options.schema ?? 'spanflow', 'graceful');
       const ended = await signalAndWait(child, signal);
       assert.deepEqual(ended, { code: null, signal }, 'it ends by the signal, on its own');

@@ -1,8 +1,9 @@
-// The embedded database's folder cannot be had: another process holds it, or
-// this process may not write it. A process persisting a run into it reports
-// once, with the real cause (never `[object Object]`) and what to do, counts
-// every row as dropped, and ends by itself with exit code 0; the folder keeps
-// what it held.
+// The embedded database's folder, as processes meet it: one this process may
+// not write (the folder read-only, or the database file alone), shared with
+// another process writing at once, or with one that holds the write lock. A
+// process persisting a run there reports once, with the real cause and what
+// to do, counts every row it could not write, and ends by itself with exit
+// code 0; the folder keeps what it held. (Killed mid-run: store-crash.test.ts.)
 //
 // Read-only, as root too: root writes through any file mode (the capabilities
 // CAP_DAC_OVERRIDE and CAP_FOWNER), so as root the child runs under setpriv
@@ -11,10 +12,11 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
-import { openStore } from '../../exporters/postgres/index.ts';
+import { embeddedFile, openStore } from '../../exporters/postgres/index.ts';
 import { pipeline } from '../../sdk/index.ts';
 import { type ChildReport, cleanExit, givingUp, killChildren, startFaultChild } from '../fixtures/store-fault.ts';
 import { HANG_GUARD, tempFolder } from '../support.ts';
@@ -56,15 +58,36 @@ function assertAllDropped(report: ChildReport): string {
   return report.warnings[0] ?? '';
 }
 
-describe('an embedded folder this process cannot have', () => {
-  // One folder made (PGlite's first open, initdb, takes seconds) with one run in it, copied for each test.
+/** Every event written, nothing dropped. */
+function assertAllWritten(report: ChildReport): void {
+  assert.equal(report.status, 'succeeded');
+  assert.deepEqual({ ...report.writes }, { written: report.produced, dropped: 0, droppedEvents: 0, buffered: 0, unendedRuns: 0 });
+}
+
+/** The runs stored in `dataDir`, newest first, as [id, status], and each one's events. */
+async function storedRuns(dataDir: string): Promise<{ runs: [string, string][]; events: Map<string, number> }> {
+  const store = await openStore({ dataDir });
+  try {
+    const { runs } = await store.listRuns();
+    const events = new Map<string, number>();
+    for (const run of runs) events.set(run.id, (await store.runEvents(run.id)).length);
+    return { runs: runs.map((r) => [r.id, r.status]), events };
+  } finally {
+    await store.close();
+  }
+}
+
+describe('an embedded folder this process cannot write', () => {
+  // One folder with one run in it, copied for each test.
   const template = join(folder.path, 'template');
   let earlier: string;
   before(async () => {
     const store = await openStore({ dataDir: template });
-    earlier = (await pipeline('earlier')
-      .step('only', () => 'kept')
-      .run(undefined, { persist: store })).runId;
+    earlier = (
+      await pipeline('earlier')
+        .step('only', () => 'kept')
+        .run(undefined, { persist: store })
+    ).runId;
     await store.close();
   }, HANG_GUARD);
   const copy = (name: string) => {
@@ -73,54 +96,7 @@ describe('an embedded folder this process cannot have', () => {
     return dataDir;
   };
 
-  test('held by another process: a second waits its lockWaitMs, then fails naming the holder; a close during the wait settles in time', HANG_GUARD, async () => {
-    const dataDir = copy('shared');
-    const holder = startFaultChild({ dataDir, store: 'explicit', pause: true });
-    await holder.phase('paused');
-
-    // The default store, closed when the process has nothing else to do: the wait for the folder is bounded by lockWaitMs.
-    const waitedOut = await cleanExit(startFaultChild({ dataDir, store: 'default', lockWaitMs: 300, closeTimeoutMs: 5000 }));
-    assert.match(
-      assertAllDropped(waitedOut),
-      new RegExp(
-        `cannot write to ${dataDir}: the embedded database in ${dataDir} is open in another process \\(pid ${holder.pid}\\), and only one process at a time may use it: wait for that one to finish, or keep runs in a Postgres server \\(SPANFLOW_DATABASE_URL=postgres://…\\)\\. Not retrying`,
-      ),
-    );
-
-    // Still waiting for the folder when a script's `await store.close()` comes: the wait ends with close's time limit.
-    const closedWaiting = await cleanExit(startFaultChild({ dataDir, store: 'explicit', lockWaitMs: 60_000, closeTimeoutMs: 500 }));
-    assert.equal(closedWaiting.writes.written + closedWaiting.writes.droppedEvents, closedWaiting.produced);
-    assert.equal(closedWaiting.writes.unendedRuns, 1);
-    assert.deepEqual(closedWaiting.metric, { write_failed: closedWaiting.writes.dropped });
-    assert.equal(closedWaiting.warnings.length, 1, closedWaiting.warnings.join(' | '));
-    assert.match(
-      closedWaiting.warnings[0] ?? '',
-      new RegExp(
-        `close\\(\\) gave up after \\d+ ms: ${closedWaiting.writes.dropped} rows not written to ${dataDir} \\(still waiting for the embedded database in ${dataDir}, which another process \\(pid ${holder.pid}\\) holds\\)`,
-      ),
-    );
-
-    holder.go();
-    const held = await cleanExit(holder);
-    assert.deepEqual({ ...held.writes }, { written: held.produced, dropped: 0, droppedEvents: 0, buffered: 0, unendedRuns: 0 });
-    const store = await openStore({ dataDir });
-    try {
-      const { runs } = await store.listRuns();
-      assert.deepEqual(
-        runs.map((r) => [r.id, r.status]),
-        [
-          [held.runId, 'succeeded'],
-          [earlier, 'succeeded'],
-        ],
-        "the holder's run is stored whole; the others' runs are not there",
-      );
-      assert.equal((await store.runEvents(held.runId ?? '')).length, held.produced);
-    } finally {
-      await store.close();
-    }
-  });
-
-  test('read-only: the real cause and the fix, every row counted, and the runs already there kept', HANG_GUARD, async () => {
+  test('a read-only folder: the real cause and the fix, every row counted, and the runs already there kept', HANG_GUARD, async () => {
     const dataDir = copy('read-only');
     readOnly(dataDir);
     try {
@@ -128,31 +104,97 @@ describe('an embedded folder this process cannot have', () => {
       assert.match(
         assertAllDropped(report),
         new RegExp(
-          `cannot write to ${dataDir}: EACCES: permission denied, access '${dataDir}': make the folder \\(and every file in it\\) writable by this process, or point SPANFLOW_DATA_DIR \\(dataDir\\) at one that is\\. Not retrying`,
+          `cannot write to ${embeddedFile(dataDir, 'spanflow')}: EACCES: permission denied, access '${dataDir}': make the folder \\(and every file in it\\) writable by this process, or point SPANFLOW_DATA_DIR \\(dataDir\\) at one that is\\. Not retrying`,
         ),
       );
     } finally {
       writable(dataDir);
     }
-    const store = await openStore({ dataDir });
+    assert.deepEqual((await storedRuns(dataDir)).runs, [[earlier, 'succeeded']]);
+  });
+
+  test('a read-only database file in a writable folder: the same, naming the file', HANG_GUARD, async () => {
+    const dataDir = copy('read-only-file');
+    const file = embeddedFile(dataDir, 'spanflow');
+    readOnly(file);
     try {
-      assert.deepEqual(
-        (await store.listRuns()).runs.map((r) => [r.id, r.status]),
-        [[earlier, 'succeeded']],
+      const report = await cleanExit(startFaultChild({ dataDir, store: 'default', closeTimeoutMs: 5000 }, {}, modesBind()));
+      assert.match(
+        assertAllDropped(report),
+        new RegExp(`cannot write to ${file}: EACCES: permission denied, access '${file}': make the folder \\(and every file in it\\) writable by this process.*\\. Not retrying`),
       );
     } finally {
-      await store.close();
+      writable(file);
+    }
+    assert.deepEqual((await storedRuns(dataDir)).runs, [[earlier, 'succeeded']]);
+  });
+});
+
+describe('an embedded folder another process uses', () => {
+  test('another process writing at once: both write every row, and both runs are stored whole', HANG_GUARD, async () => {
+    const dataDir = join(folder.path, 'two-writers');
+    // The first holds its store open mid-run (its first rows written), while the second runs from start to end.
+    const first = startFaultChild({ dataDir, store: 'explicit', pause: true, tokens: 200, tokensAfter: 200 });
+    await first.phase('paused');
+    const second = await cleanExit(startFaultChild({ dataDir, store: 'default', tokens: 500, tokensAfter: 500 }));
+    assertAllWritten(second);
+    first.go();
+    const held = await cleanExit(first);
+    assertAllWritten(held);
+    const stored = await storedRuns(dataDir);
+    assert.deepEqual(stored.runs.toSorted(), [
+      [held.runId, 'succeeded'],
+      [second.runId, 'succeeded'],
+    ].toSorted());
+    assert.equal(stored.events.get(held.runId ?? ''), held.produced);
+    assert.equal(stored.events.get(second.runId ?? ''), second.produced);
+  });
+
+  test('another process holding the write lock: told once, tried again, and every row written once it lets go', HANG_GUARD, async () => {
+    const dataDir = join(folder.path, 'lock-held');
+    await (await openStore({ dataDir })).close();
+    const holder = new DatabaseSync(embeddedFile(dataDir, 'spanflow'));
+    holder.exec('begin immediate');
+    let released = false;
+    try {
+      // Its run ends at once; its close() then holds the process while the rows wait (up to closeTimeoutMs, 10 s).
+      const child = startFaultChild({ dataDir, store: 'explicit', busyTimeoutMs: 20 });
+      await child.said(/database is locked\); retrying with backoff/);
+      holder.exec('rollback');
+      released = true;
+      const report = await cleanExit(child);
+      assertAllWritten(report);
+      assert.equal(report.warnings.length, 1, report.warnings.join(' | '));
+      assert.match(report.warnings[0] ?? '', /cannot write to .*runs\.sqlite \(database is locked\); retrying with backoff/);
+    } finally {
+      if (!released) holder.exec('rollback');
+      holder.close();
     }
   });
 
-  test("read-only, with a PGlite made by the application: PGlite's own file-system error, told in words", HANG_GUARD, async () => {
-    const dir = join(folder.path, 'given');
-    mkdirSync(dir);
-    readOnly(dir);
-    const report = await cleanExit(startFaultChild({ pgliteDir: dir, store: 'explicit', closeTimeoutMs: 5000 }, {}, modesBind()));
-    assert.match(
-      assertAllDropped(report),
-      /cannot write to PGlite \(given\): permission denied \(EACCES, in PGlite's file system\): make the folder \(and every file in it\) writable by this process/,
-    );
+  test('another process holding the database exclusively past close: close() gives up in time, counts every row, and the process ends', HANG_GUARD, async () => {
+    const dataDir = join(folder.path, 'exclusive');
+    await (await openStore({ dataDir })).close();
+    // An exclusive lock, kept: this store cannot even open the file (SQLite's own wait for it is cut short by the close).
+    const holder = new DatabaseSync(embeddedFile(dataDir, 'spanflow'));
+    holder.exec('pragma locking_mode = exclusive; begin exclusive');
+    try {
+      const report = await cleanExit(startFaultChild({ dataDir, store: 'explicit', closeTimeoutMs: 500 }));
+      assert.equal(report.status, 'succeeded');
+      assert.equal(report.writes.written, 0);
+      assert.equal(report.writes.written + report.writes.droppedEvents, report.produced, 'rows written + rows counted as dropped = rows produced');
+      assert.equal(report.writes.unendedRuns, 1);
+      assert.deepEqual(report.metric, { write_failed: report.writes.dropped });
+      // The cause: SQLite still waiting for the file (its busy timeout, 5 s, outlasts the close), or its refusal after.
+      assert.deepEqual(
+        givingUp(report).map((w) => w.replace(/after \d+ ms/, 'after … ms').replace('(database is locked)', '(the database did not answer in time)')),
+        [
+          `spanflow/postgres: close() gave up after … ms: ${report.writes.dropped} rows not written to ${embeddedFile(dataDir, 'spanflow')} (the database did not answer in time); counted as dropped (store.writes, spanflow.persistence.dropped); the end of 1 run is not stored (a run whose start was stored reads running, then interrupted)`,
+        ],
+      );
+    } finally {
+      holder.exec('rollback');
+      holder.close();
+    }
   });
 });

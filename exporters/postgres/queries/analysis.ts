@@ -1,7 +1,9 @@
 // Looking across runs: what went wrong, how two runs differ, how pipelines fare over days.
 
-import { type Kysely, sql } from 'kysely';
+import type { AliasedRawBuilder, Kysely } from 'kysely';
 import type { StepStatus } from '../../../sdk/index.ts';
+import type { Engine } from '../engine.ts';
+import { sql } from '../kysely.ts';
 import type { Database, StoredRunStatus } from '../schema.ts';
 import { checkCount, checkDate, checkRunId, checkText, summary } from './runs.ts';
 import type {
@@ -22,14 +24,14 @@ type Db = Kysely<Database>;
 const ERROR_STATUSES = ['failed', 'timed_out', 'retrying'] as const satisfies readonly StepStatus[];
 
 /** Runs and every run under them (sub-pipelines at any depth). */
-export async function runTree(db: Db, runIds: readonly string[]): Promise<string[]> {
+export async function runTree(db: Db, engine: Engine, runIds: readonly string[]): Promise<string[]> {
   if (runIds.length === 0) return [];
   const rows = await db
     .withRecursive('tree(id)', (qb) =>
       qb
         .selectFrom('runs')
         .select('id')
-        .where(sql<boolean>`id = any(${sql.val(runIds)}::uuid[])`)
+        .where(engine.isIn('id', runIds))
         .union(qb.selectFrom('runs as r').innerJoin('tree as t', 't.id', 'r.parent_run_id').select('r.id')),
     )
     .selectFrom('tree')
@@ -38,7 +40,7 @@ export async function runTree(db: Db, runIds: readonly string[]): Promise<string
   return rows.map((r) => r.id);
 }
 
-export async function errorSummary(db: Db, options: ErrorSummaryOptions): Promise<ErrorSummary> {
+export async function errorSummary(db: Db, engine: Engine, options: ErrorSummaryOptions): Promise<ErrorSummary> {
   const since = checkDate('since', options.since);
   const recent = checkCount('recent', options.recent, 20, 1000);
   let query = db
@@ -47,8 +49,8 @@ export async function errorSummary(db: Db, options: ErrorSummaryOptions): Promis
     .where('s.error_type', 'is not', null)
     .where('s.status', 'in', ERROR_STATUSES);
   if (options.runId !== undefined) {
-    const tree = await runTree(db, [checkRunId(options.runId)]);
-    query = query.where(sql<boolean>`s.run_id = any(${sql.val(tree)}::uuid[])`);
+    const tree = await runTree(db, engine, [checkRunId(options.runId)]);
+    query = query.where(engine.isIn('s.run_id', tree));
   }
   if (options.pipeline !== undefined) query = query.where('r.pipeline', '=', checkText('pipeline', options.pipeline) ?? '');
   if (since) query = query.where('r.started_at', '>=', since);
@@ -57,6 +59,10 @@ export async function errorSummary(db: Db, options: ErrorSummaryOptions): Promis
   const rows = await query
     .select(['s.run_id', 'r.pipeline', 's.node', 's.attempt', 's.item_index', 's.item_id', 's.status', 's.error', 's.started_at', 's.ended_at'])
     .orderBy(sql`coalesce(s.ended_at, s.started_at)`, (ob) => ob.desc().nullsLast())
+    .orderBy('s.run_id')
+    .orderBy('s.node')
+    .orderBy('s.item_index', (ob) => ob.asc().nullsLast())
+    .orderBy('s.attempt')
     .limit(recent)
     .execute();
   const tally = (list: { key: string | null; n: number }[]) => Object.fromEntries(list.map((r) => [r.key ?? '', Number(r.n)]));
@@ -72,17 +78,17 @@ export async function errorSummary(db: Db, options: ErrorSummaryOptions): Promis
   };
 }
 
-async function stepTotals(db: Db, runId: string): Promise<Map<string, StepTotals & { first: number }>> {
+async function stepTotals(db: Db, engine: Engine, runId: string): Promise<Map<string, StepTotals & { first: number }>> {
   const rows = await db
     .selectFrom('step_attempts')
     .select([
       'node',
       'status',
       (eb) => eb.fn.countAll<number>().as('n'),
-      sql<number>`count(*) filter (where attempt > 0)::int`.as('attempts'),
-      sql<number>`coalesce(sum(duration_ms), 0)::float8`.as('total_ms'),
-      sql<number>`coalesce(max(duration_ms), 0)::float8`.as('max_ms'),
-      sql<number | null>`(extract(epoch from min(coalesce(started_at, ended_at))) * 1000)::float8`.as('first'),
+      sql<number>`count(*) filter (where attempt > 0)`.as('attempts'),
+      sql<number>`coalesce(sum(duration_ms), 0)`.as('total_ms'),
+      sql<number>`coalesce(max(duration_ms), 0)`.as('max_ms'),
+      engine.epochMs(sql`min(coalesce(started_at, ended_at))`).$castTo<number | null>().as('first'),
     ])
     .where('run_id', '=', runId)
     .groupBy(['node', 'status'])
@@ -103,12 +109,12 @@ async function stepTotals(db: Db, runId: string): Promise<Map<string, StepTotals
   return totals;
 }
 
-export async function compareRuns(db: Db, a: string, b: string): Promise<RunComparison> {
+export async function compareRuns(db: Db, engine: Engine, a: string, b: string): Promise<RunComparison> {
   const ids = [checkRunId(a), checkRunId(b)] as const;
   const rows = await db.selectFrom('runs').selectAll().where('id', 'in', [...ids]).execute();
   const [runA, runB] = ids.map((id) => rows.find((r) => r.id === id));
   if (!runA || !runB) throw new RangeError(`no run with id ${runA ? ids[1] : ids[0]}`);
-  const [stepsA, stepsB] = [await stepTotals(db, ids[0]), await stepTotals(db, ids[1])];
+  const [stepsA, stepsB] = [await stepTotals(db, engine, ids[0]), await stepTotals(db, engine, ids[1])];
   const nodes = [...new Set([...stepsA.keys(), ...stepsB.keys()])].sort(
     (x, y) => Math.min(stepsA.get(x)?.first ?? Infinity, stepsB.get(x)?.first ?? Infinity) - Math.min(stepsA.get(y)?.first ?? Infinity, stepsB.get(y)?.first ?? Infinity),
   );
@@ -128,6 +134,31 @@ export async function compareRuns(db: Db, a: string, b: string): Promise<RunComp
   };
 }
 
+/**
+ * A continuous percentile (Postgres's percentile_cont) of `value` in ranked
+ * rows (`rank` from 0 in value order, `n` the values in the group), in SQL both
+ * engines run: the two values it lies between, found with whole-number
+ * arithmetic only; `percentile()` interpolates. `percent` is a whole percent.
+ */
+function percentileBounds<N extends string>(
+  percent: number,
+  value: string,
+  name: N,
+): [AliasedRawBuilder<number | null, `${N}_lo`>, AliasedRawBuilder<number | null, `${N}_hi`>] {
+  const pos = sql`${sql.lit(percent)} * (n - 1)`;
+  const v = sql.ref(value);
+  return [
+    sql<number | null>`max(case when rank * 100 <= ${pos} and ${pos} < (rank + 1) * 100 then ${v} end)`.as(`${name}_lo`),
+    sql<number | null>`max(case when (rank - 1) * 100 < ${pos} and ${pos} <= rank * 100 then ${v} end)`.as(`${name}_hi`),
+  ];
+}
+
+/** The percentile between `lo` and `hi`, the values at either side of its position among `n`. */
+function percentile(percent: number, n: number, lo: number | null, hi: number | null): number | null {
+  if (n === 0 || lo === null || hi === null) return null;
+  return lo + (hi - lo) * (((percent * (n - 1)) % 100) / 100);
+}
+
 export async function stats(db: Db, options: StatsOptions): Promise<RunStats> {
   const days = options.days ?? 7;
   if (!(typeof days === 'number' && days > 0 && days <= 36_500)) throw new RangeError(`days must be a positive number (got ${String(options.days)})`);
@@ -137,20 +168,33 @@ export async function stats(db: Db, options: StatsOptions): Promise<RunStats> {
   if (!options.children) runs = runs.where('parent_run_id', 'is', null);
 
   const counts = await runs.select(['pipeline', 'status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy(['pipeline', 'status']).execute();
-  const durations = await runs
+  // Each run ranked by duration within its pipeline (runs under way, with none, last), for the percentiles.
+  const rankedRuns = runs
     .select([
       'pipeline',
-      sql<number | null>`avg(duration_ms)::float8`.as('avg'),
-      sql<number | null>`(percentile_cont(0.5) within group (order by duration_ms))::float8`.as('p50'),
-      sql<number | null>`(percentile_cont(0.95) within group (order by duration_ms))::float8`.as('p95'),
-      sql<number | null>`max(duration_ms)::float8`.as('max'),
-      sql<Date>`max(started_at)`.as('last'),
+      'duration_ms',
+      'started_at',
+      sql<number>`row_number() over (partition by pipeline order by duration_ms asc nulls last) - 1`.as('rank'),
+      sql<number>`count(duration_ms) over (partition by pipeline)`.as('n'),
+    ])
+    .as('ranked');
+  const durations = await db
+    .selectFrom(rankedRuns)
+    .select([
+      'pipeline',
+      sql<number | null>`avg(duration_ms)`.as('avg'),
+      sql<number | null>`max(duration_ms)`.as('max'),
+      sql<Date>`max(started_at)`.as('last_started_at'),
+      sql<number>`max(n)`.as('n'),
+      ...percentileBounds(50, 'duration_ms', 'p50'),
+      ...percentileBounds(95, 'duration_ms', 'p95'),
     ])
     .groupBy('pipeline')
     .orderBy('pipeline')
     .execute();
   const byStatus: Partial<Record<StoredRunStatus, number>> = {};
   const pipelines: PipelineStats[] = durations.map((d) => {
+    const n = Number(d.n);
     const mine: Partial<Record<StoredRunStatus, number>> = {};
     for (const c of counts) if (c.pipeline === d.pipeline) mine[c.status] = Number(c.n);
     const total = Object.values(mine).reduce((s, n) => s + n, 0);
@@ -161,10 +205,10 @@ export async function stats(db: Db, options: StatsOptions): Promise<RunStats> {
       byStatus: mine,
       successRate: ended > 0 ? (mine.succeeded ?? 0) / ended : null,
       avgMs: d.avg,
-      p50Ms: d.p50,
-      p95Ms: d.p95,
+      p50Ms: percentile(50, n, d.p50_lo, d.p50_hi),
+      p95Ms: percentile(95, n, d.p95_lo, d.p95_hi),
       maxMs: d.max,
-      lastStartedAt: d.last,
+      lastStartedAt: d.last_started_at,
     };
   });
   for (const c of counts) byStatus[c.status] = (byStatus[c.status] ?? 0) + Number(c.n);
@@ -175,21 +219,40 @@ export async function stats(db: Db, options: StatsOptions): Promise<RunStats> {
     .where('r.started_at', '>=', since)
     .where('s.attempt', '>', 0);
   if (options.pipeline !== undefined) steps = steps.where('r.pipeline', '=', checkText('pipeline', options.pipeline) ?? '');
-  const stepRows = await steps
+  const rankedSteps = steps
     .select([
       'r.pipeline',
       's.node',
-      (eb) => eb.fn.countAll<number>().as('attempts'),
-      sql<number>`count(*) filter (where s.status in ('failed', 'timed_out', 'retrying'))::int`.as('failed'),
-      sql<number | null>`avg(s.duration_ms)::float8`.as('avg'),
-      sql<number | null>`(percentile_cont(0.95) within group (order by s.duration_ms))::float8`.as('p95'),
+      's.status',
+      's.duration_ms',
+      sql<number>`row_number() over (partition by r.pipeline, s.node order by s.duration_ms asc nulls last) - 1`.as('rank'),
+      sql<number>`count(s.duration_ms) over (partition by r.pipeline, s.node)`.as('n'),
     ])
-    .groupBy(['r.pipeline', 's.node'])
-    .orderBy(sql`percentile_cont(0.95) within group (order by s.duration_ms)`, (ob) => ob.desc().nullsLast())
-    .limit(20)
+    .as('ranked');
+  const stepRows = await db
+    .selectFrom(rankedSteps)
+    .select([
+      'pipeline',
+      'node',
+      (eb) => eb.fn.countAll<number>().as('attempts'),
+      sql<number>`count(*) filter (where status in ('failed', 'timed_out', 'retrying'))`.as('failed'),
+      sql<number | null>`avg(duration_ms)`.as('avg'),
+      sql<number>`max(n)`.as('n'),
+      ...percentileBounds(95, 'duration_ms', 'p95'),
+    ])
+    .groupBy(['pipeline', 'node'])
     .execute();
+  // The 20 slowest by p95 (ties by name, so both engines list the same ones).
   const stepStats: StepStats[] = stepRows
-    .map((r) => ({ pipeline: r.pipeline, node: r.node, attempts: Number(r.attempts), failed: Number(r.failed), avgMs: r.avg, p95Ms: r.p95 }))
-    .sort((x, y) => (y.p95Ms ?? -1) - (x.p95Ms ?? -1));
+    .map((r) => ({
+      pipeline: r.pipeline,
+      node: r.node,
+      attempts: Number(r.attempts),
+      failed: Number(r.failed),
+      avgMs: r.avg,
+      p95Ms: percentile(95, Number(r.n), r.p95_lo, r.p95_hi),
+    }))
+    .sort((x, y) => (y.p95Ms ?? -1) - (x.p95Ms ?? -1) || x.pipeline.localeCompare(y.pipeline) || x.node.localeCompare(y.node))
+    .slice(0, 20);
   return { since, days, runs: Object.values(byStatus).reduce((s, n) => s + n, 0), byStatus, pipelines, steps: stepStats };
 }

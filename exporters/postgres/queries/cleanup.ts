@@ -2,7 +2,9 @@
 // pipeline; a run goes with its steps, events and sub-pipeline runs. Reports
 // what it would delete unless told otherwise.
 
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { Engine } from '../engine.ts';
+import { sql } from '../kysely.ts';
 import { type Database, STORED_RUN_STATUSES, type StoredRunStatus } from '../schema.ts';
 import { runTree } from './analysis.ts';
 import { checkCount, checkStatuses, checkText, summary } from './runs.ts';
@@ -12,7 +14,7 @@ import type { CleanupOptions, CleanupResult } from './types.ts';
 const ENDED: readonly StoredRunStatus[] = STORED_RUN_STATUSES.filter((s) => s !== 'pending' && s !== 'running');
 const CHUNK = 1000;
 
-export async function cleanup(db: Kysely<Database>, options: CleanupOptions): Promise<CleanupResult> {
+export async function cleanup(db: Kysely<Database>, engine: Engine, options: CleanupOptions): Promise<CleanupResult> {
   const { olderThan, keep } = options;
   if (olderThan === undefined && options.status === undefined && keep === undefined) {
     throw new TypeError('cleanup needs olderThan, status or keep: with none of them it would delete every run');
@@ -36,7 +38,7 @@ export async function cleanup(db: Kysely<Database>, options: CleanupOptions): Pr
         selectFrom(
           db
             .selectFrom('runs')
-            .select(['id', sql<number>`row_number() over (partition by pipeline order by started_at desc)`.as('rank')])
+            .select(['id', sql<number>`row_number() over (partition by pipeline order by started_at desc, id)`.as('rank')])
             .where('parent_run_id', 'is', null)
             .as('ranked'),
         )
@@ -45,18 +47,19 @@ export async function cleanup(db: Kysely<Database>, options: CleanupOptions): Pr
       ),
     );
   }
-  const rows = await query.orderBy('started_at').execute();
+  const rows = await query.orderBy('started_at').orderBy('id').execute();
   const ids = await runTree(
     db,
+    engine,
     rows.map((r) => r.id),
   );
   if (options.dryRun !== false || ids.length === 0) return { runs: rows.map(summary), count: ids.length, deleted: false };
   await db.transaction().execute(async (trx) => {
     for (let i = 0; i < ids.length; i += CHUNK) {
-      const chunk = sql.val(ids.slice(i, i + CHUNK));
-      await trx.deleteFrom('events').where(sql<boolean>`run_id = any(${chunk}::uuid[])`).execute();
-      await trx.deleteFrom('step_attempts').where(sql<boolean>`run_id = any(${chunk}::uuid[])`).execute();
-      await trx.deleteFrom('runs').where(sql<boolean>`id = any(${chunk}::uuid[])`).execute();
+      const chunk = ids.slice(i, i + CHUNK);
+      await trx.deleteFrom('events').where(engine.isIn('run_id', chunk)).execute();
+      await trx.deleteFrom('step_attempts').where(engine.isIn('run_id', chunk)).execute();
+      await trx.deleteFrom('runs').where(engine.isIn('id', chunk)).execute();
     }
   });
   return { runs: rows.map(summary), count: ids.length, deleted: true };

@@ -1,8 +1,10 @@
 // Reading runs: the list, one run in full, its events, its tokens, and run ids
 // from their prefixes. Every filter value travels as a query parameter.
 
-import { type Kysely, type Selectable, sql } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { type SpanflowEvent, safeText } from '../../../sdk/index.ts';
+import type { Engine } from '../engine.ts';
+import { sql } from '../kysely.ts';
 import { type Database, type RunsTable, STORED_RUN_STATUSES, type StepAttemptsTable, type StoredRunStatus } from '../schema.ts';
 import type {
   ListRunsOptions,
@@ -132,7 +134,7 @@ export async function listRuns(db: Db, options: ListRunsOptions): Promise<RunPag
   return { runs: rows.map(summary), total: count, limit, offset, nextOffset: offset + rows.length < count ? offset + rows.length : undefined };
 }
 
-export async function getRun(db: Db, id: string, options: ShowRunOptions): Promise<RunDetail | undefined> {
+export async function getRun(db: Db, engine: Engine, id: string, options: ShowRunOptions): Promise<RunDetail | undefined> {
   const runId = checkRunId(id);
   const row = await db.selectFrom('runs').selectAll().where('id', '=', runId).executeTakeFirst();
   if (!row) return undefined;
@@ -142,11 +144,11 @@ export async function getRun(db: Db, id: string, options: ShowRunOptions): Promi
     .where('run_id', '=', runId)
     .orderBy(sql`coalesce(started_at, ended_at)`, (ob) => ob.asc().nullsLast())
     .orderBy('node')
-    .orderBy('item_index')
+    .orderBy('item_index', (ob) => ob.asc().nullsLast())
     .orderBy('attempt')
     .execute();
-  const children = await db.selectFrom('runs').selectAll().where('parent_run_id', '=', runId).orderBy('started_at').execute();
-  const events = options.events === false ? [] : await runEvents(db, runId, { limit: checkCount('eventLimit', options.eventLimit, 10_000, 10_000_000, 1) });
+  const children = await db.selectFrom('runs').selectAll().where('parent_run_id', '=', runId).orderBy('started_at').orderBy('id').execute();
+  const events = options.events === false ? [] : await runEvents(db, engine, runId, { limit: checkCount('eventLimit', options.eventLimit, 10_000, 10_000_000, 1) });
   return {
     ...summary(row),
     runMeta: row.run_meta,
@@ -160,11 +162,11 @@ export async function getRun(db: Db, id: string, options: ShowRunOptions): Promi
   };
 }
 
-export async function runEvents(db: Db, id: string, options: RunEventsOptions): Promise<StoredEvent[]> {
+export async function runEvents(db: Db, engine: Engine, id: string, options: RunEventsOptions): Promise<StoredEvent[]> {
   const runId = checkRunId(id);
   let query = db
     .selectFrom('events')
-    .select(['run_id', 'seq', sql<number>`(extract(epoch from time) * 1000)::float8`.as('time_ms'), 'type', 'node', 'item', 'attempt', 'data'])
+    .select(['run_id', 'seq', engine.epochMs(sql.ref('time')).as('time_ms'), 'type', 'node', 'item', 'attempt', 'data'])
     .where('run_id', '=', runId);
   if (options.types) query = options.types.length === 0 ? query.where(sql<boolean>`false`) : query.where('type', 'in', [...options.types]);
   const node = checkText('node', options.node);
@@ -192,19 +194,12 @@ export function asEvent(stored: StoredEvent, run: Pick<RunSummary, 'pipeline' | 
   } as unknown as SpanflowEvent;
 }
 
-export async function stepTokens(db: Db, id: string, options: StepTokensOptions): Promise<StepTokens[]> {
+export async function stepTokens(db: Db, engine: Engine, id: string, options: StepTokensOptions): Promise<StepTokens[]> {
   const runId = checkRunId(id);
   let query = db
     .selectFrom('events')
-    .select([
-      'type',
-      'node',
-      'attempt',
-      'item',
-      sql<number>`(extract(epoch from time) * 1000)::float8`.as('time_ms'),
-      sql<unknown>`data -> 'token'`.as('token'),
-      sql<number | null>`(data ->> 'tokenIndex')::int`.as('token_index'),
-    ])
+    // A token event's data is its token and index; a step_start's, little more.
+    .select(['type', 'node', 'attempt', 'item', engine.epochMs(sql.ref('time')).as('time_ms'), 'data'])
     .where('run_id', '=', runId)
     .where('type', 'in', ['step_start', 'token']);
   const node = checkText('node', options.node);
@@ -222,7 +217,8 @@ export async function stepTokens(db: Db, id: string, options: StepTokensOptions)
     if (row.type === 'step_start') group.startedAt = row.time_ms;
     else {
       const started = group.startedAt ?? group.tokens[0]?.time ?? row.time_ms;
-      group.tokens.push({ tokenIndex: row.token_index ?? group.tokens.length, token: row.token, time: row.time_ms, offsetMs: row.time_ms - started });
+      const { token, tokenIndex } = row.data as { token?: unknown; tokenIndex?: unknown };
+      group.tokens.push({ tokenIndex: typeof tokenIndex === 'number' ? tokenIndex : group.tokens.length, token, time: row.time_ms, offsetMs: row.time_ms - started });
     }
   }
   const withTokens = [...groups.values()].filter((g) => g.tokens.length > 0);
@@ -250,7 +246,7 @@ export async function resolveRunId(db: Db, prefix: string): Promise<string> {
     );
   }
   const [low, high] = prefixRange(hex);
-  const rows = await db.selectFrom('runs').selectAll().where('id', '>=', low).where('id', '<=', high).orderBy('started_at', 'desc').limit(6).execute();
+  const rows = await db.selectFrom('runs').selectAll().where('id', '>=', low).where('id', '<=', high).orderBy('started_at', 'desc').orderBy('id').limit(6).execute();
   const [first] = rows;
   if (!first) throw new RunIdError(`no run id starts with '${given}'`, 'unknown');
   if (rows.length === 1) return first.id;
@@ -266,6 +262,6 @@ export async function resolveRunId(db: Db, prefix: string): Promise<string> {
 export async function pipeline(db: Db, name: string, hash: string | undefined): Promise<StoredPipeline | undefined> {
   let query = db.selectFrom('pipelines').selectAll().where('name', '=', checkText('name', name) ?? '');
   if (hash !== undefined) query = query.where('hash', '=', checkText('hash', hash) ?? '');
-  const row = await query.orderBy('first_seen_at', 'desc').limit(1).executeTakeFirst();
+  const row = await query.orderBy('first_seen_at', 'desc').orderBy('hash').limit(1).executeTakeFirst();
   return row && { name: row.name, hash: row.hash, kind: row.kind, graph: row.graph, mermaid: row.mermaid, firstSeenAt: row.first_seen_at };
 }
