@@ -91,7 +91,8 @@ describe('the embedded database, shared', () => {
       assert.ok(store.writes.buffered > 0, 'its rows wait');
       assert.equal((await listed(dataDir)).total, 0, 'a reader is not held up by the write lock (and sees nothing of the run yet)');
       holder.exec('rollback');
-      await store.flush();
+      // With a time limit, flush() holds the process while it waits (without, a store waiting for its database does not).
+      await store.flush({ timeoutMs: 30_000 });
       assert.deepEqual({ ...store.writes }, { written: events.length, dropped: 0, droppedEvents: 0, buffered: 0, unendedRuns: 0 });
       assert.equal((await store.runEvents(result.runId)).length, events.length);
       assert.deepEqual(
