@@ -12,7 +12,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
@@ -127,6 +127,21 @@ describe('an embedded folder this process cannot write', () => {
       writable(file);
     }
     assert.deepEqual((await storedRuns(dataDir)).runs, [[earlier, 'succeeded']]);
+  });
+});
+
+describe('an embedded database file that is not one', () => {
+  test('opening it fails at once with what it is and what to do, and the file is left as it was', HANG_GUARD, async () => {
+    const dataDir = join(folder.path, 'not-a-database');
+    mkdirSync(dataDir);
+    const file = embeddedFile(dataDir, 'spanflow');
+    const text = 'these are notes, not runs\n'.repeat(200);
+    writeFileSync(file, text);
+    await assert.rejects(openStore({ dataDir }), {
+      name: 'StoreError',
+      message: 'file is not a database: the file is damaged or is not a spanflow database: move it away (the store starts a new one) or point SPANFLOW_DATA_DIR (dataDir) at another folder',
+    });
+    assert.equal(readFileSync(file, 'utf8'), text);
   });
 });
 
