@@ -1,4 +1,4 @@
-// `spanflow migrate`: creates or updates the store's tables (its schema, and the embedded folder, when missing).
+// `spanflow migrate`: creates or updates the store's tables (its schema, or the embedded folder and database file, when missing).
 
 import type { Command } from 'commander';
 import type { Output } from '../io.ts';
