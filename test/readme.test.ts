@@ -164,6 +164,7 @@ describe('the shape comparison itself', () => {
       shape('feature-film     succeeded  1.02 s  run 0b1e2c3d-0000-4fd3-b079-1fac5f69ca88'),
     );
     assert.equal(shape('7faa1b30  video-render  timed_out  2026-12-06 06:19:00    425 ms'), '<id> video-render timed_out <time> N ms');
+    assert.equal(shape('15734950  video-render'), shape('7faa1b30  video-render'), 'a run id prefix of digits alone');
     assert.equal(shape('runs stored in /work/main/.spanflow/db · npx spanflow runs'), 'runs stored in <path> · npx spanflow runs');
     assert.equal(shape('│ quick-promo     │ ────── │'), shape('│ quick-promo │ ─ │'));
     assert.notEqual(shape('feature-film succeeded'), shape('feature-film failed'));
