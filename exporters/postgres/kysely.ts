@@ -6,6 +6,7 @@
 // `import type … from 'kysely'`.
 
 import type * as KyselyModule from 'kysely';
+import type * as KyselyMigration from 'kysely/migration';
 import { loadPeer } from '../../sdk/index.ts';
 
 export const kysely = loadPeer<typeof KyselyModule>('kysely', 'spanflow/postgres');
@@ -13,7 +14,5 @@ export const kysely = loadPeer<typeof KyselyModule>('kysely', 'spanflow/postgres
 /** Kysely's `sql` template tag. */
 export const { sql } = kysely;
 
-/** Kysely's Migrator (from `kysely/migration`, which the main entry does not export): loaded when a store first migrates. */
-export async function loadMigrator(): Promise<typeof import('kysely/migration').Migrator> {
-  return (await import('kysely/migration')).Migrator;
-}
+/** Kysely's Migrator (from `kysely/migration`, which the main entry does not export). */
+export const { Migrator } = loadPeer<typeof KyselyMigration>('kysely/migration', 'spanflow/postgres');

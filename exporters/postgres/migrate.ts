@@ -1,9 +1,8 @@
 // Migrations through Kysely's Migrator, with their bookkeeping tables in the store's own schema.
 
 import type { Kysely } from 'kysely';
-import type { Migrator } from 'kysely/migration';
 import type { Engine } from './engine.ts';
-import { loadMigrator } from './kysely.ts';
+import { Migrator } from './kysely.ts';
 import { migrationProvider } from './migrations/index.ts';
 import type { Database } from './schema.ts';
 
@@ -22,8 +21,7 @@ export function checkSchemaName(schema: string): string {
   return schema;
 }
 
-async function migrator(db: Kysely<Database>, engine: Engine, schema: string): Promise<Migrator> {
-  const Migrator = await loadMigrator();
+function migrator(db: Kysely<Database>, engine: Engine, schema: string): InstanceType<typeof Migrator> {
   return new Migrator({
     db,
     provider: migrationProvider(schema, engine),
@@ -44,24 +42,24 @@ export class MigrationError extends Error {
  */
 export async function migrateToLatest(db: Kysely<Database>, engine: Engine, schema: string): Promise<MigrationOutcome> {
   // Up to date (the common case): read only, so no lock is taken (on SQLite, a writer of another process is not waited for).
-  const known = await (await migrator(db, engine, schema)).getMigrations();
+  const known = await migrator(db, engine, schema).getMigrations();
   if (known.every((m) => m.executedAt !== undefined)) return { applied: [], current: known.map((m) => m.name) };
-  let outcome = await (await migrator(db, engine, schema)).migrateToLatest();
+  let outcome = await migrator(db, engine, schema).migrateToLatest();
   // Two processes creating the same schema at once: the loser sees a duplicate; once more finds it made.
-  if (outcome.error && isDuplicate(outcome.error)) outcome = await (await migrator(db, engine, schema)).migrateToLatest();
+  if (outcome.error && isDuplicate(outcome.error)) outcome = await migrator(db, engine, schema).migrateToLatest();
   if (outcome.error) {
     const failed = outcome.results?.find((r) => r.status === 'Error')?.migrationName;
     const cause = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
     throw new MigrationError(`spanflow/postgres: migrating schema '${schema}' failed${failed ? ` in ${failed}` : ''}: ${cause}`, { cause: outcome.error });
   }
   const applied = (outcome.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
-  const current = (await (await migrator(db, engine, schema)).getMigrations()).filter((m) => m.executedAt !== undefined).map((m) => m.name);
+  const current = (await migrator(db, engine, schema).getMigrations()).filter((m) => m.executedAt !== undefined).map((m) => m.name);
   return { applied, current };
 }
 
 /** Migrations the schema does not have yet. */
 export async function pendingMigrations(db: Kysely<Database>, engine: Engine, schema: string): Promise<string[]> {
-  const all = await (await migrator(db, engine, schema)).getMigrations();
+  const all = await migrator(db, engine, schema).getMigrations();
   return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
 }
 
