@@ -25,6 +25,8 @@ export interface Engine {
   readonly now: RawBuilder<Date>;
   /** A time as epoch ms. */
   epochMs(time: Expression<unknown>): RawBuilder<number>;
+  /** Epoch ms as a time (kept to the microsecond: a Date parameter keeps only milliseconds). */
+  time(ms: number): RawBuilder<Date>;
   /** Whether `column` is one of `ids`: one parameter, however many ids there are. */
   isIn(column: string, ids: readonly string[]): RawBuilder<boolean>;
   /** `select <one value per column> from <the rows>`: many rows as one parameter per column (Postgres) or one in all (SQLite). */
@@ -60,6 +62,7 @@ export const postgres: Engine = {
   kind: 'postgres',
   now: sql<Date>`now()`,
   epochMs: (time) => sql<number>`(extract(epoch from ${time}) * 1000)::float8`,
+  time: (ms) => sql<Date>`to_timestamp(${ms} / 1000.0)`,
   isIn: (column, ids) => sql<boolean>`${sql.ref(column)} = any(${sql.val(ids)}::uuid[])`,
   rows(columns) {
     // One `unnest` of one array per column (about twice Kysely's multi-row insert: DESIGN.md), each array sent as its literal.
@@ -76,6 +79,7 @@ export const sqlite: Engine = {
   kind: 'sqlite',
   now: sql<Date>`(unixepoch('subsec') * 1000)`,
   epochMs: (time) => sql<number>`${time}`,
+  time: (ms) => sql<Date>`${ms}`,
   isIn: (column, ids) => sql<boolean>`${sql.ref(column)} in (select value from json_each(${JSON.stringify(ids)}))`,
   rows(columns) {
     // One JSON array of rows, read by json_each: one parameter however many rows (SQLite takes at most 32,766).

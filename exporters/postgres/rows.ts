@@ -56,7 +56,6 @@ function textOrNull(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   return typeof value === 'string' ? safeText(value) : safeJson(value);
 }
-const dateOrNull = (ms: number | undefined): Date | null => (ms === undefined ? null : new Date(ms));
 /** A time in ms kept to the microsecond, as Postgres keeps a timestamp: the same on either engine. */
 const micros = (ms: number): number => Math.round(ms * 1000) / 1000;
 const microsOrNull = (ms: number | undefined): number | null => (ms === undefined ? null : micros(ms));
@@ -67,7 +66,7 @@ const host = hostname();
 const uuid = (id: string): string => id.toLowerCase();
 const uuidOrNull = (id: string | undefined): string | null => (id === undefined ? null : uuid(id));
 
-/** A run's row. `heartbeat_at` is set by the statement (the server's clock). */
+/** A run's row, its times in ms to the microsecond (the statement makes them times). `heartbeat_at` is set by the statement (the database's clock). */
 export function runRow(run: RunState) {
   return {
     id: uuid(run.id),
@@ -75,8 +74,8 @@ export function runRow(run: RunState) {
     pipeline_hash: run.pipelineHash ?? null,
     kind: run.kind,
     status: run.status,
-    started_at: new Date(run.startedAt),
-    ended_at: dateOrNull(run.endedAt),
+    started_at: micros(run.startedAt),
+    ended_at: microsOrNull(run.endedAt),
     duration_ms: run.durationMs ?? null,
     error: jsonOrNull(run.error),
     failed_node: textOrNull(run.failedNode),

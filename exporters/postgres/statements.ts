@@ -61,7 +61,14 @@ export async function upsertRuns(db: Kysely<Database>, engine: Engine, schema: s
     await db
       .withSchema(schema)
       .insertInto('runs')
-      .values(values(() => runs.slice(i, i + RUN_CHUNK).map((run) => ({ ...runRow(run), heartbeat_at: engine.now }))))
+      .values(
+        values(() =>
+          runs.slice(i, i + RUN_CHUNK).map((run) => {
+            const row = runRow(run);
+            return { ...row, started_at: engine.time(row.started_at), ended_at: row.ended_at === null ? null : engine.time(row.ended_at), heartbeat_at: engine.now };
+          }),
+        ),
+      )
       .onConflict((oc) => oc.column('id').doUpdateSet(set))
       .execute();
   }
