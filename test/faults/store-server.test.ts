@@ -122,13 +122,19 @@ describe('the PostgreSQL server goes away', { skip: unless('postgres-server') },
   test('the process killed with SIGKILL mid-run: its run is interrupted, its duration a lower bound that its heartbeat kept close', HANG_GUARD, async () => {
     const schema = 'killed';
     const { child, runId, producedBeforeStop } = await pausedChild(schema, { tokensAfter: 0, closeTimeoutMs: 1000 });
+    // Times in ms to the microsecond, as the store keeps them (a Date keeps milliseconds only).
     const heartbeat = async () =>
-      (await cluster.query<{ at: Date; started: Date }>(`select heartbeat_at as at, started_at as started from ${schema}.runs where id = $1`, [runId]))[0];
+      (
+        await cluster.query<{ at: number; started: number }>(
+          `select extract(epoch from heartbeat_at) * 1000 as at, extract(epoch from started_at) * 1000 as started from ${schema}.runs where id = $1`,
+          [runId],
+        )
+      ).map((r) => ({ at: Number(r.at), started: Number(r.started) }))[0];
     // Wait for a heartbeat written while the run waits: the timer keeps beating with no events to write.
     const first = await heartbeat();
     assert.ok(first);
     let seen = first;
-    while (seen.at.getTime() === first.at.getTime()) {
+    while (seen.at === first.at) {
       await new Promise((resolve) => setTimeout(resolve, 20));
       seen = (await heartbeat()) ?? first;
     }
@@ -142,9 +148,9 @@ describe('the PostgreSQL server goes away', { skip: unless('postgres-server') },
       const run = await store.getRun(runId);
       assert.equal(run?.status, 'interrupted');
       assert.ok(run?.endedAt && run.durationMs !== undefined && run.durationMs !== null);
-      assert.ok(run.endedAt.getTime() >= seen.at.getTime(), 'it ended no earlier than the last heartbeat seen');
+      assert.ok(run.endedAt.getTime() >= Math.floor(seen.at), 'it ended no earlier than the last heartbeat seen');
       assert.ok(run.endedAt.getTime() <= killedBy.getTime(), 'and no later than the kill: a lower bound');
-      assert.ok(run.durationMs >= seen.at.getTime() - seen.started.getTime(), 'its duration reaches the last heartbeat seen');
+      assert.ok(run.durationMs >= seen.at - seen.started, 'its duration reaches the last heartbeat seen');
       assert.match(run.error?.message ?? '', /stopped before the run ended; last sign of life at .*: it ran at least this long/);
       assert.equal(await eventsStored(schema, runId), producedBeforeStop, 'rows written = rows produced: it had written all it made');
     } finally {
