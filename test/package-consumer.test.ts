@@ -3,7 +3,7 @@
 // is small (what `npm ls` lists), a graph and a stage pipeline run on Node 22,
 // 24 and 26, every entry point imports with its optional peers absent and fails
 // at first use with a MissingDependencyError naming the install command (the
-// CLI with one line).
+// CLI with one line), and installing what spanflow/postgres's error names makes it work.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,6 +45,7 @@ await attempt('spanflow', (m) => m.pipeline('p').step('s', () => {}).run({}));
 await attempt('spanflow/otel', (m) => m.startTelemetry());
 await attempt('spanflow/workers', (m) => m.workerTask(new URL('./work.mjs', import.meta.url), 'work'));
 await attempt('spanflow/console', (m) => m.fullDashboard());
+await attempt('spanflow/postgres', async (m) => { const store = await m.openStore({ url: process.env.STORE_URL }); await store.close(); });
 console.log(JSON.stringify(out));
 `;
 
@@ -114,6 +115,7 @@ describe('the package from its tarball, installed with @opentelemetry/api alone'
       'spanflow/otel': '@opentelemetry/context-async-hooks',
       'spanflow/workers': 'piscina',
       'spanflow/console': 'log-update',
+      'spanflow/postgres': 'kysely',
     };
     for (const [entryPoint, first] of Object.entries(expected)) {
       const got = out[entryPoint];
@@ -123,6 +125,7 @@ describe('the package from its tarball, installed with @opentelemetry/api alone'
       assert.match(got.install, /^npm install (\S+@\S+ ?)+$/);
       assert.ok(got.message.includes(got.install), got.message);
     }
+    assert.match(out['spanflow/postgres'].install, /^npm install kysely@\S+ pg@\S+$/);
   });
 
   test('the spanflow command without its peers: one line naming the install command, exit 1', CHILD_GUARD, async () => {
@@ -134,5 +137,16 @@ describe('the package from its tarball, installed with @opentelemetry/api alone'
     const lines = (failed.stderr ?? '').trim().split('\n');
     assert.equal(lines.length, 1, failed.stderr);
     assert.match(lines[0] ?? '', /^spanflow: the spanflow command needs commander, which is not installed \(nor cli-table3, kysely\): run `npm install commander@\S+ cli-table3@\S+ kysely@\S+`/);
+  });
+
+  test("installing what spanflow/postgres's error names makes it work", { ...INSTALL_GUARD, skip: unless('postgres') }, async () => {
+    const before = JSON.parse((await run(process.execPath, ['first-use.mjs'], { cwd: app, timeout: 60_000 })).stdout.trim());
+    const install: string = before['spanflow/postgres'].install;
+    const [command, ...args] = install.split(' ');
+    assert.equal(command, 'npm');
+    await run(npm, [...args, ...QUIET], { cwd: app, timeout: 240_000 });
+    const env = { ...process.env, STORE_URL: process.env.SPANFLOW_TEST_DATABASE_URL };
+    const after = JSON.parse((await run(process.execPath, ['first-use.mjs'], { cwd: app, env, timeout: 60_000 })).stdout.trim());
+    assert.deepEqual(after['spanflow/postgres'], { used: true });
   });
 });

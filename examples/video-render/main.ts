@@ -1,5 +1,5 @@
 // Runs the three video render scenarios in turn and prints how each ended (`npm start`).
-// Each run is stored (embedded PGlite in .spanflow/db, or SPANFLOW_DATABASE_URL): `npx spanflow runs` lists them.
+// Each run is stored (an embedded SQLite database in .spanflow/db, or SPANFLOW_DATABASE_URL): `npx spanflow runs` lists them.
 import Table from 'cli-table3';
 import { openStore, type Store } from '../../exporters/postgres/index.ts';
 import { PIPELINE_META, runScenarios, type ScenarioRun } from './pipeline.ts';
