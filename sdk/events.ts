@@ -231,6 +231,10 @@ export interface ItemStatusEvent extends EventBase, ItemFields {
   /** Passes through the stage so far (per-stage retry counts them). */
   readonly attempt: number;
   readonly error: ErrorInfo | undefined;
+  /** On `failed`: the task that failed (absent when no task did: a skip predicate threw, or the batch stopped). */
+  readonly task?: string | undefined;
+  /** On `failed`: the attempts the item made (a task's attempts with per-task retry, passes with per-stage retry). */
+  readonly attempts?: number;
 }
 export interface TaskStartEvent extends EventBase, TaskFields {
   readonly type: 'task_start';

@@ -191,6 +191,36 @@ describe('events and the tracker option', { timeout: 10_000 }, () => {
     assert.equal(states.filter((s) => s === 'busy').length, states.filter((s) => s === 'idle').length);
     assert.deepEqual(log.of('run_end').map((e) => e.items), [{ fed: 6, completed: 4, failed: 1, skipped: 1 }]);
   });
+
+  test('a tracker without history or task callbacks hears item_status alone, and still names each failure\'s task and attempts', async () => {
+    const tracker = new StatusTracker({ history: false });
+    const log = eventLog();
+    const heard = new Set<string>();
+    const observe = (e: Parameters<typeof tracker.observe>[0]) => {
+      heard.add(e.type);
+      tracker.observe(e);
+    };
+    const listening = { observe, types: tracker.types };
+    const p = stages<number>('quiet-tracker', { tracker: listening, onEvent: log.listen }).stage('work', {
+      workers: 2,
+      retry: { attempts: 3, initialDelayMs: 1, jitter: 0 },
+      tasks: [async (n: number) => n + 1, async function check(n: number) {
+        if (n % 2 === 0) throw new RangeError(`odd ${n - 1}`);
+        return n;
+      }],
+    });
+    const result = await p.run([1, 2, 3, 4]);
+    assert.deepEqual([...heard], ['item_status']);
+    assert.deepEqual(tracker.stats(), { queued: 0, in_progress: 0, retrying: 0, completed: 2, failed: 2, skipped: 0 });
+    const named = tracker.failed().map((f) => [f.itemId, f.task, f.attempts, f.error.type]);
+    assert.deepEqual(named.sort(), [['0', 'check', 3, 'RangeError'], ['2', 'check', 3, 'RangeError']]);
+    assert.deepEqual(
+      [...tracker.failed()].sort((a, b) => a.index - b.index),
+      [...result.failures].sort((a, b) => a.index - b.index).map((f) => ({ ...f, metadata: undefined })),
+    );
+    const failedEvents = log.of('item_status').filter((e) => e.status === 'failed');
+    assert.deepEqual(failedEvents.map((e) => [e.task, e.attempts]), [['check', 3], ['check', 3]]);
+  });
 });
 
 describe('dashboards', { timeout: 10_000 }, () => {

@@ -12,7 +12,7 @@ export class Entry implements ItemInfo {
   pass = 1;
   /** Its spans and durations, when telemetry records anything for it. */
   telemetry: ItemTelemetry | undefined = undefined;
-  readonly #id: string | undefined;
+  #id: string | undefined;
 
   constructor(index: number, id: string | undefined, metadata: ItemInfo['metadata'], priority: number, value: unknown, stage: number) {
     this.index = index;
@@ -23,8 +23,9 @@ export class Entry implements ItemInfo {
     this.stage = stage;
   }
 
-  /** The given id, or the feed position: made on demand, as most items are never asked. */
+  /** The given id, or the feed position: made on demand, as most items are never asked, then kept (one string, hashed once). */
   get id(): string {
-    return this.#id ?? String(this.index);
+    this.#id ??= String(this.index);
+    return this.#id;
   }
 }

@@ -210,7 +210,7 @@ export class Batch<In, Out> {
     this.#telemetry = attachTelemetry(this.#bus);
     // One stored run per batch (after telemetry, which makes the trace id it keeps).
     this.#recording = recorder && attachRecorder(this.#bus, recorder, describeStages(pipeline), this.#telemetry, () => this.#counts());
-    if (pipeline.options.tracker) this.#bus.listen(pipeline.options.tracker.observe);
+    if (pipeline.options.tracker) this.#bus.listen(pipeline.options.tracker.observe, pipeline.options.tracker.types);
     if (options.onEvent) this.#bus.listen(options.onEvent);
     this.#emitter = new RunEmitter(this.#bus, this.runId, undefined, pipeline.name);
     const bus = this.#bus;
@@ -688,7 +688,7 @@ export class Batch<In, Out> {
     if (ended) ended[outcome.status]++;
     this.#inFlight--;
     if (this.#collect) this.#outcomes[entry.index] = outcome;
-    this.#itemStatus(entry, stage, outcome.status, error);
+    this.#itemStatus(entry, stage, outcome.status, error, outcome.status === 'failed' ? outcome.failure : undefined);
     this.#stream?.push(outcome);
     this.#checkDrained();
   }
@@ -800,13 +800,28 @@ export class Batch<In, Out> {
   }
 
   /** An item's status changed: its telemetry and the event listeners hear of it. */
-  #itemStatus(entry: Entry, stage: string, status: ItemStatus, error: unknown): void {
+  #itemStatus(entry: Entry, stage: string, status: ItemStatus, error: unknown, failure?: FailedItem): void {
     const telemetry = entry.telemetry;
     if (telemetry) {
       if (status === 'completed' || status === 'failed' || status === 'skipped') telemetry.end(status, stage, error);
       else telemetry.status(stage, status, entry.pass);
     }
     if (!this.#hears.item_status) return;
+    if (failure) {
+      // The failure's task and attempts ride on the event, so a listener needs no task events to name them.
+      this.#emitter.emit({
+        type: 'item_status',
+        itemId: entry.id,
+        index: entry.index,
+        stage,
+        status,
+        attempt: entry.pass,
+        error: failure.error,
+        task: failure.task,
+        attempts: failure.attempts,
+      });
+      return;
+    }
     this.#emitter.emit({
       type: 'item_status',
       itemId: entry.id,

@@ -5,6 +5,7 @@
 
 import {
   type ErrorInfo,
+  type EventType,
   ITEM_STATUSES,
   type ItemStatus,
   type ItemStatusEvent,
@@ -37,14 +38,14 @@ export interface StatusTrackerOptions {
   onTaskFail?: (event: TaskEndEvent) => void;
 }
 
-/** What the tracker holds for one item. */
-interface ItemRecord {
-  status: ItemStatus | undefined;
-  /** A ring of up to `limit` events; `head` is the oldest once it is full. */
+/** Status codes in the packed status column: 0 is "no item_status seen", then ITEM_STATUSES' order plus one. */
+const NO_STATUS = 0;
+const CODE_OF: Readonly<Record<ItemStatus, number>> = Object.fromEntries(ITEM_STATUSES.map((status, i) => [status, i + 1])) as Record<ItemStatus, number>;
+
+/** A history ring: up to `limit` events; `head` is the oldest once it is full. */
+interface Ring {
   readonly events: TrackedEvent[];
   head: number;
-  /** The item's last task_end that did not succeed, until a later task succeeds. */
-  lastFailedTask: TaskEndEvent | undefined;
 }
 
 const DEFAULT_HISTORY = 100;
@@ -65,11 +66,33 @@ const UNKNOWN_ERROR: ErrorInfo = { type: 'Error', message: 'item failed' };
  * leaves the tracker consistent.
  */
 export class StatusTracker {
+  /**
+   * The events this tracker needs, given its options: a pipeline's `tracker` option
+   * listens for these alone, so events nobody takes are not even built: `item_status`
+   * (whose `failed` events name the failed task), and task events for a history or a callback.
+   */
+  readonly types: ReadonlySet<EventType>;
   readonly #limit: number;
   readonly #options: StatusTrackerOptions;
-  #items = new Map<string, ItemRecord>();
-  /** Item ids per current status; a Set keeps the order they reached it. */
-  #byStatus = StatusTracker.#emptyByStatus();
+  /**
+   * Items are kept as columns, not objects (a million tracked items must not be a million
+   * records for the collector to walk): `#slots` gives each item id a number (a
+   * prototype-less object, not a Map: V8 keeps the usual ids, feed positions such as "42",
+   * as array elements, a lookup several times cheaper than a Map's hash), and the typed
+   * arrays hold its status code and when it reached that status (the tracker's own counter,
+   * which `byStatus()` sorts by). Histories and failed task_ends, when there are any, are
+   * kept by slot on the side.
+   */
+  #slots = StatusTracker.#noSlots();
+  #ids: string[] = [];
+  #status = new Uint8Array(1024);
+  #since = new Float64Array(1024);
+  #rings = new Map<number, Ring>();
+  /** An item's last task_end that did not succeed, until a later task succeeds. */
+  #lastFailedTask = new Map<number, TaskEndEvent>();
+  /** Items per current status: a status change is two increments; `byStatus()` (a query) scans the column. */
+  #counts = StatusTracker.#noCounts();
+  #clock = 0;
   /** Items whose current status is failed, in the order they failed. */
   #failed = new Map<string, FailedItem>();
 
@@ -80,23 +103,33 @@ export class StatusTracker {
     }
     this.#limit = history === false ? 0 : Math.floor(history);
     this.#options = options;
+    const kept = this.#limit > 0;
+    const types: EventType[] = ['item_status'];
+    if (kept || options.onTaskComplete || options.onTaskFail) types.push('task_end');
+    if (kept || options.onTaskStart) types.push('task_start');
+    if (kept || options.onTaskRetry) types.push('task_retry');
+    if (kept) types.push('task_status');
+    this.types = new Set(types);
   }
 
   /** Pass to a pipeline's `onEvent`, or call with each event. Ignores events that are not item or task events. */
   readonly observe = (event: SpanflowEvent): void => {
     switch (event.type) {
       case 'item_status': {
-        const record = this.#record(event);
-        const previous = record.status;
-        if (previous !== event.status) {
-          if (previous !== undefined) {
-            this.#byStatus.get(previous)?.delete(event.itemId);
-            if (previous === 'failed') this.#failed.delete(event.itemId);
+        const slot = this.#record(event);
+        const previous = this.#status[slot] as number;
+        const code = CODE_OF[event.status];
+        if (previous !== code) {
+          if (previous !== NO_STATUS) {
+            const was = ITEM_STATUSES[previous - 1] as ItemStatus;
+            this.#counts[was]--;
+            if (was === 'failed') this.#failed.delete(event.itemId);
           }
-          this.#byStatus.get(event.status)?.add(event.itemId);
-          record.status = event.status;
+          this.#counts[event.status]++;
+          this.#status[slot] = code;
+          this.#since[slot] = ++this.#clock;
         }
-        if (event.status === 'failed') this.#fail(event, record);
+        if (event.status === 'failed') this.#fail(event, slot);
         this.#options.onItemStatus?.(event);
         return;
       }
@@ -109,12 +142,12 @@ export class StatusTracker {
         this.#options.onTaskRetry?.(event);
         return;
       case 'task_end': {
-        const record = this.#record(event);
+        const slot = this.#record(event);
         if (event.status === 'succeeded') {
-          record.lastFailedTask = undefined;
+          if (this.#lastFailedTask.size > 0) this.#lastFailedTask.delete(slot);
           this.#options.onTaskComplete?.(event);
         } else {
-          record.lastFailedTask = event;
+          this.#lastFailedTask.set(slot, event);
           this.#options.onTaskFail?.(event);
         }
         return;
@@ -129,26 +162,32 @@ export class StatusTracker {
 
   /** The item's current status, or `undefined` if no `item_status` event was seen for it. */
   status(itemId: string): ItemStatus | undefined {
-    return this.#items.get(itemId)?.status;
+    const slot = this.#slots[itemId];
+    return slot === undefined ? undefined : ITEM_STATUSES[(this.#status[slot] as number) - 1];
   }
 
   /** Ids of the items now in `status`, in the order they reached it. */
   byStatus(status: ItemStatus): string[] {
-    return Array.from(this.#byStatus.get(status) ?? []);
+    if (this.#counts[status] === 0) return [];
+    const code = CODE_OF[status];
+    const found: number[] = [];
+    const column = this.#status;
+    for (let slot = 0; slot < this.#ids.length; slot++) if (column[slot] === code) found.push(slot);
+    const since = this.#since;
+    return found.sort((a, b) => (since[a] as number) - (since[b] as number)).map((slot) => this.#ids[slot] as string);
   }
 
   /** How many items are in each status now; every status is present, with 0 when none. */
   stats(): Record<ItemStatus, number> {
-    const stats = {} as Record<ItemStatus, number>;
-    for (const status of ITEM_STATUSES) stats[status] = this.#byStatus.get(status)?.size ?? 0;
-    return stats;
+    return { ...this.#counts };
   }
 
   /** The item's item_status and task events, oldest first: at most `history` of them (the newest). */
   history(itemId: string): readonly TrackedEvent[] {
-    const record = this.#items.get(itemId);
-    if (!record) return [];
-    const { events, head } = record;
+    const slot = this.#slots[itemId];
+    const ring = slot === undefined ? undefined : this.#rings.get(slot);
+    if (!ring) return [];
+    const { events, head } = ring;
     return head === 0 ? events.slice() : events.slice(head).concat(events.slice(0, head));
   }
 
@@ -176,47 +215,74 @@ export class StatusTracker {
 
   /** Forgets every item; options and callbacks stay. */
   clear(): void {
-    this.#items = new Map();
-    this.#byStatus = StatusTracker.#emptyByStatus();
+    this.#slots = StatusTracker.#noSlots();
+    this.#ids = [];
+    this.#status = new Uint8Array(1024);
+    this.#since = new Float64Array(1024);
+    this.#rings = new Map();
+    this.#lastFailedTask = new Map();
+    this.#counts = StatusTracker.#noCounts();
     this.#failed = new Map();
   }
 
-  /** The item's record, created on its first event, with `event` added to its history. */
-  #record(event: TrackedEvent): ItemRecord {
-    let record = this.#items.get(event.itemId);
-    if (!record) {
-      record = { status: undefined, events: [], head: 0, lastFailedTask: undefined };
-      this.#items.set(event.itemId, record);
+  /** The item's slot, made at its first event, with `event` added to its history. */
+  #record(event: TrackedEvent): number {
+    let slot = this.#slots[event.itemId];
+    if (slot === undefined) {
+      slot = this.#ids.length;
+      this.#ids.push(event.itemId);
+      this.#slots[event.itemId] = slot;
+      if (slot === this.#status.length) this.#grow();
     }
     const limit = this.#limit;
     if (limit > 0) {
-      const { events } = record;
+      let ring = this.#rings.get(slot);
+      if (!ring) {
+        ring = { events: [], head: 0 };
+        this.#rings.set(slot, ring);
+      }
+      const { events } = ring;
       if (events.length < limit) {
         events.push(event);
       } else {
-        events[record.head] = event;
-        record.head = record.head + 1 === limit ? 0 : record.head + 1;
+        events[ring.head] = event;
+        ring.head = ring.head + 1 === limit ? 0 : ring.head + 1;
       }
     }
-    return record;
+    return slot;
   }
 
-  #fail(event: ItemStatusEvent, record: ItemRecord): void {
-    const task = record.lastFailedTask?.stage === event.stage ? record.lastFailedTask : undefined;
+  #grow(): void {
+    const status = new Uint8Array(this.#status.length * 2);
+    status.set(this.#status);
+    this.#status = status;
+    const since = new Float64Array(this.#since.length * 2);
+    since.set(this.#since);
+    this.#since = since;
+  }
+
+  #fail(event: ItemStatusEvent, slot: number): void {
+    // Events that do not name the failed task (from before they did) take it from the item's last failed task_end.
+    const last = this.#lastFailedTask.get(slot);
+    const task = last?.stage === event.stage ? last : undefined;
     // A repeated failed event updates the entry in place, as byStatus keeps the item's place.
     this.#failed.set(event.itemId, {
       itemId: event.itemId,
       index: event.index,
       stage: event.stage,
-      task: task?.task,
+      task: 'attempts' in event ? event.task : task?.task,
       error: event.error ?? task?.error ?? UNKNOWN_ERROR,
       // Task attempts with per-task retry, passes through the stage with per-stage retry.
-      attempts: Math.max(event.attempt, task?.attempt ?? 0),
+      attempts: event.attempts ?? Math.max(event.attempt, task?.attempt ?? 0),
       metadata: undefined,
     });
   }
 
-  static #emptyByStatus(): Map<ItemStatus, Set<string>> {
-    return new Map(ITEM_STATUSES.map((status) => [status, new Set<string>()]));
+  static #noSlots(): Record<string, number> {
+    return Object.create(null) as Record<string, number>;
+  }
+
+  static #noCounts(): Record<ItemStatus, number> {
+    return Object.fromEntries(ITEM_STATUSES.map((status) => [status, 0])) as Record<ItemStatus, number>;
   }
 }

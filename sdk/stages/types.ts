@@ -1,5 +1,5 @@
 import type { EventListener } from '../emitter.ts';
-import type { ErrorInfo, ItemStatus, RunEndStatus, WorkerState } from '../events.ts';
+import type { ErrorInfo, EventType, ItemStatus, RunEndStatus, WorkerState } from '../events.ts';
 import type { RetryPolicy } from '../executor.ts';
 import type { PersistOption } from '../persist.ts';
 import type { Awaitable } from '../graph/types.ts';
@@ -85,8 +85,8 @@ export interface StagePipelineOptions {
   readonly collectResults?: boolean;
   /** Called synchronously with every event of every batch. */
   readonly onEvent?: EventListener;
-  /** A StatusTracker fed with every event of every batch. */
-  readonly tracker?: { readonly observe: EventListener };
+  /** A StatusTracker fed with the events of every batch (those in its `types`, or every event when it has none). */
+  readonly tracker?: { readonly observe: EventListener; readonly types?: ReadonlySet<EventType> };
   /** A live view polled at `updateInterval`: a dashboard object, or a name from `spanflow/console`. */
   readonly dashboard?: Dashboard | DashboardName;
   /** A progress bar (`true`, from `spanflow/console`) or any dashboard object. */
