@@ -2,10 +2,15 @@
 // functions awaited in a loop, concurrent runs, and a map over 100,000 items
 // against a hand-written bounded-concurrency loop. Then how a join scales: the
 // cost per node of an ALL join 1,000 and 8,000 parents wide, whose ratio should
-// be about 1 (linear in its parents). No event listeners attached.
+// be about 1 (linear in its parents); and the cost of the first 300 runs of a fresh
+// process (JIT warm-up). Each figure and its baseline are sampled in turns; medians with
+// their range. No event listeners attached.
 
 import { pipeline } from '../sdk/index.ts';
-import { fmt, printJson, printTable, round, time } from './report.ts';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { fmt, fmtSpread, interleaved, printJson, printTable, ratios, round, spread, time } from './report.ts';
 
 const STEPS = 10;
 const CONCURRENT_RUNS = 100;
@@ -102,15 +107,52 @@ async function perNode(cases: readonly [Case, Case], samples: number): Promise<[
   return [median(taken[0]), median(taken[1])];
 }
 
+// ---- child mode: the first runs of a fresh process ---------------------------------
+
+const coldFlag = process.argv.indexOf('--cold');
+if (coldFlag >= 0) {
+  const runs = Number(process.argv[coldFlag + 1]);
+  const begun = performance.now();
+  for (let i = 0; i < runs; i++) await runLinear();
+  console.log(JSON.stringify({ usPerRun: ((performance.now() - begun) * 1000) / runs }));
+  process.exit(0);
+}
+
 // ---- measure ---------------------------------------------------------------
 
-const SAMPLES = 5;
+const SAMPLES = 7;
+const COLD_RUNS = 300;
+const COLD_PROCESSES = 5;
+
+/** A sample: `calls` calls of `fn` one after another; its figure is µs per call. */
+function usPerCall(fn: () => Promise<void>, calls: number): () => Promise<number> {
+  return async () => {
+    const timing = await time(fn, { iterations: calls, warmup: 0, samples: 1 });
+    return timing.usPerIteration;
+  };
+}
+
+const run = promisify(execFile);
+const self = fileURLToPath(import.meta.url);
+/** µs per run over the first COLD_RUNS runs of a fresh process (the definition built, nothing warmed). */
+async function coldRun(): Promise<number> {
+  const { stdout } = await run(process.execPath, [self, '--cold', String(COLD_RUNS)], { timeout: 120_000 });
+  return (JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { usPerRun: number }).usPerRun;
+}
+
 const started = performance.now();
-const pipe = await time(runLinear, { iterations: 25_000, warmup: 10_000, samples: SAMPLES });
-const loop = await time(plainLoop, { iterations: 500_000, warmup: 100_000, samples: SAMPLES });
-const concurrent = await time(concurrentRuns, { iterations: 300, warmup: 50, samples: SAMPLES, units: CONCURRENT_RUNS });
-const map = await time(runMap, { iterations: 5, warmup: 2, samples: SAMPLES, units: MAP_ITEMS });
-const mapBaseline = await time(plainMap, { iterations: 30, warmup: 5, samples: SAMPLES, units: MAP_ITEMS });
+const cold = spread((await interleaved({ cold: coldRun }, COLD_PROCESSES)).cold);
+const linearCases = { spanflow: usPerCall(runLinear, 10_000), loop: usPerCall(plainLoop, 100_000), concurrent: usPerCall(concurrentRuns, 50) };
+const mapCases = { spanflow: usPerCall(runMap, 1), loop: usPerCall(plainMap, 5) };
+await interleaved(linearCases, 3);
+await interleaved(mapCases, 2);
+const linearSamples = await interleaved(linearCases, SAMPLES);
+const mapSamples = await interleaved(mapCases, SAMPLES);
+const pipe = spread(linearSamples.spanflow);
+const loop = spread(linearSamples.loop);
+const concurrent = spread(linearSamples.concurrent.map((us) => (CONCURRENT_RUNS * 1e6) / us));
+const map = spread(mapSamples.spanflow.map((us) => (MAP_ITEMS * 1e6) / us));
+const mapBaseline = spread(mapSamples.loop.map((us) => (MAP_ITEMS * 1e6) / us));
 const joinCase = (width: number): Case => {
   const join = wideJoin(width);
   return { run: () => runJoin(join), units: width + 2, calls: Math.ceil(40_000 / width) };
@@ -118,29 +160,31 @@ const joinCase = (width: number): Case => {
 const [narrowJoin, wideJoinCost] = await perNode([joinCase(JOIN_WIDTHS[0]), joinCase(JOIN_WIDTHS[1])], SAMPLES);
 const elapsedS = (performance.now() - started) / 1000;
 
-/** How many times the plain loop's time one pipeline run takes. */
-const linearRatio = pipe.usPerIteration / loop.usPerIteration;
-/** The map's throughput as a fraction of the plain bounded loop's. */
-const mapRatio = map.unitsPerSecond / mapBaseline.unitsPerSecond;
+/** How many times the plain loop's time one pipeline run takes (per round, then the median). */
+const linearRatio = spread(ratios(linearSamples.spanflow, linearSamples.loop));
+/** The map's throughput as a fraction of the plain bounded loop's: the loop's time over the map's, per round. */
+const mapRatio = spread(ratios(mapSamples.loop, mapSamples.spanflow));
 /** Cost per node of the wide join over the narrow one's: about 1 when a join is linear in its parents. */
 const joinRatio = wideJoinCost / narrowJoin;
 
 printTable(
-  `spanflow graph bench: node ${process.version}, no event listeners, median of ${SAMPLES} samples, ${fmt(elapsedS, 1)} s`,
+  `spanflow graph bench: node ${process.version}, no event listeners, median (min–max) of ${SAMPLES} samples taken in turns with their baseline, ${fmt(elapsedS, 1)} s`,
   ['measurement', 'spanflow', 'plain baseline', 'spanflow vs baseline'],
   [
-    [`${STEPS}-step linear run, µs/run`, fmt(pipe.usPerIteration), fmt(loop.usPerIteration, 3), `${fmt(linearRatio, 1)}× the time`],
-    ['  the same, µs per step', fmt(pipe.usPerIteration / STEPS), fmt(loop.usPerIteration / STEPS, 3), ''],
-    [`${CONCURRENT_RUNS} concurrent runs (Promise.all), runs/s`, fmt(concurrent.unitsPerSecond, 0), '', ''],
+    [`${STEPS}-step linear run, µs/run (warm)`, fmtSpread(pipe), fmtSpread(loop, 3), `${fmtSpread(linearRatio, 1)}× the time`],
+    ['  the same, µs per step', fmt(pipe.median / STEPS), fmt(loop.median / STEPS, 3), ''],
+    [`  the first ${COLD_RUNS} runs of a fresh process, µs/run (${COLD_PROCESSES} processes)`, fmtSpread(cold, 0), '', ''],
+    [`${CONCURRENT_RUNS} concurrent runs (Promise.all), runs/s`, fmtSpread(concurrent, 0), '', ''],
     [
       `map of ${fmt(MAP_ITEMS, 0)} no-op items, concurrency ${MAP_CONCURRENCY}, items/s`,
-      fmt(map.unitsPerSecond, 0),
-      fmt(mapBaseline.unitsPerSecond, 0),
-      `${fmt(mapRatio, 3)}× the throughput`,
+      fmtSpread(map, 0),
+      fmtSpread(mapBaseline, 0),
+      `${fmtSpread(mapRatio, 3)}× the throughput`,
     ],
-    ['  the same, µs per item', fmt(1e6 / map.unitsPerSecond, 3), fmt(1e6 / mapBaseline.unitsPerSecond, 3), ''],
+    ['  the same, µs per item', fmt(1e6 / map.median, 3), fmt(1e6 / mapBaseline.median, 3), ''],
   ],
 );
+console.log(`goals: warm run <= 8 µs (${fmt(pipe.median)}), the first ${COLD_RUNS} runs <= 60 µs (${fmt(cold.median, 0)}), map_ratio >= 0.3 (${fmt(mapRatio.median, 3)})\n`);
 printTable(
   `An ALL join over N parents, µs per node (start, N parents, join), median of ${SAMPLES} samples taken in turns`,
   ['measurement', `N = ${fmt(JOIN_WIDTHS[0], 0)}`, `N = ${fmt(JOIN_WIDTHS[1], 0)}`, `ratio (about 1: linear)`],
@@ -148,13 +192,14 @@ printTable(
 );
 
 printJson('graph', {
-  us_per_run: round(pipe.usPerIteration),
-  plain_loop_us_per_run: round(loop.usPerIteration),
-  ratio: round(linearRatio),
-  concurrent_runs_per_s: round(concurrent.unitsPerSecond, 0),
-  map_items_per_s: round(map.unitsPerSecond, 0),
-  map_baseline_items_per_s: round(mapBaseline.unitsPerSecond, 0),
-  map_ratio: round(mapRatio, 4),
+  us_per_run: round(pipe.median),
+  plain_loop_us_per_run: round(loop.median),
+  ratio: round(linearRatio.median),
+  cold_us_per_run: round(cold.median, 1),
+  concurrent_runs_per_s: round(concurrent.median, 0),
+  map_items_per_s: round(map.median, 0),
+  map_baseline_items_per_s: round(mapBaseline.median, 0),
+  map_ratio: round(mapRatio.median, 4),
   join_us_per_node_1k: round(narrowJoin),
   join_us_per_node_8k: round(wideJoinCost),
   join_ratio: round(joinRatio),
