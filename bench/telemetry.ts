@@ -16,12 +16,15 @@
 // spanflow's cost per span = (time per unit on − time per unit off) / spans per unit;
 // the floor's = floor time per unit / spans per unit (a unit: a stage item, a graph run).
 // Goals: spanflow's cost per span ≤ 1.5× the floor's; sampled throughput ≥ 0.5× off.
+// The four children run in rounds, in turns (the order reversed every other round), and
+// every ratio is taken per round, then the median: first on a quiet machine, then with
+// a process keeping one core busy beside them (the loaded_ figures).
 //
 //   node bench/telemetry.ts                                the whole bench
 //   node bench/telemetry.ts --variant off|on|sampled|floor one variant (what the bench spawns; profile these)
 //   node bench/telemetry.ts --variant check                the floor-vs-spanflow span shape check
 
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type Attributes, context, type Link, metrics, ROOT_CONTEXT, type Span, type Tracer, trace } from '@opentelemetry/api';
@@ -39,7 +42,7 @@ import {
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import { ATTR, pipeline, stages } from '../sdk/index.ts';
-import { fmt, printJson, printTable, round, time } from './report.ts';
+import { fmt, fmtSpread, interleaved, printJson, printTable, ratios, round, type Spread, spread, time } from './report.ts';
 
 const STAGES = 3;
 const WORKERS = 10;
@@ -49,7 +52,7 @@ const STAGE_WARMUP = 2;
 const STEPS = 10;
 const GRAPH_RUNS = 4_000;
 const GRAPH_WARMUP = 4_000;
-const SAMPLES = 5;
+const SAMPLES = 3;
 const SAMPLE_RATIO = 0.01;
 const METRIC_INTERVAL_MS = 1_000;
 const SPAN_COST_GOAL = 1.5;
@@ -379,97 +382,136 @@ async function child<T>(variant: string): Promise<T> {
   return JSON.parse(last) as T;
 }
 
+/** Rounds of the four variants, taken in turns (a child each), quiet and then with a busy core beside them. */
+const ROUNDS = 5;
+
+/** One round: every variant's child, in the order interleaved() gives (reversed every other round). */
+async function rounds(count: number): Promise<Record<Variant, ChildReport>[]> {
+  const taken = await interleaved(
+    Object.fromEntries(VARIANTS.map((v) => [v, async () => reportsOf.push(await child<ChildReport>(v)) - 1])) as Record<Variant, () => Promise<number>>,
+    count,
+  );
+  return Array.from({ length: count }, (_, r) => Object.fromEntries(VARIANTS.map((v) => [v, reportsOf[taken[v][r] as number]])) as Record<Variant, ChildReport>);
+}
+const reportsOf: ChildReport[] = [];
+
+/** A process that keeps one core busy until killed: the "loaded machine" of the loaded figures. */
+async function withBusyCore<T>(work: () => Promise<T>): Promise<T> {
+  const busy = spawn(process.execPath, ['-e', 'for(;;);'], { stdio: 'ignore' });
+  try {
+    return await work();
+  } finally {
+    busy.kill('SIGKILL');
+  }
+}
+
 const started = performance.now();
 await child<{ check: string }>('check');
-const reports = {} as Record<Variant, ChildReport>;
-for (const variant of VARIANTS) reports[variant] = await child<ChildReport>(variant);
+const quiet = await rounds(ROUNDS);
+const loaded = await withBusyCore(() => rounds(ROUNDS));
 const elapsedS = (performance.now() - started) / 1000;
 
 interface Figures {
-  readonly off: Measured;
-  readonly on: Measured;
-  readonly sampled: Measured;
-  readonly floor: Measured;
+  readonly off: Spread;
+  readonly on: Spread;
+  readonly sampled: Spread;
+  readonly floor: Spread;
+  /** Spans exported / expected in the last round (on and floor make every span; sampled about 1%). */
+  readonly exported: Record<Variant, Measured>;
   readonly spansPerUnit: number;
-  /** spanflow's extra time per span with the SDK on, µs. */
-  readonly spanflowUsPerSpan: number;
+  /** spanflow's extra time per span with the SDK on, µs (median of rounds). */
+  readonly spanflowUsPerSpan: Spread;
   /** The floor's time per span, µs. */
-  readonly floorUsPerSpan: number;
-  readonly spanCostRatio: number;
-  readonly sampledRatio: number;
+  readonly floorUsPerSpan: Spread;
+  readonly spanCostRatio: Spread;
+  readonly sampledRatio: Spread;
 }
 
-function figures(which: 'stage' | 'graph', spansPerUnit: number): Figures {
-  const [off, on, sampled, floor] = VARIANTS.map((v) => reports[v][which]) as [Measured, Measured, Measured, Measured];
-  const spanflowUsPerSpan = (on.usPerUnit - off.usPerUnit) / spansPerUnit;
-  const floorUsPerSpan = floor.usPerUnit / spansPerUnit;
+function figures(taken: readonly Record<Variant, ChildReport>[], which: 'stage' | 'graph', spansPerUnit: number): Figures {
+  const of = (v: Variant) => taken.map((round) => round[v][which]);
+  const usOf = (v: Variant) => of(v).map((m) => m.usPerUnit);
+  const spanflowUs = usOf('on').map((on, r) => (on - (usOf('off')[r] as number)) / spansPerUnit);
+  const floorUs = usOf('floor').map((floor) => floor / spansPerUnit);
+  const last = taken.at(-1) as Record<Variant, ChildReport>;
   return {
-    off,
-    on,
-    sampled,
-    floor,
+    off: spread(of('off').map((m) => m.unitsPerSecond)),
+    on: spread(of('on').map((m) => m.unitsPerSecond)),
+    sampled: spread(of('sampled').map((m) => m.unitsPerSecond)),
+    floor: spread(of('floor').map((m) => m.unitsPerSecond)),
+    exported: Object.fromEntries(VARIANTS.map((v) => [v, last[v][which]])) as Record<Variant, Measured>,
     spansPerUnit,
-    spanflowUsPerSpan,
-    floorUsPerSpan,
-    spanCostRatio: spanflowUsPerSpan / floorUsPerSpan,
-    sampledRatio: sampled.unitsPerSecond / off.unitsPerSecond,
+    spanflowUsPerSpan: spread(spanflowUs),
+    floorUsPerSpan: spread(floorUs),
+    spanCostRatio: spread(ratios(spanflowUs, floorUs)),
+    sampledRatio: spread(ratios(of('sampled').map((m) => m.unitsPerSecond), of('off').map((m) => m.unitsPerSecond))),
   };
 }
 
-const stage = figures('stage', SPANS_PER_ITEM);
-const graph = figures('graph', SPANS_PER_RUN);
+const stage = figures(quiet, 'stage', SPANS_PER_ITEM);
+const graph = figures(quiet, 'graph', SPANS_PER_RUN);
+const loadedStage = figures(loaded, 'stage', SPANS_PER_ITEM);
+const loadedGraph = figures(loaded, 'graph', SPANS_PER_RUN);
 
 const exportedCell = (m: Measured) => (m.expected > 0 ? `${fmt(m.exported, 0)} / ${fmt(m.expected, 0)}` : fmt(m.exported, 0));
 function throughputRows(f: Figures, unit: string): (string | number)[][] {
+  const us = (x: Spread) => fmt(1e6 / x.median, 2);
   return [
-    ['telemetry off (no SDK registered)', fmt(f.off.unitsPerSecond, 0), fmt(f.off.usPerUnit, 2), '1', '-'],
-    ['SDK on (batch processor, periodic reader, discarding exporters)', fmt(f.on.unitsPerSecond, 0), fmt(f.on.usPerUnit, 2), fmt(f.on.unitsPerSecond / f.off.unitsPerSecond, 3), exportedCell(f.on)],
-    [`SDK on, ParentBased(TraceIdRatio ${SAMPLE_RATIO})`, fmt(f.sampled.unitsPerSecond, 0), fmt(f.sampled.usPerUnit, 2), fmt(f.sampledRatio, 3), exportedCell(f.sampled)],
-    [`floor: the same ${f.spansPerUnit} spans per ${unit}, plain loop on the SDK tracer`, fmt(f.floor.unitsPerSecond, 0), fmt(f.floor.usPerUnit, 2), '', exportedCell(f.floor)],
+    ['telemetry off (no SDK registered)', fmtSpread(f.off, 0), us(f.off), '1', '-'],
+    ['SDK on (batch processor, periodic reader, discarding exporters)', fmtSpread(f.on, 0), us(f.on), fmt(f.on.median / f.off.median, 3), exportedCell(f.exported.on)],
+    [`SDK on, ParentBased(TraceIdRatio ${SAMPLE_RATIO})`, fmtSpread(f.sampled, 0), us(f.sampled), fmtSpread(f.sampledRatio, 3), exportedCell(f.exported.sampled)],
+    [`floor: the same ${f.spansPerUnit} spans per ${unit}, plain loop on the SDK tracer`, fmtSpread(f.floor, 0), us(f.floor), '', exportedCell(f.exported.floor)],
   ];
 }
 
-console.log(`spanflow telemetry bench: node ${process.version}, median of ${SAMPLES} samples after warm-up, each variant in its own process\n`);
+console.log(
+  `spanflow telemetry bench: node ${process.version}; each variant in its own process (median of ${SAMPLES} samples after warm-up); ${ROUNDS} rounds of the four taken in turns, quiet and then with a busy core beside them; median (min–max) of the rounds\n`,
+);
 printTable(
-  `Stage pipeline: ${STAGES} stages × ${WORKERS} workers, no-op async tasks, ${fmt(ITEMS)} items per run, collectResults: false`,
+  `Stage pipeline: ${STAGES} stages × ${WORKERS} workers, no-op async tasks, ${fmt(ITEMS)} items per run, collectResults: false (quiet)`,
   ['variant', 'items/s', 'µs per item', 'vs off', 'spans exported / made'],
   throughputRows(stage, 'item'),
 );
 console.log('');
 printTable(
-  `Graph pipeline: ${STEPS}-step linear run of no-op steps, ${fmt(GRAPH_RUNS)} runs per sample, one at a time`,
+  `Graph pipeline: ${STEPS}-step linear run of no-op steps, ${fmt(GRAPH_RUNS)} runs per sample, one at a time (quiet)`,
   ['variant', 'runs/s', 'µs per run', 'vs off', 'spans exported / made'],
   throughputRows(graph, 'run'),
 );
 console.log('');
+const verdict = (x: Spread, ok: boolean, digits: number) => `${fmtSpread(x, digits)} ${ok ? 'ok' : 'MISSED'}`;
 const costRow = (name: string, f: Figures) => [
   name,
   f.spansPerUnit,
-  fmt(f.on.usPerUnit - f.off.usPerUnit, 2),
-  fmt(f.spanflowUsPerSpan, 3),
-  fmt(f.floorUsPerSpan, 3),
-  `${fmt(f.spanCostRatio, 2)}× ${f.spanCostRatio <= SPAN_COST_GOAL ? 'ok' : 'MISSED'}`,
-  `${fmt(f.sampledRatio, 3)} ${f.sampledRatio >= SAMPLED_GOAL ? 'ok' : 'MISSED'}`,
+  fmt(f.spanflowUsPerSpan.median, 3),
+  fmt(f.floorUsPerSpan.median, 3),
+  verdict(f.spanCostRatio, f.spanCostRatio.median <= SPAN_COST_GOAL, 2),
+  verdict(f.sampledRatio, f.sampledRatio.median >= SAMPLED_GOAL, 3),
 ];
 printTable(
-  `Cost per span: spanflow's (on − off) vs the floor's (goal ≤ ${SPAN_COST_GOAL}×); sampled throughput vs off (goal ≥ ${SAMPLED_GOAL})`,
-  ['pipeline', 'spans per unit', 'on − off, µs per unit', 'spanflow µs per span', 'floor µs per span', 'span cost ratio', 'sampled / off'],
-  [costRow('stage (unit: item)', stage), costRow('graph (unit: run)', graph)],
+  `Cost per span: spanflow's (on − off) vs the floor's (goal ≤ ${SPAN_COST_GOAL}×); sampled throughput vs off (goal ≥ ${SAMPLED_GOAL}); ratios per round`,
+  ['pipeline', 'spans per unit', 'spanflow µs per span', 'floor µs per span', 'span cost ratio', 'sampled / off'],
+  [
+    costRow('stage (unit: item), quiet', stage),
+    costRow('graph (unit: run), quiet', graph),
+    costRow('stage, a busy core beside', loadedStage),
+    costRow('graph, a busy core beside', loadedGraph),
+  ],
 );
-console.log(
-  `metric exports by the periodic reader (${METRIC_INTERVAL_MS} ms): on ${reports.on.metricExports}, sampled ${reports.sampled.metricExports}; ` +
-    `child seconds: ${VARIANTS.map((v) => `${v} ${fmt(reports[v].seconds, 1)}`).join(', ')}; bench took ${fmt(elapsedS, 1)} s\n`,
-);
+console.log(`bench took ${fmt(elapsedS, 1)} s\n`);
 
 printJson('telemetry', {
-  off_items_per_s: round(stage.off.unitsPerSecond, 0),
-  on_items_per_s: round(stage.on.unitsPerSecond, 0),
-  sampled_items_per_s: round(stage.sampled.unitsPerSecond, 0),
-  span_cost_ratio: round(stage.spanCostRatio),
-  sampled_ratio: round(stage.sampledRatio),
-  graph_off_runs_per_s: round(graph.off.unitsPerSecond, 0),
-  graph_on_runs_per_s: round(graph.on.unitsPerSecond, 0),
-  graph_sampled_runs_per_s: round(graph.sampled.unitsPerSecond, 0),
-  graph_span_cost_ratio: round(graph.spanCostRatio),
-  graph_sampled_ratio: round(graph.sampledRatio),
+  off_items_per_s: round(stage.off.median, 0),
+  on_items_per_s: round(stage.on.median, 0),
+  sampled_items_per_s: round(stage.sampled.median, 0),
+  span_cost_ratio: round(stage.spanCostRatio.median),
+  sampled_ratio: round(stage.sampledRatio.median),
+  graph_off_runs_per_s: round(graph.off.median, 0),
+  graph_on_runs_per_s: round(graph.on.median, 0),
+  graph_sampled_runs_per_s: round(graph.sampled.median, 0),
+  graph_span_cost_ratio: round(graph.spanCostRatio.median),
+  graph_sampled_ratio: round(graph.sampledRatio.median),
+  loaded_span_cost_ratio: round(loadedStage.spanCostRatio.median),
+  loaded_graph_span_cost_ratio: round(loadedGraph.spanCostRatio.median),
+  loaded_sampled_ratio: round(loadedStage.sampledRatio.median),
+  loaded_graph_sampled_ratio: round(loadedGraph.sampledRatio.median),
 });
