@@ -121,6 +121,36 @@ export function execute<T>(fn: (context: AttemptContext) => T | Promise<T>, opti
   return runAttempt(fn, 1, options).then(after);
 }
 
+/**
+ * `execute` for a caller that takes the outcome by callback: returns it at once when
+ * the first attempt settles synchronously (a task that returns a value or throws),
+ * else returns `undefined` and calls `settle` with it exactly once. A stage worker
+ * runs its items this way: an untimed attempt that succeeds costs the task's own
+ * promise and one reaction on it, no promise of the executor's and no await.
+ */
+export function executeInto<T>(fn: (context: AttemptContext) => T | Promise<T>, options: ExecuteOptions, settle: (outcome: Outcome<T>) => void): Outcome<T> | undefined {
+  const { signal, observer } = options;
+  if (signal.aborted) return cancelledBefore(1, options);
+  observer?.start(1);
+  const started = options.timed === false ? -1 : performance.now();
+  const after = (result: AttemptResult<T>) => afterAttempt(fn, options, 1, result, started);
+  const settled = (outcome: Outcome<T> | Promise<Outcome<T>>) => {
+    if (outcome instanceof Promise) outcome.then(settle);
+    else settle(outcome);
+  };
+  if (options.timeoutMs !== undefined) {
+    runAttempt(fn, 1, options).then(after).then(settle);
+    return undefined;
+  }
+  const now = attemptUntimedInto(fn, 1, options, after, settled);
+  if (now === PENDING) return undefined;
+  if (now instanceof Promise) {
+    now.then(settle);
+    return undefined;
+  }
+  return now;
+}
+
 function attempt<T>(fn: (context: AttemptContext) => T | Promise<T>, n: number, options: ExecuteOptions): AttemptResult<T> | Promise<AttemptResult<T>> {
   return options.timeoutMs === undefined ? attemptUntimed(fn, n, options, same) : runAttempt(fn, n, options);
 }
@@ -304,6 +334,9 @@ function failure(error: unknown, parent: AbortSignal): AttemptResult<never> {
   return { ok: false, error, status: isTimeout(error) ? 'timed_out' : 'failed' };
 }
 
+/** What `attemptUntimedInto` returns when the attempt is still running: its result goes to `settle` later. */
+const PENDING: unique symbol = Symbol('pending');
+
 /**
  * An attempt with no timeout. `done` turns its result into what the caller
  * wants; for a synchronous task it is called at once and no promise is made,
@@ -316,6 +349,29 @@ function attemptUntimed<T, R>(
   options: ExecuteOptions,
   done: (result: AttemptResult<T>) => R,
 ): R | Promise<Awaited<R>> {
+  let resolve: ((value: R) => void) | undefined;
+  const now = attemptUntimedInto(fn, attempt, options, done, (value) => (resolve as (value: R) => void)(value));
+  if (now !== PENDING) return now;
+  // The task's promise settles on a later microtask at the earliest, and an abort cannot run in between: resolve is set first.
+  return new Promise<Awaited<R>>((settle) => {
+    resolve = settle as (value: R) => void;
+  });
+}
+
+/**
+ * The same, for a caller that takes the result by callback (a stage worker, which
+ * runs thousands of attempts): `done`'s value is returned at once for a synchronous
+ * task, else `PENDING` is returned and `settle` is called with it exactly once, when
+ * the task's promise settles or the parent aborts, whichever comes first. No promise
+ * is made beyond the task's own and its one reaction.
+ */
+function attemptUntimedInto<T, R>(
+  fn: (context: AttemptContext) => T | Promise<T>,
+  attempt: number,
+  options: ExecuteOptions,
+  done: (result: AttemptResult<T>) => R,
+  settle: (value: R) => void,
+): R | typeof PENDING {
   const parent = options.signal;
   // A function that takes no context is given none (nothing to make, nothing to dispose).
   const context = fn.length === 0 ? undefined : new UntimedContext(attempt, parent);
@@ -335,29 +391,30 @@ function attemptUntimed<T, R>(
     context?.dispose();
     return done(failure(undefined, parent));
   }
-  const pending = work;
   const dependents: Dependents = options.link ?? dependentsOf(parent);
-  return new Promise<Awaited<R>>((resolve) => {
-    // Whichever comes first, the task's promise or the parent's abort, settles the attempt.
-    const abort = () => {
+  // Whichever comes first, the task's promise or the parent's abort, settles the attempt.
+  const abort = () => {
+    if (!dependents.delete(abort)) return;
+    context?.dispose();
+    // An abort runs inside whoever aborted (a batch's shutdown, mid-way through its own work): the
+    // attempt ends now, and its caller goes on from a microtask of its own, not within the aborter.
+    const ended = done(failure(undefined, parent));
+    queueMicrotask(() => settle(ended));
+  };
+  dependents.add(abort);
+  work.then(
+    (value) => {
       if (!dependents.delete(abort)) return;
       context?.dispose();
-      resolve(done(failure(undefined, parent)) as Awaited<R>);
-    };
-    dependents.add(abort);
-    pending.then(
-      (value) => {
-        if (!dependents.delete(abort)) return;
-        context?.dispose();
-        resolve(done({ ok: true, value }) as Awaited<R>);
-      },
-      (error: unknown) => {
-        if (!dependents.delete(abort)) return;
-        context?.dispose();
-        resolve(done(failure(error, parent)) as Awaited<R>);
-      },
-    );
-  });
+      settle(done({ ok: true, value }));
+    },
+    (error: unknown) => {
+      if (!dependents.delete(abort)) return;
+      context?.dispose();
+      settle(done(failure(error, parent)));
+    },
+  );
+  return PENDING;
 }
 
 /** Called when their signal aborts; each removes itself once it has run or its attempt settled. */

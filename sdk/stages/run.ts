@@ -6,7 +6,7 @@ import { Channel } from '../channel.ts';
 import { EventBus, type EventListener, RunEmitter } from '../emitter.ts';
 import { attemptError, CancelledError, errorTypeOf, ItemsFailedError, toErrorInfo, warnUserError } from '../errors.ts';
 import type { ItemCounts, ItemStatus, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
-import { AbortLink, type AttemptContext, type AttemptObserver, backoffDelay, type ExecuteOptions, execute, shouldRetry, untilAborted } from '../executor.ts';
+import { AbortLink, type AttemptContext, type AttemptObserver, backoffDelay, type ExecuteOptions, executeInto, type Outcome, shouldRetry, untilAborted } from '../executor.ts';
 import { Meta } from '../meta.ts';
 import { attachRecorder, type PersistOption, type Recording, resolveRecorder } from '../persist.ts';
 import { checkSignals, stopOnSignals } from '../shutdown.ts';
@@ -538,46 +538,118 @@ export class Batch<In, Out> {
 
   // ---- workers -------------------------------------------------------------
 
-  /** A worker: takes items from its stage's queue until the queue closes. The one async frame per item. */
-  async #work(stage: StageState, slot: Slot): Promise<void> {
-    const def = stage.def;
-    for (;;) {
-      // Tasks that return at once never make a worker wait: timers, I/O and signals must still get their turn.
-      if (turnDue()) await nextTurn();
-      let entry = stage.queue.take();
-      if (entry instanceof Promise) {
-        // Busy time is read only when a worker goes idle or wakes, not per item.
-        slot.busyMs += performance.now() - slot.busySince;
-        slot.busySince = 0;
-        entry = await entry;
-        slot.busySince = performance.now();
-      }
-      if (entry === undefined) return;
-      if (this.#begin(stage, slot, entry)) continue; // skipped
-
-      let value = entry.value;
+  /**
+   * A worker: takes items from its stage's queue until the queue closes. It runs by
+   * callback rather than as an async function: an item whose tasks settle at once goes
+   * straight on to the next, and an item that waits (on its task's promise, a
+   * concurrency limit, a full next stage, a turn of the event loop) is taken up where it
+   * waited by the callback that wait calls. Per task that costs the task's own promise
+   * and one reaction on it: no promise of the engine's, no await.
+   */
+  #work(stage: StageState, slot: Slot): Promise<void> {
+    return new Promise<void>((finished, broke) => {
+      const def = stage.def;
+      const tasks = def.tasks.length;
+      let entry = undefined as unknown as Entry;
+      let value: unknown;
+      let t = 0;
       let failure: Failure | undefined;
-      for (let t = 0; t < def.tasks.length && !failure; t++) {
-        const limit = stage.limits[t];
-        if (limit) {
-          const waiting = limit.acquire();
-          if (waiting) await waiting;
-        }
+
+      /** Runs the task at `t`: its outcome now, or undefined when `settled` will have it. */
+      const runTask = (): Outcome<unknown> | undefined => {
         const run = slot.runs[t] as SlotRun;
         slot.task = run.name;
         slot.taskKey = run.key;
         slot.tally = stage.tallies[t] as Tally;
         slot.input = value;
-        let outcome = execute(run.attempt, entry.telemetry ? run.recorded : run.options);
-        if (outcome instanceof Promise) outcome = await outcome;
-        limit?.release();
+        return executeInto(run.attempt, entry.telemetry ? run.recorded : run.options, settled);
+      };
+      const taskEnded = (outcome: Outcome<unknown>): void => {
+        stage.limits[t]?.release();
         slot.taskStatus = undefined;
         if (outcome.status === 'succeeded') value = outcome.value;
-        else failure = { task: run.name, error: outcome.error, attempts: outcome.attempts };
+        else failure = { task: (slot.runs[t] as SlotRun).name, error: outcome.error, attempts: outcome.attempts };
+        t++;
+      };
+      /** Runs the item's tasks from `t` on, then ends it. True when it ended without waiting. */
+      const tasksFrom = (): boolean => {
+        while (t < tasks && !failure) {
+          const limit = stage.limits[t];
+          if (limit) {
+            const waiting = limit.acquire();
+            if (waiting) {
+              waiting.then(limited);
+              return false;
+            }
+          }
+          const outcome = runTask();
+          if (outcome === undefined) return false;
+          taskEnded(outcome);
+        }
+        const waiting = this.#end(stage, slot, entry, value, failure);
+        if (!waiting) return true;
+        waiting.then(loop); // backpressure: the worker waits while the next stage (or the stream) is full
+        return false;
+      };
+      /** A worker took an item: true when it ended (or was skipped) without waiting. */
+      const item = (taken: Entry): boolean => {
+        if (this.#begin(stage, slot, taken)) return true; // skipped
+        entry = taken;
+        value = taken.value;
+        failure = undefined;
+        t = 0;
+        return tasksFrom();
+      };
+      /** Takes items and runs them while nothing waits; returns once something does (its callback goes on). */
+      const loop = guard((): void => {
+        for (;;) {
+          // Tasks that return at once never make a worker wait: timers, I/O and signals must still get their turn.
+          if (turnDue()) {
+            nextTurn().then(loop);
+            return;
+          }
+          const taken = stage.queue.take();
+          if (taken instanceof Promise) {
+            // Busy time is read only when a worker goes idle or wakes, not per item.
+            slot.busyMs += performance.now() - slot.busySince;
+            slot.busySince = 0;
+            taken.then(woken);
+            return;
+          }
+          if (taken === undefined) {
+            finished();
+            return;
+          }
+          if (!item(taken)) return;
+        }
+      });
+      const woken = guard((taken: Entry | undefined): void => {
+        slot.busySince = performance.now();
+        if (taken === undefined) finished();
+        else if (item(taken)) loop();
+      });
+      const limited = guard((): void => {
+        const outcome = runTask();
+        if (outcome === undefined) return;
+        taskEnded(outcome);
+        if (tasksFrom()) loop();
+      });
+      const settled = guard((outcome: Outcome<unknown>): void => {
+        taskEnded(outcome);
+        if (tasksFrom()) loop();
+      });
+      /** The engine's own bug must fail the batch's join(), as an async worker's would, not escape as an unhandled rejection. */
+      function guard<A extends unknown[]>(step: (...args: A) => void): (...args: A) => void {
+        return (...args) => {
+          try {
+            step(...args);
+          } catch (error) {
+            broke(error);
+          }
+        };
       }
-      const waiting = this.#end(stage, slot, entry, value, failure);
-      if (waiting) await waiting;
-    }
+      loop();
+    });
   }
 
   /** A worker took an item. Returns true when the stage's skip predicate skipped it. */
