@@ -14,7 +14,7 @@ import {
   toErrorInfo,
 } from '../errors.ts';
 import type { HookPhase, NodeKind, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
-import { execute, type Outcome, untilAborted } from '../executor.ts';
+import { type AttemptContext, type ExecuteOptions, execute, executeInto, type Outcome, untilAborted } from '../executor.ts';
 import { Fifo } from '../fifo.ts';
 import type { Telemetry } from '../telemetry/index.ts';
 import { Meta } from '../meta.ts';
@@ -195,12 +195,15 @@ class GraphRun<S, C> {
       metrics,
       items: undefined,
     });
+    // A loop, not Object.fromEntries, whose generic path costs three times as much.
+    const outputs: Record<string, unknown> = {};
+    for (const [name, value] of this.#outputs) outputs[name] = value;
     return {
       runId: this.#env.runId,
       pipeline: this.#graph.name,
       status,
       state: this.#state,
-      outputs: Object.fromEntries(this.#outputs),
+      outputs,
       error,
       failedNode: this.#failure?.node,
       suspended: status === 'suspended' ? this.#suspended : undefined,
@@ -271,12 +274,11 @@ class GraphRun<S, C> {
 
   #launch(node: GraphNode<S, C>): void {
     this.#active++;
-    const outcome = this.#attempts(node, undefined, undefined, this.#controller.signal);
-    // One reaction per step (settling always waits a microtask, as successors expect).
-    (outcome instanceof Promise ? outcome : Promise.resolve(outcome)).then(
-      (result) => this.#landed(node, result, undefined),
-      (error: unknown) => this.#landed(node, undefined, error),
-    );
+    const landed = (outcome: Outcome<unknown>) => this.#landed(node, outcome, undefined);
+    // The outcome comes by callback: a step costs its own promise and one reaction on it.
+    const now = this.#attempts(node, undefined, undefined, this.#controller.signal, landed);
+    // Settling always waits a microtask, as successors expect.
+    if (now) queueMicrotask(() => landed(now));
   }
 
   /** A step's attempts are over: its slot is free before successors are readied, so they can take it. */
@@ -315,7 +317,16 @@ class GraphRun<S, C> {
 
 
   /** Every attempt of one node (or one map item), through the shared executor. */
-  #attempts(node: GraphNode<S, C>, item: unknown, index: number | undefined, signal: AbortSignal): Outcome<unknown> | Promise<Outcome<unknown>> {
+  #attempts(node: GraphNode<S, C>, item: unknown, index: number | undefined, signal: AbortSignal): Outcome<unknown> | Promise<Outcome<unknown>>;
+  /** With `settle`: the outcome now, or undefined when `settle` will be called with it (`executeInto`). */
+  #attempts(node: GraphNode<S, C>, item: unknown, index: number | undefined, signal: AbortSignal, settle: (outcome: Outcome<unknown>) => void): Outcome<unknown> | undefined;
+  #attempts(
+    node: GraphNode<S, C>,
+    item: unknown,
+    index: number | undefined,
+    signal: AbortSignal,
+    settle?: (outcome: Outcome<unknown>) => void,
+  ): Outcome<unknown> | Promise<Outcome<unknown>> | undefined {
     const stepMeta = new Meta();
     const handler = node.onError ?? this.#graph.options.onError;
     const telemetry = this.#env.telemetry;
@@ -326,7 +337,8 @@ class GraphRun<S, C> {
       this.#latency.set(node.name, latency);
     }
     const observer = new StepObserver(this.#emitter, telemetry, latency, stepMeta, node.name, node.kind, index);
-    return execute((attempt) => this.#body(node, new GraphStepArgs(this.#shared, node.name, item, index, meta, attempt)), {
+    const fn = (attempt: AttemptContext) => this.#body(node, new GraphStepArgs(this.#shared, node.name, item, index, meta, attempt));
+    const options: ExecuteOptions = {
       name: node.name,
       retry: node.retry,
       timeoutMs: node.timeout,
@@ -337,7 +349,8 @@ class GraphRun<S, C> {
           handler(error, { node: node.name, attempt, index, state: this.#state, context: this.#context, runId: this.#env.runId })),
       observer,
       enter: telemetry && observer.enter,
-    });
+    };
+    return settle ? executeInto(fn, options, settle) : execute(fn, options);
   }
 
   #body(node: GraphNode<S, C>, args: StepArgs<S, C, unknown>): unknown {
