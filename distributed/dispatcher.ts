@@ -94,6 +94,8 @@ export class Dispatcher implements AsyncDisposable {
   readonly #cancelling = new Set<Promise<unknown>>();
   /** Jobs waiting for a worker, per queue, as of the last look (the queue size gauge). */
   #waiting = new Map<string, number>();
+  /** Every queue this dispatcher sent to: the gauge reads 0 for one with nothing waiting. */
+  readonly #queues = new Set<string>();
   #started: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #flushing = false;
@@ -110,7 +112,7 @@ export class Dispatcher implements AsyncDisposable {
     this.workerLostAfterMs = positive(options, 'workerLostAfterMs', 100);
     this.pollIntervalMs = positive(options, 'pollIntervalMs', 10);
     this.expireInSeconds = positive(options, 'expireInSeconds', 1);
-    this.#unwatch = watchQueues({ waiting: () => this.#waiting });
+    this.#unwatch = watchQueues({ waiting: () => new Map([...this.#queues].map((queue) => [queue, this.#waiting.get(queue) ?? 0])) });
   }
 
   /** Jobs sent and not yet ended. */
@@ -130,6 +132,7 @@ export class Dispatcher implements AsyncDisposable {
     signal?.throwIfAborted();
     await this.#start();
     await this.#connection.queue(ref.queue);
+    this.#queues.add(ref.queue);
     signal?.throwIfAborted();
     const open = startDispatchSpan({ exportName: ref.exportName, modulePath: ref.modulePath, queue: ref.queue });
     const data: JobData = {

@@ -6,6 +6,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { RENDER_QUEUE } from '../compose/demo/round.ts';
+import { createDispatcher, type Dispatcher, startWorker } from '../distributed/index.ts';
+import { missing } from './requirements.ts';
 import { TEST_DATABASE_URL } from './store-support.ts';
 
 export { NEEDS_POSTGRES, TEST_DATABASE_URL } from './store-support.ts';
@@ -89,4 +92,24 @@ export async function eventually<T>(check: () => T | undefined | Promise<T | und
     if (value !== undefined) return value;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * A worker of the demo's render queue in this process and a dispatcher that
+ * sends to it, on a pg-boss schema of their own: for tests that need the
+ * distributed queue metrics (demoRound({ remote })). Undefined without Postgres.
+ */
+export async function renderQueue(schema: string): Promise<{ dispatcher: Dispatcher; close(): Promise<void> } | undefined> {
+  if (missing('postgres') !== undefined) return undefined;
+  await dropSchema(schema);
+  const worker = await startWorker({ connectionString: TEST_DATABASE_URL, schema, queue: RENDER_QUEUE, concurrency: 4, root });
+  const dispatcher = createDispatcher({ connectionString: TEST_DATABASE_URL, schema });
+  return {
+    dispatcher,
+    close: async () => {
+      await dispatcher.close();
+      await worker.stop();
+      await dropSchema(schema);
+    },
+  };
 }

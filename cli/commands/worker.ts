@@ -5,6 +5,7 @@
 // set it starts the OpenTelemetry SDK (spanflow/otel), so the jobs' spans join
 // their callers' traces from here.
 
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { redact, urlFromEnv } from '../../exporters/postgres/index.ts';
 import { type Output, UsageError } from '../io.ts';
@@ -17,6 +18,7 @@ interface WorkerFlags {
   readonly queueSchema?: string;
   readonly grace: string;
   readonly pollInterval: string;
+  readonly aliveFile?: string;
 }
 
 function whole(value: string, flag: string, min: number): number {
@@ -46,6 +48,7 @@ export function registerWorker(program: Command, out: Output): void {
     .option('--queue-schema <name>', "the schema pg-boss keeps the jobs in (default: pgboss)")
     .option('--grace <ms>', 'on SIGTERM, how long running jobs may finish before they are given back', '30000')
     .option('--poll-interval <ms>', 'how often to look for jobs when no notification came', '2000')
+    .option('--alive-file <path>', "a file touched at each look for jobs, for a container's health check")
     .action(async (flags: WorkerFlags, command: Command) => {
       const url = storeFlags(command).databaseUrl ?? urlFromEnv(out.env);
       if (url === undefined || !/^postgres(ql)?:\/\//.test(url)) {
@@ -67,9 +70,13 @@ export function registerWorker(program: Command, out: Output): void {
         ...(flags.root === undefined ? {} : { root: flags.root }),
         ...(flags.queueSchema === undefined ? {} : { schema: flags.queueSchema }),
       });
+      const alive = flags.aliveFile;
+      const touch = alive === undefined ? undefined : setInterval(() => writeFileSync(alive, String(Date.now())), pollIntervalMs);
+      if (alive !== undefined) writeFileSync(alive, String(Date.now()));
       out.line(`spanflow worker ${process.pid}: queue '${worker.queue}', concurrency ${worker.concurrency}, modules under ${worker.root}; ready`);
       const signal = await stopped;
       out.line(`spanflow worker ${process.pid}: ${signal}: stopping (running jobs have ${graceMs} ms to finish)`);
+      clearInterval(touch);
       await worker.stop({ timeoutMs: graceMs });
       await telemetry?.shutdown();
       out.line(`spanflow worker ${process.pid}: stopped after ${worker.processed} jobs`);
