@@ -168,7 +168,7 @@ export class RemoteWorker implements AsyncDisposable {
       return this.#settle(job.id, running, { ok: false, kind: 'bad-job', error: errorRecord(new Error(`job ${job.id} on queue '${this.queue}' was not sent by spanflow's dispatcher: its data has no module, export, input and key`)) });
     }
     this.#beat(data.heartbeatMs);
-    if (running.why === 'release') return this.#settle(job.id, running, released());
+    if (running.why === 'release') return this.#settle(job.id, running, released(running.controller.signal.reason ?? stoppedBefore(this.queue)));
     let path: string;
     try {
       path = fileURLToPath(data.module);
@@ -196,7 +196,7 @@ export class RemoteWorker implements AsyncDisposable {
     } catch (thrown) {
       error = running.controller.signal.aborted ? running.controller.signal.reason : thrown;
       // Read again: it changes while the task runs (TypeScript keeps the narrowing from before the await).
-      outcome = (running.why as Running['why']) === 'release' ? released() : { ok: false, kind: 'threw', error: errorRecord(thrown) };
+      outcome = (running.why as Running['why']) === 'release' ? released(error) : { ok: false, kind: 'threw', error: errorRecord(thrown) };
     }
     endJobSpan(span, { id: job.id, waitMs }, error);
     await this.#settle(job.id, running, outcome);
@@ -265,7 +265,7 @@ export class RemoteWorker implements AsyncDisposable {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([all(), new Promise<void>((done) => (timer = setTimeout(done, timeoutMs)))]);
       clearTimeout(timer);
-      for (const running of this.#running.values()) this.#abort(running, 'release', new Error(`the worker of queue '${this.queue}' stopped before the job ended`));
+      for (const running of this.#running.values()) this.#abort(running, 'release', stoppedBefore(this.queue));
       await all();
       // A fill in flight may still take jobs: they are given back as they come.
       while (this.#filling) await new Promise((done) => setTimeout(done, 10));
@@ -279,6 +279,10 @@ export class RemoteWorker implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();
   }
+}
+
+function stoppedBefore(queue: string): Error {
+  return new Error(`the worker of queue '${queue}' stopped before the job ended`);
 }
 
 function isJobData(data: Partial<JobData> | null): data is JobData {
@@ -298,8 +302,8 @@ function refused(message: string): JobOutput {
   return { ok: false, kind: 'refused', error: errorRecord(new Error(message)) };
 }
 
-function released(): JobOutput {
-  return { ok: false, kind: 'released', error: errorRecord(new Error('the worker stopped before the job ended')) };
+function released(reason: unknown): JobOutput {
+  return { ok: false, kind: 'released', error: errorRecord(reason) };
 }
 
 /**
