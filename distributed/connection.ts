@@ -131,6 +131,29 @@ export class Connection {
     return this.pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
   }
 
+  /**
+   * Runs `work` in one transaction, given as pg-boss's `db` option: a job's
+   * write and the NOTIFY that announces it commit together (the notification
+   * goes out only if the write lands, and a durable server flushes once, not twice).
+   */
+  async transaction<T>(work: (db: { executeSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> }) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result = await work({ executeSql: (text, values) => client.query(text, values as unknown[]) });
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -146,11 +146,17 @@ export class Dispatcher implements AsyncDisposable {
     };
     let id: string | null;
     try {
-      id = await this.#connection.boss.send(ref.queue, data as unknown as object, {
-        retryLimit: 0,
-        expireInSeconds: this.expireInSeconds,
-        // pg-boss's own supervisor fails a job whose heartbeat stops too (its least is 10 s), should this process be gone.
-        heartbeatSeconds: Math.max(10, Math.ceil(this.workerLostAfterMs / 1000)),
+      // The job and the workers' wake-up commit together.
+      id = await this.#connection.transaction(async (db) => {
+        const sent = await this.#connection.boss.send(ref.queue, data as unknown as object, {
+          retryLimit: 0,
+          expireInSeconds: this.expireInSeconds,
+          // pg-boss's own supervisor fails a job whose heartbeat stops too (its least is 10 s), should this process be gone.
+          heartbeatSeconds: Math.max(10, Math.ceil(this.workerLostAfterMs / 1000)),
+          db,
+        });
+        await db.executeSql('SELECT pg_notify($1, $2)', [CHANNEL.jobs, ref.queue]);
+        return sent;
       });
       if (id === null) throw new Error('pg-boss did not create the job');
     } catch (error) {
@@ -158,9 +164,6 @@ export class Dispatcher implements AsyncDisposable {
       throw error;
     }
     const jobId = id;
-    this.#connection.notify(CHANNEL.jobs, ref.queue).catch(() => {
-      // The workers' poll finds the job.
-    });
     return new Promise<unknown>((resolve, reject) => {
       const pending: Pending = { id: jobId, ref, open, resolve, reject, unlink: () => {} };
       this.#pending.set(jobId, pending);

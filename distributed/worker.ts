@@ -209,9 +209,12 @@ export class RemoteWorker implements AsyncDisposable {
     // Through the one serializer: a thrown value JSON cannot hold (a bigint) must not cost the result.
     const output = JSON.parse(safeJson(outcome)) as object;
     try {
-      if (outcome.ok) await boss.complete(this.queue, id, output);
-      else await boss.fail(this.queue, id, output);
-      await this.#connection.notify(CHANNEL.done, id);
+      // The job's end and its caller's notification commit together.
+      await this.#connection.transaction(async (db) => {
+        if (outcome.ok) await boss.complete(this.queue, id, output, { db });
+        else await boss.fail(this.queue, id, output, { db });
+        await db.executeSql('SELECT pg_notify($1, $2)', [CHANNEL.done, id]);
+      });
     } catch (error) {
       process.emitWarning(`spanflow worker of queue '${this.queue}': could not write the end of job ${id}: ${error instanceof Error ? error.message : String(error)} (its caller finds it by its heartbeat)`, {
         type: 'SpanflowRemoteWarning',
