@@ -136,7 +136,7 @@ export class RemoteWorker implements AsyncDisposable {
         this.#fillAgain = false;
         while (this.#accepting && this.#running.size < this.concurrency) {
           const room = this.concurrency - this.#running.size;
-          const jobs = await this.#connection.boss.fetch<unknown>(this.queue, { batchSize: room, includeMetadata: true });
+          const jobs = await this.#connection.transaction((db) => this.#connection.boss.fetch<unknown>(this.queue, { batchSize: room, includeMetadata: true, db }));
           for (const job of jobs) this.#take(job);
           if (jobs.length < room) break;
         }
@@ -242,7 +242,7 @@ export class RemoteWorker implements AsyncDisposable {
     if (ids.length === 0) return;
     let touched: Set<string>;
     try {
-      const response = (await this.#connection.boss.touch(this.queue, ids)) as { settled?: string[]; jobs?: string[] };
+      const response = (await this.#connection.transaction((db) => this.#connection.boss.touch(this.queue, ids, { db }))) as { settled?: string[]; jobs?: string[] };
       touched = new Set(response.settled ?? []);
     } catch {
       // The database is unreachable: say nothing of the jobs (the next beat tries again).
