@@ -8,17 +8,18 @@
 
 import { type Context, context, defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ATTR, w3cPropagator } from '../sdk/index.ts';
+import { WORKER_ATTR } from '../worker-threads/index.ts';
 
 const SCOPE = 'spanflow';
 
-/** Span attributes: OpenTelemetry's messaging conventions, and spanflow's own. */
+/** Span attributes: OpenTelemetry's messaging conventions, and spanflow's own (the task's names as a pool task's span has them). */
 export const REMOTE_ATTR = {
   SYSTEM: 'messaging.system',
   DESTINATION: 'messaging.destination.name',
   OPERATION: 'messaging.operation.type',
   MESSAGE_ID: 'messaging.message.id',
-  EXPORT: 'spanflow.worker.export',
-  MODULE: 'spanflow.worker.module',
+  EXPORT: WORKER_ATTR.EXPORT,
+  MODULE: WORKER_ATTR.MODULE,
   /** Time the job waited in its queue (by the database clock). */
   WAIT_MS: 'spanflow.queue.wait_ms',
   /** Time the job ran on its worker (by the database clock). */

@@ -133,6 +133,8 @@ describe('remote stages and steps on pg-boss, with two worker processes', { skip
     assert.ok(send, 'the dispatch is in the attempt’s trace');
     assert.equal(send.parentSpanContext?.spanId, attempt.spanContext().spanId, 'the dispatch is a child of the attempt');
     assert.equal(send.kind, 3, 'PRODUCER');
+    assert.equal(typeof send.attributes['spanflow.queue.wait_ms'], 'number', 'the queue wait is on the dispatch span');
+    assert.equal(send.attributes['messaging.destination.name'], QUEUE);
     const remote = await eventually(() => {
       const spans = spansOf(collector.received).filter((s) => s.traceId === traceId);
       return spans.some((s) => s.name === 'user work') && spans.some((s) => s.name === `process ${QUEUE}`) ? spans : undefined;
