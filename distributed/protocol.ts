@@ -27,11 +27,12 @@ export type JobOutput =
   | {
       readonly ok: false;
       /**
-       * `threw`: the task's function; `module` / `export` / `refused`: the worker could not run it
-       * (its module failed to load, it has no such export, it is outside the worker's root);
+       * `threw`: the task's function; `module` / `export` / `refused` / `definition`: the worker could
+       * not run it (its module failed to load, it has no such export, it is outside the worker's root,
+       * its thread pool found it declared wrong);
        * `released`: the worker stopped and gave the job back; `bad-job`: the job's data is not spanflow's.
        */
-      readonly kind: 'threw' | 'module' | 'export' | 'refused' | 'released' | 'bad-job';
+      readonly kind: 'threw' | 'module' | 'export' | 'refused' | 'definition' | 'released' | 'bad-job';
       readonly error: ErrorRecord;
     };
 

@@ -6,12 +6,12 @@
 // `stop()` stops taking jobs, lets the running ones finish for a while, then
 // gives back what it still holds (the caller's retry policy sends it again).
 
-import { isAbsolute, relative, resolve } from 'node:path';
+import { basename, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { context } from '@opentelemetry/api';
 import type { JobWithMetadata } from 'pg-boss';
 import { safeJson, untilAborted } from '../sdk/index.ts';
-import { errorRecord, fromRecord, loadExport, shown, WorkerDefinitionError } from '../worker-threads/index.ts';
+import { errorRecord, fromRecord, loadExport, shown, WorkerDefinitionError, WorkerPool, WorkerTaskError } from '../worker-threads/index.ts';
 import { Connection, type ConnectionOptions } from './connection.ts';
 import { CHANNEL, type CancelNotice, type JobData, type JobOutput } from './protocol.ts';
 import type { RemoteContext } from './task.ts';
@@ -29,6 +29,14 @@ export interface WorkerOptions extends ConnectionOptions {
   readonly root?: string;
   /** The backstop for a missed notification: how often to look for jobs, in ms. Default 2,000. */
   readonly pollIntervalMs?: number;
+  /**
+   * Runs the tasks on a thread pool of this many threads (for CPU-bound
+   * tasks: `concurrency` jobs at once over these threads), instead of on this
+   * process's event loop. A timeout or cancellation then stops the task's
+   * thread (the pool replaces it) rather than firing its signal. Needs
+   * spanflow/workers' peers (piscina). Default: no pool.
+   */
+  readonly threads?: number;
 }
 
 export interface StopOptions {
@@ -43,7 +51,7 @@ interface Running {
   why: 'caller' | 'release' | undefined;
 }
 
-const OPTIONS = ['connectionString', 'pool', 'schema', 'queue', 'concurrency', 'root', 'pollIntervalMs'];
+const OPTIONS = ['connectionString', 'pool', 'schema', 'queue', 'concurrency', 'root', 'pollIntervalMs', 'threads'];
 
 /** A worker taking jobs of one queue. Made by `startWorker()`. */
 export class RemoteWorker implements AsyncDisposable {
@@ -52,6 +60,8 @@ export class RemoteWorker implements AsyncDisposable {
   readonly root: string;
   readonly #connection: Connection;
   readonly #pollIntervalMs: number;
+  /** Where the tasks run when the worker has threads of its own. */
+  readonly #threads: WorkerPool | undefined;
   readonly #running = new Map<string, Running>();
   #processed = 0;
   #accepting = true;
@@ -78,6 +88,9 @@ export class RemoteWorker implements AsyncDisposable {
     this.concurrency = concurrency;
     this.root = resolve(options.root ?? process.cwd());
     this.#pollIntervalMs = pollIntervalMs;
+    const { threads } = options;
+    if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new WorkerDefinitionError(subject, `threads must be a whole number of 1 or more (got ${String(threads)})`);
+    this.#threads = threads === undefined ? undefined : new WorkerPool({ name: `queue ${options.queue}`, minThreads: threads, maxThreads: threads });
   }
 
   /** Jobs running now. */
@@ -179,24 +192,32 @@ export class RemoteWorker implements AsyncDisposable {
     if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) {
       return this.#settle(job.id, running, refused(`module ${path} is outside this worker's root ${this.root}: start the worker with a root that holds it (spanflow worker --root <folder>)`));
     }
-    const loaded = await loadExport(data.module, data.export);
-    if (!loaded.ok) return this.#settle(job.id, running, { ok: false, kind: loaded.kind, error: errorRecord(loaded.error) });
+    const pool = this.#threads;
+    const modulePath = shown(path);
+    // In this process the export is loaded here (a pool loads it in its threads, and says if it cannot).
+    const loaded = pool ? undefined : await loadExport(data.module, data.export);
+    if (loaded && !loaded.ok) return this.#settle(job.id, running, { ok: false, kind: loaded.kind, error: errorRecord(loaded.error) });
 
-    const names = { exportName: data.export, modulePath: shown(path), queue: this.queue };
+    const names = { exportName: data.export, modulePath, queue: this.queue };
     const { span, context: spanContext } = startProcessSpan(names, data.carrier, job.id, data.key);
     const waitMs = job.startedOn && job.createdOn ? new Date(job.startedOn).getTime() - new Date(job.createdOn).getTime() : undefined;
-    const taskContext: RemoteContext = { signal: running.controller.signal, idempotencyKey: data.key, attempt: data.attempt, jobId: job.id, queue: this.queue };
+    const { signal } = running.controller;
+    const plain = { idempotencyKey: data.key, attempt: data.attempt, jobId: job.id, queue: this.queue };
     let outcome: JobOutput;
     let error: unknown;
     try {
       const input: unknown = JSON.parse(data.input);
-      const work = context.with(spanContext, () => loaded.fn(input, taskContext));
-      const value = await untilAborted(work, running.controller.signal);
+      const work = context.with(spanContext, () =>
+        pool
+          ? pool.run({ module: data.module, exportName: data.export, modulePath, label: `${data.export} (${basename(path)})` }, input, signal, plain)
+          : (loaded as { fn: (input: unknown, context: RemoteContext) => unknown }).fn(input, { ...plain, signal }),
+      );
+      const value = await untilAborted(work, signal);
       outcome = { ok: true, output: safeJson(value) };
     } catch (thrown) {
-      error = running.controller.signal.aborted ? running.controller.signal.reason : thrown;
+      error = signal.aborted ? signal.reason : thrown;
       // Read again: it changes while the task runs (TypeScript keeps the narrowing from before the await).
-      outcome = (running.why as Running['why']) === 'release' ? released(error) : { ok: false, kind: 'threw', error: errorRecord(thrown) };
+      outcome = (running.why as Running['why']) === 'release' ? released(error) : failed(thrown);
     }
     endJobSpan(span, { id: job.id, waitMs }, error);
     await this.#settle(job.id, running, outcome);
@@ -274,6 +295,7 @@ export class RemoteWorker implements AsyncDisposable {
       while (this.#filling) await new Promise((done) => setTimeout(done, 10));
       await all();
       this.#stopHeartbeat();
+      await this.#threads?.close();
       await this.#connection.close();
     })();
     return this.#stopping;
@@ -299,6 +321,14 @@ function isJobData(data: Partial<JobData> | null): data is JobData {
     typeof data.attempt === 'number' &&
     typeof data.heartbeatMs === 'number'
   );
+}
+
+/** What a task that did not end well is, as its caller should see it. */
+function failed(thrown: unknown): JobOutput {
+  // On the worker's threads: the pool's own errors say what the task is (declared wrong, or threw).
+  if (thrown instanceof WorkerDefinitionError) return { ok: false, kind: 'definition', error: errorRecord(thrown) };
+  if (thrown instanceof WorkerTaskError) return { ok: false, kind: 'threw', error: errorRecord(thrown.cause) };
+  return { ok: false, kind: 'threw', error: errorRecord(thrown) };
 }
 
 function refused(message: string): JobOutput {

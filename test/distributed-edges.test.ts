@@ -181,6 +181,28 @@ describe('remote work at its edges, with a worker in this process', { skip: NEED
     }
   });
 
+  test('a worker with threads of its own runs the task on one, with its context; a timeout stops the thread', GUARD, async () => {
+    const worker = await startWorker({ connectionString: TEST_DATABASE_URL, schema, queue: 'threaded', root: ROOT, threads: 1, concurrency: 2 });
+    try {
+      const where = remoteTask<typeof tasks.whereAmI>(TASKS, 'whereAmI', { queue: 'threaded', dispatcher });
+      const run = await pipeline<number>('threaded').step('where', where).run(7);
+      assert.equal(run.status, 'succeeded');
+      assert.deepEqual(run.outputs.where, { n: 7, pid: process.pid, mainThread: false, key: `${run.runId}:where:-`, attempt: 1 });
+      const wait = remoteTask<typeof tasks.waitForAbort>(TASKS, 'waitForAbort', { queue: 'threaded', dispatcher });
+      const timedOut = await pipeline<{ dir: string; name: string }>('threaded-timeout').step('wait', wait, { timeout: 200 }).run({ dir, name: 'threaded' });
+      assert.equal(timedOut.status, 'timed_out');
+      // Its thread was stopped (a signal on a thread never fires): the pool goes on with a new one.
+      const again = await pipeline<number>('threaded-again').step('where', where).run(8);
+      assert.equal((again.outputs.where as { n: number }).n, 8);
+      const missing = remoteTask(TASKS, 'nope', { queue: 'threaded', dispatcher });
+      const failed = await pipeline<number>('threaded-missing').step('nope', missing, { retry: 3 }).run(1);
+      assert.ok(failed.error?.cause instanceof WorkerDefinitionError, String(failed.error));
+      assert.match(failed.error.cause.message, /has no exported function 'nope'/);
+    } finally {
+      await worker.stop();
+    }
+  });
+
   test('a lost worker is a WorkerLostError, a RemoteError', () => {
     const lost = new WorkerLostError('t (m.ts)', 'q', 'job', 'worker lost');
     assert.ok(lost instanceof RemoteError);

@@ -52,7 +52,8 @@ export default async function runTask(message: TaskMessage): Promise<Reply | obj
 
   const recording = message.carrier ? new TaskRecording(propagator.extract(ROOT_CONTEXT, message.carrier, getter)) : undefined;
   try {
-    const result = recording ? await context.with(recording.context as Context, fn, undefined, message.input) : await fn(message.input);
+    const call = () => (message.context === undefined ? fn(message.input) : fn(message.input, { ...message.context, signal: NEVER }));
+    const result = recording ? await context.with(recording.context as Context, call) : await call();
     const { value, list } = unwrapTransfer(result);
     const reply: Reply = { ...base, ended: monoNow(), spans: recording?.take(), droppedSpans: recording?.dropped ?? 0, ok: true, output: value };
     return list ? movable(reply, list) : reply;
@@ -60,6 +61,9 @@ export default async function runTask(message: TaskMessage): Promise<Reply | obj
     return { ...base, ended: monoNow(), spans: recording?.take(), droppedSpans: recording?.dropped ?? 0, ok: false, kind: 'threw', error: errorRecord(error) };
   }
 }
+
+/** The signal a task on a thread is given: its thread is stopped rather than its signal fired. */
+const NEVER = new AbortController().signal;
 
 const getter = {
   get: (carrier: Record<string, string>, key: string) => carrier[key],

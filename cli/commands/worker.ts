@@ -19,6 +19,7 @@ interface WorkerFlags {
   readonly grace: string;
   readonly pollInterval: string;
   readonly aliveFile?: string;
+  readonly threads?: string;
 }
 
 function whole(value: string, flag: string, min: number): number {
@@ -44,6 +45,7 @@ export function registerWorker(program: Command, out: Output): void {
     .description('take and run the jobs of a distributed queue (remoteTask) until SIGTERM')
     .requiredOption('--queue <name>', 'the queue whose jobs to take')
     .option('--concurrency <n>', 'jobs run at once', '1')
+    .option('--threads <n>', 'run the tasks on a pool of this many threads (CPU-bound tasks); a timeout or cancellation then stops the thread')
     .option('--root <folder>', "only task modules under this folder run here (default: the working directory)")
     .option('--queue-schema <name>', "the schema pg-boss keeps the jobs in (default: pgboss)")
     .option('--grace <ms>', 'on SIGTERM, how long running jobs may finish before they are given back', '30000')
@@ -57,6 +59,7 @@ export function registerWorker(program: Command, out: Output): void {
       const concurrency = whole(flags.concurrency, '--concurrency', 1);
       const graceMs = whole(flags.grace, '--grace', 0);
       const pollIntervalMs = whole(flags.pollInterval, '--poll-interval', 10);
+      const threads = flags.threads === undefined ? undefined : whole(flags.threads, '--threads', 1);
       const env = out.env;
       const traced = Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
       const telemetry = traced ? (await import('../../exporters/otel/index.ts')).startTelemetry({ serviceName: 'spanflow-worker' }) : undefined;
@@ -69,11 +72,13 @@ export function registerWorker(program: Command, out: Output): void {
         pollIntervalMs,
         ...(flags.root === undefined ? {} : { root: flags.root }),
         ...(flags.queueSchema === undefined ? {} : { schema: flags.queueSchema }),
+        ...(threads === undefined ? {} : { threads }),
       });
       const alive = flags.aliveFile;
       const touch = alive === undefined ? undefined : setInterval(() => writeFileSync(alive, String(Date.now())), pollIntervalMs);
       if (alive !== undefined) writeFileSync(alive, String(Date.now()));
-      out.line(`spanflow worker ${process.pid}: queue '${worker.queue}', concurrency ${worker.concurrency}, modules under ${worker.root}; ready`);
+      const where = threads === undefined ? '' : ` on ${threads} thread${threads > 1 ? 's' : ''}`;
+      out.line(`spanflow worker ${process.pid}: queue '${worker.queue}', concurrency ${worker.concurrency}${where}, modules under ${worker.root}; ready`);
       const signal = await stopped;
       out.line(`spanflow worker ${process.pid}: ${signal}: stopping (running jobs have ${graceMs} ms to finish)`);
       clearInterval(touch);
