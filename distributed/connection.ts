@@ -66,6 +66,10 @@ export class Connection {
     } else {
       const { default: pgModule } = loadPeer<{ default: typeof import('pg') }>('pg', 'spanflow/distributed');
       this.pool = new pgModule.Pool({ connectionString: options.connectionString, max: 10 });
+      // An idle connection the server dropped (a restart): the pool makes a new one when next asked; without a listener the error would end the process.
+      this.pool.on('error', (error) => {
+        process.emitWarning(`spanflow/distributed: an idle connection failed: ${error.message}`, { type: 'SpanflowRemoteWarning' });
+      });
       this.#owned = true;
     }
     const { PgBoss: Boss } = loadPeer<typeof import('pg-boss')>('pg-boss', 'spanflow/distributed');
