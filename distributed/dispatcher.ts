@@ -120,8 +120,15 @@ export class Dispatcher implements AsyncDisposable {
     return this.#pending.size;
   }
 
+  /** pg-boss started and listening; a start that failed (the database unreachable) is tried again by the next run. */
   #start(): Promise<void> {
-    this.#started ??= this.#connection.start([CHANNEL.done], (_channel, id) => this.#onDone(id));
+    if (!this.#started) {
+      const starting = this.#connection.start([CHANNEL.done], (_channel, id) => this.#onDone(id));
+      this.#started = starting;
+      starting.catch(() => {
+        if (this.#started === starting) this.#started = undefined;
+      });
+    }
     return this.#started;
   }
 
@@ -283,7 +290,8 @@ export class Dispatcher implements AsyncDisposable {
       if (!this.#settle(pending)) return;
       recordJob(ref.queue, times.waitMs, times.runMs);
       if (pending.open) endJobSpan(pending.open.span, times, undefined);
-      pending.resolve(JSON.parse(output.output));
+      // No output: the task returned undefined (JSON has no such value).
+      pending.resolve(output.output === undefined ? undefined : JSON.parse(output.output));
       return;
     }
     if (row.state === 'active') {

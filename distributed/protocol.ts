@@ -21,9 +21,9 @@ export interface JobData {
   readonly heartbeatMs: number;
 }
 
-/** A job's output: the task's, or why there is none. */
+/** A job's output: the task's (as JSON text; absent when it returned undefined), or why there is none. */
 export type JobOutput =
-  | { readonly ok: true; readonly output: string }
+  | { readonly ok: true; readonly output?: string }
   | {
       readonly ok: false;
       /**

@@ -213,7 +213,7 @@ export class RemoteWorker implements AsyncDisposable {
           : (loaded as { fn: (input: unknown, context: RemoteContext) => unknown }).fn(input, { ...plain, signal }),
       );
       const value = await untilAborted(work, signal);
-      outcome = { ok: true, output: safeJson(value) };
+      outcome = value === undefined ? { ok: true } : { ok: true, output: safeJson(value) };
     } catch (thrown) {
       error = signal.aborted ? signal.reason : thrown;
       // Read again: it changes while the task runs (TypeScript keeps the narrowing from before the await).

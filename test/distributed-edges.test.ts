@@ -203,6 +203,18 @@ describe('remote work at its edges, with a worker in this process', { skip: NEED
     }
   });
 
+  test('a task that returns nothing gives undefined, as in process (JSON has no undefined)', GUARD, async () => {
+    const worker = await startWorker({ connectionString: TEST_DATABASE_URL, schema, queue: 'nothing', root: ROOT });
+    try {
+      const nothing = remoteTask<typeof tasks.nothing>(TASKS, 'nothing', { queue: 'nothing', dispatcher });
+      assert.equal(await nothing.run(undefined as never), undefined);
+      const double = remoteTask<typeof tasks.double>(TASKS, 'double', { queue: 'nothing', dispatcher });
+      assert.equal((await double.run(0)).doubled, 0, 'a falsy output is an output');
+    } finally {
+      await worker.stop();
+    }
+  });
+
   test('a lost worker is a WorkerLostError, a RemoteError', () => {
     const lost = new WorkerLostError('t (m.ts)', 'q', 'job', 'worker lost');
     assert.ok(lost instanceof RemoteError);

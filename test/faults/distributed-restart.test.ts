@@ -3,7 +3,8 @@
 // connections and idle pool connections die with it. A task running across the
 // restart still brings its result back, and the next task runs: each side makes
 // its LISTEN connection again, and the bounded polls find what was said while
-// it was gone. Neither process crashes on the dropped connections.
+// it was gone. Neither process crashes on the dropped connections, and a
+// dispatcher that first found the database down starts once it is back.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,5 +57,18 @@ describe('the queue’s Postgres restarts under a dispatcher and a worker', { sk
     assert.equal((await double.run(2)).doubled, 4, 'after the restart');
     const states = await cluster.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM pgboss.job GROUP BY state');
     assert.deepEqual(states, [{ state: 'completed', n: 3 }]);
+  });
+
+  test('a dispatcher whose first task finds the database down starts once it is back', HANG_GUARD, async () => {
+    await cluster.stop('fast');
+    const late = createDispatcher({ connectionString: cluster.url(), pollIntervalMs: 100 });
+    try {
+      const double = remoteTask<typeof tasks.double>(TASKS, 'double', { queue: 'restart', dispatcher: late });
+      await assert.rejects(double.run(1), /ECONNREFUSED|connect/);
+      await cluster.start();
+      assert.equal((await double.run(3)).doubled, 6);
+    } finally {
+      await late.close();
+    }
   });
 });
