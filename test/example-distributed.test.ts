@@ -40,6 +40,16 @@ describe('examples/distributed', { skip: NEEDS_POSTGRES, ...GUARD }, () => {
     assert.deepEqual(states, { completed: 6 });
   });
 
+  test('spanflow worker on a database that does not answer: one line saying so, exit 1', async () => {
+    const { code, stderr } = await cli(['worker', '--queue', 'render', '--database-url', 'postgres://app:secret@127.0.0.1:1/app']);
+    assert.equal(code, 1);
+    assert.match(stderr, /^spanflow: could not start the worker on postgres:\/\/app:\*+@127\.0\.0\.1:1\/app: .*ECONNREFUSED/);
+    assert.equal(stderr.trim().split('\n').length, 1, stderr);
+    const usage = await cli(['worker', '--queue', 'render', '--database-url', 'postgres://127.0.0.1:1/app', '--queue-schema', 'Bad-Schema']);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /schema must be a lower-case SQL name/);
+  });
+
   test('spanflow worker without a database: says what to give, exit 2', async () => {
     const { code, stderr } = await cli(['worker', '--queue', 'render'], { env: { SPANFLOW_DATABASE_URL: '', DATABASE_URL: '' } });
     assert.equal(code, 2);

@@ -8,7 +8,9 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { redact, urlFromEnv } from '../../exporters/postgres/index.ts';
-import { type Output, UsageError } from '../io.ts';
+import type { RemoteWorker } from '../../distributed/index.ts';
+import { MissingDependencyError, messageOf } from '../../sdk/index.ts';
+import { CommandError, type Output, UsageError } from '../io.ts';
 import { storeFlags } from './shared.ts';
 
 interface WorkerFlags {
@@ -63,17 +65,26 @@ export function registerWorker(program: Command, out: Output): void {
       const env = out.env;
       const traced = Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
       const telemetry = traced ? (await import('../../exporters/otel/index.ts')).startTelemetry({ serviceName: 'spanflow-worker' }) : undefined;
-      const { startWorker } = await import('../../distributed/index.ts');
+      const { startWorker, WorkerDefinitionError } = await import('../../distributed/index.ts');
+      let worker: RemoteWorker;
+      try {
+        worker = await startWorker({
+          connectionString: url,
+          queue: flags.queue,
+          concurrency,
+          pollIntervalMs,
+          ...(flags.root === undefined ? {} : { root: flags.root }),
+          ...(flags.queueSchema === undefined ? {} : { schema: flags.queueSchema }),
+          ...(threads === undefined ? {} : { threads }),
+        });
+      } catch (error) {
+        await telemetry?.shutdown();
+        if (error instanceof WorkerDefinitionError) throw new UsageError(error.message);
+        if (error instanceof MissingDependencyError) throw error;
+        throw new CommandError(`could not start the worker on ${redact(url)}: ${messageOf(error)}`);
+      }
+      // Listened for once the worker runs (a start that fails leaves no listener behind in an embedding process).
       const stopped = signalled(['SIGTERM', 'SIGINT']);
-      const worker = await startWorker({
-        connectionString: url,
-        queue: flags.queue,
-        concurrency,
-        pollIntervalMs,
-        ...(flags.root === undefined ? {} : { root: flags.root }),
-        ...(flags.queueSchema === undefined ? {} : { schema: flags.queueSchema }),
-        ...(threads === undefined ? {} : { threads }),
-      });
       const alive = flags.aliveFile;
       const touch = alive === undefined ? undefined : setInterval(() => writeFileSync(alive, String(Date.now())), pollIntervalMs);
       if (alive !== undefined) writeFileSync(alive, String(Date.now()));
