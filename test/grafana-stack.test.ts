@@ -10,7 +10,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { RENDER_QUEUE, RUNS_PER_ROUND } from '../compose/demo/round.ts';
+import { REMOTE_CLIPS, RENDER_QUEUE, RUNS_PER_ROUND } from '../compose/demo/round.ts';
 import { dashboards, RUNS_UID, STACK_SCHEMA } from '../grafana/index.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -211,7 +211,8 @@ describe('the compose stack and Grafana provisioning', () => {
     const hours = Number(/^now-(\d+)h$/.exec(range)?.[1] ?? assert.fail(`the runs dashboard's range: ${range}`));
     // A round ends with its pause: however fast the machine, no more rounds than this fit in the range.
     const rounds = (hours * 3_600_000) / Number(env('demo').DEMO_PAUSE_MS);
-    const tracesPerRound = RUNS_PER_ROUND + (Number(env('demo').DEMO_ITEMS) * items.probabilistic.sampling_percentage) / 100;
+    const itemsPerRound = Number(env('demo').DEMO_ITEMS) + (env('demo').DEMO_REMOTE_RENDER === 'true' ? REMOTE_CLIPS : 0);
+    const tracesPerRound = RUNS_PER_ROUND + (itemsPerRound * items.probabilistic.sampling_percentage) / 100;
     assert.ok(rounds * tracesPerRound <= JAEGER_MAX_TRACES, `${rounds} rounds × ${tracesPerRound} traces exceed Jaeger's ${JAEGER_MAX_TRACES}`);
   });
 

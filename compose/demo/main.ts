@@ -38,7 +38,11 @@ async function open(): Promise<Store> {
 }
 
 const store = await open();
-const remote = process.env.DEMO_REMOTE_RENDER === 'true' ? createDispatcher({ connectionString: String(process.env.SPANFLOW_DATABASE_URL) }) : undefined;
+// The jobs in pg-boss's schema (DEMO_QUEUE_SCHEMA, default pgboss), where `spanflow worker` looks by default.
+const remote =
+  process.env.DEMO_REMOTE_RENDER === 'true'
+    ? createDispatcher({ connectionString: String(process.env.SPANFLOW_DATABASE_URL), ...(process.env.DEMO_QUEUE_SCHEMA && { schema: process.env.DEMO_QUEUE_SCHEMA }) })
+    : undefined;
 console.log(`demo: runs stored in ${store.location} (schema ${store.schema}); telemetry to ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'the OTLP default endpoint'}`);
 for (let round = 1; !stop.signal.aborted; round++) {
   const { scenarios, etl, remote: rendered } = await demoRound({ persist: store, items: ITEMS, signal: stop.signal, ...(remote && { remote }) });

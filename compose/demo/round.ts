@@ -14,10 +14,13 @@ export const RENDER_QUEUE = 'render';
 
 /**
  * The top-level runs of a round, each a trace of its own: the showcase's
- * scenarios (their sub-pipelines in the same traces) and one ETL batch (whose
- * items are traces of their own besides).
+ * scenarios (their sub-pipelines in the same traces), one ETL batch and one
+ * remote-render batch (whose items are traces of their own besides).
  */
-export const RUNS_PER_ROUND = scenarios.length + 1;
+export const RUNS_PER_ROUND = scenarios.length + 2;
+
+/** Clips through the remote-render batch (the compose stack's demo runs it: it has a dispatcher). */
+export const REMOTE_CLIPS = 20;
 
 export interface DemoRoundOptions {
   /** Store each run (a store from spanflow/postgres, or `true` for the default one). */
@@ -52,6 +55,6 @@ export async function demoRound(options: DemoRoundOptions = {}): Promise<DemoRou
     ...(options.persist !== undefined && { persist: options.persist }),
     ...(options.signal && { signal: options.signal }),
   });
-  const remote = options.remote ? await remoteRender(options.remote, 20, options) : undefined;
+  const remote = options.remote ? await remoteRender(options.remote, REMOTE_CLIPS, options) : undefined;
   return { scenarios, etl, remote };
 }
