@@ -58,7 +58,8 @@ describe('remote work at its edges, with a worker in this process', { skip: NEED
   before(async () => {
     await dropSchema(schema);
     // The caller's own pool (closed by the test, after the dispatcher).
-    dispatcher = createDispatcher({ pool, schema, workerLostAfterMs: 1_000, pollIntervalMs: 100 });
+    // Heartbeats every second: a job cancelled behind its worker's back is found at the next one.
+    dispatcher = createDispatcher({ pool, schema, workerLostAfterMs: 3_000, pollIntervalMs: 100 });
     boss = new PgBoss({ connectionString: TEST_DATABASE_URL, schema, schedule: false, supervise: false });
     await boss.start();
   });

@@ -35,8 +35,9 @@ describe('remote stages and steps on pg-boss, with two worker processes', { skip
     // One first, so the schema is made once; then the second.
     workers.push(await startWorkerProcess(QUEUE, schema, { env }));
     workers.push(await startWorkerProcess(QUEUE, schema, { env }));
-    // A short heartbeat limit, so the lost worker is noticed soon (the test asserts no duration).
-    dispatcher = createDispatcher({ connectionString: TEST_DATABASE_URL, schema, workerLostAfterMs: 1_000, pollIntervalMs: 200 });
+    // A heartbeat limit shorter than the default, so the killed worker is noticed soon, and long enough
+    // that a worker slowed by a loaded machine is not taken for lost (the test asserts no duration).
+    dispatcher = createDispatcher({ connectionString: TEST_DATABASE_URL, schema, workerLostAfterMs: 4_000, pollIntervalMs: 200 });
   }, GUARD);
 
   after(async () => {
