@@ -6,8 +6,8 @@
 // runs, so the code's own spans nest under it: all exported by the worker's
 // own SDK into the same trace.
 
-import { type Context, context, defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { ATTR, w3cPropagator } from '../sdk/index.ts';
+import { type Context, context, defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, type Span, SpanKind, trace } from '@opentelemetry/api';
+import { failSpan, w3cPropagator } from '../sdk/index.ts';
 import { WORKER_ATTR } from '../worker-threads/index.ts';
 
 const SCOPE = 'spanflow';
@@ -63,12 +63,7 @@ export function endJobSpan(span: Span, job: { readonly id?: string | undefined; 
   if (job.id !== undefined) span.setAttribute(REMOTE_ATTR.MESSAGE_ID, job.id);
   if (job.waitMs !== undefined) span.setAttribute(REMOTE_ATTR.WAIT_MS, Math.max(0, job.waitMs));
   if (job.runMs !== undefined) span.setAttribute(REMOTE_ATTR.RUN_MS, Math.max(0, job.runMs));
-  if (error !== undefined) {
-    const failure = error instanceof Error ? error : new Error(String(error));
-    span.recordException(failure);
-    span.setAttribute(ATTR.ERROR_TYPE, failure.name);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
-  }
+  if (error !== undefined) failSpan(span, error);
   span.end();
 }
 

@@ -38,5 +38,5 @@ export {
 } from './persist.ts';
 export { safeJson, safeText } from './serialize.ts';
 export * from './stages/index.ts';
-export { ATTR, configureTelemetry, IdleGauges, type Instrument, type MetricDef, type MetricKey, METRICS, metricOptions, type PayloadOptions, SECONDS_BUCKETS, type TelemetryOptions, w3cPropagator } from './telemetry/index.ts';
+export { ATTR, configureTelemetry, failSpan, IdleGauges, type Instrument, type MetricDef, type MetricKey, METRICS, metricOptions, type PayloadOptions, SECONDS_BUCKETS, type TelemetryOptions, w3cPropagator } from './telemetry/index.ts';
 export { collectRun, type CollectedRun } from './testing.ts';

@@ -19,7 +19,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import { ATTR, w3cPropagator } from '../sdk/index.ts';
+import { ATTR, failSpan, w3cPropagator } from '../sdk/index.ts';
 import { monoNow, type SpanRecord, spanContextOf } from './protocol.ts';
 
 const SCOPE = 'spanflow';
@@ -103,12 +103,7 @@ export function endTaskSpan(
   if (droppedSpans > 0) attributes[WORKER_ATTR.SPANS_DROPPED] = droppedSpans;
   span.setAttributes(attributes);
   if (spans) replay(open.context, timeline, spans);
-  if (error !== undefined) {
-    const failure = error instanceof Error ? error : new Error(String(error));
-    span.recordException(failure);
-    span.setAttribute(ATTR.ERROR_TYPE, failure.name);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
-  }
+  if (error !== undefined) failSpan(span, error);
   span.end(timeline.epochOf(monoNow()));
 }
 
