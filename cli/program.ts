@@ -13,8 +13,9 @@ import { registerReplay } from './commands/replay.ts';
 import { registerRuns } from './commands/runs.ts';
 import { registerShow } from './commands/show.ts';
 import { registerStats } from './commands/stats.ts';
+import { registerWorker } from './commands/worker.ts';
 import { CommandError, type Io, Output, UsageError } from './io.ts';
-import { messageOf } from '../sdk/index.ts';
+import { MissingDependencyError, messageOf } from '../sdk/index.ts';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -22,7 +23,7 @@ const VERSION = '0.1.0';
 
 function program(out: Output): Command {
   const root = new Command('spanflow')
-    .description('list, show, compare and replay stored spanflow runs; print pipeline graphs; migrate the store')
+    .description('list, show, compare and replay stored spanflow runs; print pipeline graphs; migrate the store; run a distributed queue\'s worker')
     .version(VERSION, '-V, --version')
     .option('--database-url <url>', 'a postgres:// URL (default: SPANFLOW_DATABASE_URL, else DATABASE_URL, else the embedded database)')
     .option('--data-dir <dir>', 'the embedded database folder when there is no URL (default: SPANFLOW_DATA_DIR, else .spanflow/db)')
@@ -38,7 +39,7 @@ function program(out: Output): Command {
       getErrHasColors: () => out.color,
     })
     .exitOverride();
-  for (const register of [registerRuns, registerShow, registerCompare, registerExport, registerReplay, registerStats, registerCleanup, registerGraph, registerMigrate]) {
+  for (const register of [registerRuns, registerShow, registerCompare, registerExport, registerReplay, registerStats, registerCleanup, registerGraph, registerMigrate, registerWorker]) {
     register(root, out);
   }
   // Subcommands inherit the output and the exit override.
@@ -56,7 +57,7 @@ function fail(out: Output, error: unknown): number {
     out.warn(`spanflow: ${error.message}`);
     return EXIT.usage;
   }
-  if (error instanceof CommandError || error instanceof StoreError || error instanceof RunIdError) {
+  if (error instanceof CommandError || error instanceof StoreError || error instanceof RunIdError || error instanceof MissingDependencyError) {
     out.warn(`spanflow: ${error.message}`);
     return EXIT.failed;
   }

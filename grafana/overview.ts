@@ -124,6 +124,19 @@ function poolPanels(catalogue: Catalogue) {
   return panels;
 }
 
+/** Distributed queues (spanflow/distributed), as the dispatching processes see them; absent metrics leave their panel out. */
+function queuePanels(catalogue: Catalogue) {
+  const size = maybeSeries('remoteQueueSize', catalogue);
+  const wait = maybeSeries('remoteWaitTime', catalogue);
+  const run = maybeSeries('remoteRunTime', catalogue);
+  const queue = legend(LABEL.queue);
+  const panels = [];
+  if (size) panels.push(timeseries('Jobs waiting for a worker', { description: METRICS.remoteQueueSize.description, unit: 'short', width: 8 }, [prom(gaugeSum(size.name, [LABEL.queue]), queue)]));
+  if (wait) panels.push(timeseries('Queue wait p95', { description: METRICS.remoteWaitTime.description, unit: 's', width: 8 }, [prom(quantile(0.95, wait, [LABEL.queue]), queue)]));
+  if (run) panels.push(timeseries('Remote run time p95', { description: METRICS.remoteRunTime.description, unit: 's', width: 8 }, [prom(quantile(0.95, run, [LABEL.queue]), queue)]));
+  return panels;
+}
+
 function dropPanels() {
   return [
     timeseries('Telemetry and persistence drops', { description: `${METRICS.telemetryDropped.description} ${METRICS.persistenceDropped.description}`, unit: 'short', width: 24 }, [
@@ -158,12 +171,13 @@ export function overviewDashboard(shownElsewhere: readonly string[] = [], catalo
     ['Steps', stepPanels()],
     ['Stage pipelines', stagePanels()],
     ['Worker threads', poolPanels(catalogue)],
+    ['Distributed queues', queuePanels(catalogue)],
     ['Telemetry and persistence', dropPanels()],
   ];
   const builder = new DashboardBuilder('spanflow · overview')
     .uid(OVERVIEW_UID)
     .tags(['spanflow'])
-    .description('Runs, steps, stage pipelines and worker threads of every spanflow pipeline, from the metric catalogue.')
+    .description('Runs, steps, stage pipelines, worker threads and distributed queues of every spanflow pipeline, from the metric catalogue.')
     .refresh('10s')
     .time({ from: 'now-30m', to: 'now' })
     .timezone('browser')

@@ -17,6 +17,7 @@ export const LABEL = {
   workerState: prometheusLabel(ATTR.WORKER_STATE),
   dropReason: prometheusLabel(ATTR.DROP_REASON),
   pool: prometheusLabel(ATTR.POOL_NAME),
+  queue: prometheusLabel(ATTR.QUEUE_NAME),
 } as const;
 
 /** Grafana's rate window: at least four scrapes (or pushes) of the series. */

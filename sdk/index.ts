@@ -23,7 +23,7 @@ export * from './events.ts';
 export { Channel } from './channel.ts';
 export { settleWithin } from './deadline.ts';
 export type { EventListener, EventStream } from './emitter.ts';
-export { type ErrorAction, type RetryOption, type RetryPolicy, backoffDelay } from './executor.ts';
+export { type ErrorAction, type RetryOption, type RetryPolicy, backoffDelay, untilAborted } from './executor.ts';
 export * from './graph/index.ts';
 export { Meta, type MetaScopes } from './meta.ts';
 export { checkPeers, type EntryPoint, ENTRY_POINT_PEERS, loadPeer, MissingDependencyError, PEER_RANGES, type PeerName, type PeerSpecifier } from './peers.ts';
@@ -38,5 +38,5 @@ export {
 } from './persist.ts';
 export { safeJson, safeText } from './serialize.ts';
 export * from './stages/index.ts';
-export { ATTR, configureTelemetry, IdleGauges, type Instrument, type MetricDef, type MetricKey, METRICS, metricOptions, type PayloadOptions, SECONDS_BUCKETS, type TelemetryOptions } from './telemetry/index.ts';
+export { ATTR, configureTelemetry, failSpan, IdleGauges, type Instrument, type MetricDef, type MetricKey, METRICS, metricOptions, type PayloadOptions, SECONDS_BUCKETS, type TelemetryOptions, w3cPropagator } from './telemetry/index.ts';
 export { collectRun, type CollectedRun } from './testing.ts';

@@ -26,6 +26,7 @@ export const PEER_RANGES = {
   kysely: '^0.29.9',
   'log-update': '^8.0.0',
   pg: '^8.23.1',
+  'pg-boss': '^12.38.1',
   piscina: '^5.3.2',
 } as const;
 
@@ -50,6 +51,7 @@ export const ENTRY_POINT_PEERS = {
   'spanflow/postgres': ['kysely', 'pg'],
   'spanflow/workers': ['piscina', '@opentelemetry/context-async-hooks', '@opentelemetry/core'],
   'spanflow/console': ['log-update', 'cli-table3'],
+  'spanflow/distributed': ['pg-boss', 'pg', '@opentelemetry/core'],
   'the spanflow command': ['commander', 'cli-table3', 'kysely'],
 } as const satisfies Record<string, readonly PeerName[]>;
 

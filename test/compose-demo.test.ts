@@ -1,7 +1,8 @@
 // The compose stack's demo service, run as the container runs it (`node
 // compose/demo/main.ts`) against a stand-in collector and the test Postgres:
 // it sends traces and metrics over OTLP/HTTP, stores its runs, keeps its
-// heartbeat fresh for the health check, and stops cleanly on SIGTERM.
+// heartbeat fresh for the health check, sends its remote-render batches to a
+// render worker (as the stack's render-worker containers run it), and stops cleanly on SIGTERM.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -12,10 +13,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { ATTR, METRICS } from '../sdk/index.ts';
+import { RENDER_QUEUE } from '../compose/demo/round.ts';
+import { dropSchema, startWorkerProcess, stopWorkerProcess, type WorkerProcess } from './distributed-support.ts';
 import { adminQuery, NEEDS_POSTGRES, TEST_DATABASE_URL, tempFolder } from './store-support.ts';
 import { loopbackServer } from './support.ts';
 
 const SCHEMA = 'compose_demo';
+/** Where the demo's render jobs are kept: a pg-boss schema of this test's own. */
+const JOBS = 'compose_demo_jobs';
 const MAIN = fileURLToPath(new URL('../compose/demo/main.ts', import.meta.url));
 const COLLECTOR = fileURLToPath(new URL('../compose/otel-collector.yaml', import.meta.url));
 
@@ -33,9 +38,13 @@ describe('the demo service', { skip: NEEDS_POSTGRES }, () => {
   const heartbeat = join(folder.path, 'alive');
   let exit: Promise<number | null> | undefined;
   let output = '';
+  /** A render worker, as the stack's render-worker containers run it. */
+  let worker: WorkerProcess | undefined;
 
   before(async () => {
     await adminQuery(`drop schema if exists "${SCHEMA}" cascade`);
+    await dropSchema(JOBS);
+    worker = await startWorkerProcess(RENDER_QUEUE, JOBS, { concurrency: 4 });
     collector = await loopbackServer((req, body, res) => {
       received.push({ path: req.url ?? '', body: body.toString() });
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -54,6 +63,8 @@ describe('the demo service', { skip: NEEDS_POSTGRES }, () => {
         DEMO_ITEMS: '300',
         DEMO_PAUSE_MS: '200',
         DEMO_HEARTBEAT_FILE: heartbeat,
+        DEMO_REMOTE_RENDER: 'true',
+        DEMO_QUEUE_SCHEMA: JOBS,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -74,19 +85,21 @@ describe('the demo service', { skip: NEEDS_POSTGRES }, () => {
   });
 
   after(async () => {
+    if (worker) await stopWorkerProcess(worker);
+    await dropSchema(JOBS);
     await collector?.close();
     folder.cleanup();
   });
 
   test('it stops on SIGTERM with exit code 0', async () => {
     assert.equal(await exit, 0, output);
-    assert.match(output, /round 1: quick-promo succeeded, feature-film succeeded, deadline-crunch timed_out; etl \w+/);
+    assert.match(output, /round 1: quick-promo succeeded, feature-film succeeded, deadline-crunch timed_out; etl \w+ \(.*\); remote-render succeeded \(20 clips\)/);
   });
 
   test('it sends its spans and the catalogue’s metrics to the collector, as service spanflow-demo', async () => {
     await exit;
     const metrics = received.filter((r) => r.path === '/v1/metrics').map((r) => r.body).join('\n');
-    for (const def of [METRICS.runs, METRICS.runDuration, METRICS.items, METRICS.poolRunTime]) assert.ok(metrics.includes(`"${def.name}"`), def.name);
+    for (const def of [METRICS.runs, METRICS.runDuration, METRICS.items, METRICS.poolRunTime, METRICS.remoteWaitTime, METRICS.remoteRunTime]) assert.ok(metrics.includes(`"${def.name}"`), def.name);
     const traces = received.filter((r) => r.path === '/v1/traces').map((r) => r.body).join('\n');
     assert.match(traces, /"spanflow-demo"/);
     assert.match(traces, /video-render/);
@@ -118,7 +131,7 @@ describe('the demo service', { skip: NEEDS_POSTGRES }, () => {
     );
     assert.deepEqual(
       rows.map((r) => r.pipeline),
-      ['etl', 'video-render'],
+      ['etl', 'remote-render', 'video-render'],
     );
     for (const row of rows) assert.ok(Number(row.traced) > 0, `${row.pipeline} runs carry their trace id`);
   });

@@ -10,7 +10,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { RUNS_PER_ROUND } from '../compose/demo/round.ts';
+import { REMOTE_CLIPS, RENDER_QUEUE, RUNS_PER_ROUND } from '../compose/demo/round.ts';
 import { dashboards, RUNS_UID, STACK_SCHEMA } from '../grafana/index.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -108,6 +108,24 @@ describe('the compose stack and Grafana provisioning', () => {
     assert.ok(command && existsSync(join(context, command)), `the demo runs ${command}`);
   });
 
+  test("two render-worker containers take the demo's render queue, from the demo's image and database", () => {
+    const worker = services['render-worker'];
+    assert.ok(worker, 'a render-worker service');
+    assert.equal(worker.deploy?.replicas, 2, 'two containers');
+    assert.deepEqual(worker.build, services.demo?.build, "the demo's image");
+    const command: string[] = worker.command;
+    assert.deepEqual(command.slice(0, 3), ['node', 'cli/spanflow.js', 'worker']);
+    assert.ok(existsSync(join(ROOT, command[1] ?? '')), command[1]);
+    assert.equal(command[command.indexOf('--queue') + 1], RENDER_QUEUE, 'the queue the demo sends to');
+    const copied = [...readFileSync(join(COMPOSE_DIR, 'demo.Dockerfile'), 'utf8').matchAll(/^COPY\s+(\S+)\s+\S+$/gm)].map((m) => m[1]);
+    for (const folder of ['cli/', 'distributed/']) assert.ok(copied.includes(folder), `the image has ${folder}`);
+    assert.equal(env('render-worker').SPANFLOW_DATABASE_URL, env('demo').SPANFLOW_DATABASE_URL, 'the Postgres the demo sends its jobs to');
+    assert.equal(env('demo').DEMO_REMOTE_RENDER, 'true', 'the demo sends its remote-render batches');
+    reaches(env('render-worker').OTEL_EXPORTER_OTLP_ENDPOINT ?? '', 'the render workers export to the collector');
+    const alive = command[command.indexOf('--alive-file') + 1] ?? '';
+    assert.ok(worker.healthcheck?.test.join(' ').includes(alive), 'the health check reads the file the worker touches');
+  });
+
   test('Grafana loads the generated dashboards from where compose mounts them, and opens on the overview', () => {
     const grafana = services.grafana;
     const mount = binds(grafana).find((b) => b.source === join(ROOT, 'grafana', 'dashboards'));
@@ -193,7 +211,8 @@ describe('the compose stack and Grafana provisioning', () => {
     const hours = Number(/^now-(\d+)h$/.exec(range)?.[1] ?? assert.fail(`the runs dashboard's range: ${range}`));
     // A round ends with its pause: however fast the machine, no more rounds than this fit in the range.
     const rounds = (hours * 3_600_000) / Number(env('demo').DEMO_PAUSE_MS);
-    const tracesPerRound = RUNS_PER_ROUND + (Number(env('demo').DEMO_ITEMS) * items.probabilistic.sampling_percentage) / 100;
+    const itemsPerRound = Number(env('demo').DEMO_ITEMS) + (env('demo').DEMO_REMOTE_RENDER === 'true' ? REMOTE_CLIPS : 0);
+    const tracesPerRound = RUNS_PER_ROUND + (itemsPerRound * items.probabilistic.sampling_percentage) / 100;
     assert.ok(rounds * tracesPerRound <= JAEGER_MAX_TRACES, `${rounds} rounds × ${tracesPerRound} traces exceed Jaeger's ${JAEGER_MAX_TRACES}`);
   });
 

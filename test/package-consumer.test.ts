@@ -46,6 +46,7 @@ await attempt('spanflow/otel', (m) => m.startTelemetry());
 await attempt('spanflow/workers', (m) => m.workerTask(new URL('./work.mjs', import.meta.url), 'work'));
 await attempt('spanflow/console', (m) => m.fullDashboard());
 await attempt('spanflow/postgres', async (m) => { const store = await m.openStore({ url: process.env.STORE_URL }); await store.close(); });
+await attempt('spanflow/distributed', (m) => m.createDispatcher({ connectionString: 'postgres://app@127.0.0.1:5432/app' }));
 console.log(JSON.stringify(out));
 `;
 
@@ -116,6 +117,7 @@ describe('the package from its tarball, installed with @opentelemetry/api alone'
       'spanflow/workers': 'piscina',
       'spanflow/console': 'log-update',
       'spanflow/postgres': 'kysely',
+      'spanflow/distributed': 'pg-boss',
     };
     for (const [entryPoint, first] of Object.entries(expected)) {
       const got = out[entryPoint];
@@ -126,6 +128,7 @@ describe('the package from its tarball, installed with @opentelemetry/api alone'
       assert.ok(got.message.includes(got.install), got.message);
     }
     assert.match(out['spanflow/postgres'].install, /^npm install kysely@\S+ pg@\S+$/);
+    assert.match(out['spanflow/distributed'].install, /^npm install pg-boss@\S+ pg@\S+ @opentelemetry\/core@\S+$/);
   });
 
   test('the spanflow command without its peers: one line naming the install command, exit 1', CHILD_GUARD, async () => {

@@ -81,6 +81,7 @@ console.log(JSON.stringify({
   pgSubpath: describe(caught(() => loadPeer('pg/lib/index.js', 'spanflow/postgres'))),
   kyselyNoSuchPath: describe(caught(() => loadPeer('kysely/no-such-path', 'spanflow/postgres'))),
   piscina: describe(caught(() => loadPeer('piscina', 'spanflow/workers'))),
+  pgBoss: describe(caught(() => loadPeer('pg-boss', 'spanflow/distributed'))),
   check: describe(caught(() => checkPeers('spanflow/console'))),
 }));
 `,
@@ -108,6 +109,10 @@ console.log(JSON.stringify({
     const workers = ENTRY_POINT_PEERS['spanflow/workers'].map((peer: PeerName) => `${peer}@${PEER_RANGES[peer]}`).join(' ');
     assert.equal(out.piscina.install, `npm install ${workers}`, 'every missing peer of the entry point, in one command');
     assert.match(out.piscina.message, /^spanflow\/workers needs piscina, which is not installed \(nor @opentelemetry\/context-async-hooks, @opentelemetry\/core\)/);
+    assert.equal(out.pgBoss.name, 'MissingDependencyError');
+    assert.equal(out.pgBoss.package, 'pg-boss');
+    assert.equal(out.pgBoss.install, `npm install pg-boss@${PEER_RANGES['pg-boss']} pg@${PEER_RANGES.pg} @opentelemetry/core@${PEER_RANGES['@opentelemetry/core']}`);
+    assert.match(out.pgBoss.message, /^spanflow\/distributed needs pg-boss, which is not installed/);
     assert.equal(out.check.name, 'MissingDependencyError');
     assert.equal(out.check.package, 'log-update');
     assert.equal(out.check.install, `npm install log-update@${PEER_RANGES['log-update']} cli-table3@${PEER_RANGES['cli-table3']}`);

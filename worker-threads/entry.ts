@@ -11,6 +11,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { threadId } from 'node:worker_threads';
 import { move, Piscina, transferableSymbol, valueSymbol } from 'piscina';
+import { loadExport } from './modules.ts';
 import { errorRecord, monoNow, type Reply, type TaskMessage, type WorkerData } from './protocol.ts';
 import { RecordingTracerProvider, TaskRecording } from './recording.ts';
 import { unwrapTransfer } from './transfer.ts';
@@ -32,18 +33,6 @@ trace.setGlobalTracerProvider(new RecordingTracerProvider());
 const propagator = new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] });
 propagation.setGlobalPropagator(propagator);
 
-type WorkerFn = (input: unknown) => unknown;
-const modules = new Map<string, Promise<Record<string, unknown>>>();
-
-function load(module: string): Promise<Record<string, unknown>> {
-  let loading = modules.get(module);
-  if (!loading) {
-    loading = import(module) as Promise<Record<string, unknown>>;
-    modules.set(module, loading);
-  }
-  return loading;
-}
-
 /** A reply whose output moves buffers: Piscina sends a value marked by its move() with that transfer list. */
 function movable(reply: Reply, list: readonly unknown[]): object {
   return move({ [transferableSymbol]: list, [valueSymbol]: reply } as Parameters<typeof move>[0]);
@@ -57,25 +46,14 @@ export default async function runTask(message: TaskMessage): Promise<Reply | obj
   const started = monoNow();
   if (starts && message.slot >= 0) Atomics.store(starts, message.slot, BigInt(Math.round(started * 1e6)));
   const base = { started, threadId, spans: undefined, droppedSpans: 0 };
-  let fn: WorkerFn;
-  try {
-    const exports = await load(message.module);
-    const found = exports[message.export];
-    if (typeof found !== 'function') {
-      const functions = Object.keys(exports).filter((key) => typeof exports[key] === 'function');
-      const has = functions.length > 0 ? `its functions: ${functions.join(', ')}` : 'it exports no function';
-      const error = new Error(`has no exported function '${message.export}' (${has}); export it as \`export function ${message.export}(input) {...}\``);
-      return { ...base, ended: monoNow(), ok: false, kind: 'export', error: errorRecord(error) };
-    }
-    fn = found as WorkerFn;
-  } catch (error) {
-    modules.delete(message.module);
-    return { ...base, ended: monoNow(), ok: false, kind: 'module', error: errorRecord(error) };
-  }
+  const loaded = await loadExport(message.module, message.export);
+  if (!loaded.ok) return { ...base, ended: monoNow(), ok: false, kind: loaded.kind, error: errorRecord(loaded.error) };
+  const fn = loaded.fn;
 
   const recording = message.carrier ? new TaskRecording(propagator.extract(ROOT_CONTEXT, message.carrier, getter)) : undefined;
   try {
-    const result = recording ? await context.with(recording.context as Context, fn, undefined, message.input) : await fn(message.input);
+    const call = () => (message.context === undefined ? fn(message.input) : fn(message.input, { ...message.context, signal: NEVER }));
+    const result = recording ? await context.with(recording.context as Context, call) : await call();
     const { value, list } = unwrapTransfer(result);
     const reply: Reply = { ...base, ended: monoNow(), spans: recording?.take(), droppedSpans: recording?.dropped ?? 0, ok: true, output: value };
     return list ? movable(reply, list) : reply;
@@ -83,6 +61,9 @@ export default async function runTask(message: TaskMessage): Promise<Reply | obj
     return { ...base, ended: monoNow(), spans: recording?.take(), droppedSpans: recording?.dropped ?? 0, ok: false, kind: 'threw', error: errorRecord(error) };
   }
 }
+
+/** The signal a task on a thread is given: its thread is stopped rather than its signal fired. */
+const NEVER = new AbortController().signal;
 
 const getter = {
   get: (carrier: Record<string, string>, key: string) => carrier[key],

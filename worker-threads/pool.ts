@@ -201,11 +201,12 @@ export class WorkerPool implements PoolGauges, AsyncDisposable {
   /**
    * Runs a task on a thread: its input copied (or moved, wrapped in
    * `transfer()`), under a span of its own, stopped (the thread is replaced)
-   * when `signal` fires. Resolves with the output; rejects with a WorkerError
-   * that names the task, with a WorkerDefinitionError, or with the signal's
-   * reason.
+   * when `signal` fires. `context` (plain data) is the function's second
+   * argument, with a `signal` that never fires. Resolves with the output;
+   * rejects with a WorkerError that names the task, with a
+   * WorkerDefinitionError, or with the signal's reason.
    */
-  async run(task: TaskRef, input: unknown, signal?: AbortSignal): Promise<unknown> {
+  async run(task: TaskRef, input: unknown, signal?: AbortSignal, context?: Readonly<Record<string, unknown>>): Promise<unknown> {
     if (this.#closing) {
       throw new WorkerPoolError(task.label, this.name, `worker pool '${this.name}' is closed: task ${task.label} was not run; close a pool only once its tasks are done`);
     }
@@ -213,7 +214,7 @@ export class WorkerPool implements PoolGauges, AsyncDisposable {
     const timeline = new Timeline();
     const open = startTaskSpan({ exportName: task.exportName, modulePath: task.modulePath, pool: this.name }, timeline);
     const slot = this.#busy.claim();
-    const message: TaskMessage = { module: task.module, export: task.exportName, input: value, carrier: open?.carrier, slot };
+    const message: TaskMessage = { module: task.module, export: task.exportName, input: value, carrier: open?.carrier, slot, ...(context === undefined ? {} : { context }) };
     let reply: Reply;
     try {
       reply = await this.#piscina.run(message, signal || list ? { signal: signal ?? null, transferList: list } : undefined);

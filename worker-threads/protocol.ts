@@ -16,6 +16,12 @@ export interface TaskMessage {
   readonly carrier: Record<string, string> | undefined;
   /** Where the thread writes when the task started (an index into WorkerData.starts); -1: nowhere. */
   readonly slot: number;
+  /**
+   * A second argument for the task's function (plain data), given a `signal`
+   * that never fires: a task on a thread is stopped with its thread instead.
+   * Absent: the function gets its input alone.
+   */
+  readonly context?: Readonly<Record<string, unknown>>;
 }
 
 /** What each of a pool's threads gets once, when it starts (Piscina's workerData). */

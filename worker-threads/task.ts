@@ -59,7 +59,7 @@ export interface WorkerTask<In, Out> {
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
 /** The module's file URL, checked: it must name a file that exists. */
-function moduleUrl(module: URL | string, subject: string): URL {
+export function moduleUrl(module: URL | string, subject: string): URL {
   const howTo = "give it as new URL('./render.ts', import.meta.url)";
   let url: URL;
   if (module instanceof URL) url = module;
@@ -81,7 +81,7 @@ function moduleUrl(module: URL | string, subject: string): URL {
 }
 
 /** A path for people: relative to the working directory when under it. */
-function shown(path: string): string {
+export function shown(path: string): string {
   const rel = relative(process.cwd(), path);
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel.split(sep).join('/') : path;
 }

@@ -19,8 +19,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import type { CompositePropagator } from '@opentelemetry/core';
-import { ATTR, loadPeer } from '../sdk/index.ts';
+import { ATTR, failSpan, w3cPropagator } from '../sdk/index.ts';
 import { monoNow, type SpanRecord, spanContextOf } from './protocol.ts';
 
 const SCOPE = 'spanflow';
@@ -34,16 +33,6 @@ export const WORKER_ATTR = {
   RUN_MS: 'spanflow.pool.run_ms',
   SPANS_DROPPED: 'spanflow.worker.spans_dropped',
 } as const;
-
-// Explicit, not the global propagator: the trace must cross whatever the app registered (or not).
-// Made at the first task (@opentelemetry/core is an optional peer, loaded on first use).
-let w3c: CompositePropagator | undefined;
-function propagator(): CompositePropagator {
-  if (w3c) return w3c;
-  const { CompositePropagator: Composite, W3CBaggagePropagator, W3CTraceContextPropagator } = loadPeer<typeof import('@opentelemetry/core')>('@opentelemetry/core', 'spanflow/workers');
-  w3c = new Composite({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] });
-  return w3c;
-}
 
 /** The registered tracer, or undefined while no SDK is registered (the API's proxy has no delegate). */
 function currentTracer(): Tracer | undefined {
@@ -93,7 +82,7 @@ export function startTaskSpan(label: TaskLabel, timeline: Timeline): TaskSpan | 
   span.setAttributes({ [ATTR.POOL_NAME]: label.pool, [WORKER_ATTR.EXPORT]: label.exportName, [WORKER_ATTR.MODULE]: label.modulePath });
   const ctx = trace.setSpan(parent, span);
   const carrier: Record<string, string> = {};
-  propagator().inject(ctx, carrier, defaultTextMapSetter);
+  w3cPropagator('spanflow/workers').inject(ctx, carrier, defaultTextMapSetter);
   return { span, context: ctx, carrier };
 }
 
@@ -114,12 +103,7 @@ export function endTaskSpan(
   if (droppedSpans > 0) attributes[WORKER_ATTR.SPANS_DROPPED] = droppedSpans;
   span.setAttributes(attributes);
   if (spans) replay(open.context, timeline, spans);
-  if (error !== undefined) {
-    const failure = error instanceof Error ? error : new Error(String(error));
-    span.recordException(failure);
-    span.setAttribute(ATTR.ERROR_TYPE, failure.name);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
-  }
+  if (error !== undefined) failSpan(span, error);
   span.end(timeline.epochOf(monoNow()));
 }
 

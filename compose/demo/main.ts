@@ -1,12 +1,15 @@
 // The compose stack's demo service (`node compose/demo/main.ts`): keeps running
 // the showcase and the ETL example with telemetry (OTLP to the collector, from
 // the OTEL_* variables) and every run stored in Postgres (SPANFLOW_DATABASE_URL,
-// SPANFLOW_SCHEMA), so the dashboards have data. Stops cleanly on SIGTERM.
+// SPANFLOW_SCHEMA), so the dashboards have data. With DEMO_REMOTE_RENDER=true
+// each round also sends a batch's encoding stage to the `render` queue, which
+// the stack's render-worker containers take. Stops cleanly on SIGTERM.
 
 import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTelemetry } from '../../exporters/otel/index.ts';
 import { openStore, type Store } from '../../exporters/postgres/index.ts';
+import { createDispatcher } from '../../distributed/index.ts';
 import { defaultPool } from '../../worker-threads/index.ts';
 import { demoRound } from './round.ts';
 
@@ -35,15 +38,22 @@ async function open(): Promise<Store> {
 }
 
 const store = await open();
+// The jobs in pg-boss's schema (DEMO_QUEUE_SCHEMA, default pgboss), where `spanflow worker` looks by default.
+const remote =
+  process.env.DEMO_REMOTE_RENDER === 'true'
+    ? createDispatcher({ connectionString: String(process.env.SPANFLOW_DATABASE_URL), ...(process.env.DEMO_QUEUE_SCHEMA && { schema: process.env.DEMO_QUEUE_SCHEMA }) })
+    : undefined;
 console.log(`demo: runs stored in ${store.location} (schema ${store.schema}); telemetry to ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'the OTLP default endpoint'}`);
 for (let round = 1; !stop.signal.aborted; round++) {
-  const { scenarios, etl } = await demoRound({ persist: store, items: ITEMS, signal: stop.signal });
+  const { scenarios, etl, remote: rendered } = await demoRound({ persist: store, items: ITEMS, signal: stop.signal, ...(remote && { remote }) });
   const showcase = scenarios.map((s) => `${s.scenario.name} ${s.result.status}`).join(', ');
-  console.log(`round ${round}: ${showcase}; etl ${etl.status} (${etl.completed} completed, ${etl.failed} failed, ${etl.skipped} skipped)`);
+  const remotely = rendered ? `; remote-render ${rendered.status} (${rendered.completed} clips)` : '';
+  console.log(`round ${round}: ${showcase}; etl ${etl.status} (${etl.completed} completed, ${etl.failed} failed, ${etl.skipped} skipped)${remotely}`);
   writeFileSync(HEARTBEAT, String(Date.now()));
   await pause(PAUSE_MS);
 }
 await store.close();
+await remote?.close();
 await defaultPool().close();
 // Gives up on exports after its time limit (the collector may be gone by now), and lets the process end.
 await telemetry.shutdown();

@@ -36,6 +36,10 @@ export class StageTaskContext implements TaskContext {
     this.#entry = entry;
   }
 
+  get runId(): string {
+    return this.#emitter.runId;
+  }
+
   /** The attempt's signal, made only when a task asks for it. */
   get signal(): AbortSignal {
     return this.#source.signal;

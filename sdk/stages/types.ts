@@ -15,6 +15,8 @@ export interface ItemInfo {
 }
 
 export interface TaskContext {
+  /** The batch's run id. */
+  readonly runId: string;
   readonly item: ItemInfo;
   readonly stage: string;
   readonly task: string;

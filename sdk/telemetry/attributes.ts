@@ -26,6 +26,8 @@ export const ATTR = {
   DROP_REASON: 'spanflow.drop.reason',
   /** A worker thread pool's name (spanflow/workers). */
   POOL_NAME: 'spanflow.pool.name',
+  /** A distributed queue's name (spanflow/distributed). */
+  QUEUE_NAME: 'spanflow.queue.name',
 } as const;
 
 export type AttributeName = (typeof ATTR)[keyof typeof ATTR];

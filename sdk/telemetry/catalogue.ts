@@ -54,7 +54,7 @@ export const SECONDS_BUCKETS = [
   0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
 ] as const;
 
-const { PIPELINE_NAME, RESULT, TASK_NAME, TASK_RESULT, NODE_KIND, ERROR_TYPE, STAGE, ITEM_STATUS, WORKER_STATE, DROP_REASON, POOL_NAME } = ATTR;
+const { PIPELINE_NAME, RESULT, TASK_NAME, TASK_RESULT, NODE_KIND, ERROR_TYPE, STAGE, ITEM_STATUS, WORKER_STATE, DROP_REASON, POOL_NAME, QUEUE_NAME } = ATTR;
 
 export const METRICS = {
   runDuration: {
@@ -196,6 +196,30 @@ export const METRICS = {
     unit: 's',
     description: 'Time a worker pool task ran on its thread, whatever its result.',
     attributes: [POOL_NAME],
+    buckets: SECONDS_BUCKETS,
+  },
+  // Distributed queues (spanflow/distributed): recorded by the dispatching process, one series per queue.
+  remoteQueueSize: {
+    name: 'spanflow.remote.queue.size',
+    instrument: 'gauge',
+    unit: '{job}',
+    description: 'Jobs this process sent to a distributed queue that no worker has taken yet (as of its last look at them).',
+    attributes: [QUEUE_NAME],
+  },
+  remoteWaitTime: {
+    name: 'spanflow.remote.job.wait_time_seconds',
+    instrument: 'histogram',
+    unit: 's',
+    description: 'Time a distributed job waited in its queue, from its sending until a worker took it (by the database clock).',
+    attributes: [QUEUE_NAME],
+    buckets: SECONDS_BUCKETS,
+  },
+  remoteRunTime: {
+    name: 'spanflow.remote.job.run_time_seconds',
+    instrument: 'histogram',
+    unit: 's',
+    description: 'Time a distributed job ran on its worker, from taking it until its result (by the database clock), whatever its result.',
+    attributes: [QUEUE_NAME],
     buckets: SECONDS_BUCKETS,
   },
 } as const satisfies Record<string, MetricDef>;

@@ -12,6 +12,8 @@ import { type Open, type PayloadOptions, type StepRef, Tracing } from './tracing
 export { ATTR, type AttributeName } from './attributes.ts';
 export { type Instrument, type MetricDef, type MetricKey, METRICS, metricOptions, SECONDS_BUCKETS } from './catalogue.ts';
 export { IdleGauges } from './gauges.ts';
+export { w3cPropagator } from './propagation.ts';
+export { failSpan } from './status.ts';
 export type { ItemTelemetry } from './items.ts';
 export type { BatchSource, CountVisitor } from './metrics.ts';
 export type { Open, PayloadOptions, StepRef } from './tracing.ts';

@@ -18,3 +18,11 @@ export function endStatus(span: Span, status: StepEndStatus | 'suspended', error
     if (error) span.setAttribute(ATTR.ERROR_TYPE, error.type);
   }
 }
+
+/** A span that ended in `error`, a value as thrown (a pool or queue task's): its exception event, `error.type` and status ERROR. */
+export function failSpan(span: Span, error: unknown): void {
+  const failure = error instanceof Error ? error : new Error(String(error));
+  span.recordException(failure);
+  span.setAttribute(ATTR.ERROR_TYPE, failure.name);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
+}
