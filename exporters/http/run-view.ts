@@ -89,7 +89,8 @@ export interface RunViewInit {
   readonly kind: 'graph' | 'stages';
   readonly parentRunId: string | undefined;
   readonly source: 'live' | 'stored';
-  readonly description: PipelineDescription | undefined;
+  /** The definition (a live run's, or the store's): its steps are listed in order before they run. */
+  readonly description: Pick<PipelineDescription, 'graph' | 'mermaid'> | undefined;
   readonly links: LinkTemplates | undefined;
 }
 

@@ -4,8 +4,7 @@
 // store after the last event sent, polling while the run is under way.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RunDetail, RunEventsOptions, RunPage, ShowRunOptions, StoredEvent, ListRunsOptions } from '../postgres/index.ts';
-import { asEvent } from '../postgres/index.ts';
+import type { ListRunsOptions, RunDetail, RunEventsOptions, RunPage, ShowRunOptions, StoredEvent, StoredPipeline } from '../postgres/index.ts';
 import { safeJson, type SpanflowEvent } from '../../sdk/index.ts';
 import { type RunListing, listing } from './live-runs.ts';
 import { type LinkTemplates, linksOf, RunFold, type RunView } from './run-view.ts';
@@ -16,11 +15,24 @@ export interface RunSource {
   listRuns(options?: ListRunsOptions): Promise<RunPage>;
   getRun(id: string, options?: ShowRunOptions): Promise<RunDetail | undefined>;
   runEvents(id: string, options?: RunEventsOptions): Promise<StoredEvent[]>;
+  /** A stored definition: a stored run's steps are then listed in definition order, not yet run ones included. */
+  pipeline?(name: string, hash?: string): Promise<StoredPipeline | undefined>;
 }
 
 /** A stored batch's events the stream sends: its run's own (items come as counters, as for live batches). */
 const BATCH_TYPES = ['run_queued', 'run_start', 'run_end', 'hook_start', 'hook_end'];
 const PAGE = 1000;
+
+type AsEvent = (stored: StoredEvent, run: Pick<RunDetail, 'pipeline' | 'parentRunId'>) => SpanflowEvent;
+let asEvent: AsEvent | undefined;
+/**
+ * The store's own reading of a stored event, loaded with the store's door on first use: spanflow/http needs
+ * nothing but node:http until it is given a store (whose peers, kysely among them, are then installed).
+ */
+async function storedEvents(): Promise<AsEvent> {
+  asEvent ??= (await import('../postgres/index.ts')).asEvent;
+  return asEvent;
+}
 const OPEN = new Set(['pending', 'running']);
 
 export async function storedRuns(store: RunSource, limit: number, links: LinkTemplates | undefined): Promise<RunListing[]> {
@@ -33,7 +45,8 @@ export async function storedView(store: RunSource, id: string, links: LinkTempla
   const detail = await store.getRun(id, { events: false });
   if (!detail) return undefined;
   const events = detail.kind === 'stages' ? await store.runEvents(id, { types: BATCH_TYPES }) : await allEvents(store, id);
-  return viewOf(detail, events, links);
+  const definition = detail.pipelineHash && store.pipeline ? await store.pipeline(detail.pipeline, detail.pipelineHash) : undefined;
+  return viewOf(detail, events, links, definition, await storedEvents());
 }
 
 async function allEvents(store: RunSource, id: string): Promise<StoredEvent[]> {
@@ -45,9 +58,15 @@ async function allEvents(store: RunSource, id: string): Promise<StoredEvent[]> {
   }
 }
 
-function viewOf(run: RunDetail | RunPage['runs'][number], events: readonly StoredEvent[], links: LinkTemplates | undefined): RunView {
-  const fold = new RunFold({ runId: run.id, pipeline: run.pipeline, kind: run.kind, parentRunId: run.parentRunId ?? undefined, source: 'stored', description: undefined, links });
-  for (const stored of events) fold.apply(asEvent(stored, run));
+function viewOf(
+  run: RunDetail | RunPage['runs'][number],
+  events: readonly StoredEvent[],
+  links: LinkTemplates | undefined,
+  description?: StoredPipeline,
+  read?: AsEvent,
+): RunView {
+  const fold = new RunFold({ runId: run.id, pipeline: run.pipeline, kind: run.kind, parentRunId: run.parentRunId ?? undefined, source: 'stored', description, links });
+  for (const stored of events) if (read) fold.apply(read(stored, run));
   const view = fold.view;
   // The run row knows what events may not say yet (or at all): its status (`interrupted`), times and counters.
   view.status = run.status as RunView['status'];
@@ -71,6 +90,7 @@ function viewOf(run: RunDetail | RunPage['runs'][number], events: readonly Store
 export async function streamStored(store: RunSource, id: string, client: SseClient, afterSeq: number, pollMs: number, links: LinkTemplates | undefined): Promise<void> {
   let seq = afterSeq;
   let lastSnapshot = '';
+  const read = await storedEvents();
   for (;;) {
     const run = await store.getRun(id, { events: false });
     if (!run || client.closed) break;
@@ -79,7 +99,7 @@ export async function streamStored(store: RunSource, id: string, client: SseClie
     for (;;) {
       const page = await store.runEvents(id, { afterSeq: seq, limit: PAGE, ...(types ? { types } : {}) });
       for (const stored of page) {
-        const event: SpanflowEvent = asEvent(stored, run);
+        const event = read(stored, run);
         if (event.type === 'run_end' && run.kind === 'stages') sendSnapshot(viewOf(run, [], links));
         client.send(message(event.seq, eventJson(event)));
         seq = stored.seq;
