@@ -23,7 +23,7 @@ export function pageHeaders(): Record<string, string> {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-cache',
     'x-content-type-options': 'nosniff',
-    'content-security-policy': `default-src 'none'; script-src ${hashesOf('script')}; style-src ${hashesOf('style')}; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'`,
+    'content-security-policy': `default-src 'none'; script-src ${hashesOf('script')}; style-src ${hashesOf('style')}; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'`,
   };
   return headers;
 }
