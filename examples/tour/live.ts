@@ -3,7 +3,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from '../../sdk/index.ts';
-import { createLiveHandler, LiveRuns } from '../../exporters/http/index.ts';
+import { createLiveHandler, LiveRuns, type RunView } from '../../exporters/http/index.ts';
 
 const live = new LiveRuns();
 const server = createServer(createLiveHandler({ live })).listen(0, '127.0.0.1'); // spanflow serve uses 4319
@@ -24,7 +24,7 @@ for (const message of rest) {
   const event = JSON.parse(message.slice(message.indexOf('data: ') + 6));
   console.log(`id: ${event.seq}  ${event.type}${event.node ? ` ${event.node}` : ''}${event.status ? ` ${event.status}` : ''}`);
 }
-const view = await (await fetch(`${url}/runs/${run.runId}`)).json();
-console.log(`GET /runs/${run.runId.slice(0, 8)}…: ${view.status}, ${view.steps.map((s: { node: string; status: string }) => `${s.node} ${s.status}`).join(', ')}`);
+const view = (await (await fetch(`${url}/runs/${run.runId}`)).json()) as RunView;
+console.log(`GET /runs/${run.runId.slice(0, 8)}…: ${view.status}, ${view.steps.map((s) => `${s.node} ${s.status}`).join(', ')}`);
 await run;
 server.close();

@@ -9,7 +9,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { messageOf, safeJson } from '../../sdk/index.ts';
-import type { LiveRuns, RunListing } from './live-runs.ts';
+import { type LiveRuns, type RunListing, wholeOption } from './live-runs.ts';
 import { pageHeaders, pageHtml } from './page.ts';
 import type { LinkTemplates } from './run-view.ts';
 import { SSE_HEADERS, SseClient } from './sse.ts';
@@ -57,9 +57,9 @@ export function createLiveHandler(options: LiveHandlerOptions = {}): LiveHandler
   if (!live && !store) throw new TypeError('createLiveHandler: give it live runs ({ live: new LiveRuns() }, passed to pipelines as observe), a store ({ store }), or both');
   const basePath = (options.basePath ?? '').replace(/\/+$/, '');
   if (basePath !== '' && !basePath.startsWith('/')) throw new TypeError(`createLiveHandler: basePath must start with '/' (got '${basePath}')`);
-  const clientBuffer = positive('clientBuffer', options.clientBuffer, 1_000_000);
-  const pollInterval = positive('pollInterval', options.pollInterval, 1000);
-  const storedLimit = positive('storedLimit', options.storedLimit, 50);
+  const clientBuffer = wholeOption('createLiveHandler', 'clientBuffer', options.clientBuffer, 1_000_000, 1);
+  const pollInterval = wholeOption('createLiveHandler', 'pollInterval', options.pollInterval, 1000, 1);
+  const storedLimit = wholeOption('createLiveHandler', 'storedLimit', options.storedLimit, 50, 1);
 
   async function route(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (authorize) {
@@ -195,10 +195,4 @@ function send(res: ServerResponse, error: unknown): void {
     return;
   }
   json(res, 500, { error: `the live view failed: ${messageOf(error)}` });
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1) throw new RangeError(`createLiveHandler: ${name} must be a whole number of 1 or more (got ${String(value)}); leave it out for ${fallback}`);
-  return value;
 }

@@ -107,9 +107,9 @@ export class LiveRuns implements RunObserver {
   readonly #links: LinkTemplates | undefined;
 
   constructor(options: LiveRunsOptions = {}) {
-    this.#keepFinished = whole('keepFinished', options.keepFinished, 100, 0);
-    this.#eventsPerRun = whole('eventsPerRun', options.eventsPerRun, 10_000, 1);
-    this.#snapshotInterval = whole('snapshotInterval', options.snapshotInterval, 100, 100);
+    this.#keepFinished = wholeOption('LiveRuns', 'keepFinished', options.keepFinished, 100, 0);
+    this.#eventsPerRun = wholeOption('LiveRuns', 'eventsPerRun', options.eventsPerRun, 10_000, 1);
+    this.#snapshotInterval = wholeOption('LiveRuns', 'snapshotInterval', options.snapshotInterval, 100, 100);
     this.#links = options.links;
   }
 
@@ -246,10 +246,11 @@ export class LiveRuns implements RunObserver {
   }
 }
 
-function whole(name: string, value: number | undefined, fallback: number, min: number): number {
+/** An option that is a whole number of `min` or more, or `fallback` when left out; else a RangeError naming it and the fix. */
+export function wholeOption(owner: string, name: string, value: number | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < min) {
-    throw new RangeError(`LiveRuns: ${name} must be a whole number of ${min} or more (got ${String(value)}); leave it out for ${fallback}`);
+    throw new RangeError(`${owner}: ${name} must be a whole number of ${min} or more (got ${String(value)}); leave it out for ${fallback}`);
   }
   return value;
 }
