@@ -4,6 +4,7 @@
 // and `spanflow serve`, which serves just that.
 
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { main } from '../cli/index.ts';
 import { createLiveHandler, type RunView } from '../exporters/http/index.ts';
@@ -137,6 +138,16 @@ describe('spanflow serve', HANG_GUARD, () => {
     assert.ok(body.runs.some((r) => r.runId === result.runId));
     assert.equal((await getJson(`${base}runs/${result.runId}/cancel`, { method: 'POST' })).status, 405, 'nothing it serves writes');
     assert.match(await (await fetch(base)).text(), /<title>spanflow/);
+    // A page elsewhere that rebinds its DNS name to 127.0.0.1 sends its own name as Host: refused.
+    const rebound = await new Promise<number | undefined>((resolve, reject) => {
+      request(`${base}runs`, { headers: { host: 'attacker.example' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      })
+        .on('error', reject)
+        .end();
+    });
+    assert.equal(rebound, 403);
     stop.abort();
     assert.equal(await exit, 0);
 

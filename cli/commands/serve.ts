@@ -3,7 +3,7 @@
 // and their events as Server-Sent Events, read from the store as they are
 // written. Binds to 127.0.0.1 unless told otherwise; nothing it serves writes.
 
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Command, InvalidArgumentError } from 'commander';
 import { createLiveHandler } from '../../exporters/http/index.ts';
@@ -20,6 +20,14 @@ interface ServeFlags {
 }
 
 export const DEFAULT_PORT = 4319;
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+/** The host a Host header names, without its port. */
+function hostOf(header: string | undefined): string {
+  if (!header) return '';
+  return header.startsWith('[') ? header.slice(0, header.indexOf(']') + 1) : header.replace(/:\d+$/, '');
+}
 
 function parsePort(text: string): number {
   const n = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
@@ -44,7 +52,14 @@ export function registerServe(program: Command, out: Output): void {
     .option('--poll <ms>', 'how often runs under way are read again', parseInterval, 1000)
     .action(async (flags: ServeFlags, command: Command) => {
       await withStore(out, storeFlags(command), async (store) => {
-        const handler = createLiveHandler({ store, pollInterval: flags.poll, links: { jaeger: flags.jaeger, grafana: flags.grafana } });
+        const loopback = LOOPBACK.has(flags.host);
+        const handler = createLiveHandler({
+          store,
+          pollInterval: flags.poll,
+          links: { jaeger: flags.jaeger, grafana: flags.grafana },
+          // On loopback, a request must name a loopback host: a web page elsewhere cannot reach it by rebinding a DNS name to 127.0.0.1.
+          ...(loopback ? { authorize: (request: IncomingMessage) => LOOPBACK.has(hostOf(request.headers.host)) } : {}),
+        });
         const server = createServer(handler);
         await new Promise<void>((resolve, reject) => {
           server.once('error', (error: NodeJS.ErrnoException) => {
