@@ -177,6 +177,12 @@ describe('spanflow/http: the live view of runs in this process', HANG_GUARD, () 
       log.events.map((e) => e.seq),
     );
     assert.equal(JSON.parse(rest.at(-1)?.data ?? '{}').type, 'run_end');
+    // A client that cannot set headers gives the id in the query.
+    const fromQuery = await readSse(`${url}/runs/${handle.runId}/events?lastEventId=${first.at(-1)?.id}`);
+    assert.deepEqual(
+      fromQuery.map((m) => m.id),
+      rest.map((m) => m.id),
+    );
     // After the end, a reader resuming from the last id gets nothing more, and the stream ends.
     assert.deepEqual(await readSse(`${url}/runs/${handle.runId}/events`, { 'last-event-id': rest.at(-1)?.id ?? '' }), []);
   });

@@ -114,7 +114,7 @@ export function createLiveHandler(options: LiveHandlerOptions = {}): LiveHandler
   function cancel(_req: IncomingMessage, res: ServerResponse, id: string, method: string): void {
     if (method !== 'POST') throw new Refusal(405, `use POST to cancel a run (got ${method})`, { allow: 'POST' });
     if (!options.allowCancel) {
-      throw new Refusal(405, 'cancelling runs over HTTP is off: createLiveHandler({ allowCancel: true }) turns it on', { allow: '' });
+      throw new Refusal(405, 'cancelling runs over HTTP is off: createLiveHandler({ allowCancel: true }) turns it on');
     }
     const outcome = live?.cancel(id, new Error('cancelled over HTTP (POST /runs/:id/cancel)')) ?? 'unknown';
     if (outcome === 'unknown') throw new Refusal(404, `no live run '${id}' in this process: only runs this process runs can be cancelled (GET /runs lists them)`);
@@ -189,8 +189,7 @@ function send(res: ServerResponse, error: unknown): void {
     return;
   }
   if (error instanceof Refusal) {
-    const headers = Object.fromEntries(Object.entries(error.headers).filter(([, v]) => v !== ''));
-    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
     json(res, error.status, { error: error.message });
     return;
   }
