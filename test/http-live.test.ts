@@ -187,6 +187,27 @@ describe('spanflow/http: the live view of runs in this process', HANG_GUARD, () 
     assert.deepEqual(await readSse(`${url}/runs/${handle.runId}/events`, { 'last-event-id': rest.at(-1)?.id ?? '' }), []);
   });
 
+  test('a quiet stream gets keepalive comments, which readers skip', async () => {
+    const url = await server({ live, heartbeatInterval: 5 });
+    const gate = latch();
+    const log = eventLog();
+    const handle = renderGraph(gate.promise).run(undefined, { observe: live, onEvent: log.listen });
+    await log.waitFor((e) => e.type === 'step_start' && e.node === 'wait');
+    const response = await fetch(`${url}/runs/${handle.runId}/events`);
+    let text = '';
+    for await (const chunk of response.body ?? []) {
+      text += Buffer.from(chunk).toString();
+      // The run is held: what comes now, past its first events, is only the heartbeat.
+      if (text.includes(': keepalive\n\n')) gate.resolve();
+    }
+    await handle;
+    assert.match(text, /^: keepalive$/m);
+    assert.deepEqual(
+      parseSse(text).map((m) => Number(m.id)),
+      log.events.map((e) => e.seq),
+    );
+  });
+
   test('a batch streams its run events and coalesced snapshots, never a message per item', async () => {
     const url = await server();
     const hold = latch();

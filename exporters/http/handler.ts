@@ -37,6 +37,8 @@ export interface LiveHandlerOptions {
   readonly pollInterval?: number;
   /** Stored runs `GET /runs` lists. Default 50. */
   readonly storedLimit?: number;
+  /** Every event stream gets a `: keepalive` comment this often (proxies keep it open; a reader notices a dead one), in ms; 0 for none. Default 15,000. */
+  readonly heartbeatInterval?: number;
 }
 
 export type LiveHandler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
@@ -60,6 +62,7 @@ export function createLiveHandler(options: LiveHandlerOptions = {}): LiveHandler
   const clientBuffer = wholeOption('createLiveHandler', 'clientBuffer', options.clientBuffer, 1_000_000, 1);
   const pollInterval = wholeOption('createLiveHandler', 'pollInterval', options.pollInterval, 1000, 1);
   const storedLimit = wholeOption('createLiveHandler', 'storedLimit', options.storedLimit, 50, 1);
+  const heartbeatInterval = wholeOption('createLiveHandler', 'heartbeatInterval', options.heartbeatInterval, 15_000, 0);
 
   async function route(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (authorize) {
@@ -100,14 +103,14 @@ export function createLiveHandler(options: LiveHandlerOptions = {}): LiveHandler
     const afterSeq = lastEventId(req);
     if (live?.view(id)) {
       res.writeHead(200, SSE_HEADERS);
-      live.stream(id, res, afterSeq, clientBuffer);
+      live.stream(id, res, afterSeq, { limit: clientBuffer, heartbeatMs: heartbeatInterval });
       return;
     }
     const view = store ? await storedView(store, id, links).catch(unknownId(id)) : undefined;
     if (!store || !view) throw notFound(id);
     res.writeHead(200, SSE_HEADERS);
     // The store is read a page at a time as the client takes it (room()), so its queue never outgrows a page.
-    const client = new SseClient(res, Number.MAX_SAFE_INTEGER, () => '');
+    const client = new SseClient(res, { limit: Number.MAX_SAFE_INTEGER, resync: () => '', heartbeatMs: heartbeatInterval });
     await streamStored(store, id, client, afterSeq, pollInterval, links);
   }
 

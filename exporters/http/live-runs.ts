@@ -16,7 +16,7 @@ import {
   safeJson,
 } from '../../sdk/index.ts';
 import { type LinkTemplates, RunFold, type RunView } from './run-view.ts';
-import { eventJson, message, SseClient } from './sse.ts';
+import { eventJson, message, SseClient, type SseClientOptions } from './sse.ts';
 
 export interface LiveRunsOptions {
   /** Finished runs kept (for `GET /runs` and late readers), oldest dropped first. Default 100. */
@@ -152,10 +152,13 @@ export class LiveRuns implements RunObserver {
    * from memory (a resync when they are no longer kept), then live ones until
    * the run ends. False when there is no such run.
    */
-  stream(runId: string, res: ServerResponse, afterSeq: number, bufferChars: number): boolean {
+  stream(runId: string, res: ServerResponse, afterSeq: number, client: Omit<SseClientOptions, 'resync'>): boolean {
     const run = this.#runs.get(runId);
     if (!run) return false;
-    const client = new SseClient(res, bufferChars, () => run.resync());
+    return this.#attach(run, new SseClient(res, { ...client, resync: () => run.resync() }), afterSeq);
+  }
+
+  #attach(run: LiveRun, client: SseClient, afterSeq: number): boolean {
     if (afterSeq < run.evictedUpTo) {
       client.send(run.resync());
     } else {

@@ -28,6 +28,15 @@ export const SSE_HEADERS = {
   connection: 'keep-alive',
 } as const;
 
+export interface SseClientOptions {
+  /** Characters the client may fall behind by before its queue is dropped for a resync. */
+  readonly limit: number;
+  /** The messages that bring the client up to date after an overflow. */
+  readonly resync: () => string;
+  /** A `: keepalive` comment this often (skipped while the socket is backed up), in ms; 0 for none. */
+  readonly heartbeatMs: number;
+}
+
 export class SseClient {
   readonly #res: ServerResponse;
   readonly #limit: number;
@@ -45,11 +54,21 @@ export class SseClient {
   resyncs = 0;
   onClose: (() => void) | undefined;
 
-  constructor(res: ServerResponse, limit: number, resync: () => string) {
+  readonly #heartbeat: ReturnType<typeof setInterval> | undefined;
+
+  constructor(res: ServerResponse, options: SseClientOptions) {
     this.#res = res;
-    this.#limit = limit;
-    this.#resync = resync;
+    this.#limit = options.limit;
+    this.#resync = options.resync;
+    // A comment line now and then: proxies keep the connection, and a reader notices a dead one.
+    if (options.heartbeatMs > 0) {
+      this.#heartbeat = setInterval(() => {
+        if (!this.#waiting && !this.#ending) this.#write(': keepalive\n\n');
+      }, options.heartbeatMs);
+      this.#heartbeat.unref();
+    }
     res.on('close', () => {
+      clearInterval(this.#heartbeat);
       this.#closed = true;
       this.#queue = [];
       this.#queued = 0;
@@ -87,6 +106,7 @@ export class SseClient {
   end(): void {
     if (this.#closed || this.#ending) return;
     this.#ending = true;
+    clearInterval(this.#heartbeat);
     if (!this.#waiting) this.#res.end();
   }
 
