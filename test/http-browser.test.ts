@@ -66,6 +66,9 @@ describe('the live view page in Chromium', { skip: unless('chromium'), timeout: 
     for (const [node, status] of steps) assert.ok(['succeeded', 'skipped', 'failed', 'timed_out', 'cancelled'].includes(status ?? ''), `${node}: ${status}`);
     assert.equal(shown.deliver, 'succeeded');
     assert.equal(steps.length, videoRender.graph.nodes.size);
+    const children = await page.$$eval('#related a', (links) => links.map((a) => a.textContent));
+    assert.equal(children.length, 1, 'its render-farm run is linked');
+    assert.match(children[0] ?? '', /^render-farm /);
     const log = await page.textContent('#log');
     assert.match(log ?? '', /run_end/, 'the end came over the event stream');
     assert.deepEqual(problems, [], 'no script errors, no CSP violations');

@@ -84,6 +84,25 @@ describe('spanflow/http: the live view of runs in this process', HANG_GUARD, () 
     assert.equal(ended.narrate?.tokens, 2);
   });
 
+  test('a sub-pipeline run is a run of its own, linked both ways', async () => {
+    const url = await server();
+    const child = pipeline('child').step('inner', () => 'done');
+    const handle = pipeline('parent')
+      .sub('nested', child, { state: () => undefined, to: 'after' })
+      .step('after', () => 1)
+      .run(undefined, { observe: live });
+    await handle;
+    const { body: root } = await getJson<RunView>(`${url}/runs/${handle.runId}`);
+    assert.equal(root.children.length, 1);
+    assert.equal(root.children[0]?.pipeline, 'child');
+    const { body: sub } = await getJson<RunView>(`${url}/runs/${root.children[0]?.runId}`);
+    assert.equal(sub.parentRunId, handle.runId);
+    assert.deepEqual(
+      sub.steps.map((s) => `${s.node}:${s.status}`),
+      ['inner:succeeded'],
+    );
+  });
+
   test('GET /runs/:id of a running batch: per-stage pending, in progress, completed, failed, workers, queue sizes, errors', async () => {
     const url = await server();
     const hold = latch();

@@ -199,6 +199,7 @@ export class LiveRuns implements RunObserver {
 
   #child(root: ObservedRun, event: SpanflowEvent): LiveRun {
     const description = root.pipeline.subPipelines.find((p) => p.name === event.pipeline);
+    this.#runs.get(event.parentRunId ?? '')?.fold.view.children.push({ runId: event.runId, pipeline: event.pipeline });
     return this.#add(event.runId, event.pipeline, description, event.parentRunId, root.cancel, undefined);
   }
 

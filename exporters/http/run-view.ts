@@ -65,6 +65,8 @@ export interface RunView {
   items: { readonly fed: number; readonly completed: number; readonly failed: number; readonly skipped: number } | undefined;
   /** A Mermaid flowchart of the definition, when known. */
   mermaid: string | undefined;
+  /** The runs it started (sub-pipelines), in start order. */
+  children: { readonly runId: string; readonly pipeline: string }[];
 }
 
 /** Link templates: `{traceId}` and `{runId}` are replaced. */
@@ -123,6 +125,7 @@ export class RunFold {
       batch: undefined,
       items: undefined,
       mermaid: init.description?.mermaid,
+      children: [],
     };
     for (const node of nodes) this.#step(node.name, node.kind);
   }

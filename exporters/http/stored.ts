@@ -78,6 +78,7 @@ function viewOf(
   view.traceId = run.traceId ?? view.traceId;
   view.links = linksOf(links, run.id, view.traceId);
   view.items = run.items ?? undefined;
+  if ('children' in run) view.children = run.children.map((child) => ({ runId: child.id, pipeline: child.pipeline }));
   return view;
 }
 
