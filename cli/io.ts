@@ -16,6 +16,8 @@ export interface Io {
   readonly env?: NodeJS.ProcessEnv | undefined;
   /** The folder relative paths start from. Default `process.cwd()`. */
   readonly cwd?: string | undefined;
+  /** Stops a command that runs until stopped (`serve`), besides SIGINT and SIGTERM: for callers running the CLI in-process. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** The command line is wrong (an unknown option, a bad value): exit code 2. */

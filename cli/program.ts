@@ -11,6 +11,7 @@ import { registerGraph } from './commands/graph.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerReplay } from './commands/replay.ts';
 import { registerRuns } from './commands/runs.ts';
+import { registerServe } from './commands/serve.ts';
 import { registerShow } from './commands/show.ts';
 import { registerStats } from './commands/stats.ts';
 import { registerWorker } from './commands/worker.ts';
@@ -23,7 +24,7 @@ const VERSION = '0.1.0';
 
 function program(out: Output): Command {
   const root = new Command('spanflow')
-    .description('list, show, compare and replay stored spanflow runs; print pipeline graphs; migrate the store; run a distributed queue\'s worker')
+    .description('list, show, compare and replay stored spanflow runs; serve them live over HTTP; print pipeline graphs; migrate the store; run a distributed queue\'s worker')
     .version(VERSION, '-V, --version')
     .option('--database-url <url>', 'a postgres:// URL (default: SPANFLOW_DATABASE_URL, else DATABASE_URL, else the embedded database)')
     .option('--data-dir <dir>', 'the embedded database folder when there is no URL (default: SPANFLOW_DATA_DIR, else .spanflow/db)')
@@ -39,7 +40,7 @@ function program(out: Output): Command {
       getErrHasColors: () => out.color,
     })
     .exitOverride();
-  for (const register of [registerRuns, registerShow, registerCompare, registerExport, registerReplay, registerStats, registerCleanup, registerGraph, registerMigrate, registerWorker]) {
+  for (const register of [registerRuns, registerShow, registerCompare, registerExport, registerReplay, registerStats, registerCleanup, registerGraph, registerMigrate, registerServe, registerWorker]) {
     register(root, out);
   }
   // Subcommands inherit the output and the exit override.

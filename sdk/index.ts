@@ -26,6 +26,7 @@ export type { EventListener, EventStream } from './emitter.ts';
 export { type ErrorAction, type RetryOption, type RetryPolicy, backoffDelay, untilAborted } from './executor.ts';
 export * from './graph/index.ts';
 export { Meta, type MetaScopes } from './meta.ts';
+export type { Observation, ObservedRun, RunObserver } from './observe.ts';
 export { checkPeers, type EntryPoint, ENTRY_POINT_PEERS, loadPeer, MissingDependencyError, PEER_RANGES, type PeerName, type PeerSpecifier } from './peers.ts';
 export {
   type DropReason,
@@ -38,5 +39,5 @@ export {
 } from './persist.ts';
 export { safeJson, safeText } from './serialize.ts';
 export * from './stages/index.ts';
-export { ATTR, configureTelemetry, failSpan, IdleGauges, type Instrument, type MetricDef, type MetricKey, METRICS, metricOptions, type PayloadOptions, SECONDS_BUCKETS, type TelemetryOptions, w3cPropagator } from './telemetry/index.ts';
+export { ATTR, configureTelemetry, failSpan, IdleGauges, type Instrument, type MetricDef, type MetricKey, METRICS, metricOptions, type PayloadOptions, payloadShown, SECONDS_BUCKETS, type TelemetryOptions, w3cPropagator } from './telemetry/index.ts';
 export { collectRun, type CollectedRun } from './testing.ts';

@@ -2,7 +2,7 @@
 // run in-process, and the `npm start` / `npm run graph` programs run as a user would.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -173,6 +173,33 @@ describe('video render programs', () => {
     assert.match(stdout, /│ feature-film +│ succeeded │ +\d+ ms │ +\d+ │ +[1-9]\d* │/, 'the feature film row shows a retry');
     assert.match(stdout, /deadline-crunch +timed_out +\d+ ms +run [0-9a-f-]{36}/);
     assert.ok(stdout.includes(`runs stored in ${dataDir}`), 'it says where the runs are');
+  });
+
+  test('npm start -- --serve prints the live view\'s URL, which shows the runs until Ctrl-C', async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'spanflow-start-')), 'db');
+    const { SPANFLOW_DATABASE_URL, DATABASE_URL, ...env } = process.env;
+    const child = spawn(process.execPath, ['examples/video-render/main.ts', '--serve=0'], { cwd: root, env: { ...env, SPANFLOW_DATA_DIR: dataDir } });
+    let stdout = '';
+    const served = new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes('Ctrl-C stops')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code} before serving: ${stdout}`)));
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      await served;
+      const url = /watch the runs live: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout)?.[1];
+      assert.ok(url, stdout);
+      const { runs } = (await (await fetch(`${url}runs`)).json()) as { runs: { pipeline: string; status: string; source: string }[] };
+      const top = runs.filter((r) => r.pipeline === 'video-render' && r.source === 'live');
+      assert.deepEqual(top.map((r) => r.status).sort(), ['succeeded', 'succeeded', 'timed_out']);
+      assert.match(await (await fetch(url)).text(), /<title>spanflow/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, 'Ctrl-C (SIGTERM here) ends it cleanly');
   });
 
   test('npm run graph prints a Mermaid flowchart with the render farm expanded', async () => {

@@ -45,6 +45,20 @@ await attempt('spanflow', (m) => m.pipeline('p').step('s', () => {}).run({}));
 await attempt('spanflow/otel', (m) => m.startTelemetry());
 await attempt('spanflow/workers', (m) => m.workerTask(new URL('./work.mjs', import.meta.url), 'work'));
 await attempt('spanflow/console', (m) => m.fullDashboard());
+// spanflow/http has no peers: it runs from the tarball as it is, its page (a file beside the code) included.
+await attempt('spanflow/http', async (m) => {
+  const { createServer } = await import('node:http');
+  const live = new m.LiveRuns();
+  const server = createServer(m.createLiveHandler({ live }));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = \`http://127.0.0.1:\${server.address().port}\`;
+  const { pipeline } = await import('spanflow');
+  const run = await pipeline('watched').step('s', () => 1).run({}, { observe: live });
+  const page = await (await fetch(\`\${base}/\`)).text();
+  const view = await (await fetch(\`\${base}/runs/\${run.runId}\`)).json();
+  server.close();
+  if (!page.includes('<title>spanflow') || view.status !== 'succeeded') throw new Error(\`page or view missing: \${view.status}\`);
+});
 await attempt('spanflow/postgres', async (m) => { const store = await m.openStore({ url: process.env.STORE_URL }); await store.close(); });
 await attempt('spanflow/distributed', (m) => m.createDispatcher({ connectionString: 'postgres://app@127.0.0.1:5432/app' }));
 console.log(JSON.stringify(out));
@@ -112,6 +126,7 @@ describe('the package from its tarball, installed with @opentelemetry/api alone'
     const { stdout } = await run(process.execPath, ['first-use.mjs'], { cwd: app, timeout: 60_000 });
     const out = JSON.parse(stdout.trim());
     assert.deepEqual(out.spanflow, { used: true });
+    assert.deepEqual(out['spanflow/http'], { used: true }, 'spanflow/http needs no peer');
     const expected = {
       'spanflow/otel': '@opentelemetry/context-async-hooks',
       'spanflow/workers': 'piscina',

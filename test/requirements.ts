@@ -1,4 +1,4 @@
-// What the suite needs from the machine (PostgreSQL's server, Prometheus) and
+// What the suite needs from the machine (PostgreSQL's server, Prometheus, Chromium) and
 // what happens when a piece is missing: the suites that need it are skipped
 // with one line that says what is missing and how to get it, except under
 // CI=true, where a missing piece fails the run (test/setup.ts).
@@ -22,6 +22,16 @@ export function prometheusBin(): string | undefined {
 
 export const PROMETHEUS_HOWTO = "install Prometheus (Debian: apt-get install prometheus; `bash .ci/run` does), or point SPANFLOW_PROMETHEUS at a prometheus binary";
 
+/** Chromium for the browser test: SPANFLOW_CHROMIUM, else Debian's (`chromium` on PATH); undefined when there is none. */
+export function chromiumBin(): string | undefined {
+  const given = process.env.SPANFLOW_CHROMIUM;
+  if (given) return existsSync(given) ? given : undefined;
+  for (const dir of (process.env.PATH ?? '').split(':')) if (dir && existsSync(join(dir, 'chromium'))) return join(dir, 'chromium');
+  return existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined;
+}
+
+export const CHROMIUM_HOWTO = "install Chromium (Debian: apt-get install chromium; `bash .ci/run` does), or point SPANFLOW_CHROMIUM at a chromium binary";
+
 /** The Node majors the built package is tested on besides this one, each installed as .ci/run does. */
 export const OTHER_NODES = { node22: 22, node26: 26 } as const;
 
@@ -44,7 +54,7 @@ function registryProblem(): string | undefined {
   return registry;
 }
 
-export type Component = 'postgres' | 'postgres-server' | 'prometheus' | 'npm-registry' | keyof typeof OTHER_NODES;
+export type Component = 'postgres' | 'postgres-server' | 'prometheus' | 'chromium' | 'npm-registry' | keyof typeof OTHER_NODES;
 
 /** Why a component is missing, or undefined when it is here. */
 export function missing(component: Component): string | undefined {
@@ -58,6 +68,8 @@ export function missing(component: Component): string | undefined {
       return postgresBin() ? undefined : `PostgreSQL's server (initdb, pg_ctl) is not installed: ${POSTGRES_HOWTO}`;
     case 'prometheus':
       return prometheusBin() ? undefined : `Prometheus is not installed: ${PROMETHEUS_HOWTO}`;
+    case 'chromium':
+      return chromiumBin() ? undefined : `Chromium is not installed: ${CHROMIUM_HOWTO}`;
     case 'npm-registry':
       return registryProblem();
     case 'node22':

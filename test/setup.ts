@@ -10,7 +10,7 @@ import { type PgCluster, startCluster } from './pg-cluster.ts';
 let cluster: PgCluster | undefined;
 
 export async function globalSetup(): Promise<void> {
-  const lacking = (['postgres-server', 'prometheus'] as const).map(missing).filter((why) => why !== undefined);
+  const lacking = (['postgres-server', 'prometheus', 'chromium'] as const).map(missing).filter((why) => why !== undefined);
   if (CI && lacking.length > 0) throw new Error(`CI=true, and the suite cannot run in full: ${lacking.join('; ')}`);
   for (const why of lacking) process.stderr.write(`spanflow tests: ${why}; the suites that need it are skipped\n`);
   if (!process.env.SPANFLOW_TEST_DATABASE_URL && missing('postgres-server') === undefined) {

@@ -1,8 +1,19 @@
 // Runs the three video render scenarios in turn and prints how each ended (`npm start`).
 // Each run is stored (an embedded SQLite database in .spanflow/db, or SPANFLOW_DATABASE_URL): `npx spanflow runs` lists them.
+// With --serve (`npm start -- --serve`, or --serve=<port>), the runs are shown live at the URL it prints, until Ctrl-C.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import Table from 'cli-table3';
+import { createLiveHandler, LiveRuns } from '../../exporters/http/index.ts';
 import { openStore, type Store } from '../../exporters/postgres/index.ts';
 import { PIPELINE_META, runScenarios, type ScenarioRun } from './pipeline.ts';
+
+const serveFlag = process.argv.slice(2).find((arg) => arg === '--serve' || arg.startsWith('--serve='));
+const port = serveFlag?.startsWith('--serve=') ? Number(serveFlag.slice('--serve='.length)) : 4319;
+if (!(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
+  console.error(`--serve=${serveFlag?.slice('--serve='.length)}: give a port, a whole number from 0 to 65535 (0 picks a free one), or --serve alone for 4319`);
+  process.exit(2);
+}
 
 const ms = (value: number) => `${Math.round(value)} ms`;
 const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0);
@@ -18,8 +29,14 @@ const store: Store | undefined = await openStore().catch((error: unknown) => {
   console.error(`runs not stored: ${error instanceof Error ? error.message : String(error)}`);
   return undefined;
 });
-const runs = await runScenarios({ persist: store, onFinish: (run) => console.log(line(run)) });
-await store?.close();
+// The live view: this process's runs as they run (observe: live), and the store's older ones beside them.
+const live = serveFlag ? new LiveRuns() : undefined;
+const server = live && createServer(createLiveHandler({ live, store }));
+if (server) {
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  console.log(`watch the runs live: http://127.0.0.1:${(server.address() as AddressInfo).port}/\n`);
+}
+const runs = await runScenarios({ persist: store, observe: live, onFinish: (run) => console.log(line(run)) });
 
 const table = new Table({
   head: ['scenario', 'status', 'duration', 'attempts', 'retries', 'tokens', 'run id'],
@@ -33,6 +50,17 @@ for (const { scenario, result, retries } of runs) {
 }
 console.log(`\n${table.toString()}`);
 if (store) console.log(`runs stored in ${store.location} · npx spanflow runs`);
+
+if (server) {
+  console.log('\nthe live view keeps serving these runs: Ctrl-C stops');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  server.closeAllConnections();
+  server.close();
+}
+await store?.close();
 
 const unexpected = runs.filter((r) => r.result.status !== r.scenario.expect);
 for (const { scenario, result } of unexpected) console.error(`${scenario.name}: expected ${scenario.expect}, got ${result.status}`);

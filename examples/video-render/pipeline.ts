@@ -13,7 +13,7 @@
 
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type PersistOption, pipeline, type RunResult, type SpanflowEvent } from '../../sdk/index.ts';
+import { type PersistOption, pipeline, type RunObserver, type RunResult, type SpanflowEvent } from '../../sdk/index.ts';
 import { workerTask } from '../../worker-threads/index.ts';
 import type { renderFrames } from './render.ts';
 
@@ -359,6 +359,8 @@ export interface RunScenariosOptions {
   readonly pool?: GpuPool;
   /** Store each run (`true`: the default store of spanflow/postgres; or a store). */
   readonly persist?: PersistOption;
+  /** Show each run live (`new LiveRuns()` from spanflow/http). */
+  readonly observe?: RunObserver;
 }
 
 /** Runs the scenarios one after the other and returns how each ended. */
@@ -370,6 +372,7 @@ export async function runScenarios(options: RunScenariosOptions = {}): Promise<S
     const result = await videoRender.run(scenario.job(), {
       context: { pool },
       persist: options.persist,
+      observe: options.observe,
       onEvent: (event) => {
         if (event.type === 'step_retry') retries++;
         options.onEvent?.(event, scenario);

@@ -4,8 +4,8 @@ import { attachTelemetry, type Telemetry } from '../telemetry/index.ts';
 import type { RunOptions, RunResult } from './types.ts';
 
 type Start<S> = (bus: EventBus, signal: AbortSignal, runId: string, telemetry: Telemetry | undefined) => Promise<RunResult<S>>;
-/** Attaches a store to the run's bus (after telemetry, whose trace ids it keeps). */
-type Persist = (bus: EventBus, telemetry: Telemetry | undefined) => void;
+/** Attaches a store and an observer to the run's bus (after telemetry, whose trace ids they keep). */
+type Attach = (bus: EventBus, telemetry: Telemetry | undefined, handle: RunHandle<unknown>) => void;
 
 /**
  * A started run: a promise of its result (`await handle`) and an async
@@ -19,12 +19,12 @@ export class RunHandle<S> implements PromiseLike<RunResult<S>>, AsyncIterable<Sp
   readonly #controller = new AbortController();
   readonly #capacity: number;
 
-  constructor(options: RunOptions<unknown>, start: Start<S>, persist?: Persist) {
+  constructor(options: RunOptions<unknown>, start: Start<S>, attach?: Attach) {
     this.runId = options.runId ?? crypto.randomUUID();
     this.#capacity = Math.max(1, options.eventBuffer ?? 1024);
     // Telemetry listens first, so spans exist before user listeners see the events.
     const telemetry = attachTelemetry(this.#bus);
-    persist?.(this.#bus, telemetry);
+    attach?.(this.#bus, telemetry, this as RunHandle<unknown>);
     if (options.onEvent) this.#bus.listen(options.onEvent);
     const signal = options.signal ? AbortSignal.any([options.signal, this.#controller.signal]) : this.#controller.signal;
     // Start on a later microtask, so an iterator attached right after run() sees the first event.

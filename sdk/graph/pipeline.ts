@@ -1,4 +1,5 @@
 import { DefinitionError } from '../errors.ts';
+import { attachObserver, checkObserver } from '../observe.ts';
 import { attachRecorder, resolveRecorder } from '../persist.ts';
 import { checkRetry, describe } from '../options.ts';
 import { checkSignals, stopOnSignals } from '../shutdown.ts';
@@ -201,11 +202,17 @@ export class Pipeline<S = undefined, C = undefined> {
       throw new DefinitionError(this.name, [`resumeFrom names map worker '${opts.resumeFrom}': resume from its map '${map}' instead`]);
     }
     const recorder = resolveRecorder(opts.persist ?? this.#options.persist);
+    const observer = checkObserver(this.name, opts.observe ?? this.#options.observe);
     const signals = checkSignals(this.name, opts.shutdownOn);
     const handle = new RunHandle<S>(
       opts,
       (bus, signal, runId, telemetry) => startRun(graph, state, opts, { bus, signal, runId, parentRunId: undefined, telemetry }),
-      recorder && ((bus, telemetry) => attachRecorder(bus, recorder, describeGraph(graph as Graph<unknown, unknown>), telemetry)),
+      (recorder || observer) &&
+        ((bus, telemetry, started) => {
+          const description = describeGraph(graph as Graph<unknown, unknown>);
+          if (recorder) attachRecorder(bus, recorder, description, telemetry);
+          if (observer) attachObserver(bus, observer, { runId: started.runId, pipeline: description, snapshot: undefined, cancel: (reason) => started.cancel(reason) });
+        }),
     );
     if (signals) stopOnSignals(signals, { cancel: (reason) => handle.cancel(reason), ended: handle.result, recorder });
     return handle;

@@ -2,6 +2,7 @@ import type { BarrierMode, MetaSnapshot, NodeKind, RunEndStatus, RunMetrics } fr
 import type { ErrorAction, RetryOption } from '../executor.ts';
 import type { EventListener } from '../emitter.ts';
 import type { Meta, MetaScopes } from '../meta.ts';
+import type { RunObserver } from '../observe.ts';
 import type { PersistOption } from '../persist.ts';
 
 export type Awaitable<T> = T | Promise<T>;
@@ -127,6 +128,8 @@ export interface PipelineOptions<S, C> {
   readonly description?: string;
   /** Store every run (with its sub-pipelines' runs): `true` for the default store (`spanflow/postgres`), or a store. */
   readonly persist?: PersistOption;
+  /** Show every run live, e.g. over HTTP: `observe: live` with `live = new LiveRuns()` from `spanflow/http`. */
+  readonly observe?: RunObserver;
 }
 
 interface RunOptionsBase {
@@ -146,6 +149,8 @@ interface RunOptionsBase {
   readonly eventBuffer?: number;
   /** Store this run: `true` for the default store (`spanflow/postgres`), a store, or `false`. Overrides the pipeline's. */
   readonly persist?: PersistOption;
+  /** Show this run live, e.g. over HTTP (`new LiveRuns()` from `spanflow/http`). Overrides the pipeline's. */
+  readonly observe?: RunObserver;
   /**
    * Stop gracefully on these process signals (e.g. `['SIGTERM', 'SIGINT']`):
    * the first one cancels the run (shutdown hooks run), its store writes what

@@ -8,6 +8,7 @@ import { attemptError, CancelledError, errorTypeOf, ItemsFailedError, toErrorInf
 import type { ItemCounts, ItemStatus, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
 import { AbortLink, type AttemptContext, type AttemptObserver, backoffDelay, type ExecuteOptions, executeInto, type Outcome, shouldRetry, untilAborted } from '../executor.ts';
 import { Meta } from '../meta.ts';
+import { attachObserver, checkObserver, type RunObserver } from '../observe.ts';
 import { attachRecorder, type PersistOption, type Recording, resolveRecorder } from '../persist.ts';
 import { checkSignals, stopOnSignals } from '../shutdown.ts';
 import { attachTelemetry, type CountVisitor, type ItemTelemetry, type Telemetry } from '../telemetry/index.ts';
@@ -44,6 +45,8 @@ export interface BatchOptions {
   readonly expected?: number;
   /** Store this batch as one run: `true` for the default store (`spanflow/postgres`), or a store. Overrides the pipeline's. */
   readonly persist?: PersistOption;
+  /** Show this batch live, e.g. over HTTP (`new LiveRuns()` from `spanflow/http`). Overrides the pipeline's. */
+  readonly observe?: RunObserver;
   /**
    * Stop gracefully on these process signals (e.g. `['SIGTERM', 'SIGINT']`):
    * the first one shuts the batch down (in-flight items settle), its store
@@ -201,6 +204,7 @@ export class Batch<In, Out> {
     const signals = checkSignals(pipeline.name, options.shutdownOn);
     const dashboards = this.#resolveDashboards();
     const recorder = resolveRecorder(options.persist ?? pipeline.options.persist);
+    const observer = checkObserver(pipeline.name, options.observe ?? pipeline.options.observe);
     this.runId = options.runId ?? crypto.randomUUID();
     this.#collect = options.collectResults ?? pipeline.options.collectResults ?? true;
     this.#expected = options.expected ?? 0;
@@ -209,7 +213,11 @@ export class Batch<In, Out> {
     // Telemetry listens first, so spans exist before user listeners see the events.
     this.#telemetry = attachTelemetry(this.#bus);
     // One stored run per batch (after telemetry, which makes the trace id it keeps).
-    this.#recording = recorder && attachRecorder(this.#bus, recorder, describeStages(pipeline), this.#telemetry, () => this.#counts());
+    const description = recorder || observer ? describeStages(pipeline) : undefined;
+    this.#recording = recorder && description && attachRecorder(this.#bus, recorder, description, this.#telemetry, () => this.#counts());
+    if (observer && description) {
+      attachObserver(this.#bus, observer, { runId: this.runId, pipeline: description, snapshot: () => this.snapshot(), cancel: (reason) => void this.shutdown(reason) });
+    }
     if (pipeline.options.tracker) this.#bus.listen(pipeline.options.tracker.observe, pipeline.options.tracker.types);
     if (options.onEvent) this.#bus.listen(options.onEvent);
     this.#emitter = new RunEmitter(this.#bus, this.runId, undefined, pipeline.name);

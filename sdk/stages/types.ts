@@ -1,6 +1,7 @@
 import type { EventListener } from '../emitter.ts';
 import type { ErrorInfo, EventType, ItemStatus, RunEndStatus, WorkerState } from '../events.ts';
 import type { RetryPolicy } from '../executor.ts';
+import type { RunObserver } from '../observe.ts';
 import type { PersistOption } from '../persist.ts';
 import type { Awaitable } from '../graph/types.ts';
 
@@ -100,6 +101,8 @@ export interface StagePipelineOptions {
   readonly meta?: Readonly<Record<string, unknown>>;
   /** Store every batch as a run: `true` for the default store (`spanflow/postgres`), or a store. */
   readonly persist?: PersistOption;
+  /** Show every batch live, e.g. over HTTP: `observe: live` with `live = new LiveRuns()` from `spanflow/http`. */
+  readonly observe?: RunObserver;
 }
 
 export type DashboardName = 'compact' | 'detailed' | 'full';

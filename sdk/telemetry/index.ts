@@ -7,7 +7,7 @@ import { errorTypeOf } from '../errors.ts';
 import { cicdResultOf, EVENT_TYPES, type EventType, type HookPhase, type StepEndStatus } from '../events.ts';
 import { type ItemSink, ItemTelemetry } from './items.ts';
 import { Metering } from './metrics.ts';
-import { type Open, type PayloadOptions, type StepRef, Tracing } from './tracing.ts';
+import { type Open, type PayloadOptions, shownPayload, type StepRef, Tracing } from './tracing.ts';
 
 export { ATTR, type AttributeName } from './attributes.ts';
 export { type Instrument, type MetricDef, type MetricKey, METRICS, metricOptions, SECONDS_BUCKETS } from './catalogue.ts';
@@ -58,6 +58,15 @@ export function configureTelemetry(given: TelemetryOptions): void {
     throw new TypeError(`configureTelemetry: durations is 'sampled' or 'all' (got ${JSON.stringify(given.durations)})`);
   }
   options = given;
+}
+
+/**
+ * A payload as the current telemetry settings let it be shown outside the
+ * process (spans, the live HTTP view): undefined unless payloads are on, else
+ * what `redact` makes of it.
+ */
+export function payloadShown(value: unknown): { readonly value: unknown } | undefined {
+  return shownPayload(options, value);
 }
 
 const noopMeterClass = createNoopMeter().constructor;

@@ -304,10 +304,8 @@ export class Tracing {
         const open = run && this.#attempt(run, e.node, e.index);
         if (!open) return;
         const attributes: Attributes = { [ATTR.TOKEN_COUNT]: e.tokenIndex + 1 };
-        if (this.#options.payloads) {
-          const content = this.#payload(e.token);
-          if (content !== undefined) attributes[ATTR.TOKEN] = content;
-        }
+        const content = this.#payload(e.token);
+        if (content !== undefined) attributes[ATTR.TOKEN] = content;
         open.span.addEvent('spanflow.token', attributes);
         return;
       }
@@ -351,13 +349,28 @@ export class Tracing {
     }
   };
 
-  /** The content to show, or undefined when redact or serializing throws: the event goes out without it. */
+  /** The content to show, or undefined when payloads are off or redact or serializing throws: the event goes out without it. */
   #payload(value: unknown): string | undefined {
+    const shown = shownPayload(this.#options, value);
+    if (!shown) return undefined;
     try {
-      const shown = this.#options.redact ? this.#options.redact(value) : value;
-      return typeof shown === 'string' ? shown : JSON.stringify(shown) ?? String(shown);
+      return typeof shown.value === 'string' ? shown.value : JSON.stringify(shown.value) ?? String(shown.value);
     } catch {
       return undefined;
     }
+  }
+}
+
+/**
+ * A payload (a token's content) as telemetry may show it: undefined while
+ * payloads are off (the default) or when `redact` throws, else the value
+ * `redact` gives. Spans and the live HTTP view both show payloads through it.
+ */
+export function shownPayload(options: PayloadOptions, value: unknown): { readonly value: unknown } | undefined {
+  if (!options.payloads) return undefined;
+  try {
+    return { value: options.redact ? options.redact(value) : value };
+  } catch {
+    return undefined;
   }
 }
