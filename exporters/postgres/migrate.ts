@@ -21,6 +21,28 @@ export function checkSchemaName(schema: string): string {
   return schema;
 }
 
+/**
+ * Kysely's Migrator finds its table by introspecting every table of the
+ * database, and on Postgres that query resolves each table's name again
+ * (pg_get_serial_sequence): a schema another session drops meanwhile makes it
+ * fail with "schema … does not exist" (3F000), though nothing of ours changed.
+ * Such a read is simply made again (a few times: a drop takes one transaction).
+ */
+async function introspecting<T>(schema: string, read: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await read();
+    } catch (error) {
+      if (tries >= 5 || !droppedElsewhere(error, schema)) throw error;
+    }
+  }
+}
+
+function droppedElsewhere(error: unknown, schema: string): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return code === '3F000' && typeof message === 'string' && !message.includes(`"${schema}"`);
+}
+
 function migrator(db: Kysely<Database>, engine: Engine, schema: string): InstanceType<typeof Migrator> {
   return new Migrator({
     db,
@@ -42,24 +64,27 @@ export class MigrationError extends Error {
  */
 export async function migrateToLatest(db: Kysely<Database>, engine: Engine, schema: string): Promise<MigrationOutcome> {
   // Up to date (the common case): read only, so no lock is taken (on SQLite, a writer of another process is not waited for).
-  const known = await migrator(db, engine, schema).getMigrations();
+  const known = await introspecting(schema, () => migrator(db, engine, schema).getMigrations());
   if (known.every((m) => m.executedAt !== undefined)) return { applied: [], current: known.map((m) => m.name) };
   let outcome = await migrator(db, engine, schema).migrateToLatest();
   // Two processes creating the same schema at once: the loser sees a duplicate; once more finds it made.
-  if (outcome.error && isDuplicate(outcome.error)) outcome = await migrator(db, engine, schema).migrateToLatest();
+  // A schema dropped elsewhere while the Migrator looked for its table: once more too.
+  for (let tries = 1; outcome.error && (isDuplicate(outcome.error) || droppedElsewhere(outcome.error, schema)) && tries < 5; tries++) {
+    outcome = await migrator(db, engine, schema).migrateToLatest();
+  }
   if (outcome.error) {
     const failed = outcome.results?.find((r) => r.status === 'Error')?.migrationName;
     const cause = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
     throw new MigrationError(`spanflow/postgres: migrating schema '${schema}' failed${failed ? ` in ${failed}` : ''}: ${cause}`, { cause: outcome.error });
   }
   const applied = (outcome.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
-  const current = (await migrator(db, engine, schema).getMigrations()).filter((m) => m.executedAt !== undefined).map((m) => m.name);
+  const current = (await introspecting(schema, () => migrator(db, engine, schema).getMigrations())).filter((m) => m.executedAt !== undefined).map((m) => m.name);
   return { applied, current };
 }
 
 /** Migrations the schema does not have yet. */
 export async function pendingMigrations(db: Kysely<Database>, engine: Engine, schema: string): Promise<string[]> {
-  const all = await migrator(db, engine, schema).getMigrations();
+  const all = await introspecting(schema, () => migrator(db, engine, schema).getMigrations());
   return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
 }
 
