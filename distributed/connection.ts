@@ -42,6 +42,9 @@ export function checkConnection(options: ConnectionOptions, subject: string): { 
 
 type Listener = (channel: string, payload: string) => void;
 
+/** What a dropped connection's client says is also said by the query it fails, or by the pool when it is idle. */
+function ignoreDropped(): void {}
+
 export class Connection {
   readonly schema: string;
   readonly pool: pg.Pool;
@@ -70,6 +73,10 @@ export class Connection {
       this.pool.on('error', (error) => {
         process.emitWarning(`spanflow/distributed: an idle connection failed: ${error.message}`, { type: 'SpanflowRemoteWarning' });
       });
+      // A connection the server drops while it is checked out (between two queries of a transaction, or as the
+      // pool ends) emits 'error' on its client, not the pool: with no listener that would end the process. The
+      // query in flight, if any, fails on its own; the listener only keeps the event from going uncaught.
+      this.pool.on('connect', (client) => client.on('error', ignoreDropped));
       this.#owned = true;
     }
     const { PgBoss: Boss } = loadPeer<typeof import('pg-boss')>('pg-boss', 'spanflow/distributed');
@@ -106,8 +113,12 @@ export class Connection {
       client.on('notification', (message) => {
         if (message.payload !== undefined) this.#onNotify?.(message.channel, message.payload);
       });
+      let released = false;
       client.on('error', () => {
         if (this.#listening === listening) this.#listening = undefined;
+        // A dropped connection may say so more than once; a client is released once.
+        if (released) return;
+        released = true;
         client.release(true);
       });
       for (const channel of this.#channels) await client.query(`LISTEN ${channel}`);
@@ -147,6 +158,11 @@ export class Connection {
   async transaction<T>(work: (db: { executeSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> }) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
+    // The server may drop the connection between two of these queries (a user's pool has no listener of ours).
+    const dropped = () => {
+      broken = true;
+    };
+    client.on('error', dropped);
     try {
       await client.query('BEGIN; SET LOCAL synchronous_commit = off');
       const result = await work({ executeSql: (text, values) => client.query(text, values as unknown[]) });
@@ -158,6 +174,7 @@ export class Connection {
       });
       throw error;
     } finally {
+      client.off('error', dropped);
       client.release(broken);
     }
   }
