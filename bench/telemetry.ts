@@ -17,7 +17,7 @@
 // the floor's = floor time per unit / spans per unit (a unit: a stage item, a graph run).
 // Goals: spanflow's cost per span ≤ 1.5× the floor's; sampled throughput ≥ 0.5× off.
 // The four children run in rounds, in turns (the order reversed every other round), and
-// every ratio is taken per round, then the median: first on a quiet machine, then with
+// every ratio is taken per round, then the median: first on the machine as it is, then with
 // a process keeping one core busy beside them (the loaded_ figures).
 //
 //   node bench/telemetry.ts                                the whole bench
@@ -382,7 +382,7 @@ async function child<T>(variant: string): Promise<T> {
   return JSON.parse(last) as T;
 }
 
-/** Rounds of the four variants, taken in turns (a child each), quiet and then with a busy core beside them. */
+/** Rounds of the four variants, taken in turns (a child each), as the machine is, then with a busy core added beside them. */
 const ROUNDS = 5;
 
 /** One round: every variant's child, in the order interleaved() gives (reversed every other round). */
@@ -407,7 +407,7 @@ async function withBusyCore<T>(work: () => Promise<T>): Promise<T> {
 
 const started = performance.now();
 await child<{ check: string }>('check');
-const quiet = await rounds(ROUNDS);
+const asIs = await rounds(ROUNDS);
 const loaded = await withBusyCore(() => rounds(ROUNDS));
 const elapsedS = (performance.now() - started) / 1000;
 
@@ -447,8 +447,8 @@ function figures(taken: readonly Record<Variant, ChildReport>[], which: 'stage' 
   };
 }
 
-const stage = figures(quiet, 'stage', SPANS_PER_ITEM);
-const graph = figures(quiet, 'graph', SPANS_PER_RUN);
+const stage = figures(asIs, 'stage', SPANS_PER_ITEM);
+const graph = figures(asIs, 'graph', SPANS_PER_RUN);
 const loadedStage = figures(loaded, 'stage', SPANS_PER_ITEM);
 const loadedGraph = figures(loaded, 'graph', SPANS_PER_RUN);
 
@@ -464,16 +464,16 @@ function throughputRows(f: Figures, unit: string): (string | number)[][] {
 }
 
 console.log(
-  `spanflow telemetry bench: node ${process.version}; each variant in its own process (median of ${SAMPLES} samples after warm-up); ${ROUNDS} rounds of the four taken in turns, quiet and then with a busy core beside them; median (min–max) of the rounds\n`,
+  `spanflow telemetry bench: node ${process.version}; each variant in its own process (median of ${SAMPLES} samples after warm-up); ${ROUNDS} rounds of the four taken in turns, first as the machine is, then with a busy core added beside them; median (min–max) of the rounds\n`,
 );
 printTable(
-  `Stage pipeline: ${STAGES} stages × ${WORKERS} workers, no-op async tasks, ${fmt(ITEMS)} items per run, collectResults: false (quiet)`,
+  `Stage pipeline: ${STAGES} stages × ${WORKERS} workers, no-op async tasks, ${fmt(ITEMS)} items per run, collectResults: false (no load added)`,
   ['variant', 'items/s', 'µs per item', 'vs off', 'spans exported / made'],
   throughputRows(stage, 'item'),
 );
 console.log('');
 printTable(
-  `Graph pipeline: ${STEPS}-step linear run of no-op steps, ${fmt(GRAPH_RUNS)} runs per sample, one at a time (quiet)`,
+  `Graph pipeline: ${STEPS}-step linear run of no-op steps, ${fmt(GRAPH_RUNS)} runs per sample, one at a time (no load added)`,
   ['variant', 'runs/s', 'µs per run', 'vs off', 'spans exported / made'],
   throughputRows(graph, 'run'),
 );
@@ -491,10 +491,10 @@ printTable(
   `Cost per span: spanflow's (on − off) vs the floor's (goal ≤ ${SPAN_COST_GOAL}×); sampled throughput vs off (goal ≥ ${SAMPLED_GOAL}); ratios per round`,
   ['pipeline', 'spans per unit', 'spanflow µs per span', 'floor µs per span', 'span cost ratio', 'sampled / off'],
   [
-    costRow('stage (unit: item), quiet', stage),
-    costRow('graph (unit: run), quiet', graph),
-    costRow('stage, a busy core beside', loadedStage),
-    costRow('graph, a busy core beside', loadedGraph),
+    costRow('stage (unit: item), no load added', stage),
+    costRow('graph (unit: run), no load added', graph),
+    costRow('stage, a busy core added beside', loadedStage),
+    costRow('graph, a busy core added beside', loadedGraph),
   ],
 );
 console.log(`bench took ${fmt(elapsedS, 1)} s\n`);
