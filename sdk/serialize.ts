@@ -71,3 +71,35 @@ export function safeJson(value: unknown): string {
   }
   return text ?? 'null';
 }
+
+/**
+ * JSON text of a value that must come back as it was (a durable run's
+ * checkpoint): what `safeJson` would change on the way (a bigint, a cycle, a
+ * Map, a Date, a class instance, a function, a non-finite number) is refused
+ * with a `TypeError` naming where it is, not quietly altered. Strings are
+ * made safe as `safeText` makes them.
+ */
+export function storableJson(value: unknown): string {
+  const path: unknown[] = [];
+  const where: string[] = [];
+  const text = JSON.stringify(value, function (this: unknown, key, inner: unknown) {
+    while (path.length > 0 && path[path.length - 1] !== this) {
+      path.pop();
+      where.pop();
+    }
+    const at = () => `${[...where, key].filter((k) => k !== '').join('.') || '(the value itself)'}`;
+    if (typeof inner === 'string') return safeText(inner);
+    if (typeof inner === 'number' && !Number.isFinite(inner)) throw new TypeError(`${at()} is ${inner}, which JSON cannot keep`);
+    if (typeof inner === 'bigint' || typeof inner === 'function' || typeof inner === 'symbol') throw new TypeError(`${at()} is a ${typeof inner}, which JSON cannot keep`);
+    if (typeof inner !== 'object' || inner === null) return inner;
+    const proto = Object.getPrototypeOf(inner);
+    if (!Array.isArray(inner) && proto !== Object.prototype && proto !== null) {
+      throw new TypeError(`${at()} is a ${inner.constructor?.name ?? 'non-plain object'}, which would not come back as one`);
+    }
+    if (path.includes(inner)) throw new TypeError(`${at()} refers back to an object that contains it (a cycle)`);
+    path.push(inner);
+    where.push(key);
+    return inner;
+  });
+  return text ?? 'null';
+}

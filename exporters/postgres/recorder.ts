@@ -58,6 +58,7 @@ function newRun(event: SpanflowEvent, description: PipelineDescription | undefin
     traceId: undefined,
     items: kind === 'stages' ? { fed: 0, completed: 0, failed: 0, skipped: 0 } : undefined,
     dropped: 0,
+    retryOf: event.type === 'run_queued' && event.continues?.mode === 'retry' ? event.continues.runId : undefined,
   };
 }
 

@@ -127,6 +127,13 @@ export interface PipelineOptions<S, C> {
   readonly description?: string;
   /** Store every run (with its sub-pipelines' runs): `true` for the default store (`spanflow/postgres`), or a store. */
   readonly persist?: PersistOption;
+  /** Make every run durable (see `RunOptions.durable`). */
+  readonly durable?: boolean;
+  /**
+   * The pipeline's version, for changes its definition hash cannot see (the
+   * code inside a step): `resume()` refuses a run stored under another version.
+   */
+  readonly version?: string;
 }
 
 interface RunOptionsBase {
@@ -146,6 +153,14 @@ interface RunOptionsBase {
   readonly eventBuffer?: number;
   /** Store this run: `true` for the default store (`spanflow/postgres`), a store, or `false`. Overrides the pipeline's. */
   readonly persist?: PersistOption;
+  /**
+   * Store checkpoints (the initial state, each completed step's output and the
+   * state after it, switch routes, child runs), so that `resume()` carries the
+   * run on after its process died and `retry()` reruns only its failed steps.
+   * Implies `persist` (a store that keeps checkpoints: spanflow/postgres).
+   * Outputs and state must be JSON values: one that is not fails its step.
+   */
+  readonly durable?: boolean;
   /**
    * Stop gracefully on these process signals (e.g. `['SIGTERM', 'SIGINT']`):
    * the first one cancels the run (shutdown hooks run), its store writes what
@@ -239,3 +254,28 @@ export interface Hook<S, C> {
   readonly name: string;
   readonly fn: HookFn<S, C>;
 }
+
+/** Options of `resume()` and `retry()`: the context again (it is never stored), and where the run is stored. */
+interface CarryOnOptionsBase {
+  /** The store the run is in. Default: the pipeline's `persist` (else the default store). */
+  readonly store?: PersistOption;
+  readonly signal?: AbortSignal;
+  /** The whole run, in ms. A resumed run's counts from its first start. */
+  readonly timeout?: number;
+  readonly onEvent?: EventListener;
+  readonly shutdownOn?: readonly NodeJS.Signals[];
+}
+
+export interface ResumeOptionsBase extends CarryOnOptionsBase {
+  /** Resume even though the pipeline's definition hash or `version` differs from the stored run's. */
+  readonly force?: boolean;
+}
+
+export interface RetryOptionsBase extends CarryOnOptionsBase {
+  /** Per-attempt timeouts to use instead of the definition's, by step name (in this pipeline or its sub-pipelines). */
+  readonly timeouts?: Readonly<Record<string, number>>;
+}
+
+type WithContext<C> = undefined extends C ? { readonly context?: C } : { readonly context: C };
+export type ResumeOptions<C> = ResumeOptionsBase & WithContext<C>;
+export type RetryOptions<C> = RetryOptionsBase & WithContext<C>;
