@@ -32,6 +32,9 @@ export function runNote(run: RunSummary): string {
   if (run.failedNode) parts.push(`at ${visible(run.failedNode)}`);
   if (run.error) parts.push(errorLine(run.error));
   if (run.eventsDropped > 0) parts.push(`${plural(run.eventsDropped, 'event')} not stored`);
+  if (run.resumes > 0) parts.push(`resumed ${run.resumes === 1 ? 'once' : `${run.resumes} times`}`);
+  if (run.retryOf) parts.push(`retry of ${shortId(run.retryOf)}`);
+  if (run.retriedBy) parts.push(`retried by ${shortId(run.retriedBy)}`);
   return parts.join(' · ');
 }
 

@@ -18,7 +18,8 @@ const store: Store | undefined = await openStore().catch((error: unknown) => {
   console.error(`runs not stored: ${error instanceof Error ? error.message : String(error)}`);
   return undefined;
 });
-const runs = await runScenarios({ persist: store, onFinish: (run) => console.log(line(run)) });
+// Stored runs are durable: `npx spanflow retry <run> --module examples/video-render/pipeline.ts` carries a failed one on.
+const runs = await runScenarios({ persist: store, durable: store !== undefined, onFinish: (run) => console.log(line(run)) });
 await store?.close();
 
 const table = new Table({

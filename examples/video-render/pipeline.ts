@@ -111,6 +111,11 @@ export interface RenderContext {
   readonly pool: GpuPool;
 }
 
+/** The context `spanflow resume` and `spanflow retry` give a run of this module's pipeline (a context is never stored). */
+export function context(): RenderContext {
+  return { pool: new GpuPool(4) };
+}
+
 // ---- the render farm: a child pipeline ------------------------------------
 
 export interface FarmJob {
@@ -359,6 +364,8 @@ export interface RunScenariosOptions {
   readonly pool?: GpuPool;
   /** Store each run (`true`: the default store of spanflow/postgres; or a store). */
   readonly persist?: PersistOption;
+  /** Store checkpoints too, so that a run can be resumed or retried (`spanflow retry <run> --module examples/video-render/pipeline.ts`). */
+  readonly durable?: boolean;
 }
 
 /** Runs the scenarios one after the other and returns how each ended. */
@@ -370,6 +377,7 @@ export async function runScenarios(options: RunScenariosOptions = {}): Promise<S
     const result = await videoRender.run(scenario.job(), {
       context: { pool },
       persist: options.persist,
+      durable: options.durable,
       onEvent: (event) => {
         if (event.type === 'step_retry') retries++;
         options.onEvent?.(event, scenario);

@@ -337,8 +337,8 @@ export class Store implements CheckpointStore {
    * with its context: what a service calls as it starts. A run another process
    * claims first is left to it. Resolves with the results of the runs resumed here.
    */
-  async recover(pipelines: readonly Recoverable[]): Promise<RunResult<unknown>[]> {
-    const byName = new Map(pipelines.map((entry) => [entry.pipeline.name, entry]));
+  async recover<const Contexts extends readonly unknown[]>(pipelines: { readonly [K in keyof Contexts]: Recoverable<Contexts[K]> }): Promise<RunResult<unknown>[]> {
+    const byName = new Map((pipelines as readonly Recoverable<unknown>[]).map((entry) => [entry.pipeline.name, entry]));
     const results: RunResult<unknown>[] = [];
     for (const runId of await this.interruptedRuns([...byName.keys()])) {
       const run = await this.loadCheckpoints(runId);
@@ -360,12 +360,12 @@ export class Store implements CheckpointStore {
 }
 
 /** A pipeline whose interrupted runs `recover()` resumes, with the context to resume them with (never stored). */
-export interface Recoverable {
+export interface Recoverable<C> {
   readonly pipeline: {
     readonly name: string;
-    resume(runId: string, options: { readonly context?: unknown; readonly store?: CheckpointStore }): Promise<RunResult<unknown>>;
+    resume(runId: string, options: { readonly context: C; readonly store: CheckpointStore }): Promise<RunResult<unknown>>;
   };
-  readonly context?: unknown;
+  readonly context: C;
 }
 
 /** A store that connects on first use (the writer and each query wait for it). */
