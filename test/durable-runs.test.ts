@@ -5,13 +5,14 @@
 
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { Store } from '../exporters/postgres/index.ts';
 import { CheckpointError, pipeline, type RunRecorder, type SpanflowEvent } from '../sdk/index.ts';
 import { type DemoContext, type DemoState, demo } from './fixtures/durable-pipeline.ts';
 import { finished, reset } from './otel-support.ts';
-import { ENGINES, tempFolder } from './store-support.ts';
+import { cli } from './cli-support.ts';
+import { ENGINES, TEST_DATABASE_URL, tempFolder } from './store-support.ts';
 
 const folder = tempFolder('durable-runs');
 after(() => folder.cleanup());
@@ -99,6 +100,27 @@ for (const engine of ENGINES) {
         'a resumed step numbers its attempt after the stored ones',
       );
       await assert.rejects(demo.resume(runId, { context: { calls }, store }), { reason: 'wrong-status' });
+    });
+
+    test('spanflow resume <run> --module carries an interrupted run on; a refusal is one clear line', async () => {
+      const calls = callsFile();
+      const runId = await interrupted(store, { calls, fail: 'finish' });
+      const where = engine.kind === 'postgres' ? ['--database-url', TEST_DATABASE_URL] : ['--data-dir', dirname(store.location)];
+      const args = ['resume', runId.slice(0, 8), '--module', 'test/fixtures/durable-pipeline.ts', ...where, '--schema', store.schema];
+      // The module's context export reads it (the CLI runs in this process).
+      process.env.DURABLE_DEMO_CALLS = calls;
+      const resumed = await cli(args);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.match(resumed.stdout, new RegExp(`^run ${runId} resumed: succeeded in .*; 4 steps \\(and map items\\) restored from checkpoints\n$`));
+      assert.equal(callsIn(calls).filter((c) => c === 'finish').length, 2, 'the failed step ran again; nothing else did');
+      assert.equal(callsIn(calls).filter((c) => c === 'prepare').length, 1);
+
+      const again = await cli(args);
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /^spanflow: run .* cannot be resumed: it ended succeeded; only an interrupted run resumes\n$/);
+      const wrongModule = await cli(['retry', runId, '--module', 'examples/video-render/pipeline.ts', ...where, '--schema', store.schema]);
+      assert.equal(wrongModule.code, 1);
+      assert.match(wrongModule.stderr, /exports no graph pipeline named 'durable-demo', the pipeline of run .*: it exports 'render-farm' \(export renderFarm\), 'rush-farm' \(export rushFarm\), 'video-render' \(export videoRender\)/);
     });
 
     test('recover() resumes the interrupted durable runs of the pipelines it is given, on this host', async () => {
