@@ -5,7 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import type { EventBus, EventListener } from './emitter.ts';
-import type { EventType, ItemCounts } from './events.ts';
+import type { CheckpointEvent, EventType, ItemCounts } from './events.ts';
 import { safeJson } from './serialize.ts';
 import type { FailedItem } from './stages/types.ts';
 import { ATTR } from './telemetry/attributes.ts';
@@ -76,17 +76,8 @@ export interface RunRecorder {
   flush?(options?: { readonly timeoutMs?: number }): Promise<void>;
 }
 
-/** One checkpoint of a stored durable run, as the store gives it back (a `checkpoint` event's fields). */
-export interface StoredCheckpoint {
-  readonly kind: 'start' | 'step' | 'child';
-  readonly node: string | undefined;
-  readonly index: number | undefined;
-  readonly attempt: number | undefined;
-  readonly output: string | undefined;
-  readonly state: string | undefined;
-  readonly childRunId: string | undefined;
-  readonly version: string | undefined;
-}
+/** One checkpoint of a stored durable run, as the store gives it back: a `checkpoint` event's own fields. */
+export type StoredCheckpoint = Pick<CheckpointEvent, 'kind' | 'node' | 'index' | 'attempt' | 'output' | 'state' | 'childRunId' | 'version'>;
 
 /** A stored run as resume and retry read it: its row, its checkpoints in order, and its last attempt of each step. */
 export interface StoredRunCheckpoints {

@@ -80,26 +80,50 @@ export function safeJson(value: unknown): string {
  * made safe as `safeText` makes them.
  */
 export function storableJson(value: unknown): string {
-  const path: unknown[] = [];
-  const where: string[] = [];
-  const text = JSON.stringify(value, function (this: unknown, key, inner: unknown) {
-    while (path.length > 0 && path[path.length - 1] !== this) {
-      path.pop();
-      where.pop();
+  checkStorable(value, [], []);
+  // Checked: the native stringify (several times faster than a replacer) writes it as it is.
+  const text = JSON.stringify(value);
+  if (text === undefined) return 'null';
+  return text.includes('\\u') && UNSAFE_ESCAPE.test(text) ? JSON.stringify(value, scrubbing()) : text;
+}
+
+/** Throws a TypeError naming the first place (`a.b.0`) whose value JSON would not give back as it is. */
+function checkStorable(value: unknown, path: (string | number)[], parents: object[]): void {
+  const at = () => (path.length === 0 ? '(the value itself)' : path.join('.'));
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+    case 'undefined':
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`${at()} is ${value}, which JSON cannot keep`);
+      return;
+    case 'object': {
+      if (value === null) return;
+      const proto = Object.getPrototypeOf(value);
+      const array = Array.isArray(value);
+      if (!array && proto !== Object.prototype && proto !== null) {
+        throw new TypeError(`${at()} is a ${(value as { constructor?: { name?: string } }).constructor?.name ?? 'non-plain object'}, which would not come back as one`);
+      }
+      if (parents.includes(value)) throw new TypeError(`${at()} refers back to an object that contains it (a cycle)`);
+      parents.push(value);
+      if (array) {
+        for (let i = 0; i < value.length; i++) {
+          path.push(i);
+          checkStorable(value[i], path, parents);
+          path.pop();
+        }
+      } else {
+        for (const key in value) {
+          path.push(key);
+          checkStorable((value as Record<string, unknown>)[key], path, parents);
+          path.pop();
+        }
+      }
+      parents.pop();
+      return;
     }
-    const at = () => `${[...where, key].filter((k) => k !== '').join('.') || '(the value itself)'}`;
-    if (typeof inner === 'string') return safeText(inner);
-    if (typeof inner === 'number' && !Number.isFinite(inner)) throw new TypeError(`${at()} is ${inner}, which JSON cannot keep`);
-    if (typeof inner === 'bigint' || typeof inner === 'function' || typeof inner === 'symbol') throw new TypeError(`${at()} is a ${typeof inner}, which JSON cannot keep`);
-    if (typeof inner !== 'object' || inner === null) return inner;
-    const proto = Object.getPrototypeOf(inner);
-    if (!Array.isArray(inner) && proto !== Object.prototype && proto !== null) {
-      throw new TypeError(`${at()} is a ${inner.constructor?.name ?? 'non-plain object'}, which would not come back as one`);
-    }
-    if (path.includes(inner)) throw new TypeError(`${at()} refers back to an object that contains it (a cycle)`);
-    path.push(inner);
-    where.push(key);
-    return inner;
-  });
-  return text ?? 'null';
+    default:
+      throw new TypeError(`${at()} is a ${typeof value}, which JSON cannot keep`);
+  }
 }

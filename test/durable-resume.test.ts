@@ -169,5 +169,35 @@ for (const place of PLACES) {
         await reopened.close();
       }
     });
+
+    test('killed inside its sub-pipeline: the child run is resumed too, under its own id', HANG_GUARD, async () => {
+      const { arg, schema, options, folder } = await place.prepare();
+      const calls = join(folder, 'calls-sub');
+      const doomed = start([arg, schema, 'run', calls, 'double']);
+      const runId = (await doomed.line(/running ([0-9a-f-]{36})/))[1] as string;
+      await doomed.line(/hanging at double/);
+      doomed.child.kill('SIGKILL');
+      await doomed.done;
+
+      const resumer = start([arg, schema, 'resume', calls, runId]);
+      const out = await resumer.done;
+      const result = JSON.parse(/result (.*)/.exec(out)?.[1] ?? 'null') as { status: string; outputs: { sum: { runId: string; outputs: unknown } } } | null;
+      assert.equal(result?.status, 'succeeded', out);
+      const counts = tally(callsIn(calls));
+      for (const name of ['prepare', 'items', 'route', 'add', 'double', 'finish']) assert.equal(counts.get(name), 1, `${name} ran once`);
+
+      const store = await openStore(options);
+      try {
+        const parent = await store.getRun(runId);
+        const child = parent?.children[0];
+        assert.equal(parent?.children.length, 1, 'one child run: the same one, carried on');
+        assert.equal(child?.id, result?.outputs.sum.runId);
+        assert.equal(child?.status, 'succeeded');
+        assert.equal(child?.resumes, 1);
+        assert.deepEqual(result?.outputs.sum.outputs, { add: 2470, double: 4940 });
+      } finally {
+        await store.close();
+      }
+    });
   });
 }

@@ -157,6 +157,9 @@ class GraphRun<S, C> {
         : setTimeout(() => this.#controller.abort(new RunTimeoutError(this.#graph.name, timeout)), Math.max(0, timeout - (performance.now() - started)));
 
     try {
+      // A durable run stores its initial state first, before its hooks (a resumed one has it stored already).
+      const unstorable = this.#env.durable && this.#restore?.mode !== 'resume' ? this.#checkpointStart() : undefined;
+      if (unstorable) this.#fail(undefined, unstorable, 'failed');
       for (const hook of this.#graph.startup) {
         // Cancelled (or timed out) before or between hooks: the rest do not start.
         if (this.#controller.signal.aborted) break;
@@ -172,10 +175,7 @@ class GraphRun<S, C> {
         const idle = new Promise<void>((resolve) => {
           this.#onIdle = resolve;
         });
-        // A durable run stores its initial state first (a resumed one has it stored already).
-        const unstorable = this.#env.durable && this.#restore?.mode !== 'resume' ? this.#checkpointStart() : undefined;
-        if (unstorable) this.#fail(undefined, unstorable, 'failed');
-        else this.#ready(this.#start);
+        this.#ready(this.#start);
         this.#checkIdle();
         await idle;
       }
