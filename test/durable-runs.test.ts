@@ -115,6 +115,19 @@ for (const engine of ENGINES) {
       assert.equal(callsIn(calls).filter((c) => c === 'finish').length, 2, 'the failed step ran again; nothing else did');
       assert.equal(callsIn(calls).filter((c) => c === 'prepare').length, 1);
 
+      const shown = await cli(['show', runId.slice(0, 8), ...where, '--schema', store.schema]);
+      assert.match(shown.stdout, /\ndurable +resumed once after its process died/);
+
+      const failed = await demo.run(fresh(), { context: { calls, fail: 'finish' }, persist: store });
+      const retried = await demo.retry(failed.runId, { context: { calls }, store });
+      await store.flush();
+      const listed = await cli(['runs', '--pipeline', 'durable-demo', ...where, '--schema', store.schema]);
+      assert.match(listed.stdout, new RegExp(`${retried.runId.slice(0, 8)} .*retry of ${failed.runId.slice(0, 8)}`));
+      assert.match(listed.stdout, new RegExp(`${failed.runId.slice(0, 8)} .*retried by ${retried.runId.slice(0, 8)}`));
+      assert.match(listed.stdout, new RegExp(`${runId.slice(0, 8)} .*resumed once`));
+      const shownRetry = await cli(['show', retried.runId, ...where, '--schema', store.schema]);
+      assert.match(shownRetry.stdout, new RegExp(`\nretry of +${failed.runId}  \\(spanflow show ${failed.runId.slice(0, 8)}\\)`));
+
       const again = await cli(args);
       assert.equal(again.code, 1);
       assert.match(again.stderr, /^spanflow: run .* cannot be resumed: it ended succeeded; only an interrupted run resumes\n$/);
