@@ -3,7 +3,7 @@
 // elimination, so an ALL barrier behind a switch waits only for the branch that
 // can still arrive), and turns every status change into an event.
 
-import { type EventBus, RunEmitter } from '../emitter.ts';
+import { type EventBus, now, RunEmitter } from '../emitter.ts';
 import {
   BarrierTimeoutError,
   CancelledError,
@@ -15,7 +15,6 @@ import {
   toErrorInfo,
 } from '../errors.ts';
 import type { HookPhase, NodeKind, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
-import { now } from '../emitter.ts';
 import { storableJson } from '../serialize.ts';
 import { execute, type Outcome, untilAborted } from '../executor.ts';
 import { Fifo } from '../fifo.ts';
