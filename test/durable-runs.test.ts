@@ -87,6 +87,11 @@ for (const engine of ENGINES) {
       const bumped = pipeline<DemoState, DemoContext>('durable-demo', { durable: true, version: '2' }).step('prepare', () => 1);
       await assert.rejects(bumped.resume(runId, { context: { calls }, store }), { reason: 'changed', message: /ran version 1 .* this is version 2/ });
 
+      // force: resumed with the changed definition, whose one step's output is restored.
+      const forced = await bumped.resume(await interrupted(store, { calls, fail: 'route' }), { context: { calls }, store, force: true });
+      assert.equal(forced.status, 'succeeded');
+      assert.deepEqual(forced.outputs, { prepare: { size: 20 } });
+
       const resumed = await demo.resume(runId, { context: { calls }, store });
       assert.equal(resumed.status, 'succeeded');
       await store.flush();

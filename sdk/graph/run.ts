@@ -126,7 +126,8 @@ class GraphRun<S, C> {
     this.#restore = env.durable?.restore;
     this.#emitter = new RunEmitter(env.bus, env.runId, env.parentRunId, graph.name, this.#restore?.lastSeq);
     this.#outputs = new Map(Object.entries(options.outputs ?? {}));
-    if (this.#restore) for (const [name, restored] of this.#restore.steps) this.#outputs.set(name, restored.output);
+    // A forced resume may run a definition without some stored steps: their outputs are left behind.
+    if (this.#restore) for (const [name, restored] of this.#restore.steps) if (graph.nodes.has(name)) this.#outputs.set(name, restored.output);
     this.#start = options.resumeFrom ?? graph.shape.root;
     this.#reach = this.#start === graph.shape.root ? undefined : reachable(this.#start, graph.shape.successors, graph.nodes as never);
     this.#reachedParents = this.#reach && new Map();
