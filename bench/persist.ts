@@ -207,7 +207,7 @@ console.log(
 
 type Side = 'none' | 'persist' | 'durable';
 const SIDES: readonly Side[] = ['none', 'persist', 'durable'];
-const GRAPH_RUNS = 200;
+const GRAPH_RUNS = 2_000;
 const ROUNDS = 5;
 
 interface ChainState {

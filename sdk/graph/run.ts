@@ -724,7 +724,9 @@ class GraphRun<S, C> {
    * cancelled) stores nothing.
    */
   #checkpoint(node: GraphNode<S, C>, args: StepArgs<S, C, unknown>, value: unknown): unknown {
-    if (value instanceof Suspension || args.signal.aborted) return value;
+    // An untimed attempt's signal is made on first read: ask it only of a timed one (the run's covers the rest).
+    const abandoned = node.timeout === undefined ? this.#controller.signal.aborted : args.signal.aborted;
+    if (value instanceof Suspension || abandoned) return value;
     const index = args.index;
     let output: string;
     let state: string | undefined;
