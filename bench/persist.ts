@@ -16,6 +16,12 @@
 // The store's writes go on in the background; the time to write what is left
 // after the batch ends is shown too.
 //
+// Durable runs: what `durable: true` (checkpoints: the initial state, each
+// step's output and the state after it) costs a 10-step graph run and the
+// showcase's three scenarios, against `persist: store` alone and against no
+// persistence: the three sides in turn, each round in another order, median
+// with min–max; the writes left after each round are timed apart.
+//
 // PostgreSQL: SPANFLOW_BENCH_DATABASE_URL names a server; without it the bench
 // starts a private local PostgreSQL cluster with the server's default
 // durability settings (fsync and synchronous commit on), as the tests do theirs
@@ -25,6 +31,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, type Store } from '../exporters/postgres/index.ts';
+import { runScenarios } from '../examples/video-render/pipeline.ts';
 import { type PipelineDescription, pipeline, type Recording, type RecordingContext, type RunRecorder, type SpanflowEvent, stages } from '../sdk/index.ts';
 import { type PgCluster, startCluster } from '../test/pg-cluster.ts';
 import { fmt, printJson, printTable, round } from './report.ts';
@@ -196,10 +203,91 @@ console.log(
   `stored as one run: ${stored.runs[0]?.status}, items ${JSON.stringify(stored.runs[0]?.items)}; persisted / not persisted: ${fmt(ratio)} (goal <= 1.3); bench took ${fmt((performance.now() - started) / 1000, 1)} s\n`,
 );
 
+// ---- durable: true, against persist only and no persistence --------------------
+
+type Side = 'none' | 'persist' | 'durable';
+const SIDES: readonly Side[] = ['none', 'persist', 'durable'];
+const GRAPH_RUNS = 2_000;
+const ROUNDS = 5;
+
+interface ChainState {
+  readonly job: string;
+  steps: number;
+  notes: string[];
+}
+let chain = pipeline<ChainState>('bench-chain');
+for (let i = 0; i < 10; i++) chain = chain.step(`step-${i}`, ({ state }) => {
+  state.steps++;
+  state.notes.push(`step ${i} done`);
+  return { step: i, at: state.steps };
+}, i < 9 ? { to: `step-${i + 1}` } : {});
+
+/** Each side's wall time per round (ms), and the time to write what was left after it. */
+async function sides(run: (side: Side, store: Store) => Promise<void>): Promise<Record<Side, { ms: number[]; flushMs: number[] }>> {
+  const store = await openStore({ url: URL, schema: SCHEMA });
+  const times: Record<Side, { ms: number[]; flushMs: number[] }> = { none: { ms: [], flushMs: [] }, persist: { ms: [], flushMs: [] }, durable: { ms: [], flushMs: [] } };
+  try {
+    for (let round = -1; round < ROUNDS; round++) {
+      // Round -1 warms up; each later round starts with another side.
+      const order = SIDES.map((_, i) => SIDES[(i + Math.max(0, round)) % SIDES.length] as Side);
+      for (const side of order) {
+        const t = performance.now();
+        await run(side, store);
+        const ms = performance.now() - t;
+        const f = performance.now();
+        await store.flush();
+        if (round >= 0) {
+          times[side].ms.push(ms);
+          times[side].flushMs.push(performance.now() - f);
+        }
+      }
+    }
+  } finally {
+    await store.close();
+  }
+  return times;
+}
+
+const options = (side: Side, store: Store) => ({ persist: side === 'none' ? false : store, durable: side === 'durable' });
+const graphTimes = await sides(async (side, store) => {
+  for (let r = 0; r < GRAPH_RUNS; r++) {
+    const result = await chain.run({ job: `job ${r}`, steps: 0, notes: [] }, options(side, store));
+    if (result.status !== 'succeeded') throw new Error(`bench-chain ended ${result.status}`);
+  }
+});
+const showcaseTimes = await sides(async (side, store) => {
+  const runs = await runScenarios({ persist: side === 'none' ? undefined : store, durable: side === 'durable' });
+  const unexpected = runs.filter((r) => r.result.status !== r.scenario.expect);
+  if (unexpected.length > 0) throw new Error(`showcase: ${unexpected.map((r) => `${r.scenario.name} ended ${r.result.status}`).join(', ')}`);
+});
+
+const spread = (values: number[]) => `${fmt(median(values), 1)} (${fmt(Math.min(...values), 1)}–${fmt(Math.max(...values), 1)})`;
+const durableRows = (label: string, times: Record<Side, { ms: number[]; flushMs: number[] }>) =>
+  SIDES.map((side) => [
+    `${label}: ${side === 'none' ? 'not persisted' : side === 'persist' ? 'persist: store' : 'durable: true'}`,
+    spread(times[side].ms),
+    side === 'none' ? '' : spread(times[side].flushMs),
+    fmt(median(times[side].ms) / median(times.none.ms)),
+  ]);
+printTable(
+  `durable: true against persist: store and no persistence (PostgreSQL), median (min–max) of ${ROUNDS} rounds after a warm-up, the sides in turn`,
+  ['variant', 'ms per round', 'then writing what is left, ms', 'relative'],
+  [...durableRows(`${GRAPH_RUNS} runs of a 10-step graph`, graphTimes), ...durableRows("the showcase's 3 scenarios", showcaseTimes)],
+);
+const graphDurableRatio = median(graphTimes.durable.ms) / median(graphTimes.none.ms);
+const showcaseDurableRatio = median(showcaseTimes.durable.ms) / median(showcaseTimes.none.ms);
+console.log(`durable / not persisted: 10-step graph ${fmt(graphDurableRatio)}, showcase ${fmt(showcaseDurableRatio)} (goal <= 1.5)\n`);
+
 printJson('persist', {
   pg_events_per_s: round(pg.perSecond, 0),
   pg_one_run_events_per_s: round(pgOne.perSecond, 0),
   sqlite_events_per_s: round(sqlite.perSecond, 0),
   persist_ratio: round(ratio),
+  graph_persist_ratio: round(median(graphTimes.persist.ms) / median(graphTimes.none.ms)),
+  graph_durable_ratio: round(graphDurableRatio),
+  graph_durable_vs_persist_ratio: round(median(graphTimes.durable.ms) / median(graphTimes.persist.ms)),
+  showcase_persist_ratio: round(median(showcaseTimes.persist.ms) / median(showcaseTimes.none.ms)),
+  showcase_durable_ratio: round(showcaseDurableRatio),
+  showcase_durable_vs_persist_ratio: round(median(showcaseTimes.durable.ms) / median(showcaseTimes.persist.ms)),
 });
 cluster?.destroy();

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { RunIdError, StoreError } from '../exporters/postgres/index.ts';
 import { registerCleanup } from './commands/cleanup.ts';
 import { registerCompare } from './commands/compare.ts';
+import { registerDurable } from './commands/durable.ts';
 import { registerExport } from './commands/export.ts';
 import { registerGraph } from './commands/graph.ts';
 import { registerMigrate } from './commands/migrate.ts';
@@ -24,7 +25,7 @@ const VERSION = '0.1.0';
 
 function program(out: Output): Command {
   const root = new Command('spanflow')
-    .description('list, show, compare and replay stored spanflow runs; serve them live over HTTP; print pipeline graphs; migrate the store; run a distributed queue\'s worker')
+    .description('list, show, compare and replay stored spanflow runs; resume and retry durable runs; serve them live over HTTP; print pipeline graphs; migrate the store; run a distributed queue\'s worker')
     .version(VERSION, '-V, --version')
     .option('--database-url <url>', 'a postgres:// URL (default: SPANFLOW_DATABASE_URL, else DATABASE_URL, else the embedded database)')
     .option('--data-dir <dir>', 'the embedded database folder when there is no URL (default: SPANFLOW_DATA_DIR, else .spanflow/db)')
@@ -40,7 +41,7 @@ function program(out: Output): Command {
       getErrHasColors: () => out.color,
     })
     .exitOverride();
-  for (const register of [registerRuns, registerShow, registerCompare, registerExport, registerReplay, registerStats, registerCleanup, registerGraph, registerMigrate, registerServe, registerWorker]) {
+  for (const register of [registerRuns, registerShow, registerCompare, registerExport, registerReplay, registerStats, registerCleanup, registerGraph, registerMigrate, registerDurable, registerServe, registerWorker]) {
     register(root, out);
   }
   // Subcommands inherit the output and the exit override.

@@ -95,6 +95,11 @@ select started_at as "started",
        coalesce(items_completed::text || ' done, ' || items_failed || ' failed, ' || items_skipped || ' skipped', '') as "items",
        id::text as "run",
        trace_id as "trace",
+       concat_ws(' · ',
+         case when resumes > 0 then 'resumed ' || resumes || '×' end,
+         case when retry_of is not null then 'retry of ' || left(retry_of::text, 8) end,
+         case when retried_by is not null then 'retried by ' || left(retried_by::text, 8) end) as "durable",
+       coalesce(retried_by, retry_of)::text as "linked run",
        floor(extract(epoch from started_at) * 1000) - 1000 as from_ms,
        floor(extract(epoch from coalesce(ended_at, heartbeat_at, now())) * 1000) + 1000 as to_ms
 from ${runs}

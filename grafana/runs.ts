@@ -87,7 +87,9 @@ function variables() {
 function recentRuns() {
   const panel = new TableBuilder()
     .title('Recent runs')
-    .description('Top-level runs in the time range, newest first. Click a run to show its steps and graph below; a trace id opens the trace in Jaeger.')
+    .description(
+      'Top-level runs in the time range, newest first. Click a run to show its steps and graph below; a trace id opens the trace in Jaeger. A durable run says whether it was resumed, and links to its retry or the run it retries.',
+    )
     .datasource(POSTGRES)
     .span(24)
     .height(10)
@@ -96,6 +98,7 @@ function recentRuns() {
     .overrideByName('run', [
       prop('links', [{ title: 'Show this run', url: `/d/${RUNS_UID}/?var-run=\${__value.raw}&from=\${__data.fields.from_ms}&to=\${__data.fields.to_ms}` }]),
     ])
+    .overrideByName('linked run', [prop('links', [{ title: 'Show the linked run (retry, or retried)', url: `/d/${RUNS_UID}/?var-run=\${__value.raw}` }])])
     .overrideByName('trace', [
       prop('links', [
         { title: 'Open the trace in Jaeger', url: '', internal: { datasourceUid: JAEGER.uid, datasourceName: 'Jaeger', query: { query: interpolate('__value.raw') } } },

@@ -122,9 +122,11 @@ export class RunEmitter {
   readonly runId: string;
   readonly parentRunId: string | undefined;
   readonly pipeline: string;
-  #seq = 0;
+  #seq: number;
 
-  constructor(bus: EventBus, runId: string, parentRunId: string | undefined, pipeline: string) {
+  /** `lastSeq`: the seq of the run's last stored event, when a resumed run carries on its numbering. */
+  constructor(bus: EventBus, runId: string, parentRunId: string | undefined, pipeline: string, lastSeq = 0) {
+    this.#seq = lastSeq;
     this.bus = bus;
     this.runId = runId;
     this.parentRunId = parentRunId;

@@ -141,9 +141,38 @@ export class ItemsFailedError extends SpanflowError {
   }
 }
 
+/** A durable run's step gave a value its checkpoint cannot store as it is. Never retried: the same step gives the same kind of value. */
+export class CheckpointError extends SpanflowError {
+  override name = 'CheckpointError';
+  readonly node: string;
+  constructor(node: string, what: string, cause: unknown) {
+    super(
+      `step '${node}' of a durable run: its ${what} cannot be stored as a checkpoint: ${messageOf(cause)}. ` +
+        'Durable runs keep outputs and state as JSON: use plain objects, arrays, strings, finite numbers, booleans and null (an ISO string for a Date, a string for a bigint)',
+      { cause },
+    );
+    this.node = node;
+  }
+}
+
+/** Why a stored run cannot be resumed or retried. */
+export type ResumeRefusal = 'unknown-run' | 'not-durable' | 'wrong-pipeline' | 'wrong-status' | 'claimed' | 'changed' | 'already-retried' | 'no-store';
+
+/** `resume()` or `retry()` refused: `reason` says why, the message what to do. */
+export class ResumeError extends SpanflowError {
+  override name = 'ResumeError';
+  readonly reason: ResumeRefusal;
+  readonly runId: string;
+  constructor(reason: ResumeRefusal, runId: string, message: string) {
+    super(message);
+    this.reason = reason;
+    this.runId = runId;
+  }
+}
+
 /** Errors that another attempt cannot fix; the executor does not retry them whatever the policy says. */
 export function isPermanent(error: unknown): boolean {
-  return error instanceof RouteError || error instanceof MapLimitError || error instanceof DefinitionError;
+  return error instanceof RouteError || error instanceof MapLimitError || error instanceof DefinitionError || error instanceof CheckpointError;
 }
 
 /**

@@ -91,6 +91,17 @@ interface AttemptFields extends NodeFields {
 /** The run was created and waits for its startup hooks. Status: pending. */
 export interface RunQueuedEvent extends EventBase {
   readonly type: 'run_queued';
+  /** A durable run that carries on from a stored one: resumed (the same run id) or retried (a new run), with the stored run's trace. */
+  readonly continues?: RunContinuation | undefined;
+}
+/** What a resumed or retried run carries on from. */
+export interface RunContinuation {
+  /** `resume`: the same run, after its process died; `retry`: a new run from a failed one's failed steps. */
+  readonly mode: 'resume' | 'retry';
+  readonly runId: string;
+  /** A span of the stored run's trace (trace id and span id), for a span link; absent when it ran without telemetry. */
+  readonly traceId: string | undefined;
+  readonly spanId: string | undefined;
 }
 /** Startup hooks are done; steps begin. Status: running. */
 export interface RunStartEvent extends EventBase {
@@ -159,6 +170,8 @@ export interface StepEndEvent extends EventBase, AttemptFields {
   /** Why a step was skipped: `not-reached` (its branch was not taken) or `handler`. */
   readonly skipReason: 'not-reached' | 'handler' | undefined;
   readonly meta: MetaSnapshot | undefined;
+  /** True when the step did not run: a resumed or retried durable run took its output from a checkpoint (`attempt` is the attempt that made it). */
+  readonly restored?: true | undefined;
 }
 /** A streaming step yielded a token. */
 export interface TokenEvent extends EventBase, AttemptFields {
@@ -204,6 +217,28 @@ export interface RouteEvent extends EventBase, NodeFields {
   readonly type: 'route';
   readonly route: string;
   readonly targets: readonly string[];
+}
+
+/**
+ * A durable run stored what it needs to carry on (`durable: true`): its
+ * initial state (`start`), a step's output and the state after it (`step`; a
+ * map item's output only, with its `index`), or the child run a sub step
+ * started (`child`). Values are JSON text, made by the one serializer.
+ */
+export interface CheckpointEvent extends EventBase {
+  readonly type: 'checkpoint';
+  readonly kind: 'start' | 'step' | 'child';
+  readonly node: string | undefined;
+  readonly nodeKind: NodeKind | undefined;
+  readonly index: number | undefined;
+  readonly attempt: number | undefined;
+  /** The step's output (a switch's: its route) as JSON text. */
+  readonly output: string | undefined;
+  /** The run's state as JSON text: initially (`start`), or after the step. */
+  readonly state: string | undefined;
+  readonly childRunId: string | undefined;
+  /** `start`: the pipeline's `version` option. */
+  readonly version: string | undefined;
 }
 
 // ---- stage pipelines ------------------------------------------------------
@@ -282,6 +317,7 @@ export type SpanflowEvent =
   | MapStartEvent
   | MapEndEvent
   | RouteEvent
+  | CheckpointEvent
   | ItemStatusEvent
   | TaskStartEvent
   | TaskRetryEvent
@@ -308,6 +344,7 @@ export const EVENT_TYPES = [
   'map_start',
   'map_end',
   'route',
+  'checkpoint',
   'item_status',
   'task_start',
   'task_retry',

@@ -75,6 +75,11 @@ export interface ExecuteOptions {
   readonly timed?: boolean | undefined;
   /** Wraps each call of the attempt's function (telemetry makes the attempt's span current here). */
   readonly enter?: (<R>(call: () => R) => R) | undefined;
+  /**
+   * The number of the first attempt (default 1): a resumed durable run carries
+   * on its stored count, and the attempts before count against the retry policy.
+   */
+  readonly firstAttempt?: number | undefined;
   /** For a caller that runs one attempt at a time under `signal` (a stage worker): see `AbortLink`. */
   readonly link?: AbortLink | undefined;
 }
@@ -113,12 +118,13 @@ export function shouldRetry(policy: RetryPolicy, error: unknown, attempt: number
  */
 export function execute<T>(fn: (context: AttemptContext) => T | Promise<T>, options: ExecuteOptions): Outcome<T> | Promise<Outcome<T>> {
   const { signal, observer } = options;
-  if (signal.aborted) return cancelledBefore(1, options);
-  observer?.start(1);
+  const first = options.firstAttempt ?? 1;
+  if (signal.aborted) return cancelledBefore(first, options);
+  observer?.start(first);
   const started = options.timed === false ? -1 : performance.now();
-  const after = (result: AttemptResult<T>) => afterAttempt(fn, options, 1, result, started);
-  if (options.timeoutMs === undefined) return attemptUntimed(fn, 1, options, after);
-  return runAttempt(fn, 1, options).then(after);
+  const after = (result: AttemptResult<T>) => afterAttempt(fn, options, first, result, started);
+  if (options.timeoutMs === undefined) return attemptUntimed(fn, first, options, after);
+  return runAttempt(fn, first, options).then(after);
 }
 
 /**
@@ -130,19 +136,20 @@ export function execute<T>(fn: (context: AttemptContext) => T | Promise<T>, opti
  */
 export function executeInto<T>(fn: (context: AttemptContext) => T | Promise<T>, options: ExecuteOptions, settle: (outcome: Outcome<T>) => void): Outcome<T> | undefined {
   const { signal, observer } = options;
-  if (signal.aborted) return cancelledBefore(1, options);
-  observer?.start(1);
+  const first = options.firstAttempt ?? 1;
+  if (signal.aborted) return cancelledBefore(first, options);
+  observer?.start(first);
   const started = options.timed === false ? -1 : performance.now();
-  const after = (result: AttemptResult<T>) => afterAttempt(fn, options, 1, result, started);
+  const after = (result: AttemptResult<T>) => afterAttempt(fn, options, first, result, started);
   const settled = (outcome: Outcome<T> | Promise<Outcome<T>>) => {
     if (outcome instanceof Promise) outcome.then(settle);
     else settle(outcome);
   };
   if (options.timeoutMs !== undefined) {
-    runAttempt(fn, 1, options).then(after).then(settle);
+    runAttempt(fn, first, options).then(after).then(settle);
     return undefined;
   }
-  const now = attemptUntimedInto(fn, 1, options, after, settled);
+  const now = attemptUntimedInto(fn, first, options, after, settled);
   if (now === PENDING) return undefined;
   if (now instanceof Promise) {
     now.then(settle);

@@ -10,6 +10,9 @@ export {
   ItemsFailedError,
   MapLimitError,
   messageOf,
+  ResumeError,
+  type ResumeRefusal,
+  CheckpointError,
   RouteError,
   RunTimeoutError,
   ShutdownSignalError,
@@ -29,6 +32,9 @@ export { Meta, type MetaScopes } from './meta.ts';
 export type { Observation, ObservedRun, RunObserver } from './observe.ts';
 export { checkPeers, type EntryPoint, ENTRY_POINT_PEERS, loadPeer, MissingDependencyError, PEER_RANGES, type PeerName, type PeerSpecifier } from './peers.ts';
 export {
+  type CheckpointStore,
+  type StoredCheckpoint,
+  type StoredRunCheckpoints,
   type DropReason,
   type PersistOption,
   type PipelineDescription,
@@ -37,7 +43,7 @@ export {
   type RunRecorder,
   registerDefaultRecorder,
 } from './persist.ts';
-export { safeJson, safeText } from './serialize.ts';
+export { safeJson, safeText, storableJson } from './serialize.ts';
 export * from './stages/index.ts';
 export { ATTR, configureTelemetry, failSpan, IdleGauges, type Instrument, type MetricDef, type MetricKey, METRICS, metricOptions, type PayloadOptions, payloadShown, SECONDS_BUCKETS, type TelemetryOptions, w3cPropagator } from './telemetry/index.ts';
 export { collectRun, type CollectedRun } from './testing.ts';

@@ -5,7 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import type { EventBus, EventListener } from './emitter.ts';
-import type { EventType, ItemCounts } from './events.ts';
+import type { CheckpointEvent, EventType, ItemCounts } from './events.ts';
 import { safeJson } from './serialize.ts';
 import type { FailedItem } from './stages/types.ts';
 import { ATTR } from './telemetry/attributes.ts';
@@ -74,6 +74,55 @@ export interface RunRecorder {
    * limit, before the process ends.
    */
   flush?(options?: { readonly timeoutMs?: number }): Promise<void>;
+}
+
+/** One checkpoint of a stored durable run, as the store gives it back: a `checkpoint` event's own fields. */
+export type StoredCheckpoint = Pick<CheckpointEvent, 'kind' | 'node' | 'index' | 'attempt' | 'output' | 'state' | 'childRunId' | 'version'>;
+
+/** A stored run as resume and retry read it: its row, its checkpoints in order, and its last attempt of each step. */
+export interface StoredRunCheckpoints {
+  readonly runId: string;
+  readonly pipeline: string;
+  readonly pipelineHash: string | undefined;
+  readonly status: string;
+  /** Epoch ms. */
+  readonly startedAt: number;
+  readonly host: string;
+  /** The run that retried this one, if one did. */
+  readonly retriedBy: string | undefined;
+  readonly traceId: string | undefined;
+  /** A span of the run's trace (its last stored step attempt's), for a span link. */
+  readonly spanId: string | undefined;
+  /** The seq of its last stored event. */
+  readonly lastSeq: number;
+  readonly checkpoints: readonly StoredCheckpoint[];
+  /** The highest attempt stored per step (and map item). */
+  readonly attempts: readonly { readonly node: string; readonly index: number | undefined; readonly attempt: number }[];
+}
+
+/**
+ * A store that keeps checkpoints and gives them back: what `durable: true`,
+ * `resume()` and `retry()` need beyond recording. `spanflow/postgres`'s Store is one.
+ */
+export interface CheckpointStore extends RunRecorder {
+  /** The run's row and checkpoints; undefined when no run has this id. */
+  loadCheckpoints(runId: string): Promise<StoredRunCheckpoints | undefined>;
+  /**
+   * Compare-and-set: an `interrupted` run becomes `running` for this process,
+   * its attempts left `running` become `failed`. False when it is not
+   * `interrupted` any more (another process claimed it first).
+   */
+  claimRun(runId: string): Promise<boolean>;
+  /** Compare-and-set: marks a failed or timed-out run as retried by `retryRunId`. False when another retry marked it first. */
+  markRetried(runId: string, retryRunId: string): Promise<boolean>;
+  /** Interrupted durable runs of these pipelines that ran on this host, oldest first. */
+  interruptedRuns(pipelines: readonly string[]): Promise<string[]>;
+}
+
+/** Whether a recorder keeps checkpoints (it can serve durable runs). */
+export function isCheckpointStore(recorder: RunRecorder): recorder is CheckpointStore {
+  const store = recorder as Partial<CheckpointStore>;
+  return typeof store.loadCheckpoints === 'function' && typeof store.claimRun === 'function' && typeof store.markRetried === 'function';
 }
 
 /** `persist` on a pipeline or a run: `true` for the default store (from `spanflow/postgres`), or a store. */

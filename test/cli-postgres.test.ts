@@ -117,11 +117,11 @@ describe('spanflow migrate', { skip: NEEDS_POSTGRES }, () => {
     await adminQuery(`drop schema if exists ${schema} cascade`);
     const before = await cli(['runs', ...here]);
     assert.equal(before.code, 1);
-    assert.match(before.stderr, /schema 'cli_migrate' .* needs migrations \(0001-initial\): run `spanflow migrate`/);
+    assert.match(before.stderr, /schema 'cli_migrate' .* needs migrations \(0001-initial, 0002-durable-runs\): run `spanflow migrate`/);
     assert.doesNotMatch(before.stderr, /\n\s+at /);
 
-    assert.match(await ok(['migrate', ...here]), /spanflow:\*\*\*@127\.0\.0\.1.*\(schema cli_migrate\): applied 0001-initial\n$/);
-    assert.match(await ok(['migrate', ...here]), /is up to date \(0001-initial\)\n$/);
+    assert.match(await ok(['migrate', ...here]), /spanflow:\*\*\*@127\.0\.0\.1.*\(schema cli_migrate\): applied 0001-initial, 0002-durable-runs\n$/);
+    assert.match(await ok(['migrate', ...here]), /is up to date \(0001-initial, 0002-durable-runs\)\n$/);
     assert.deepEqual(JSON.parse(await ok(['migrate', ...here, '--json'])).applied, []);
     assert.equal(await ok(['runs', ...here]), 'no runs stored yet\n');
     assert.match(await ok(['stats', ...here]), /^0 runs started in the last 7 days/);

@@ -10,6 +10,7 @@ import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { type DemoRound, demoRound } from '../compose/demo/round.ts';
 import type { Store } from '../exporters/postgres/index.ts';
 import { simulation } from '../examples/etl/pipeline.ts';
+import { pipeline } from '../sdk/index.ts';
 import { type DashboardQuery, dashboards, queriesOf, STACK_SCHEMA } from '../grafana/index.ts';
 import { defaultPool } from '../worker-threads/index.ts';
 import { adminQuery, NEEDS_POSTGRES, testStore } from './store-support.ts';
@@ -27,10 +28,20 @@ type Row = Record<string, unknown>;
 describe('the runs dashboard’s SQL on the real schema', { skip: NEEDS_POSTGRES }, () => {
   let store: Store | undefined;
   let round: DemoRound | undefined;
+  let retried: { readonly failed: string; readonly retry: string } | undefined;
   const from = new Date(Date.now() - 60_000);
 
   before(async () => {
     store = await testStore(SCHEMA);
+    // A durable run that failed, and its retry: the recent runs link them. Before the round, whose last run the queries select.
+    let gatewayUp = false;
+    const checkout = pipeline('grafana-checkout', { durable: true, persist: store }).step('charge', () => {
+      if (!gatewayUp) throw new Error('payment gateway unavailable');
+      return 'charged';
+    });
+    const failed = await checkout.run(undefined);
+    gatewayUp = true;
+    retried = { failed: failed.runId, retry: (await checkout.retry(failed.runId)).runId };
     round = await demoRound({ persist: store, items: 1_000 });
     await store.flush();
   });
@@ -102,8 +113,13 @@ describe('the runs dashboard’s SQL on the real schema', { skip: NEEDS_POSTGRES
     assert.ok(round);
     const [recent] = byPanel('Recent runs');
     const rows = await run(recent?.rawSql as string, await variables());
-    const ids = [...round.scenarios.map((s) => s.result.runId), round.etl.runId];
+    assert.ok(retried);
+    const ids = [...round.scenarios.map((s) => s.result.runId), round.etl.runId, retried.failed, retried.retry];
     assert.deepEqual(rows.map((r) => r.run).sort(), [...ids].sort(), 'the sub-pipeline runs are not listed');
+    const linked = (id: string) => rows.filter((r) => r.run === id).map((r) => [r.durable, r['linked run']]);
+    assert.deepEqual(linked(retried.failed), [[`retried by ${retried.retry.slice(0, 8)}`, retried.retry]]);
+    assert.deepEqual(linked(retried.retry), [[`retry of ${retried.failed.slice(0, 8)}`, retried.failed]]);
+    assert.deepEqual(linked(round.etl.runId), [['', null]], 'a run that is not durable has no links');
     for (const row of rows) {
       assert.match(String(row.trace), /^[0-9a-f]{32}$/, `run ${row.run} has its trace id`);
       assert.ok(Number(row.duration) > 0);

@@ -65,7 +65,7 @@ for (const engine of ENGINES) {
 
     test('migrating an up-to-date schema applies nothing', async () => {
       assert.ok(store);
-      assert.deepEqual(await store.migrate(), { applied: [], current: ['0001-initial'] });
+      assert.deepEqual(await store.migrate(), { applied: [], current: ['0001-initial', '0002-durable-runs'] });
     });
 
     test('the tables refuse what the engine never writes: an unknown status, an id that is not a uuid, a value of the wrong type', async () => {
@@ -83,7 +83,7 @@ for (const engine of ENGINES) {
 describe('migrations, and what a store opens', () => {
   test('with migrate: false, a schema that needs migrations is an error that says how to migrate', { skip: NEEDS_POSTGRES }, async () => {
     await adminQuery('drop schema if exists store_migrate_pending cascade');
-    await assert.rejects(openStore({ url: TEST_DATABASE_URL, schema: 'store_migrate_pending', migrate: false }), /needs migrations \(0001-initial\): run `spanflow migrate`/);
+    await assert.rejects(openStore({ url: TEST_DATABASE_URL, schema: 'store_migrate_pending', migrate: false }), /needs migrations \(0001-initial, 0002-durable-runs\): run `spanflow migrate`/);
   });
 
   const folder = tempFolder('migrate');
@@ -96,7 +96,7 @@ describe('migrations, and what a store opens', () => {
       assert.equal(store.kind, 'sqlite');
       assert.equal(store.location, join(dataDir, 'runs.sqlite'));
       assert.ok(existsSync(store.location));
-      assert.deepEqual(await store.migrate(), { applied: [], current: ['0001-initial'] });
+      assert.deepEqual(await store.migrate(), { applied: [], current: ['0001-initial', '0002-durable-runs'] });
     } finally {
       await store.close();
     }
@@ -128,7 +128,7 @@ describe('migrations, and what a store opens', () => {
     const dataDir = join(folder.path, 'race');
     const stores = await Promise.all([openStore({ dataDir }), openStore({ dataDir })]);
     try {
-      for (const store of stores) assert.deepEqual(await store.migrate(), { applied: [], current: ['0001-initial'] });
+      for (const store of stores) assert.deepEqual(await store.migrate(), { applied: [], current: ['0001-initial', '0002-durable-runs'] });
     } finally {
       for (const store of stores) await store.close();
     }

@@ -1,12 +1,10 @@
 // `spanflow graph <module>`: imports a module and prints the Mermaid flowchart
 // of each pipeline it exports (graph and stage pipelines, through their toMermaid()).
 
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import { CommandError, type Output } from '../io.ts';
 import { messageOf } from '../../sdk/index.ts';
+import { exportsOf, importModule } from '../module.ts';
 import { visible } from '../render/format.ts';
 
 interface Found {
@@ -20,22 +18,13 @@ interface GraphLike {
   toMermaid(): string;
 }
 
-// Duck-typed rather than `instanceof`: a module may reach the engine by another path (the package name, a copy).
 // Graph and stage pipelines both draw themselves.
 function isPipeline(value: unknown): value is GraphLike {
   return typeof value === 'object' && value !== null && typeof (value as GraphLike).toMermaid === 'function' && typeof (value as GraphLike).name === 'string';
 }
 
 function pipelines(module: Readonly<Record<string, unknown>>): Found[] {
-  const seen = new Set<unknown>();
-  const found: Found[] = [];
-  for (const [exportName, value] of Object.entries(module)) {
-    if (seen.has(value)) continue;
-    if (!isPipeline(value)) continue;
-    found.push({ exportName, pipeline: value.name, mermaid: () => value.toMermaid() });
-    seen.add(value);
-  }
-  return found;
+  return exportsOf(module, isPipeline).map(({ exportName, value }) => ({ exportName, pipeline: value.name, mermaid: () => value.toMermaid() }));
 }
 
 export function registerGraph(program: Command, out: Output): void {
@@ -48,14 +37,7 @@ export function registerGraph(program: Command, out: Output): void {
     .argument('<module>', 'a .ts or .js file that exports pipelines (path from the current folder); its top-level code runs')
     .option('--export <name>', 'only this export')
     .action(async (path: string, flags: { export?: string }) => {
-      const file = resolve(out.cwd, path);
-      if (!existsSync(file)) throw new CommandError(`no file at ${file}: give the path of a module that exports pipelines`);
-      let module: Record<string, unknown>;
-      try {
-        module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-      } catch (error) {
-        throw new CommandError(`importing ${path} failed: ${messageOf(error)}`);
-      }
+      const module = await importModule(out, path);
       const found = pipelines(module);
       const names = found.map((f) => `${f.exportName} (pipeline '${f.pipeline}')`).join(', ');
       let chosen = found;

@@ -28,6 +28,10 @@ export function runJson<R extends RunSummary>(run: R): R & { readonly durationIs
 /** A short note: why it failed, where it stopped, or a stage batch's item counts. */
 export function runNote(run: RunSummary): string {
   const parts: string[] = [];
+  // A durable run's links first: the error after them may be cut to fit the table.
+  if (run.resumes > 0) parts.push(`resumed ${run.resumes === 1 ? 'once' : `${run.resumes} times`}`);
+  if (run.retryOf) parts.push(`retry of ${shortId(run.retryOf)}`);
+  if (run.retriedBy) parts.push(`retried by ${shortId(run.retriedBy)}`);
   if (run.items) parts.push(`items ${run.items.completed}/${run.items.fed}${run.items.failed ? `, ${run.items.failed} failed` : ''}`);
   if (run.failedNode) parts.push(`at ${visible(run.failedNode)}`);
   if (run.error) parts.push(errorLine(run.error));

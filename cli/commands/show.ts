@@ -42,6 +42,9 @@ function header(out: Output, run: RunDetail): string[] {
   if (run.error) rows.push(['error', errorLine(run.error)]);
   if (run.suspended) rows.push(['suspended', `at ${visible(run.suspended.node)}${run.suspended.reason ? `: ${oneLine(run.suspended.reason)}` : ''}`]);
   if (run.resumeFrom) rows.push(['resumed', `from ${visible(run.resumeFrom)}`]);
+  if (run.resumes > 0) rows.push(['durable', `resumed ${run.resumes === 1 ? 'once' : `${run.resumes} times`} after its process died (restored steps are not listed again)`]);
+  if (run.retryOf) rows.push(['retry of', `${run.retryOf}  (spanflow show ${shortId(run.retryOf)})`]);
+  if (run.retriedBy) rows.push(['retried by', `${run.retriedBy}  (spanflow show ${shortId(run.retriedBy)})`]);
   if (run.items) {
     const { fed, completed, failed, skipped } = run.items;
     rows.push(['items', `fed ${fed} · completed ${completed} · failed ${failed} · skipped ${skipped}`]);

@@ -36,7 +36,8 @@ if (server) {
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   console.log(`watch the runs live: http://127.0.0.1:${(server.address() as AddressInfo).port}/\n`);
 }
-const runs = await runScenarios({ persist: store, observe: live, onFinish: (run) => console.log(line(run)) });
+// Stored runs are durable: `npx spanflow retry <run> --module examples/video-render/pipeline.ts` carries a failed one on.
+const runs = await runScenarios({ persist: store, durable: store !== undefined, observe: live, onFinish: (run) => console.log(line(run)) });
 
 const table = new Table({
   head: ['scenario', 'status', 'duration', 'attempts', 'retries', 'tokens', 'run id'],

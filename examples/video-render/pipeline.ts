@@ -111,6 +111,11 @@ export interface RenderContext {
   readonly pool: GpuPool;
 }
 
+/** The context `spanflow resume` and `spanflow retry` give a run of this module's pipeline (a context is never stored). */
+export function context(): RenderContext {
+  return { pool: new GpuPool(4) };
+}
+
 // ---- the render farm: a child pipeline ------------------------------------
 
 export interface FarmJob {
@@ -361,6 +366,8 @@ export interface RunScenariosOptions {
   readonly persist?: PersistOption;
   /** Show each run live (`new LiveRuns()` from spanflow/http). */
   readonly observe?: RunObserver;
+  /** Store checkpoints too, so that a run can be resumed or retried (`spanflow retry <run> --module examples/video-render/pipeline.ts`). */
+  readonly durable?: boolean;
 }
 
 /** Runs the scenarios one after the other and returns how each ended. */
@@ -373,6 +380,7 @@ export async function runScenarios(options: RunScenariosOptions = {}): Promise<S
       context: { pool },
       persist: options.persist,
       observe: options.observe,
+      durable: options.durable,
       onEvent: (event) => {
         if (event.type === 'step_retry') retries++;
         options.onEvent?.(event, scenario);

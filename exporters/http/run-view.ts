@@ -156,6 +156,8 @@ export class RunFold {
         this.#step(event.node, event.nodeKind).tokens = event.tokenIndex + 1;
         return;
     }
+    // A durable run's checkpoints say nothing the step events do not (a restored step has its step_end).
+    if (event.type === 'checkpoint') return;
     const status = stepStatusOf(event);
     if (status === undefined || !('node' in event)) return;
     const step = this.#step(event.node, event.nodeKind);

@@ -17,5 +17,5 @@ export { asEvent, RunIdError } from './queries/runs.ts';
 export type * from './queries/types.ts';
 export { type Database, OPEN_RUN_STATUSES, STORED_RUN_STATUSES, type StoredNodeKind, type StoredRunStatus } from './schema.ts';
 export { StoreError } from './faults.ts';
-export { createStore, openStore, Store, type StoreOptions } from './store.ts';
+export { createStore, openStore, type Recoverable, Store, type StoreOptions } from './store.ts';
 export type { WriteCounts } from './writer.ts';

@@ -58,6 +58,7 @@ function newRun(event: SpanflowEvent, description: PipelineDescription | undefin
     traceId: undefined,
     items: kind === 'stages' ? { fed: 0, completed: 0, failed: 0, skipped: 0 } : undefined,
     dropped: 0,
+    retryOf: event.type === 'run_queued' && event.continues?.mode === 'retry' ? event.continues.runId : undefined,
   };
 }
 
@@ -176,7 +177,8 @@ export class Recorder {
         }
         case 'step_retry':
         case 'step_end': {
-          if (!track) break;
+          // A step restored from a checkpoint made no attempt here: its attempt row is the stored run's (its event is kept).
+          if (!track || (event.type === 'step_end' && event.restored)) break;
           const key = attemptKey(event.runId, event.node, event.index);
           let step = event.attempt === 0 ? undefined : attempts.get(key);
           if (step) attempts.delete(key);

@@ -30,6 +30,8 @@ export interface RunState {
   items: { fed: number; completed: number; failed: number; skipped: number } | undefined;
   /** Rows of this run the store could not write. */
   dropped: number;
+  /** The failed run this one retries (written with its first row only). */
+  retryOf: string | undefined;
 }
 
 /** One step attempt (or a step that never ran, attempt 0), updated as its events arrive. */
@@ -93,6 +95,7 @@ export function runRow(run: RunState) {
     items_failed: run.items?.failed ?? null,
     items_skipped: run.items?.skipped ?? null,
     events_dropped: run.dropped,
+    retry_of: uuidOrNull(run.retryOf),
   };
 }
 

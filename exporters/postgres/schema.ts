@@ -60,6 +60,12 @@ export interface RunsTable {
   items_skipped: number | null;
   /** Events (and rows) of this run the store could not write. */
   events_dropped: Generated<number>;
+  /** The failed run this one retries (`retry()`). */
+  retry_of: string | null;
+  /** The run that retried this one. */
+  retried_by: string | null;
+  /** How many times it was resumed after its process died. */
+  resumes: Generated<number>;
 }
 
 export interface StepAttemptsTable {

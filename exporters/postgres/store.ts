@@ -3,7 +3,15 @@
 // and the queries the CLI reads runs with. The same on both engines.
 
 import type { Kysely } from 'kysely';
-import { type PipelineDescription, type Recording, type RecordingContext, type RunRecorder, settleWithin } from '../../sdk/index.ts';
+import {
+  type CheckpointStore,
+  type PipelineDescription,
+  type Recording,
+  type RecordingContext,
+  type RunResult,
+  settleWithin,
+  type StoredRunCheckpoints,
+} from '../../sdk/index.ts';
 import { type Connection, type ConnectionOptions, connect } from './connection.ts';
 import { sweepInterrupted } from './crash.ts';
 import type { EngineKind } from './engine.ts';
@@ -11,6 +19,7 @@ import { classify, openError, StoreError } from './faults.ts';
 import { sql } from './kysely.ts';
 import { checkSchemaName, type MigrationOutcome, migrateToLatest, pendingMigrations } from './migrate.ts';
 import * as analysis from './queries/analysis.ts';
+import * as checkpoints from './queries/checkpoints.ts';
 import * as cleanup from './queries/cleanup.ts';
 import * as runs from './queries/runs.ts';
 import type {
@@ -71,7 +80,7 @@ export interface StoreOptions extends ConnectionOptions {
 const unflushed = new Set<Store>();
 let exitHook = false;
 
-export class Store implements RunRecorder {
+export class Store implements CheckpointStore {
   readonly schema: string;
   /** `postgres`: a server; `sqlite`: the embedded database. */
   readonly kind: EngineKind;
@@ -299,10 +308,64 @@ export class Store implements RunRecorder {
     return analysis.stats(await this.#db(), options);
   }
 
+  // ---- durable runs -----------------------------------------------------------
+
+  /** A run's row, checkpoints and last attempts, as `resume()` and `retry()` read them; undefined when there is no such run. */
+  async loadCheckpoints(runId: string): Promise<StoredRunCheckpoints | undefined> {
+    await this.flush();
+    return checkpoints.loadCheckpoints(await this.#db(), this.#engine, runId);
+  }
+
+  /** Compare-and-set: claims an `interrupted` run for this process (false when another claimed it first). */
+  async claimRun(runId: string): Promise<boolean> {
+    return checkpoints.claimRun(await this.#db(), this.#engine, runId);
+  }
+
+  /** Compare-and-set: marks a run as retried by `retryRunId` (false when it was already). */
+  async markRetried(runId: string, retryRunId: string): Promise<boolean> {
+    return checkpoints.markRetried(await this.#db(), runId, retryRunId);
+  }
+
+  /** Interrupted durable runs of these pipelines (by name) that ran on this host, oldest first. */
+  async interruptedRuns(pipelines: readonly string[]): Promise<string[]> {
+    return checkpoints.interruptedRuns(await this.#db(), pipelines);
+  }
+
+  /**
+   * Resumes this host's interrupted durable runs of the given pipelines (the
+   * open marked runs of dead processes `interrupted`), one after another, each
+   * with its context: what a service calls as it starts. A run another process
+   * claims first is left to it. Resolves with the results of the runs resumed here.
+   */
+  async recover<const Contexts extends readonly unknown[]>(pipelines: { readonly [K in keyof Contexts]: Recoverable<Contexts[K]> }): Promise<RunResult<unknown>[]> {
+    const byName = new Map((pipelines as readonly Recoverable<unknown>[]).map((entry) => [entry.pipeline.name, entry]));
+    const results: RunResult<unknown>[] = [];
+    for (const runId of await this.interruptedRuns([...byName.keys()])) {
+      const run = await this.loadCheckpoints(runId);
+      const entry = run && byName.get(run.pipeline);
+      if (!entry) continue;
+      try {
+        results.push(await entry.pipeline.resume(runId, { context: entry.context, store: this }));
+      } catch (error) {
+        if ((error as { reason?: unknown }).reason !== 'claimed') throw error;
+      }
+    }
+    return results;
+  }
+
   /** Deletes old runs (with their steps, events and child runs). A dry run unless `dryRun: false`. */
   async cleanup(options: CleanupOptions): Promise<CleanupResult> {
     return cleanup.cleanup(await this.#db(), this.#engine, options);
   }
+}
+
+/** A pipeline whose interrupted runs `recover()` resumes, with the context to resume them with (never stored). */
+export interface Recoverable<C> {
+  readonly pipeline: {
+    readonly name: string;
+    resume(runId: string, options: { readonly context: C; readonly store: CheckpointStore }): Promise<RunResult<unknown>>;
+  };
+  readonly context: C;
 }
 
 /** A store that connects on first use (the writer and each query wait for it). */

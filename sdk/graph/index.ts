@@ -12,6 +12,8 @@ export {
   type ItemsFn,
   type MapOptions,
   type PipelineOptions,
+  type ResumeOptions,
+  type RetryOptions,
   type RunOptions,
   type RunResult,
   STOP,

@@ -1,6 +1,7 @@
-import { DefinitionError } from '../errors.ts';
+import { DefinitionError, ResumeError } from '../errors.ts';
 import { attachObserver, checkObserver } from '../observe.ts';
-import { attachRecorder, resolveRecorder } from '../persist.ts';
+import { attachRecorder, type CheckpointStore, type RunRecorder, resolveRecorder } from '../persist.ts';
+import { type DurableEnv, durableStore, loadStored, Restore, withTimeouts } from './durable.ts';
 import { checkRetry, describe } from '../options.ts';
 import { checkSignals, stopOnSignals } from '../shutdown.ts';
 import { didYouMean } from '../suggest.ts';
@@ -18,7 +19,10 @@ import type {
   ItemsFn,
   MapOptions,
   PipelineOptions,
+  ResumeOptions,
+  RetryOptions,
   RunOptions,
+  RunResult,
   StepFn,
   StepOptions,
   SubNode,
@@ -201,12 +205,64 @@ export class Pipeline<S = undefined, C = undefined> {
     if (map !== undefined) {
       throw new DefinitionError(this.name, [`resumeFrom names map worker '${opts.resumeFrom}': resume from its map '${map}' instead`]);
     }
-    const recorder = resolveRecorder(opts.persist ?? this.#options.persist);
+    const persist = opts.persist ?? this.#options.persist;
+    if (!(opts.durable ?? this.#options.durable)) return this.#start(graph, state, opts, resolveRecorder(persist), undefined);
+    if (persist === false) throw new TypeError(`pipeline '${this.name}': durable: true stores checkpoints, so it cannot go with persist: false`);
+    const store = durableStore(this.name, persist);
+    return this.#start(graph, state, opts, store, { store, version: this.#options.version, restore: undefined });
+  }
+
+  /**
+   * Carries on a durable run whose process died (stored `interrupted`): claims
+   * it (of two resumers, one wins; the other gets a ResumeError 'claimed'),
+   * restores the state after its last stored step, and runs only the steps
+   * (and map items) that did not complete. The same run id; attempt counts go
+   * on. Refuses a run stored under another definition hash or `version`
+   * unless `force`. The step that was running when the process died runs again.
+   */
+  async resume(runId: string, ...options: undefined extends C ? [options?: ResumeOptions<C>] : [options: ResumeOptions<C>]): Promise<RunResult<S>> {
+    const opts = (options[0] ?? {}) as ResumeOptions<C> & { context?: C };
+    const graph = this.graph;
+    const store = durableStore(this.name, opts.store ?? this.#options.persist, runId);
+    const stored = await loadStored(store, runId, this.#identity(graph), 'resume', opts.force === true);
+    if (!(await store.claimRun(runId))) {
+      throw new ResumeError('claimed', runId, `run ${runId} was claimed by another process first: it is being resumed there (\`spanflow show ${runId}\`)`);
+    }
+    const restore = new Restore('resume', stored);
+    const run = { ...opts, runId } as RunOptions<C>;
+    return this.#start(graph, restore.state as S, run, store, { store, version: this.#options.version, restore }).result;
+  }
+
+  /**
+   * Runs a failed (or timed-out, cancelled, interrupted) durable run again as
+   * a new run linked to it (both rows say so), reusing the outputs of the
+   * steps and map items that succeeded: only the failed steps, and what comes
+   * after them, run. A sub step that failed retries its child run the same way.
+   */
+  async retry(runId: string, ...options: undefined extends C ? [options?: RetryOptions<C>] : [options: RetryOptions<C>]): Promise<RunResult<S>> {
+    const opts = (options[0] ?? {}) as RetryOptions<C> & { context?: C };
+    const graph = opts.timeouts ? withTimeouts(this.graph, opts.timeouts) : this.graph;
+    const store = durableStore(this.name, opts.store ?? this.#options.persist, runId);
+    const stored = await loadStored(store, runId, this.#identity(graph), 'retry', true);
+    const retryRunId = crypto.randomUUID();
+    if (!(await store.markRetried(runId, retryRunId))) {
+      throw new ResumeError('already-retried', runId, `run ${runId} was retried by another process first: \`spanflow show ${runId}\` names the retry`);
+    }
+    const restore = new Restore('retry', stored);
+    const run = { ...opts, runId: retryRunId } as RunOptions<C>;
+    return this.#start(graph, restore.state as S, run, store, { store, version: this.#options.version, restore }).result;
+  }
+
+  #identity(graph: Graph<S, C>) {
+    return { name: this.name, hash: describeGraph(graph as Graph<unknown, unknown>).hash, version: this.#options.version };
+  }
+
+  #start(graph: Graph<S, C>, state: S, opts: RunOptions<C>, recorder: RunRecorder | CheckpointStore | undefined, durable: DurableEnv | undefined): RunHandle<S> {
     const observer = checkObserver(this.name, opts.observe ?? this.#options.observe);
     const signals = checkSignals(this.name, opts.shutdownOn);
     const handle = new RunHandle<S>(
       opts,
-      (bus, signal, runId, telemetry) => startRun(graph, state, opts, { bus, signal, runId, parentRunId: undefined, telemetry }),
+      (bus, signal, runId, telemetry) => startRun(graph, state, opts, { bus, signal, runId, parentRunId: undefined, telemetry, durable }),
       (recorder || observer) &&
         ((bus, telemetry, started) => {
           const description = describeGraph(graph as Graph<unknown, unknown>);

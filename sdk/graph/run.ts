@@ -3,10 +3,11 @@
 // elimination, so an ALL barrier behind a switch waits only for the branch that
 // can still arrive), and turns every status change into an event.
 
-import { type EventBus, RunEmitter } from '../emitter.ts';
+import { type EventBus, now, RunEmitter } from '../emitter.ts';
 import {
   BarrierTimeoutError,
   CancelledError,
+  CheckpointError,
   HookError,
   RouteError,
   RunTimeoutError,
@@ -14,6 +15,7 @@ import {
   toErrorInfo,
 } from '../errors.ts';
 import type { HookPhase, NodeKind, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
+import { storableJson } from '../serialize.ts';
 import { type AttemptContext, type ExecuteOptions, execute, executeInto, type Outcome, untilAborted } from '../executor.ts';
 import { Fifo } from '../fifo.ts';
 import type { Telemetry } from '../telemetry/index.ts';
@@ -34,6 +36,7 @@ import {
   Suspension,
   type SwitchNode,
 } from './types.ts';
+import { type DurableEnv, Restore, type RestoredOutput } from './durable.ts';
 import { fanOut } from './fan-out.ts';
 import { LatencyTally, StepObserver } from './step-observer.ts';
 import { GraphStepArgs } from './step-args.ts';
@@ -47,6 +50,8 @@ export interface RunEnv {
   readonly parentRunId: string | undefined;
   /** Spans and metrics, when an OpenTelemetry SDK is registered; shared with sub-pipelines. */
   readonly telemetry: Telemetry | undefined;
+  /** A durable run (`durable: true`): where it keeps checkpoints, and what it carries on from. */
+  readonly durable?: DurableEnv | undefined;
 }
 
 export function startRun<S, C>(graph: Graph<S, C>, state: S, options: RunOptions<C>, env: RunEnv): Promise<RunResult<S>> {
@@ -95,6 +100,8 @@ class GraphRun<S, C> {
   /** Child runs of sub steps still under way. */
   readonly #children = new Set<Promise<RunResult<unknown>>>();
   readonly #start: string;
+  /** What a resumed or retried durable run takes from the stored one. */
+  readonly #restore: Restore | undefined;
   /** Nodes reachable from the start node, when it is not the root (a resumed run). */
   readonly #reach: Set<string> | undefined;
   #active = 0;
@@ -116,8 +123,11 @@ class GraphRun<S, C> {
     this.#context = (options as { context?: C }).context as C;
     this.#options = options;
     this.#env = env;
-    this.#emitter = new RunEmitter(env.bus, env.runId, env.parentRunId, graph.name);
+    this.#restore = env.durable?.restore;
+    this.#emitter = new RunEmitter(env.bus, env.runId, env.parentRunId, graph.name, this.#restore?.lastSeq);
     this.#outputs = new Map(Object.entries(options.outputs ?? {}));
+    // A forced resume may run a definition without some stored steps: their outputs are left behind.
+    if (this.#restore) for (const [name, restored] of this.#restore.steps) if (graph.nodes.has(name)) this.#outputs.set(name, restored.output);
     this.#start = options.resumeFrom ?? graph.shape.root;
     this.#reach = this.#start === graph.shape.root ? undefined : reachable(this.#start, graph.shape.successors, graph.nodes as never);
     this.#reachedParents = this.#reach && new Map();
@@ -125,8 +135,9 @@ class GraphRun<S, C> {
   }
 
   execute(): Promise<RunResult<S>> {
-    const started = performance.now();
-    this.#emitter.emit({ type: 'run_queued' });
+    // A resumed run's duration (and its run timeout) counts from the stored run's start.
+    const started = this.#restore?.mode === 'resume' ? performance.now() - (now() - this.#restore.from.startedAt) : performance.now();
+    this.#emitter.emit({ type: 'run_queued', continues: this.#restore?.continues });
     // The rest runs with the run's span current: hooks' own spans nest under it, and steps of a
     // run the sampler left out need no context switch of their own.
     const telemetry = this.#env.telemetry;
@@ -141,9 +152,14 @@ class GraphRun<S, C> {
     else this.#env.signal.addEventListener('abort', onCancel, { once: true });
     const timeout = this.#options.timeout;
     const runTimer =
-      timeout === undefined ? undefined : setTimeout(() => this.#controller.abort(new RunTimeoutError(this.#graph.name, timeout)), timeout);
+      timeout === undefined
+        ? undefined
+        : setTimeout(() => this.#controller.abort(new RunTimeoutError(this.#graph.name, timeout)), Math.max(0, timeout - (performance.now() - started)));
 
     try {
+      // A durable run stores its initial state first, before its hooks (a resumed one has it stored already).
+      const unstorable = this.#env.durable && this.#restore?.mode !== 'resume' ? this.#checkpointStart() : undefined;
+      if (unstorable) this.#fail(undefined, unstorable, 'failed');
       for (const hook of this.#graph.startup) {
         // Cancelled (or timed out) before or between hooks: the rest do not start.
         if (this.#controller.signal.aborted) break;
@@ -261,6 +277,11 @@ class GraphRun<S, C> {
     if (this.#halted || this.#claimed.has(name)) return;
     const node = this.#node(name);
     this.#claimed.add(name);
+    const restored = this.#restore?.steps.get(name);
+    if (restored) {
+      this.#restored(node, restored);
+      return;
+    }
     this.#env.telemetry?.stepQueued(this.#env.runId, name);
     if (this.#emitter.wants('step_queued')) this.#emitter.emit({ type: 'step_queued', node: name, nodeKind: node.kind, index: undefined });
     const limit = this.#graph.options.maxConcurrency;
@@ -342,6 +363,7 @@ class GraphRun<S, C> {
       name: node.name,
       retry: node.retry,
       timeoutMs: node.timeout,
+      firstAttempt: this.#restore?.firstAttempt(node.name, index),
       signal,
       onError:
         handler &&
@@ -354,6 +376,12 @@ class GraphRun<S, C> {
   }
 
   #body(node: GraphNode<S, C>, args: StepArgs<S, C, unknown>): unknown {
+    const value = this.#run(node, args);
+    if (!this.#env.durable) return value;
+    return value instanceof Promise ? value.then((v) => this.#checkpoint(node, args, v)) : this.#checkpoint(node, args, value);
+  }
+
+  #run(node: GraphNode<S, C>, args: StepArgs<S, C, unknown>): unknown {
     switch (node.kind) {
       case 'step':
       case 'barrier':
@@ -420,6 +448,13 @@ class GraphRun<S, C> {
       this.#emitter.emit({ type: 'route', node: node.name, nodeKind: 'switch', route: 'STOP', targets: [] });
       return { route: 'STOP', targets: new Set() };
     }
+    const targets = this.#targetsOf(node, route);
+    this.#emitter.emit({ type: 'route', node: node.name, nodeKind: 'switch', route: String(route), targets: [...targets] });
+    return { route: String(route), targets };
+  }
+
+  /** Where a switch's route leads. */
+  #targetsOf(node: SwitchNode<S, C>, route: string): ReadonlySet<string> {
     let target: string | typeof STOP | undefined;
     if (node.routes) {
       target = Object.hasOwn(node.routes, route) ? node.routes[route] : node.default;
@@ -437,21 +472,26 @@ class GraphRun<S, C> {
         );
       }
     }
-    const targets = new Set<string>(target === STOP ? [] : [target]);
-    this.#emitter.emit({ type: 'route', node: node.name, nodeKind: 'switch', route: String(route), targets: [...targets] });
-    return { route: String(route), targets };
+    return new Set<string>(target === STOP ? [] : [target]);
   }
 
   async #child(node: SubNode<S, C>, args: StepArgs<S, C>): Promise<unknown> {
     const child = node.child.graph as Graph<unknown, unknown>;
-    const childState = await node.state(args);
+    const durable = this.#env.durable;
+    const previous = durable && (await this.#previousChild(durable, node.name));
+    const childState = previous ? previous.state : await node.state(args);
     const context = node.context ? node.context(args) : this.#context;
+    // A resumed child is the same run; a retried one a new run linked to the one that failed.
+    const runId = previous?.mode === 'resume' ? previous.from.runId : crypto.randomUUID();
+    if (previous?.mode === 'retry') await durable?.store.markRetried(previous.from.runId, runId);
+    if (durable) this.#checkpointChild(node, args, runId);
     const running = startRun(child, childState, { context } as RunOptions<unknown>, {
       bus: this.#env.bus,
       signal: args.signal,
-      runId: crypto.randomUUID(),
+      runId,
       parentRunId: this.#env.runId,
       telemetry: this.#env.telemetry,
+      durable: durable && { store: durable.store, version: undefined, restore: previous },
     });
     // A cancelled sub step is abandoned at once, but its child still ends (shutdown hooks): the parent waits for it.
     this.#children.add(running);
@@ -481,6 +521,8 @@ class GraphRun<S, C> {
       maxItems: node.maxItems,
       signal: args.signal,
       run: (item, index, signal) => {
+        const restored = this.#restore?.items.get(worker.name)?.get(index);
+        if (restored) return this.#restoredItem(worker, index, restored);
         if (emitter.wants('step_queued')) emitter.emit({ type: 'step_queued', node: worker.name, nodeKind: worker.kind, index });
         return this.#attempts(worker, item, index, signal);
       },
@@ -661,6 +703,121 @@ class GraphRun<S, C> {
       error: error && toErrorInfo(error),
       skipReason,
       meta: undefined,
+    });
+  }
+
+  // ---- durable runs ----------------------------------------------------
+
+  /** Stores the run's initial state (and the pipeline's version): the start of its checkpoints. */
+  #checkpointStart(): CheckpointError | undefined {
+    let state: string;
+    try {
+      state = storableJson(this.#state);
+    } catch (error) {
+      return new CheckpointError('(start)', 'initial state', error);
+    }
+    this.#emitter.emit({
+      type: 'checkpoint',
+      kind: 'start',
+      node: undefined,
+      nodeKind: undefined,
+      index: undefined,
+      attempt: undefined,
+      output: undefined,
+      state,
+      childRunId: undefined,
+      version: this.#env.durable?.version,
+    });
+    return undefined;
+  }
+
+  /**
+   * A step's attempt gave its value: stored with the state after it (a map item: its output only) before the
+   * step ends, so a value that cannot be stored fails the step here. An attempt that was abandoned (timed out,
+   * cancelled) stores nothing.
+   */
+  #checkpoint(node: GraphNode<S, C>, args: StepArgs<S, C, unknown>, value: unknown): unknown {
+    // An untimed attempt's signal is made on first read: ask it only of a timed one (the run's covers the rest).
+    const abandoned = node.timeout === undefined ? this.#controller.signal.aborted : args.signal.aborted;
+    if (value instanceof Suspension || abandoned) return value;
+    const index = args.index;
+    let output: string;
+    let state: string | undefined;
+    try {
+      output = storableJson(node.kind === 'switch' ? (value as Decision).route : value);
+    } catch (error) {
+      throw new CheckpointError(index === undefined ? node.name : `${node.name}' (item ${index})`, 'output', error);
+    }
+    if (index === undefined) {
+      try {
+        state = storableJson(this.#state);
+      } catch (error) {
+        throw new CheckpointError(node.name, 'state after it', error);
+      }
+    }
+    const { name, kind } = node;
+    this.#emitter.emit({ type: 'checkpoint', kind: 'step', node: name, nodeKind: kind, index, attempt: args.attempt, output, state, childRunId: undefined, version: undefined });
+    return value;
+  }
+
+  #checkpointChild(node: SubNode<S, C>, args: StepArgs<S, C>, childRunId: string): void {
+    this.#emitter.emit({
+      type: 'checkpoint',
+      kind: 'child',
+      node: node.name,
+      nodeKind: 'sub',
+      index: undefined,
+      attempt: args.attempt,
+      output: undefined,
+      state: undefined,
+      childRunId,
+      version: undefined,
+    });
+  }
+
+  /** The child run a sub step of the stored run started, to carry on: resumed (claimed first) or retried. */
+  async #previousChild(durable: DurableEnv, node: string): Promise<Restore | undefined> {
+    const restore = this.#restore;
+    const childRunId = restore?.children.get(node);
+    if (!restore || childRunId === undefined) return undefined;
+    const stored = await durable.store.loadCheckpoints(childRunId);
+    if (!stored || !Restore.durable(stored)) return undefined;
+    if (restore.mode === 'resume') {
+      // A child that ended (or that another process took) is not carried on: the sub step starts a new one.
+      return stored.status === 'interrupted' && (await durable.store.claimRun(childRunId)) ? new Restore('resume', stored) : undefined;
+    }
+    return stored.status === 'succeeded' ? undefined : new Restore('retry', stored);
+  }
+
+  /** A step that completed in the stored run: its step_end says so (no attempt, no span, no metrics), then it settles with its output. */
+  #restored(node: GraphNode<S, C>, restored: RestoredOutput): void {
+    this.#active++;
+    this.#emitRestored(node, undefined, restored);
+    const route = String(restored.output);
+    const value = node.kind === 'switch' ? ({ route, targets: route === 'STOP' ? new Set<string>() : this.#targetsOf(node, route) } satisfies Decision) : restored.output;
+    // Settled a microtask later, as a step that ran would be (successors expect it; a long restored chain needs no deep stack).
+    void Promise.resolve().then(() => this.#landed(node, { status: 'succeeded', value, attempts: restored.attempt }, undefined));
+  }
+
+  #restoredItem(worker: GraphNode<S, C>, index: number, restored: RestoredOutput): Outcome<unknown> {
+    this.#emitRestored(worker, index, restored);
+    return { status: 'succeeded', value: restored.output, attempts: restored.attempt };
+  }
+
+  #emitRestored(node: GraphNode<S, C>, index: number | undefined, restored: RestoredOutput): void {
+    if (!this.#emitter.wants('step_end')) return;
+    this.#emitter.emit({
+      type: 'step_end',
+      node: node.name,
+      nodeKind: node.kind,
+      attempt: restored.attempt,
+      index,
+      status: 'succeeded',
+      durationMs: 0,
+      error: undefined,
+      skipReason: undefined,
+      meta: undefined,
+      restored: true,
     });
   }
 

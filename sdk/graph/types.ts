@@ -130,6 +130,13 @@ export interface PipelineOptions<S, C> {
   readonly persist?: PersistOption;
   /** Show every run live, e.g. over HTTP: `observe: live` with `live = new LiveRuns()` from `spanflow/http`. */
   readonly observe?: RunObserver;
+  /** Make every run durable (see `RunOptions.durable`). */
+  readonly durable?: boolean;
+  /**
+   * The pipeline's version, for changes its definition hash cannot see (the
+   * code inside a step): `resume()` refuses a run stored under another version.
+   */
+  readonly version?: string;
 }
 
 interface RunOptionsBase {
@@ -151,6 +158,14 @@ interface RunOptionsBase {
   readonly persist?: PersistOption;
   /** Show this run live, e.g. over HTTP (`new LiveRuns()` from `spanflow/http`). Overrides the pipeline's. */
   readonly observe?: RunObserver;
+  /**
+   * Store checkpoints (the initial state, each completed step's output and the
+   * state after it, switch routes, child runs), so that `resume()` carries the
+   * run on after its process died and `retry()` reruns only its failed steps.
+   * Implies `persist` (a store that keeps checkpoints: spanflow/postgres).
+   * Outputs and state must be JSON values: one that is not fails its step.
+   */
+  readonly durable?: boolean;
   /**
    * Stop gracefully on these process signals (e.g. `['SIGTERM', 'SIGINT']`):
    * the first one cancels the run (shutdown hooks run), its store writes what
@@ -244,3 +259,28 @@ export interface Hook<S, C> {
   readonly name: string;
   readonly fn: HookFn<S, C>;
 }
+
+/** Options of `resume()` and `retry()`: the context again (it is never stored), and where the run is stored. */
+interface CarryOnOptionsBase {
+  /** The store the run is in. Default: the pipeline's `persist` (else the default store). */
+  readonly store?: PersistOption;
+  readonly signal?: AbortSignal;
+  /** The whole run, in ms. A resumed run's counts from its first start. */
+  readonly timeout?: number;
+  readonly onEvent?: EventListener;
+  readonly shutdownOn?: readonly NodeJS.Signals[];
+}
+
+export interface ResumeOptionsBase extends CarryOnOptionsBase {
+  /** Resume even though the pipeline's definition hash or `version` differs from the stored run's. */
+  readonly force?: boolean;
+}
+
+export interface RetryOptionsBase extends CarryOnOptionsBase {
+  /** Per-attempt timeouts to use instead of the definition's, by step name (in this pipeline or its sub-pipelines). */
+  readonly timeouts?: Readonly<Record<string, number>>;
+}
+
+type WithContext<C> = undefined extends C ? { readonly context?: C } : { readonly context: C };
+export type ResumeOptions<C> = ResumeOptionsBase & WithContext<C>;
+export type RetryOptions<C> = RetryOptionsBase & WithContext<C>;

@@ -246,9 +246,15 @@ export class Tracing {
       case 'run_queued': {
         // Started where run() was called: a caller's active span becomes the parent.
         const parent = context.active();
+        // A resumed or retried durable run links to the stored run's trace.
+        const from = e.continues;
+        const links: Link[] | undefined =
+          from?.traceId && from.spanId
+            ? [{ context: { traceId: from.traceId, spanId: from.spanId, traceFlags: 1, isRemote: true }, attributes: { 'spanflow.continues': from.mode, [ATTR.RUN_ID]: from.runId } }]
+            : undefined;
         const span = this.#tracer.startSpan(
           `pipeline ${e.pipeline}`,
-          { attributes: { [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.RUN_ID]: e.runId, ...(e.parentRunId ? { [ATTR.PARENT_RUN_ID]: e.parentRunId } : {}) } },
+          { attributes: { [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.RUN_ID]: e.runId, ...(e.parentRunId ? { [ATTR.PARENT_RUN_ID]: e.parentRunId } : {}) }, links },
           parent,
         );
         const recording = span.isRecording();

@@ -5,12 +5,14 @@ import type { Kysely } from 'kysely';
 import type { Migration, MigrationProvider } from 'kysely/migration';
 import type { Engine } from '../engine.ts';
 import * as initial from './0001-initial.ts';
+import * as durableRuns from './0002-durable-runs.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: migrations take Kysely<any>.
 type Step = { up(db: Kysely<any>, schema: string, engine: Engine): Promise<void>; down?(db: Kysely<any>, schema: string, engine: Engine): Promise<void> };
 
 const MIGRATIONS: Readonly<Record<string, Step>> = {
   '0001-initial': initial,
+  '0002-durable-runs': durableRuns,
 };
 
 /** Kysely's Migrator takes its migrations from here, bound to one schema on one engine. */

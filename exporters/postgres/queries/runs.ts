@@ -93,6 +93,9 @@ export function summary(row: Selectable<RunsTable>): RunSummary {
         ? { fed: row.items_fed ?? 0, completed: row.items_completed ?? 0, failed: row.items_failed ?? 0, skipped: row.items_skipped ?? 0 }
         : null,
     eventsDropped: row.events_dropped,
+    retryOf: row.retry_of,
+    retriedBy: row.retried_by,
+    resumes: row.resumes,
   };
 }
 

@@ -31,6 +31,12 @@ export interface RunSummary {
   readonly items: ItemCounters | null;
   /** Rows of this run the store could not write. */
   readonly eventsDropped: number;
+  /** The failed run this one retries (a durable run's `retry()`). */
+  readonly retryOf: string | null;
+  /** The run that retried this one. */
+  readonly retriedBy: string | null;
+  /** How many times it was resumed after its process died. */
+  readonly resumes: number;
 }
 
 export interface StepAttempt {
