@@ -14,8 +14,8 @@ export interface FanOutSpec {
   readonly maxItems: number | undefined;
   /** The map attempt's signal: its abort cancels the items in flight. */
   readonly signal: AbortSignal;
-  /** Runs the worker on one item, under the fan-out's own signal. */
-  run(item: unknown, index: number, signal: AbortSignal): Outcome<unknown> | Promise<Outcome<unknown>>;
+  /** Runs the worker on one item, under the fan-out's own signal: its outcome now, or undefined when `settle` will be called with it. */
+  run(item: unknown, index: number, signal: AbortSignal, settle: (outcome: Outcome<unknown>) => void): Outcome<unknown> | undefined;
   /** Asked before each item: waits while event readers fall behind, or while timers and I/O have their turn (`undefined`: go on at once). */
   ready(): Promise<void> | undefined;
 }
@@ -76,13 +76,8 @@ export async function fanOut(source: Iterable<unknown> | AsyncIterable<unknown>,
       const index = count++;
       active++;
       if (active > peak) peak = active;
-      const outcome = spec.run(next.value, index, controller.signal);
-      if (outcome instanceof Promise) {
-        outcome.then(
-          (settled) => onOutcome(index, settled),
-          (error: unknown) => onOutcome(index, { status: 'failed', error, attempts: 1 }),
-        );
-      } else onOutcome(index, outcome);
+      const outcome = spec.run(next.value, index, controller.signal, (settled) => onOutcome(index, settled));
+      if (outcome) onOutcome(index, outcome);
     }
     while (active > 0) await new Promise<void>((resolve) => (wake = resolve));
   } catch (error) {

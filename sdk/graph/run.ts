@@ -370,7 +370,7 @@ class GraphRun<S, C> {
         ((error, attempt) =>
           handler(error, { node: node.name, attempt, index, state: this.#state, context: this.#context, runId: this.#env.runId })),
       observer,
-      enter: telemetry && observer.enter,
+      enter: telemetry && observer.entering(),
     };
     return settle ? executeInto(fn, options, settle) : execute(fn, options);
   }
@@ -520,11 +520,11 @@ class GraphRun<S, C> {
       concurrency: node.concurrency,
       maxItems: node.maxItems,
       signal: args.signal,
-      run: (item, index, signal) => {
+      run: (item, index, signal, settle) => {
         const restored = this.#restore?.items.get(worker.name)?.get(index);
         if (restored) return this.#restoredItem(worker, index, restored);
         if (emitter.wants('step_queued')) emitter.emit({ type: 'step_queued', node: worker.name, nodeKind: worker.kind, index });
-        return this.#attempts(worker, item, index, signal);
+        return this.#attempts(worker, item, index, signal, settle);
       },
       ready: () => this.#pace(),
     });

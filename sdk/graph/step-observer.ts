@@ -50,8 +50,15 @@ export class StepObserver implements AttemptObserver, StepRef {
     this.#meta = meta;
   }
 
-  /** Runs an attempt's code with its span current, so the step's own spans nest under it. */
-  readonly enter = <R>(call: () => R): R => (this.#open ? (this.#telemetry as Telemetry).inAttempt(this.#open, call) : call());
+  /** Runs an attempt's code with its span current, so the step's own spans nest under it (with telemetry only: `entering()`). */
+  enter<R>(call: () => R): R {
+    return this.#open ? (this.#telemetry as Telemetry).inAttempt(this.#open, call) : call();
+  }
+
+  /** `enter` as a function for the executor's options: made only when telemetry records the step (a map makes an observer per item). */
+  entering(): <R>(call: () => R) => R {
+    return (call) => this.enter(call);
+  }
 
   start(attempt: number): void {
     this.#latency.attempts++;
