@@ -142,15 +142,20 @@ async function coldRun(): Promise<number> {
 
 const started = performance.now();
 const cold = spread((await interleaved({ cold: coldRun }, COLD_PROCESSES)).cold);
-const linearCases = { spanflow: usPerCall(runLinear, 10_000), loop: usPerCall(plainLoop, 100_000), concurrent: usPerCall(concurrentRuns, 50) };
+// The linear run against its loop; concurrent runs on their own afterwards (taken in the same rounds, their
+// garbage and megamorphic call sites slowed the linear samples by half).
+const linearCases = { spanflow: usPerCall(runLinear, 10_000), loop: usPerCall(plainLoop, 100_000) };
+const concurrentCases = { concurrent: usPerCall(concurrentRuns, 50) };
 const mapCases = { spanflow: usPerCall(runMap, 1), loop: usPerCall(plainMap, 5) };
 await interleaved(linearCases, 3);
 await interleaved(mapCases, 2);
 const linearSamples = await interleaved(linearCases, SAMPLES);
+await interleaved(concurrentCases, 2);
+const concurrentSamples = await interleaved(concurrentCases, SAMPLES);
 const mapSamples = await interleaved(mapCases, SAMPLES);
 const pipe = spread(linearSamples.spanflow);
 const loop = spread(linearSamples.loop);
-const concurrent = spread(linearSamples.concurrent.map((us) => (CONCURRENT_RUNS * 1e6) / us));
+const concurrent = spread(concurrentSamples.concurrent.map((us) => (CONCURRENT_RUNS * 1e6) / us));
 const map = spread(mapSamples.spanflow.map((us) => (MAP_ITEMS * 1e6) / us));
 const mapBaseline = spread(mapSamples.loop.map((us) => (MAP_ITEMS * 1e6) / us));
 const joinCase = (width: number): Case => {

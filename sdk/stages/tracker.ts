@@ -40,7 +40,31 @@ export interface StatusTrackerOptions {
 
 /** Status codes in the packed status column: 0 is "no item_status seen", then ITEM_STATUSES' order plus one. */
 const NO_STATUS = 0;
-const CODE_OF: Readonly<Record<ItemStatus, number>> = Object.fromEntries(ITEM_STATUSES.map((status, i) => [status, i + 1])) as Record<ItemStatus, number>;
+
+/** A status's code: a switch on the (interned) strings, cheaper per event than a keyed lookup. */
+function codeOf(status: ItemStatus): number {
+  switch (status) {
+    case 'queued':
+      return 1;
+    case 'in_progress':
+      return 2;
+    case 'retrying':
+      return 3;
+    case 'completed':
+      return 4;
+    case 'failed':
+      return 5;
+    case 'skipped':
+      return 6;
+  }
+}
+
+const FAILED = codeOf('failed');
+/** Each code's status, the other way round. */
+const STATUS_OF: readonly (ItemStatus | undefined)[] = ITEM_STATUSES.reduce<(ItemStatus | undefined)[]>((table, status) => {
+  table[codeOf(status)] = status;
+  return table;
+}, [undefined]);
 
 /** A history ring: up to `limit` events; `head` is the oldest once it is full. */
 interface Ring {
@@ -118,14 +142,14 @@ export class StatusTracker {
       case 'item_status': {
         const slot = this.#record(event);
         const previous = this.#status[slot] as number;
-        const code = CODE_OF[event.status];
+        const code = codeOf(event.status);
         if (previous !== code) {
+          const counts = this.#counts;
           if (previous !== NO_STATUS) {
-            const was = ITEM_STATUSES[previous - 1] as ItemStatus;
-            this.#counts[was]--;
-            if (was === 'failed') this.#failed.delete(event.itemId);
+            (counts[previous] as number)--;
+            if (previous === FAILED) this.#failed.delete(event.itemId);
           }
-          this.#counts[event.status]++;
+          (counts[code] as number)++;
           this.#status[slot] = code;
           this.#since[slot] = ++this.#clock;
         }
@@ -163,13 +187,13 @@ export class StatusTracker {
   /** The item's current status, or `undefined` if no `item_status` event was seen for it. */
   status(itemId: string): ItemStatus | undefined {
     const slot = this.#slots[itemId];
-    return slot === undefined ? undefined : ITEM_STATUSES[(this.#status[slot] as number) - 1];
+    return slot === undefined ? undefined : STATUS_OF[this.#status[slot] as number];
   }
 
   /** Ids of the items now in `status`, in the order they reached it. */
   byStatus(status: ItemStatus): string[] {
-    if (this.#counts[status] === 0) return [];
-    const code = CODE_OF[status];
+    const code = codeOf(status);
+    if (this.#counts[code] === 0) return [];
     const found: number[] = [];
     const column = this.#status;
     for (let slot = 0; slot < this.#ids.length; slot++) if (column[slot] === code) found.push(slot);
@@ -179,7 +203,7 @@ export class StatusTracker {
 
   /** How many items are in each status now; every status is present, with 0 when none. */
   stats(): Record<ItemStatus, number> {
-    return { ...this.#counts };
+    return Object.fromEntries(ITEM_STATUSES.map((status) => [status, this.#counts[codeOf(status)] as number])) as Record<ItemStatus, number>;
   }
 
   /** The item's item_status and task events, oldest first: at most `history` of them (the newest). */
@@ -282,7 +306,9 @@ export class StatusTracker {
     return Object.create(null) as Record<string, number>;
   }
 
-  static #noCounts(): Record<ItemStatus, number> {
-    return Object.fromEntries(ITEM_STATUSES.map((status) => [status, 0])) as Record<ItemStatus, number>;
+  /** Items per status code (index 0, no status yet, stays 0). */
+  static #noCounts(): Int32Array {
+    return new Int32Array(ITEM_STATUSES.length + 1);
   }
+
 }
