@@ -117,14 +117,13 @@ export function shouldRetry(policy: RetryPolicy, error: unknown, attempt: number
  * then an `Outcome` rather than a promise of one.
  */
 export function execute<T>(fn: (context: AttemptContext) => T | Promise<T>, options: ExecuteOptions): Outcome<T> | Promise<Outcome<T>> {
-  const { signal, observer } = options;
-  const first = options.firstAttempt ?? 1;
-  if (signal.aborted) return cancelledBefore(first, options);
-  observer?.start(first);
-  const started = options.timed === false ? -1 : performance.now();
-  const after = (result: AttemptResult<T>) => afterAttempt(fn, options, first, result, started);
-  if (options.timeoutMs === undefined) return attemptUntimed(fn, first, options, after);
-  return runAttempt(fn, first, options).then(after);
+  let resolve: ((outcome: Outcome<T>) => void) | undefined;
+  const now = executeInto(fn, options, (outcome) => (resolve as (outcome: Outcome<T>) => void)(outcome));
+  if (now) return now;
+  // executeInto calls back from a later microtask at the earliest: resolve is set by then.
+  return new Promise<Outcome<T>>((settle) => {
+    resolve = settle;
+  });
 }
 
 /**

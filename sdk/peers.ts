@@ -113,7 +113,7 @@ function notFound(error: unknown): boolean {
  * `entryPoint`, synchronously (startTelemetry(), a pool and a dashboard are
  * made synchronously), and gives the module as `import(specifier)` would: the very file ESM resolution picks, so spanflow and
  * the application share one copy of a package that ships CommonJS and ESM
- * builds (the user's `import { TracerProvider } from '@opentelemetry/sdk-trace'`
+ * builds (a TracerProvider the application imports from @opentelemetry/sdk-trace
  * and ours are the same class). A CommonJS package comes as its namespace
  * would (`default` is module.exports: type one declared with `export =` as
  * `{ default: typeof import('name') }`). Throws a MissingDependencyError when

@@ -5,7 +5,7 @@
 import { Channel } from '../channel.ts';
 import { EventBus, type EventListener, RunEmitter } from '../emitter.ts';
 import { attemptError, CancelledError, errorTypeOf, ItemsFailedError, toErrorInfo, warnUserError } from '../errors.ts';
-import type { ItemCounts, ItemStatus, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
+import type { EventInit, ItemCounts, ItemStatus, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
 import { AbortLink, type AttemptContext, type AttemptObserver, backoffDelay, type ExecuteOptions, executeInto, type Outcome, shouldRetry, untilAborted } from '../executor.ts';
 import { Meta } from '../meta.ts';
 import { attachObserver, checkObserver, type RunObserver } from '../observe.ts';
@@ -887,30 +887,21 @@ export class Batch<In, Out> {
       else telemetry.status(stage, status, entry.pass);
     }
     if (!this.#hears.item_status) return;
-    if (failure) {
-      // The failure's task and attempts ride on the event, so a listener needs no task events to name them.
-      this.#emitter.emit({
-        type: 'item_status',
-        itemId: entry.id,
-        index: entry.index,
-        stage,
-        status,
-        attempt: entry.pass,
-        error: failure.error,
-        task: failure.task,
-        attempts: failure.attempts,
-      });
-      return;
-    }
-    this.#emitter.emit({
+    const event: { -readonly [K in keyof EventInit<'item_status'>]: EventInit<'item_status'>[K] } = {
       type: 'item_status',
       itemId: entry.id,
       index: entry.index,
       stage,
       status,
       attempt: entry.pass,
-      error: error === undefined ? undefined : toErrorInfo(error),
-    });
+      error: failure ? failure.error : error === undefined ? undefined : toErrorInfo(error),
+    };
+    if (failure) {
+      // A failure's task and attempts ride on its event, so a listener needs no task events to name them.
+      event.task = failure.task;
+      event.attempts = failure.attempts;
+    }
+    this.#emitter.emit(event);
   }
 
   #workerState(slot: Slot, state: 'idle' | 'busy'): void {

@@ -3,14 +3,21 @@
 // trace crosses whatever the application registered (or not). Made at first
 // use: @opentelemetry/core is an optional peer of the entry points that need it.
 
-import type { CompositePropagator } from '@opentelemetry/core';
+import type { TextMapPropagator } from '@opentelemetry/api';
 import { type EntryPoint, loadPeer } from '../peers.ts';
 
-let w3c: CompositePropagator | undefined;
+/** What is used of @opentelemetry/core, typed with the API's own types: the engine's types need nothing beyond @opentelemetry/api. */
+interface CorePropagators {
+  readonly CompositePropagator: new (config: { propagators: TextMapPropagator[] }) => TextMapPropagator;
+  readonly W3CTraceContextPropagator: new () => TextMapPropagator;
+  readonly W3CBaggagePropagator: new () => TextMapPropagator;
+}
 
-export function w3cPropagator(entryPoint: EntryPoint): CompositePropagator {
+let w3c: TextMapPropagator | undefined;
+
+export function w3cPropagator(entryPoint: EntryPoint): TextMapPropagator {
   if (w3c) return w3c;
-  const { CompositePropagator: Composite, W3CBaggagePropagator, W3CTraceContextPropagator } = loadPeer<typeof import('@opentelemetry/core')>('@opentelemetry/core', entryPoint);
-  w3c = new Composite({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] });
+  const { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } = loadPeer<CorePropagators>('@opentelemetry/core', entryPoint);
+  w3c = new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] });
   return w3c;
 }
