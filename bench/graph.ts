@@ -103,8 +103,7 @@ async function perNode(cases: readonly [Case, Case], samples: number): Promise<[
       taken[i]?.push(1e6 / timing.unitsPerSecond);
     }
   }
-  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
-  return [median(taken[0]), median(taken[1])];
+  return [spread(taken[0]).median, spread(taken[1]).median];
 }
 
 // ---- child mode: the first runs of a fresh process ---------------------------------

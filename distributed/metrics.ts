@@ -5,9 +5,8 @@
 // provider nothing is made.
 
 import { type Attributes, createNoopMeter, type Histogram, type Meter, metrics } from '@opentelemetry/api';
-import { ATTR, IdleGauges, METRICS, metricOptions } from '../sdk/index.ts';
+import { ATTR, IdleGauges, METRICS, metricOptions, TELEMETRY_SCOPE } from '../sdk/index.ts';
 
-const SCOPE = 'spanflow';
 const noopMeterClass = createNoopMeter().constructor;
 
 /** What the gauge reads of a dispatcher: jobs waiting per queue, as of its last look. */
@@ -26,7 +25,7 @@ interface Instruments {
 let current: Instruments | undefined;
 
 function instruments(): Instruments | undefined {
-  const meter = metrics.getMeter(SCOPE);
+  const meter = metrics.getMeter(TELEMETRY_SCOPE);
   if (meter.constructor === noopMeterClass) return undefined;
   if (current?.meter === meter) return current;
   const size = meter.createObservableGauge(METRICS.remoteQueueSize.name, metricOptions(METRICS.remoteQueueSize));

@@ -7,10 +7,8 @@
 // own SDK into the same trace.
 
 import { type Context, context, defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, type Span, SpanKind, trace } from '@opentelemetry/api';
-import { failSpan, w3cPropagator } from '../sdk/index.ts';
+import { failSpan, TELEMETRY_SCOPE, w3cPropagator } from '../sdk/index.ts';
 import { WORKER_ATTR } from '../worker-threads/index.ts';
-
-const SCOPE = 'spanflow';
 
 /** Span attributes: OpenTelemetry's messaging conventions, and spanflow's own (the task's names as a pool task's span has them). */
 export const REMOTE_ATTR = {
@@ -51,7 +49,7 @@ function names(task: TaskNames, operation: 'send' | 'process') {
 /** The PRODUCER span under the active context (the attempt's); undefined when nothing records it. */
 export function startDispatchSpan(task: TaskNames): DispatchSpan | undefined {
   const parent = context.active();
-  const span = trace.getTracer(SCOPE).startSpan(`send ${task.queue}`, { kind: SpanKind.PRODUCER, attributes: names(task, 'send') }, parent);
+  const span = trace.getTracer(TELEMETRY_SCOPE).startSpan(`send ${task.queue}`, { kind: SpanKind.PRODUCER, attributes: names(task, 'send') }, parent);
   if (!span.isRecording()) return undefined;
   const carrier: Record<string, string> = {};
   w3cPropagator('spanflow/distributed').inject(trace.setSpan(parent, span), carrier, defaultTextMapSetter);
@@ -71,7 +69,7 @@ export function endJobSpan(span: Span, job: { readonly id?: string | undefined; 
 export function startProcessSpan(task: TaskNames, carrier: Record<string, string> | undefined, jobId: string, key: string): { span: Span; context: Context } {
   const parent = carrier ? w3cPropagator('spanflow/distributed').extract(ROOT_CONTEXT, carrier, defaultTextMapGetter) : ROOT_CONTEXT;
   const span = trace
-    .getTracer(SCOPE)
+    .getTracer(TELEMETRY_SCOPE)
     .startSpan(`process ${task.queue}`, { kind: SpanKind.CONSUMER, attributes: { ...names(task, 'process'), [REMOTE_ATTR.MESSAGE_ID]: jobId, [REMOTE_ATTR.IDEMPOTENCY_KEY]: key } }, parent);
   return { span, context: trace.setSpan(parent, span) };
 }

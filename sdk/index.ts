@@ -45,5 +45,5 @@ export {
 } from './persist.ts';
 export { safeJson, safeText, storableJson } from './serialize.ts';
 export * from './stages/index.ts';
-export { ATTR, configureTelemetry, failSpan, IdleGauges, type Instrument, type MetricDef, type MetricKey, METRICS, metricOptions, type PayloadOptions, payloadShown, SECONDS_BUCKETS, type TelemetryOptions, w3cPropagator } from './telemetry/index.ts';
+export { ATTR, configureTelemetry, currentTracer, failSpan, IdleGauges, type Instrument, type MetricDef, type MetricKey, METRICS, metricOptions, type PayloadOptions, payloadShown, SECONDS_BUCKETS, TELEMETRY_SCOPE, type TelemetryOptions, w3cPropagator } from './telemetry/index.ts';
 export { collectRun, type CollectedRun } from './testing.ts';

@@ -26,6 +26,7 @@ import { unwrapTransfer } from './transfer.ts';
 context.disable();
 propagation.disable();
 const registered = trace.getTracerProvider();
+// 'spanflow' is the engine's TELEMETRY_SCOPE, written out: a thread loads nothing of the engine it does not need.
 if (!(registered instanceof ProxyTracerProvider) || registered.getDelegateTracer('spanflow') !== undefined) trace.disable();
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 trace.setGlobalTracerProvider(new RecordingTracerProvider());

@@ -5,7 +5,7 @@
 // made and a task records nothing.
 
 import { type Attributes, type Counter, createNoopMeter, type Histogram, type Meter, metrics } from '@opentelemetry/api';
-import { ATTR, IdleGauges, METRICS, type MetricDef, metricOptions } from '../sdk/index.ts';
+import { ATTR, IdleGauges, METRICS, type MetricDef, metricOptions, TELEMETRY_SCOPE } from '../sdk/index.ts';
 import { monoNow } from './protocol.ts';
 
 /** What the gauges read of a pool. */
@@ -83,7 +83,6 @@ function utilizationOf(pool: PoolGauges, time: BusyTime): number {
   return wall > 0 ? Math.min(1, Math.max(0, busy / (wall * pool.maxThreads))) : 0;
 }
 
-const SCOPE = 'spanflow';
 const noopMeterClass = createNoopMeter().constructor;
 /** Open pools, with their tasks' time on their threads. */
 const live = new Map<PoolGauges, BusyTime>();
@@ -102,7 +101,7 @@ const histogram = (meter: Meter, def: MetricDef): Histogram => meter.createHisto
 
 /** The instruments of the meter registered now (made once per meter), or undefined when none is. */
 function instruments(): Instruments | undefined {
-  const meter = metrics.getMeter(SCOPE);
+  const meter = metrics.getMeter(TELEMETRY_SCOPE);
   if (meter.constructor === noopMeterClass) return undefined;
   if (current?.meter === meter) return current;
   const gauge = (def: MetricDef) => meter.createObservableGauge(def.name, metricOptions(def));

@@ -12,17 +12,13 @@ import {
   context,
   defaultTextMapSetter,
   type Link,
-  ProxyTracerProvider,
   type Span,
   SpanKind,
   SpanStatusCode,
-  type Tracer,
   trace,
 } from '@opentelemetry/api';
-import { ATTR, failSpan, w3cPropagator } from '../sdk/index.ts';
+import { ATTR, currentTracer, failSpan, w3cPropagator } from '../sdk/index.ts';
 import { monoNow, type SpanRecord, spanContextOf } from './protocol.ts';
-
-const SCOPE = 'spanflow';
 
 /** The task span's attributes, besides the pool's name. */
 export const WORKER_ATTR = {
@@ -33,12 +29,6 @@ export const WORKER_ATTR = {
   RUN_MS: 'spanflow.pool.run_ms',
   SPANS_DROPPED: 'spanflow.worker.spans_dropped',
 } as const;
-
-/** The registered tracer, or undefined while no SDK is registered (the API's proxy has no delegate). */
-function currentTracer(): Tracer | undefined {
-  const provider = trace.getTracerProvider();
-  return provider instanceof ProxyTracerProvider ? provider.getDelegateTracer(SCOPE) : provider.getTracer(SCOPE);
-}
 
 /** An open task span, and the carrier that takes its context to the worker. */
 export interface TaskSpan {

@@ -1,7 +1,7 @@
 // Telemetry through @opentelemetry/api only. Without a registered SDK nothing
 // here runs: no listener is attached, no span or instrument is made.
 
-import { type Context, context, createNoopMeter, isSpanContextValid, metrics, ProxyTracerProvider, trace } from '@opentelemetry/api';
+import { type Context, context, createNoopMeter, isSpanContextValid, metrics, ProxyTracerProvider, type Tracer, trace } from '@opentelemetry/api';
 import type { EventBus } from '../emitter.ts';
 import { errorTypeOf } from '../errors.ts';
 import { cicdResultOf, EVENT_TYPES, type EventType, type HookPhase, type StepEndStatus } from '../events.ts';
@@ -18,7 +18,9 @@ export type { ItemTelemetry } from './items.ts';
 export type { BatchSource, CountVisitor } from './metrics.ts';
 export type { Open, PayloadOptions, StepRef } from './tracing.ts';
 
-const SCOPE = 'spanflow';
+/** The instrumentation scope of every tracer and meter spanflow uses (the engine's, the pools', the queues'). */
+export const TELEMETRY_SCOPE = 'spanflow';
+const SCOPE = TELEMETRY_SCOPE;
 
 /**
  * The events each side uses: the engine does not build the others for them.
@@ -80,8 +82,8 @@ function currentMetering(): Metering | undefined {
   return metering.metering;
 }
 
-function currentTracer() {
-  // Until an SDK registers, the global provider is the API's proxy with no delegate.
+/** The registered tracer, or undefined while no SDK is registered (until then the global provider is the API's proxy with no delegate). */
+export function currentTracer(): Tracer | undefined {
   const provider = trace.getTracerProvider();
   return provider instanceof ProxyTracerProvider ? provider.getDelegateTracer(SCOPE) : provider.getTracer(SCOPE);
 }
