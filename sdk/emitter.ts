@@ -21,6 +21,8 @@ export class EventBus {
   /** The types the filtered listeners take. */
   readonly #wanted = new Set<EventType>();
   #roomWaiters: (() => void)[] = [];
+  /** Consumers that push back without a stream (a store behind on its writes): asked by `ready()`. */
+  readonly #pacers: (() => Promise<void> | undefined)[] = [];
   #delivered = false;
 
   /** True when someone listens; emitters skip building events otherwise. */
@@ -85,10 +87,22 @@ export class EventBus {
     for (const stream of this.#streams) stream.push(event);
   }
 
-  /** Resolves when every attached stream has room; `undefined` (no await needed) when they already do. */
+  /**
+   * Adds a consumer that pushes back on producers without a stream of its own:
+   * `room()` resolves when it can take more, `undefined` when it can now.
+   */
+  paceBy(room: () => Promise<void> | undefined): void {
+    this.#pacers.push(room);
+  }
+
+  /** Resolves when every attached stream and pacer has room; `undefined` (no await needed) when they already do. */
   ready(): Promise<void> | undefined {
-    if (!this.#anyFull()) return undefined;
-    return new Promise((resolve) => this.#roomWaiters.push(resolve));
+    if (this.#anyFull()) return new Promise((resolve) => this.#roomWaiters.push(resolve));
+    for (const room of this.#pacers) {
+      const waiting = room();
+      if (waiting) return waiting;
+    }
+    return undefined;
   }
 
   close(): void {

@@ -152,9 +152,6 @@ export function resolveRecorder(option: PersistOption | undefined): RunRecorder 
   return defaultRecorder();
 }
 
-/** Events a stalled recorder may fall behind by before token and map producers wait. */
-const PRESSURE_CAPACITY = 1024;
-
 /** Attaches a recorder to a run tree's bus. Telemetry must be attached first (span ids are read as events arrive). */
 export function attachRecorder(
   bus: EventBus,
@@ -165,17 +162,9 @@ export function attachRecorder(
 ): Recording {
   const recording = recorder.record(pipeline, recordingContext(telemetry, items));
   bus.listen(recording.listener, recording.types);
-  const ready = recording.ready;
-  if (!ready) return recording;
-  // A stream the bus's producers already wait on (bus.ready()); it is drained only while the recorder has room,
-  // so a recorder that falls behind holds back tokens and map items instead of dropping their events.
-  const valve = bus.stream(PRESSURE_CAPACITY);
-  void (async () => {
-    for await (const _ of valve) {
-      const waiting = ready();
-      if (waiting) await waiting;
-    }
-  })();
+  // A recorder that falls behind holds back what the bus's producers make (runs and steps as they start,
+  // tokens, map items) instead of dropping their events.
+  if (recording.ready) bus.paceBy(recording.ready);
   return recording;
 }
 

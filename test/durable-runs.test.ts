@@ -154,6 +154,34 @@ for (const engine of ENGINES) {
       );
       assert.deepEqual(await store.interruptedRuns(['durable-demo']), [], "another host's run is not this host's to recover");
     });
+
+    test('durable runs started faster than the store writes wait for it: no checkpoint is dropped', async () => {
+      // A small write buffer, and runs of no-op steps back to back on four loops: the engine makes rows far
+      // faster than any database writes them, so without waiting the buffer overflows and rows are dropped.
+      const small = await engine.open('durable_paced', { maxBuffered: 400 });
+      try {
+        let chain = pipeline<{ steps: number }>('paced-chain', { durable: true, persist: small });
+        for (let i = 0; i < 10; i++) chain = chain.step(`step-${i}`, ({ state }) => ({ step: i, at: ++state.steps }), i < 9 ? { to: `step-${i + 1}` } : {});
+        const runIds: string[] = [];
+        let checkpoints = 0;
+        const loop = async () => {
+          for (let r = 0; r < 40; r++) {
+            const result = await chain.run({ steps: 0 }, { onEvent: (e) => e.type === 'checkpoint' && checkpoints++ });
+            assert.equal(result.status, 'succeeded');
+            runIds.push(result.runId);
+          }
+        };
+        await Promise.all([loop(), loop(), loop(), loop()]);
+        await small.flush();
+        assert.equal(small.writes.dropped, 0, 'no row was dropped');
+        let stored = 0;
+        for (const runId of runIds) stored += (await small.loadCheckpoints(runId))?.checkpoints.length ?? 0;
+        assert.equal(stored, checkpoints, 'every checkpoint of the 160 runs is stored');
+        assert.equal(checkpoints, 160 * 11, 'each run stored its initial state and its 10 steps');
+      } finally {
+        await small.close();
+      }
+    });
   });
 }
 

@@ -170,6 +170,9 @@ class GraphRun<S, C> {
           break;
         }
       }
+      // Runs started back to back wait here while a store is behind on its writes, instead of overflowing it.
+      const room = this.#env.bus.ready();
+      if (room) await room;
       if (!this.#failure && !this.#controller.signal.aborted) {
         emitter.emit({ type: 'run_start', resumeFrom: this.#options.resumeFrom, pipelineMeta: this.#graph.meta, traceId: this.#env.telemetry?.traceId(this.#env.runId) });
         const idle = new Promise<void>((resolve) => {
@@ -295,6 +298,13 @@ class GraphRun<S, C> {
 
   #launch(node: GraphNode<S, C>): void {
     this.#active++;
+    // A store behind on its writes (or a slow reader of the run's events) holds the step back rather than lose its events.
+    const room = this.#env.bus.ready();
+    if (room) void room.then(() => this.#attempt(node));
+    else this.#attempt(node);
+  }
+
+  #attempt(node: GraphNode<S, C>): void {
     const landed = (outcome: Outcome<unknown>) => this.#landed(node, outcome, undefined);
     // The outcome comes by callback: a step costs its own promise and one reaction on it.
     const now = this.#attempts(node, undefined, undefined, this.#controller.signal, landed);
