@@ -69,7 +69,7 @@ const uuid = (id: string): string => id.toLowerCase();
 const uuidOrNull = (id: string | undefined): string | null => (id === undefined ? null : uuid(id));
 
 /** A run's row, its times in ms to the microsecond (the statement makes them times). `heartbeat_at` is set by the statement (the database's clock). */
-export function runRow(run: RunState) {
+function runRow(run: RunState) {
   return {
     id: uuid(run.id),
     pipeline: safeText(run.pipeline),
@@ -97,6 +97,68 @@ export function runRow(run: RunState) {
     events_dropped: run.dropped,
     retry_of: uuidOrNull(run.retryOf),
   };
+}
+
+/** Runs' rows as the columns of one `insert … select` (engine.ts sends them); `heartbeat_at` is the statement's. */
+export function runColumns(runs: readonly RunState[]) {
+  const n = runs.length;
+  const column = <T>() => new Array<T>(n);
+  const c = {
+    ids: column<string>(),
+    pipelines: column<string>(),
+    hashes: column<string | null>(),
+    kinds: column<string>(),
+    statuses: column<string>(),
+    started: column<number>(),
+    ended: column<number | null>(),
+    durations: column<number | null>(),
+    errors: column<string | null>(),
+    failedNodes: column<string | null>(),
+    suspended: column<string | null>(),
+    resumeFrom: column<string | null>(),
+    runMetas: column<string | null>(),
+    pipelineMetas: column<string | null>(),
+    metrics: column<string | null>(),
+    traceIds: column<string | null>(),
+    parents: column<string | null>(),
+    hosts: column<string>(),
+    pids: column<number>(),
+    fed: column<number | null>(),
+    completed: column<number | null>(),
+    failed: column<number | null>(),
+    skipped: column<number | null>(),
+    dropped: column<number>(),
+    retryOf: column<string | null>(),
+  };
+  for (let i = 0; i < n; i++) {
+    const row = runRow(runs[i] as RunState);
+    c.ids[i] = row.id;
+    c.pipelines[i] = row.pipeline;
+    c.hashes[i] = row.pipeline_hash;
+    c.kinds[i] = row.kind;
+    c.statuses[i] = row.status;
+    c.started[i] = row.started_at;
+    c.ended[i] = row.ended_at;
+    c.durations[i] = row.duration_ms;
+    c.errors[i] = row.error;
+    c.failedNodes[i] = row.failed_node;
+    c.suspended[i] = row.suspended;
+    c.resumeFrom[i] = row.resume_from;
+    c.runMetas[i] = row.run_meta;
+    c.pipelineMetas[i] = row.pipeline_meta;
+    c.metrics[i] = row.metrics;
+    c.traceIds[i] = row.trace_id;
+    c.parents[i] = row.parent_run_id;
+    c.hosts[i] = row.host;
+    c.pids[i] = row.pid;
+    c.fed[i] = row.items_fed;
+    c.completed[i] = row.items_completed;
+    c.failed[i] = row.items_failed;
+    c.skipped[i] = row.items_skipped;
+    c.dropped[i] = row.events_dropped;
+    c.retryOf[i] = row.retry_of;
+  }
+  return c;
 }
 
 /** A meta snapshot with nothing in it is stored as null. */
