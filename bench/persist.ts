@@ -17,10 +17,15 @@
 // after the batch ends is shown too.
 //
 // Durable runs: what `durable: true` (checkpoints: the initial state, each
-// step's output and the state after it) costs a 10-step graph run and the
-// showcase's three scenarios, against `persist: store` alone and against no
-// persistence: the three sides in turn, each round in another order, median
-// with min–max; the writes left after each round are timed apart.
+// step's output and the state after it) costs against `persist: store` alone
+// and against no persistence, timed until the runs ended and until the store
+// had written all their rows (runs wait for a store that falls behind, so the
+// second is the sustained cost): 10-step graphs whose steps wait 1 ms as for a
+// service, 10 runs at a time, and 50 at a time (more steps a second than the
+// store writes); the showcase's three scenarios; and 10-step
+// graphs of no-op steps one after another, where what is left is the cost of
+// storing a step itself (this process's CPU per step). The three sides in turn,
+// each round in another order, median with min–max, ratios per round.
 //
 // PostgreSQL: SPANFLOW_BENCH_DATABASE_URL names a server; without it the bench
 // starts a private local PostgreSQL cluster with the server's default
@@ -207,7 +212,7 @@ console.log(
 
 type Side = 'none' | 'persist' | 'durable';
 const SIDES: readonly Side[] = ['none', 'persist', 'durable'];
-const GRAPH_RUNS = 2_000;
+const NOOP_RUNS = 2_000;
 const ROUNDS = 5;
 
 interface ChainState {
@@ -215,30 +220,57 @@ interface ChainState {
   steps: number;
   notes: string[];
 }
-let chain = pipeline<ChainState>('bench-chain');
-for (let i = 0; i < 10; i++) chain = chain.step(`step-${i}`, ({ state }) => {
-  state.steps++;
-  state.notes.push(`step ${i} done`);
-  return { step: i, at: state.steps };
-}, i < 9 ? { to: `step-${i + 1}` } : {});
+/** A 10-step chain whose steps change a small state and return a small output, after `work` (none: no-op steps). */
+function chainOf(name: string, work?: () => Promise<unknown>) {
+  let chain = pipeline<ChainState>(name);
+  for (let i = 0; i < 10; i++) {
+    const change = (state: ChainState) => {
+      state.steps++;
+      state.notes.push(`step ${i} done`);
+      return { step: i, at: state.steps };
+    };
+    const step = work
+      ? async ({ state }: { state: ChainState }) => {
+          await work();
+          return change(state);
+        }
+      : ({ state }: { state: ChainState }) => change(state);
+    chain = chain.step(`step-${i}`, step, i < 9 ? { to: `step-${i + 1}` } : {});
+  }
+  return chain;
+}
+const noopChain = chainOf('bench-chain');
+// Each step waits 1 ms as for a call to a database or a service: the short end of what a durable step does.
+const ioChain = chainOf('bench-io-chain', () => new Promise((resolve) => setTimeout(resolve, 1)));
 
-/** Each side's wall time per round (ms), and the time to write what was left after it. */
-async function sides(run: (side: Side, store: Store) => Promise<void>): Promise<Record<Side, { ms: number[]; flushMs: number[] }>> {
+interface SideTimes {
+  /** Wall ms per round until the runs ended. */
+  readonly ms: number[];
+  /** Wall ms per round until the runs ended and the store had written all their rows. */
+  readonly writtenMs: number[];
+  /** This process's CPU ms per round until the runs ended. */
+  readonly cpuMs: number[];
+}
+
+/** Each side's times per round; the sides in turn, each round starting with another. */
+async function sides(run: (side: Side, store: Store) => Promise<void>): Promise<Record<Side, SideTimes>> {
   const store = await openStore({ url: URL, schema: SCHEMA });
-  const times: Record<Side, { ms: number[]; flushMs: number[] }> = { none: { ms: [], flushMs: [] }, persist: { ms: [], flushMs: [] }, durable: { ms: [], flushMs: [] } };
+  const times = Object.fromEntries(SIDES.map((side) => [side, { ms: [], writtenMs: [], cpuMs: [] }])) as unknown as Record<Side, SideTimes>;
   try {
     for (let round = -1; round < ROUNDS; round++) {
-      // Round -1 warms up; each later round starts with another side.
+      // Round -1 warms up.
       const order = SIDES.map((_, i) => SIDES[(i + Math.max(0, round)) % SIDES.length] as Side);
       for (const side of order) {
+        const cpu = process.cpuUsage();
         const t = performance.now();
         await run(side, store);
         const ms = performance.now() - t;
-        const f = performance.now();
+        const used = process.cpuUsage(cpu);
         await store.flush();
         if (round >= 0) {
           times[side].ms.push(ms);
-          times[side].flushMs.push(performance.now() - f);
+          times[side].writtenMs.push(performance.now() - t);
+          times[side].cpuMs.push((used.user + used.system) / 1000);
         }
       }
     }
@@ -249,12 +281,25 @@ async function sides(run: (side: Side, store: Store) => Promise<void>): Promise<
 }
 
 const options = (side: Side, store: Store) => ({ persist: side === 'none' ? false : store, durable: side === 'durable' });
-const graphTimes = await sides(async (side, store) => {
-  for (let r = 0; r < GRAPH_RUNS; r++) {
-    const result = await chain.run({ job: `job ${r}`, steps: 0, notes: [] }, options(side, store));
-    if (result.status !== 'succeeded') throw new Error(`bench-chain ended ${result.status}`);
-  }
+const succeeded = (status: string, name: string) => {
+  if (status !== 'succeeded') throw new Error(`${name} ended ${status}`);
+};
+const noopTimes = await sides(async (side, store) => {
+  for (let r = 0; r < NOOP_RUNS; r++) succeeded((await noopChain.run({ job: `job ${r}`, steps: 0, notes: [] }, options(side, store))).status, 'bench-chain');
 });
+/** `runs` runs of the chain whose steps wait 1 ms, `atOnce` at a time (a service with that many runs under way). */
+const ioRuns = (runs: number, atOnce: number) =>
+  sides(async (side, store) => {
+    let next = 0;
+    const lane = async () => {
+      for (let r = next++; r < runs; r = next++) succeeded((await ioChain.run({ job: `job ${r}`, steps: 0, notes: [] }, options(side, store))).status, 'bench-io-chain');
+    };
+    await Promise.all(Array.from({ length: atOnce }, lane));
+  });
+const IO = { runs: 500, atOnce: 10 };
+const IO_BUSY = { runs: 1_000, atOnce: 50 };
+const ioTimes = await ioRuns(IO.runs, IO.atOnce);
+const ioBusyTimes = await ioRuns(IO_BUSY.runs, IO_BUSY.atOnce);
 const showcaseTimes = await sides(async (side, store) => {
   const runs = await runScenarios({ persist: side === 'none' ? undefined : store, durable: side === 'durable' });
   const unexpected = runs.filter((r) => r.result.status !== r.scenario.expect);
@@ -262,32 +307,57 @@ const showcaseTimes = await sides(async (side, store) => {
 });
 
 const spread = (values: number[]) => `${fmt(median(values), 1)} (${fmt(Math.min(...values), 1)}–${fmt(Math.max(...values), 1)})`;
-const durableRows = (label: string, times: Record<Side, { ms: number[]; flushMs: number[] }>) =>
+/** Median over rounds of a per-round ratio of two sides. */
+const ratioOf = (times: Record<Side, SideTimes>, side: Side, key: keyof SideTimes, against: Side = 'none') =>
+  median(times[side][key].map((v, i) => v / (times[against][key][i] as number)));
+const durableRows = (label: string, times: Record<Side, SideTimes>) =>
   SIDES.map((side) => [
     `${label}: ${side === 'none' ? 'not persisted' : side === 'persist' ? 'persist: store' : 'durable: true'}`,
     spread(times[side].ms),
-    side === 'none' ? '' : spread(times[side].flushMs),
-    fmt(median(times[side].ms) / median(times.none.ms)),
+    spread(times[side].writtenMs),
+    spread(times[side].cpuMs),
+    `${fmt(ratioOf(times, side, 'writtenMs'))} (${fmt(ratioOf(times, side, 'ms'))})`,
   ]);
 printTable(
   `durable: true against persist: store and no persistence (PostgreSQL), median (min–max) of ${ROUNDS} rounds after a warm-up, the sides in turn`,
-  ['variant', 'ms per round', 'then writing what is left, ms', 'relative'],
-  [...durableRows(`${GRAPH_RUNS} runs of a 10-step graph`, graphTimes), ...durableRows("the showcase's 3 scenarios", showcaseTimes)],
+  ['variant', 'ms until the runs ended', 'ms until all was written', 'CPU ms (this process)', 'relative: written (ended)'],
+  [
+    ...durableRows(`${fmt(IO.runs)} runs, ${IO.atOnce} at a time, of 10 steps that each wait 1 ms`, ioTimes),
+    ...durableRows(`${fmt(IO_BUSY.runs)} runs, ${IO_BUSY.atOnce} at a time, of the same`, ioBusyTimes),
+    ...durableRows("the showcase's 3 scenarios", showcaseTimes),
+    ...durableRows(`${fmt(NOOP_RUNS)} runs, one after another, of 10 no-op steps`, noopTimes),
+  ],
 );
-const graphDurableRatio = median(graphTimes.durable.ms) / median(graphTimes.none.ms);
-const showcaseDurableRatio = median(showcaseTimes.durable.ms) / median(showcaseTimes.none.ms);
-console.log(`durable / not persisted: 10-step graph ${fmt(graphDurableRatio)}, showcase ${fmt(showcaseDurableRatio)} (goal <= 1.5)\n`);
+// What a step costs this process to store: the CPU per step over not persisting, on no-op steps.
+const perStepUs = (side: Side) => ((median(noopTimes[side].cpuMs) - median(noopTimes.none.cpuMs)) * 1000) / (NOOP_RUNS * 10);
+const ioDurableRatio = ratioOf(ioTimes, 'durable', 'writtenMs');
+const showcaseDurableRatio = ratioOf(showcaseTimes, 'durable', 'writtenMs');
+/** Durable steps per second the store took, until all was written. */
+const stepsPerS = (times: Record<Side, SideTimes>, runs: number) => (runs * 10 * 1000) / median(times.durable.writtenMs);
+console.log(
+  `durable / not persisted, until all was written: ${IO.atOnce} runs at a time of steps that wait 1 ms ${fmt(ioDurableRatio)}, the showcase ${fmt(showcaseDurableRatio)} (goal <= 1.5);\n` +
+    `${IO_BUSY.atOnce} at a time ${fmt(ratioOf(ioBusyTimes, 'durable', 'writtenMs'))}: more steps a second than the store writes (${fmt(stepsPerS(ioBusyTimes, IO_BUSY.runs), 0)} durable steps/s were written), so runs wait for it;\n` +
+    `no-op steps ${fmt(ratioOf(noopTimes, 'durable', 'writtenMs'))} (${fmt(stepsPerS(noopTimes, NOOP_RUNS), 0)} durable steps/s written): storing a step costs this process ` +
+    `${fmt(perStepUs('persist'), 1)} µs of CPU with persist: store, ${fmt(perStepUs('durable'), 1)} µs with durable: true, more than a no-op step itself\n`,
+);
 
 printJson('persist', {
   pg_events_per_s: round(pg.perSecond, 0),
   pg_one_run_events_per_s: round(pgOne.perSecond, 0),
   sqlite_events_per_s: round(sqlite.perSecond, 0),
   persist_ratio: round(ratio),
-  graph_persist_ratio: round(median(graphTimes.persist.ms) / median(graphTimes.none.ms)),
-  graph_durable_ratio: round(graphDurableRatio),
-  graph_durable_vs_persist_ratio: round(median(graphTimes.durable.ms) / median(graphTimes.persist.ms)),
-  showcase_persist_ratio: round(median(showcaseTimes.persist.ms) / median(showcaseTimes.none.ms)),
+  io_graph_persist_ratio: round(ratioOf(ioTimes, 'persist', 'writtenMs')),
+  io_graph_durable_ratio: round(ioDurableRatio),
+  io_graph_50_durable_ratio: round(ratioOf(ioBusyTimes, 'durable', 'writtenMs')),
+  durable_steps_per_s: round(stepsPerS(noopTimes, NOOP_RUNS), 0),
+  showcase_persist_ratio: round(ratioOf(showcaseTimes, 'persist', 'writtenMs')),
   showcase_durable_ratio: round(showcaseDurableRatio),
-  showcase_durable_vs_persist_ratio: round(median(showcaseTimes.durable.ms) / median(showcaseTimes.persist.ms)),
+  showcase_durable_vs_persist_ratio: round(ratioOf(showcaseTimes, 'durable', 'writtenMs', 'persist')),
+  graph_persist_ratio: round(ratioOf(noopTimes, 'persist', 'writtenMs')),
+  graph_durable_ratio: round(ratioOf(noopTimes, 'durable', 'writtenMs')),
+  graph_durable_vs_persist_ratio: round(ratioOf(noopTimes, 'durable', 'writtenMs', 'persist')),
+  graph_durable_ended_ratio: round(ratioOf(noopTimes, 'durable', 'ms')),
+  persist_step_cpu_us: round(perStepUs('persist'), 1),
+  durable_step_cpu_us: round(perStepUs('durable'), 1),
 });
 cluster?.destroy();
