@@ -182,6 +182,23 @@ for (const engine of ENGINES) {
         await small.close();
       }
     });
+
+    test('one run of 2,000 steps waits for the store between steps: none of its rows is dropped', async () => {
+      const small = await engine.open('durable_long', { maxBuffered: 400 });
+      try {
+        let chain = pipeline<{ steps: number }>('long-chain', { durable: true, persist: small });
+        for (let i = 0; i < 2000; i++) chain = chain.step(`step-${i}`, ({ state }) => ++state.steps, i < 1999 ? { to: `step-${i + 1}` } : {});
+        let events = 0;
+        const result = await chain.run({ steps: 0 }, { onEvent: () => events++ });
+        assert.equal(result.status, 'succeeded');
+        await small.flush();
+        assert.equal(small.writes.dropped, 0, 'no row was dropped');
+        assert.equal(small.writes.written, events, 'every event is written');
+        assert.equal((await small.loadCheckpoints(result.runId))?.checkpoints.length, 2001);
+      } finally {
+        await small.close();
+      }
+    });
   });
 }
 
