@@ -70,28 +70,46 @@ function outageRun(outage: () => Promise<void>) {
     });
 }
 
+/**
+ * A run persisted through a proxy its middle step cuts (after the rows so far are written), ended as it would
+ * have without the store: the store, the proxy, the run's events, the warnings, and `close` for after the checks.
+ */
+async function runCutOff(schema: string, options: { readonly maxBuffered?: number } = {}) {
+  await adminQuery(`drop schema if exists ${schema} cascade`);
+  const proxy = await cuttableProxy(new URL(TEST_DATABASE_URL));
+  const store = await openStore({ url: proxy.url, schema, retryDelayMs: 5, ...options });
+  const events: SpanflowEvent[] = [];
+  const warnings = captureWarnings('SpanflowPersistenceWarning');
+  const close = async () => {
+    warnings.stop();
+    await store.close({ timeoutMs: 1000 });
+    await proxy.close();
+  };
+  try {
+    const run = outageRun(async () => {
+      await store.flush();
+      proxy.cut();
+    });
+    const result = await run.run(undefined, { persist: store, onEvent: (e) => events.push(e) });
+    assert.equal(result.status, 'succeeded', 'the run ends as it would have without the store');
+    return { store, proxy, events, warnings, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
 describe('the database goes away mid-run', () => {
   test('PostgreSQL cut off, then back: the run finishes and every row lands once it is back', { ...HANG_GUARD, skip: NEEDS_POSTGRES }, async () => {
-    const schema = 'store_outage';
-    await adminQuery(`drop schema if exists ${schema} cascade`);
-    const proxy = await cuttableProxy(new URL(TEST_DATABASE_URL));
-    const store = await openStore({ url: proxy.url, schema, retryDelayMs: 5 });
-    const events: SpanflowEvent[] = [];
-    const warnings = captureWarnings('SpanflowPersistenceWarning');
+    const { store, proxy, events, warnings, close } = await runCutOff('store_outage');
     try {
-      const run = outageRun(async () => {
-        await store.flush();
-        proxy.cut();
-      });
-      const result = await run.run(undefined, { persist: store, onEvent: (e) => events.push(e) });
-      assert.equal(result.status, 'succeeded', 'the run ends as it would have without the store');
       // The writer meets the outage (run_end asks for an immediate write) before the database comes back.
       await warnings.waitFor(/cannot write to .*retrying with backoff/);
       assert.ok(store.writes.buffered > 0, 'rows wait for the database');
       proxy.restore();
       await store.flush();
       assert.equal(store.writes.dropped, 0);
-      const rows = await adminQuery<{ n: number }>(`select count(*)::int as n from ${schema}.events`);
+      const rows = await adminQuery<{ n: number }>('select count(*)::int as n from store_outage.events');
       assert.equal(rows[0]?.n, events.length, 'every event is stored');
       const stored = await store.getRun(events[0]?.runId ?? '');
       assert.equal(stored?.status, 'succeeded');
@@ -100,27 +118,14 @@ describe('the database goes away mid-run', () => {
         events.map((e) => e.seq),
       );
     } finally {
-      warnings.stop();
-      await store.close({ timeoutMs: 1000 });
-      await proxy.close();
+      await close();
     }
   });
 
   test('PostgreSQL cut off with a small buffer: the run does not wait on it; what overflows is counted as dropped, the rest lands', { ...HANG_GUARD, skip: NEEDS_POSTGRES }, async () => {
-    const schema = 'store_outage_small';
-    await adminQuery(`drop schema if exists ${schema} cascade`);
-    const proxy = await cuttableProxy(new URL(TEST_DATABASE_URL));
-    const store = await openStore({ url: proxy.url, schema, retryDelayMs: 5, maxBuffered: 20 });
-    const events: SpanflowEvent[] = [];
-    const warnings = captureWarnings('SpanflowPersistenceWarning');
+    const before = await droppedByReason(reader);
+    const { store, proxy, events, warnings, close } = await runCutOff('store_outage_small', { maxBuffered: 20 });
     try {
-      const run = outageRun(async () => {
-        await store.flush();
-        proxy.cut();
-      });
-      const before = await droppedByReason(reader);
-      const result = await run.run(undefined, { persist: store, onEvent: (e) => events.push(e) });
-      assert.equal(result.status, 'succeeded', 'the run ends as it would have without the store');
       proxy.restore();
       await store.flush();
       const { written, droppedEvents, dropped } = store.writes;
@@ -133,9 +138,7 @@ describe('the database goes away mid-run', () => {
         `a warning said so: ${warnings.messages.join(' | ')}`,
       );
     } finally {
-      warnings.stop();
-      await store.close({ timeoutMs: 1000 });
-      await proxy.close();
+      await close();
     }
   });
 
