@@ -6,7 +6,7 @@ import { Channel } from '../channel.ts';
 import { EventBus, type EventListener, RunEmitter } from '../emitter.ts';
 import { attemptError, CancelledError, errorTypeOf, ItemsFailedError, toErrorInfo, warnUserError } from '../errors.ts';
 import type { EventInit, ItemCounts, ItemStatus, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
-import { AbortLink, type AttemptContext, type AttemptObserver, backoffDelay, type ExecuteOptions, executeInto, type Outcome, shouldRetry, untilAborted } from '../executor.ts';
+import { AbortLink, type AttemptContext, type AttemptObserver, afterFailedAttempt, backoffDelay, type ExecuteOptions, executeInto, type Outcome, shouldRetry, untilAborted } from '../executor.ts';
 import { Meta } from '../meta.ts';
 import { attachObserver, checkObserver, type RunObserver } from '../observe.ts';
 import { attachRecorder, type PersistOption, type Recording, resolveRecorder } from '../persist.ts';
@@ -91,6 +91,12 @@ interface SlotRun {
   /** `stage/task`, as metrics and spans name it. */
   readonly key: string;
   readonly attempt: (context: AttemptContext) => unknown;
+  /**
+   * The task's function, when its attempts may take the worker's fast path: it takes no
+   * context, has no timeout, and no one takes task_start or task_end events (so nothing
+   * times attempts); an item with telemetry still goes through the executor.
+   */
+  readonly fast: ((value: unknown) => unknown) | undefined;
   readonly options: ExecuteOptions;
   /** The same, for an item with telemetry: its attempts run in its task span's context, and are timed. */
   readonly recorded: ExecuteOptions;
@@ -101,6 +107,8 @@ interface Slot {
   readonly worker: number;
   /** Reused for every attempt this worker runs (it runs one at a time). */
   observer: AttemptObserver;
+  /** The worker's standing link to the batch's signal (see `AbortLink`). */
+  readonly link: AbortLink;
   /** Per task of the stage. */
   runs: SlotRun[];
   entry: Entry | undefined;
@@ -558,25 +566,69 @@ export class Batch<In, Out> {
     return new Promise<void>((finished, broke) => {
       const def = stage.def;
       const tasks = def.tasks.length;
+      const signal = this.#controller.signal;
+      const { link, observer } = slot;
       let entry = undefined as unknown as Entry;
       let value: unknown;
       let t = 0;
       let failure: Failure | undefined;
 
-      /** Runs the task at `t`: its outcome now, or undefined when `settled` will have it. */
-      const runTask = (): Outcome<unknown> | undefined => {
+      /**
+       * Runs the task at `t`: true when it ended at once (its result taken), false when a
+       * callback will take it. A task that can take the fast path (see `SlotRun.fast`) runs
+       * its first attempt here, as `executeInto` would, without the executor's per-attempt
+       * objects: one `.then` with this worker's own handlers. A failure goes on in the
+       * executor (`afterFailedAttempt`), as does every task that cannot take it.
+       */
+      const runTask = (): boolean => {
         const run = slot.runs[t] as SlotRun;
         slot.task = run.name;
         slot.taskKey = run.key;
         slot.tally = stage.tallies[t] as Tally;
         slot.input = value;
-        return executeInto(run.attempt, entry.telemetry ? run.recorded : run.options, settled);
+        if (run.fast !== undefined && entry.telemetry === undefined && !signal.aborted) {
+          observer.start(1);
+          let work: unknown;
+          try {
+            work = run.fast(value);
+          } catch (error) {
+            afterFailedAttempt(run.attempt, run.options, 1, error, 0).then(settled);
+            return false;
+          }
+          if (!(work instanceof Promise)) {
+            observer.end(1, 'succeeded', 0, undefined);
+            succeeded(work);
+            return true;
+          }
+          if (signal.aborted) {
+            work.catch(() => {});
+            afterFailedAttempt(run.attempt, run.options, 1, undefined, 0).then(settled);
+            return false;
+          }
+          link.add(aborted);
+          work.then(fastValue, fastError);
+          return false;
+        }
+        const outcome = executeInto(run.attempt, entry.telemetry ? run.recorded : run.options, settled);
+        if (outcome === undefined) return false;
+        taskEnded(outcome);
+        return true;
       };
-      const taskEnded = (outcome: Outcome<unknown>): void => {
+      /** The task at `t` succeeded with `result`. */
+      const succeeded = (result: unknown): void => {
         stage.limits[t]?.release();
         slot.taskStatus = undefined;
-        if (outcome.status === 'succeeded') value = outcome.value;
-        else failure = { task: (slot.runs[t] as SlotRun).name, error: outcome.error, attempts: outcome.attempts };
+        value = result;
+        t++;
+      };
+      const taskEnded = (outcome: Outcome<unknown>): void => {
+        if (outcome.status === 'succeeded') {
+          succeeded(outcome.value);
+          return;
+        }
+        stage.limits[t]?.release();
+        slot.taskStatus = undefined;
+        failure = { task: (slot.runs[t] as SlotRun).name, error: outcome.error, attempts: outcome.attempts };
         t++;
       };
       /** Runs the item's tasks from `t` on, then ends it. True when it ended without waiting. */
@@ -590,9 +642,7 @@ export class Batch<In, Out> {
               return false;
             }
           }
-          const outcome = runTask();
-          if (outcome === undefined) return false;
-          taskEnded(outcome);
+          if (!runTask()) return false;
         }
         const waiting = this.#end(stage, slot, entry, value, failure);
         if (!waiting) return true;
@@ -609,7 +659,7 @@ export class Batch<In, Out> {
         return tasksFrom();
       };
       /** Takes items and runs them while nothing waits; returns once something does (its callback goes on). */
-      const loop = guard((): void => {
+      const run = (): void => {
         for (;;) {
           // Tasks that return at once never make a worker wait: timers, I/O and signals must still get their turn.
           if (turnDue()) {
@@ -630,32 +680,65 @@ export class Batch<In, Out> {
           }
           if (!item(taken)) return;
         }
-      });
-      const woken = guard((taken: Entry | undefined): void => {
-        slot.busySince = performance.now();
-        if (taken === undefined) finished();
-        else if (item(taken)) loop();
-      });
-      const limited = guard((): void => {
-        const outcome = runTask();
-        if (outcome === undefined) return;
-        taskEnded(outcome);
-        if (tasksFrom()) loop();
-      });
-      const settled = guard((outcome: Outcome<unknown>): void => {
-        taskEnded(outcome);
-        if (tasksFrom()) loop();
-      });
-      /** The engine's own bug must fail the batch's join(), as an async worker's would, not escape as an unhandled rejection. */
-      function guard<A extends unknown[]>(step: (...args: A) => void): (...args: A) => void {
-        return (...args) => {
-          try {
-            step(...args);
-          } catch (error) {
-            broke(error);
-          }
-        };
-      }
+      };
+      // The callbacks a worker goes on from. The engine's own bug must fail the batch's join(),
+      // as an async worker's would, not escape as an unhandled rejection: each catches and says so.
+      const loop = (): void => {
+        try {
+          run();
+        } catch (error) {
+          broke(error);
+        }
+      };
+      const woken = (taken: Entry | undefined): void => {
+        try {
+          slot.busySince = performance.now();
+          if (taken === undefined) finished();
+          else if (item(taken)) run();
+        } catch (error) {
+          broke(error);
+        }
+      };
+      const limited = (): void => {
+        try {
+          if (runTask() && tasksFrom()) run();
+        } catch (error) {
+          broke(error);
+        }
+      };
+      const settled = (outcome: Outcome<unknown>): void => {
+        try {
+          taskEnded(outcome);
+          if (tasksFrom()) run();
+        } catch (error) {
+          broke(error);
+        }
+      };
+      // The fast path's handlers, made once per worker. It runs one attempt at a time and arms
+      // `link` with `aborted` while one is pending: whichever of the task's promise and the
+      // batch's abort comes first disarms it and settles the attempt, the other finds it disarmed.
+      const fastValue = (result: unknown): void => {
+        if (!link.delete(aborted)) return;
+        try {
+          observer.end(1, 'succeeded', 0, undefined);
+          succeeded(result);
+          if (tasksFrom()) run();
+        } catch (error) {
+          broke(error);
+        }
+      };
+      const fastError = (error: unknown): void => {
+        if (!link.delete(aborted)) return;
+        const run = slot.runs[t] as SlotRun;
+        afterFailedAttempt(run.attempt, run.options, 1, error, 0).then(settled);
+      };
+      const aborted = (): void => {
+        if (!link.delete(aborted)) return;
+        const run = slot.runs[t] as SlotRun;
+        // As in the executor: the attempt ends now, within whoever aborted; the worker goes on from a microtask of its own.
+        const ended = afterFailedAttempt(run.attempt, run.options, 1, undefined, 0);
+        queueMicrotask(() => ended.then(settled));
+      };
       loop();
     });
   }
@@ -780,6 +863,7 @@ export class Batch<In, Out> {
       stage: def.name,
       worker,
       observer: undefined as unknown as AttemptObserver,
+      link: new AbortLink(this.#controller.signal),
       runs: [],
       entry: undefined,
       input: undefined,
@@ -794,7 +878,7 @@ export class Batch<In, Out> {
     };
     slot.observer = this.#observer(slot);
     const emitter = this.#emitter;
-    const link = new AbortLink(this.#controller.signal);
+    const link = slot.link;
     // A recorded item's task runs with its task span current, so the task's own spans nest under it.
     const enter = <R>(call: () => R): R => ((slot.entry as Entry).telemetry as ItemTelemetry).within(call);
     // Attempt durations feed task events (and run_end's run metrics): measured only for someone who takes
@@ -819,6 +903,7 @@ export class Batch<In, Out> {
           task.run.length < 2
             ? () => (task.run as (value: unknown) => unknown)(slot.input)
             : (context: AttemptContext) => task.run(slot.input, new StageTaskContext(emitter, slot, slot.entry as Entry, task.name, context)),
+        fast: options.timeoutMs === undefined && task.run.length < 2 && !timed && !this.#hears.task_start ? (task.run as (value: unknown) => unknown) : undefined,
         options,
         recorded: { ...options, enter, timed: true },
       };
