@@ -97,7 +97,15 @@ export class StageQueue<T> {
   }
 
   #push(item: T, priority: number): void {
-    let lane = this.#lanes.find((l) => l.priority === priority);
+    // A plain loop: a find() callback would be a closure made per item.
+    const lanes = this.#lanes;
+    let lane: Lane<T> | undefined;
+    for (let i = 0; i < lanes.length; i++) {
+      if ((lanes[i] as Lane<T>).priority === priority) {
+        lane = lanes[i];
+        break;
+      }
+    }
     if (!lane) {
       lane = { priority, items: new Fifo<T>() };
       this.#lanes.push(lane);
@@ -108,10 +116,12 @@ export class StageQueue<T> {
   }
 
   #shift(): T | undefined {
-    for (const lane of this.#lanes) {
-      if (lane.items.length > 0) {
+    const lanes = this.#lanes;
+    for (let i = 0; i < lanes.length; i++) {
+      const items = (lanes[i] as Lane<T>).items;
+      if (items.length > 0) {
         this.#size--;
-        return lane.items.shift();
+        return items.shift();
       }
     }
     return undefined;

@@ -168,7 +168,13 @@ export class Batch<In, Out> {
   readonly #bus = new EventBus();
   readonly #emitter: RunEmitter;
   /** Whether someone takes each per-item event (listeners attach only when the batch is made). */
-  readonly #hears: { readonly item_status: boolean; readonly task_start: boolean; readonly task_retry: boolean; readonly task_end: boolean };
+  readonly #hears: {
+    readonly item_status: boolean;
+    readonly task_start: boolean;
+    readonly task_retry: boolean;
+    readonly task_end: boolean;
+    readonly worker_state: boolean;
+  };
   readonly #controller = new AbortController();
   readonly #stages: StageState[];
   readonly #collect: boolean;
@@ -230,7 +236,13 @@ export class Batch<In, Out> {
     if (options.onEvent) this.#bus.listen(options.onEvent);
     this.#emitter = new RunEmitter(this.#bus, this.runId, undefined, pipeline.name);
     const bus = this.#bus;
-    this.#hears = { item_status: bus.wants('item_status'), task_start: bus.wants('task_start'), task_retry: bus.wants('task_retry'), task_end: bus.wants('task_end') };
+    this.#hears = {
+      item_status: bus.wants('item_status'),
+      task_start: bus.wants('task_start'),
+      task_retry: bus.wants('task_retry'),
+      task_end: bus.wants('task_end'),
+      worker_state: bus.wants('worker_state'),
+    };
     this.#stages = pipeline.stages.map((def, index) => ({
       def,
       index,
@@ -766,7 +778,7 @@ export class Batch<In, Out> {
     if (!skip) return false;
     stage.inProgress--;
     stage.skipped++;
-    this.#settle(entry, { status: 'skipped', itemId: entry.id, index: entry.index, stage: def.name }, def.name, undefined);
+    this.#settle(entry, 'skipped', { status: 'skipped', itemId: entry.id, index: entry.index, stage: def.name }, def.name, undefined);
     slot.entry = undefined;
     this.#workerState(slot, 'idle');
     return true;
@@ -794,7 +806,9 @@ export class Batch<In, Out> {
       } else if (next) {
         this.#fail(entry, undefined, this.#controller.signal.reason, 1);
       } else {
-        this.#settle(entry, { status: 'completed', itemId: entry.id, index: entry.index, value: value as Out }, def.name, undefined);
+        // The outcome is made only for whoever keeps or streams it (its item id is a string made on demand).
+        const outcome = this.#collect || this.#stream ? { status: 'completed' as const, itemId: entry.id, index: entry.index, value: value as Out } : undefined;
+        this.#settle(entry, 'completed', outcome, def.name, undefined);
         waiting = this.#stream?.room(); // a slow stream reader holds back the last stage, so memory stays bounded
       }
     } else if (def.retry.mode === 'stage' && !this.#cancelled && shouldRetry(def.retry, failure.error, entry.pass)) {
@@ -839,20 +853,30 @@ export class Batch<In, Out> {
     if (this.#recent.length > (this.#pipeline.options.recentErrors ?? 50)) this.#recent.shift();
     const onFailure = stage?.onFailure;
     if (onFailure) guarded(() => onFailure(failure, entry), `stage '${failure.stage}' onFailure`);
-    this.#settle(entry, { status: 'failed', itemId: entry.id, index: entry.index, failure }, failure.stage, error);
+    this.#settle(entry, 'failed', { status: 'failed', itemId: entry.id, index: entry.index, failure }, failure.stage, error, failure);
   }
 
-  /** An item reached its end: count it, keep it, tell the stream and the event listeners. */
-  #settle(entry: Entry, outcome: ItemOutcome<Out>, stage: string, error: unknown): void {
-    if (outcome.status === 'completed') this.#completed++;
-    else if (outcome.status === 'failed') this.#failed++;
-    else this.#skipped++;
+  /**
+   * An item reached its end: count it, keep it, tell the stream and the event listeners.
+   * `outcome` is undefined only for a completed item when results are not collected and no
+   * stream is taken (nobody would read it).
+   */
+  #settle(entry: Entry, status: 'completed' | 'failed' | 'skipped', outcome: ItemOutcome<Out> | undefined, stage: string, error: unknown, failure?: FailedItem): void {
     const ended = this.#stages[entry.stage]?.ended;
-    if (ended) ended[outcome.status]++;
+    if (status === 'completed') {
+      this.#completed++;
+      if (ended) ended.completed++;
+    } else if (status === 'failed') {
+      this.#failed++;
+      if (ended) ended.failed++;
+    } else {
+      this.#skipped++;
+      if (ended) ended.skipped++;
+    }
     this.#inFlight--;
-    if (this.#collect) this.#outcomes[entry.index] = outcome;
-    this.#itemStatus(entry, stage, outcome.status, error, outcome.status === 'failed' ? outcome.failure : undefined);
-    this.#stream?.push(outcome);
+    if (outcome && this.#collect) this.#outcomes[entry.index] = outcome;
+    this.#itemStatus(entry, stage, status, error, failure);
+    if (outcome) this.#stream?.push(outcome);
     this.#checkDrained();
   }
 
@@ -990,7 +1014,7 @@ export class Batch<In, Out> {
   }
 
   #workerState(slot: Slot, state: 'idle' | 'busy'): void {
-    if (!this.#emitter.wants('worker_state')) return;
+    if (!this.#hears.worker_state) return;
     this.#emitter.emit({ type: 'worker_state', stage: slot.stage, worker: slot.worker, state, itemId: slot.entry?.id, task: slot.task });
   }
 }
