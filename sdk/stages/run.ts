@@ -20,6 +20,7 @@ import { StageQueue } from './queue.ts';
 import { resolveDashboard } from './registry.ts';
 import { Semaphore } from './semaphore.ts';
 import { StageTaskContext } from './task-context.ts';
+import { type StatusFeed, statusFeed } from './tracker.ts';
 import type {
   BatchResult,
   BatchSummary,
@@ -175,6 +176,8 @@ export class Batch<In, Out> {
     readonly task_end: boolean;
     readonly worker_state: boolean;
   };
+  /** The tracker's status feed, when it is handed status changes instead of events. */
+  readonly #trackerFeed: StatusFeed | undefined;
   readonly #controller = new AbortController();
   readonly #stages: StageState[];
   readonly #collect: boolean;
@@ -232,7 +235,11 @@ export class Batch<In, Out> {
     if (observer && description) {
       attachObserver(this.#bus, observer, { runId: this.runId, pipeline: description, snapshot: () => this.snapshot(), cancel: (reason) => void this.shutdown(reason) });
     }
-    if (pipeline.options.tracker) this.#bus.listen(pipeline.options.tracker.observe, pipeline.options.tracker.types);
+    const tracker = pipeline.options.tracker;
+    // A tracker that needs nothing of item_status events but their fields, in a batch where no one else
+    // takes them, is handed each status change directly: the events are not built (see statusFeed).
+    this.#trackerFeed = tracker && !options.onEvent && !this.#bus.wants('item_status') ? statusFeed(tracker) : undefined;
+    if (tracker && !this.#trackerFeed) this.#bus.listen(tracker.observe, tracker.types);
     if (options.onEvent) this.#bus.listen(options.onEvent);
     this.#emitter = new RunEmitter(this.#bus, this.runId, undefined, pipeline.name);
     const bus = this.#bus;
@@ -995,22 +1002,19 @@ export class Batch<In, Out> {
       if (status === 'completed' || status === 'failed' || status === 'skipped') telemetry.end(status, stage, error);
       else telemetry.status(stage, status, entry.pass);
     }
+    if (this.#trackerFeed) this.#trackerFeed(entry.id, entry.index, stage, status, entry.pass, failure);
     if (!this.#hears.item_status) return;
-    const event: { -readonly [K in keyof EventInit<'item_status'>]: EventInit<'item_status'>[K] } = {
-      type: 'item_status',
-      itemId: entry.id,
-      index: entry.index,
-      stage,
-      status,
-      attempt: entry.pass,
-      error: failure ? failure.error : error === undefined ? undefined : toErrorInfo(error),
-    };
-    if (failure) {
-      // A failure's task and attempts ride on its event, so a listener needs no task events to name them.
-      event.task = failure.task;
-      event.attempts = failure.attempts;
-    }
-    this.#emitter.emit(event);
+    // The fields the emitter stamps (runId to time) are declared here, in the order it stamps them: the
+    // event is made at its full size at once, and stamping it adds no property (no map change, no growth).
+    const itemId = entry.id;
+    const index = entry.index;
+    const attempt = entry.pass;
+    const runId = this.runId;
+    const event = failure
+      ? // A failure's task and attempts ride on its event, so a listener needs no task events to name them.
+        { type: 'item_status' as const, itemId, index, stage, status, attempt, error: failure.error, task: failure.task, attempts: failure.attempts, runId, parentRunId: undefined, pipeline: '', seq: 0, time: 0 }
+      : { type: 'item_status' as const, itemId, index, stage, status, attempt, error: error === undefined ? undefined : toErrorInfo(error), runId, parentRunId: undefined, pipeline: '', seq: 0, time: 0 };
+    this.#emitter.emit(event as EventInit<'item_status'>);
   }
 
   #workerState(slot: Slot, state: 'idle' | 'busy'): void {
