@@ -57,15 +57,23 @@ export class StageQueue<T> {
 
   /** The next item, or a promise of it; `undefined` once the queue is closed and empty. */
   take(): T | undefined | Promise<T | undefined> {
-    if (this.#size > 0) {
-      const item = this.#shift();
-      const putter = this.#putters.shift();
-      if (putter) {
-        this.#push(putter.item, putter.priority);
-        putter.resolve();
-      }
-      return item;
+    return this.#size > 0 ? this.poll() : this.wait();
+  }
+
+  /** The next item if there is one now, else `undefined` (then `wait()`): no promise, no type test for the caller. */
+  poll(): T | undefined {
+    if (this.#size === 0) return undefined;
+    const item = this.#shift();
+    const putter = this.#putters.shift();
+    if (putter) {
+      this.#push(putter.item, putter.priority);
+      putter.resolve();
     }
+    return item;
+  }
+
+  /** When `poll()` found nothing: a promise of the next item, or `undefined` once the queue is closed. */
+  wait(): Promise<T | undefined> | undefined {
     if (this.#closed) return undefined;
     return new Promise((resolve) => this.#takers.push(resolve));
   }

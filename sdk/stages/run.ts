@@ -131,6 +131,8 @@ interface StageState {
   readonly def: StageDef;
   readonly index: number;
   readonly queue: StageQueue<Entry>;
+  /** The stage after this one, if any. */
+  next: StageState | undefined;
   readonly slots: Slot[];
   readonly limits: (Semaphore | undefined)[];
   /** Attempt latency per task, for the run's metrics. */
@@ -254,6 +256,7 @@ export class Batch<In, Out> {
       def,
       index,
       queue: new StageQueue<Entry>(def.capacity),
+      next: undefined,
       slots: Array.from({ length: def.workers }, (_, worker) => this.#slot(def, worker)),
       limits: def.tasks.map((t) => (t.concurrency === undefined ? undefined : new Semaphore(t.concurrency))),
       tallies: def.tasks.map(newTally),
@@ -263,6 +266,7 @@ export class Batch<In, Out> {
       failed: 0,
       skipped: 0,
     }));
+    for (const stage of this.#stages) stage.next = this.#stages[stage.index + 1];
     if (options.signal) {
       const signal = options.signal;
       // The signal's reason reaches the items' CancelledError, as in graph runs.
@@ -585,8 +589,7 @@ export class Batch<In, Out> {
     return new Promise<void>((finished, broke) => {
       const def = stage.def;
       const tasks = def.tasks.length;
-      const signal = this.#controller.signal;
-      const { link, observer } = slot;
+      const { link } = slot;
       let entry = undefined as unknown as Entry;
       let value: unknown;
       let t = 0;
@@ -601,33 +604,37 @@ export class Batch<In, Out> {
        */
       const runTask = (): boolean => {
         const run = slot.runs[t] as SlotRun;
+        const tally = stage.tallies[t] as Tally;
         slot.task = run.name;
-        slot.taskKey = run.key;
-        slot.tally = stage.tallies[t] as Tally;
-        slot.input = value;
-        if (run.fast !== undefined && entry.telemetry === undefined && !signal.aborted) {
-          observer.start(1);
+        slot.tally = tally;
+        // (The batch's signal aborts only in shutdown(), right after #cancelled is set: the flag is the cheaper read.)
+        if (run.fast !== undefined && entry.telemetry === undefined && !this.#cancelled) {
+          // What the worker's observer does at the start of attempt 1 for an item without telemetry when no one takes task_start.
+          tally.attempts++;
           let work: unknown;
           try {
             work = run.fast(value);
           } catch (error) {
-            afterFailedAttempt(run.attempt, run.options, 1, error, 0).then(settled);
+            failed(error);
             return false;
           }
           if (!(work instanceof Promise)) {
-            observer.end(1, 'succeeded', 0, undefined);
+            // What the observer does at a success no one times, for an item without telemetry when no one takes task_end.
+            tally.succeeded++;
             succeeded(work);
             return true;
           }
-          if (signal.aborted) {
+          if (this.#cancelled) {
             work.catch(() => {});
-            afterFailedAttempt(run.attempt, run.options, 1, undefined, 0).then(settled);
+            failed(undefined);
             return false;
           }
           link.add(aborted);
           work.then(fastValue, fastError);
           return false;
         }
+        slot.taskKey = run.key;
+        slot.input = value;
         const outcome = executeInto(run.attempt, entry.telemetry ? run.recorded : run.options, settled);
         if (outcome === undefined) return false;
         taskEnded(outcome);
@@ -685,16 +692,17 @@ export class Batch<In, Out> {
             nextTurn().then(loop);
             return;
           }
-          const taken = stage.queue.take();
-          if (taken instanceof Promise) {
+          const taken = stage.queue.poll();
+          if (taken === undefined) {
+            const later = stage.queue.wait();
+            if (later === undefined) {
+              finished();
+              return;
+            }
             // Busy time is read only when a worker goes idle or wakes, not per item.
             slot.busyMs += performance.now() - slot.busySince;
             slot.busySince = 0;
-            taken.then(woken);
-            return;
-          }
-          if (taken === undefined) {
-            finished();
+            later.then(woken);
             return;
           }
           if (!item(taken)) return;
@@ -739,7 +747,7 @@ export class Batch<In, Out> {
       const fastValue = (result: unknown): void => {
         if (!link.delete(aborted)) return;
         try {
-          observer.end(1, 'succeeded', 0, undefined);
+          slot.tally.succeeded++; // as in runTask
           succeeded(result);
           if (tasksFrom()) run();
         } catch (error) {
@@ -747,16 +755,24 @@ export class Batch<In, Out> {
         }
       };
       const fastError = (error: unknown): void => {
-        if (!link.delete(aborted)) return;
-        const run = slot.runs[t] as SlotRun;
-        afterFailedAttempt(run.attempt, run.options, 1, error, 0).then(settled);
+        if (link.delete(aborted)) failed(error);
       };
       const aborted = (): void => {
         if (!link.delete(aborted)) return;
-        const run = slot.runs[t] as SlotRun;
         // As in the executor: the attempt ends now, within whoever aborted; the worker goes on from a microtask of its own.
-        const ended = afterFailedAttempt(run.attempt, run.options, 1, undefined, 0);
+        const ended = goOn(undefined);
         queueMicrotask(() => ended.then(settled));
+      };
+      /** The fast path's attempt 1 failed (or the batch stopped while it ran): the executor goes on from there. */
+      const failed = (error: unknown): void => {
+        goOn(error).then(settled);
+      };
+      const goOn = (error: unknown): Promise<Outcome<unknown>> => {
+        const run = slot.runs[t] as SlotRun;
+        // What the executor's path sets for every task (its further attempts read them).
+        slot.taskKey = run.key;
+        slot.input = value;
+        return afterFailedAttempt(run.attempt, run.options, 1, error, 0);
       };
       loop();
     });
@@ -767,7 +783,7 @@ export class Batch<In, Out> {
     const def = stage.def;
     slot.entry = entry;
     stage.inProgress++;
-    this.#workerState(slot, 'busy');
+    if (this.#hears.worker_state) this.#workerState(slot, 'busy');
     this.#itemStatus(entry, def.name, 'in_progress', undefined);
     let skip: boolean;
     try {
@@ -803,7 +819,7 @@ export class Batch<In, Out> {
       slot.processed++;
       const { onSuccess } = def;
       if (onSuccess) guarded(() => onSuccess(value, entry), `stage '${def.name}' onSuccess`);
-      const next = this.#stages[stage.index + 1];
+      const next = stage.next;
       if (next && !this.#cancelled) {
         entry.value = value;
         entry.stage = next.index;
@@ -835,7 +851,7 @@ export class Batch<In, Out> {
       slot.failed++;
       this.#fail(entry, failure.task, failure.error, def.retry.mode === 'stage' ? entry.pass : failure.attempts);
     }
-    this.#workerState(slot, 'idle');
+    if (this.#hears.worker_state) this.#workerState(slot, 'idle');
     return waiting;
   }
 
