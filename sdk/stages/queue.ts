@@ -21,6 +21,8 @@ export class StageQueue<T> {
   readonly capacity: number;
   /** Lanes sorted by priority; almost always just one. */
   readonly #lanes: Lane<T>[] = [];
+  /** The one lane while there is only one: pushes and shifts go straight to it. */
+  #only: Lane<T> | undefined;
   readonly #takers = new Fifo<(item: T | undefined) => void>();
   readonly #putters = new Fifo<Putter<T>>();
   #size = 0;
@@ -105,6 +107,12 @@ export class StageQueue<T> {
   }
 
   #push(item: T, priority: number): void {
+    const only = this.#only;
+    if (only !== undefined && only.priority === priority) {
+      only.items.push(item);
+      this.#size++;
+      return;
+    }
     // A plain loop: a find() callback would be a closure made per item.
     const lanes = this.#lanes;
     let lane: Lane<T> | undefined;
@@ -118,12 +126,19 @@ export class StageQueue<T> {
       lane = { priority, items: new Fifo<T>() };
       this.#lanes.push(lane);
       this.#lanes.sort((a, b) => a.priority - b.priority);
+      this.#only = this.#lanes.length === 1 ? lane : undefined;
     }
     lane.items.push(item);
     this.#size++;
   }
 
   #shift(): T | undefined {
+    const only = this.#only;
+    if (only !== undefined) {
+      if (only.items.length === 0) return undefined;
+      this.#size--;
+      return only.items.shift();
+    }
     const lanes = this.#lanes;
     for (let i = 0; i < lanes.length; i++) {
       const items = (lanes[i] as Lane<T>).items;

@@ -180,6 +180,8 @@ export class Batch<In, Out> {
   };
   /** The tracker's status feed, when it is handed status changes instead of events. */
   readonly #trackerFeed: StatusFeed | undefined;
+  /** Someone takes item status changes: the tracker's feed or an item_status listener (telemetry is per item). */
+  readonly #statusHeard: boolean;
   readonly #controller = new AbortController();
   readonly #stages: StageState[];
   readonly #collect: boolean;
@@ -252,6 +254,7 @@ export class Batch<In, Out> {
       task_end: bus.wants('task_end'),
       worker_state: bus.wants('worker_state'),
     };
+    this.#statusHeard = this.#trackerFeed !== undefined || this.#hears.item_status;
     this.#stages = pipeline.stages.map((def, index) => ({
       def,
       index,
@@ -488,7 +491,7 @@ export class Batch<In, Out> {
     const entry = new Entry(index, wrapped?.id, wrapped?.metadata, wrapped?.priority ?? priority ?? 0, wrapped ? wrapped.value : raw, stage.index);
     this.#inFlight++;
     if (this.#telemetry) entry.telemetry = this.#telemetry.startItem(this.runId, entry, this.#pipeline.name);
-    this.#itemStatus(entry, stage.def.name, 'queued', undefined);
+    if (entry.telemetry || this.#statusHeard) this.#itemStatus(entry, stage.def.name, 'queued', undefined);
     return stage.queue.put(entry, entry.priority);
   }
 
@@ -590,6 +593,8 @@ export class Batch<In, Out> {
       const def = stage.def;
       const tasks = def.tasks.length;
       const { link } = slot;
+      /** Some task of the stage has a concurrency limit. */
+      const limited = stage.limits.some((limit) => limit !== undefined);
       let entry = undefined as unknown as Entry;
       let value: unknown;
       let t = 0;
@@ -642,7 +647,7 @@ export class Batch<In, Out> {
       };
       /** The task at `t` succeeded with `result`. */
       const succeeded = (result: unknown): void => {
-        stage.limits[t]?.release();
+        if (limited) stage.limits[t]?.release();
         slot.taskStatus = undefined;
         value = result;
         t++;
@@ -660,11 +665,11 @@ export class Batch<In, Out> {
       /** Runs the item's tasks from `t` on, then ends it. True when it ended without waiting. */
       const tasksFrom = (): boolean => {
         while (t < tasks && !failure) {
-          const limit = stage.limits[t];
+          const limit = limited ? stage.limits[t] : undefined;
           if (limit) {
             const waiting = limit.acquire();
             if (waiting) {
-              waiting.then(limited);
+              waiting.then(admitted);
               return false;
             }
           }
@@ -726,7 +731,7 @@ export class Batch<In, Out> {
           broke(error);
         }
       };
-      const limited = (): void => {
+      const admitted = (): void => {
         try {
           if (runTask() && tasksFrom()) run();
         } catch (error) {
@@ -784,10 +789,12 @@ export class Batch<In, Out> {
     slot.entry = entry;
     stage.inProgress++;
     if (this.#hears.worker_state) this.#workerState(slot, 'busy');
-    this.#itemStatus(entry, def.name, 'in_progress', undefined);
+    if (entry.telemetry || this.#statusHeard) this.#itemStatus(entry, def.name, 'in_progress', undefined);
+    const predicate = def.skip;
+    if (predicate === undefined) return false;
     let skip: boolean;
     try {
-      skip = Boolean(def.skip?.(entry.value, entry));
+      skip = Boolean(predicate(entry.value, entry));
     } catch (error) {
       // A throwing skip predicate fails the item here, like a failing task.
       stage.inProgress--;
@@ -817,14 +824,13 @@ export class Batch<In, Out> {
     if (!failure) {
       stage.completed++;
       slot.processed++;
-      const { onSuccess } = def;
-      if (onSuccess) guarded(() => onSuccess(value, entry), `stage '${def.name}' onSuccess`);
+      if (def.onSuccess) this.#onSuccess(def, value, entry);
       const next = stage.next;
       if (next && !this.#cancelled) {
         entry.value = value;
         entry.stage = next.index;
         entry.pass = 1;
-        this.#itemStatus(entry, next.def.name, 'queued', undefined);
+        if (entry.telemetry || this.#statusHeard) this.#itemStatus(entry, next.def.name, 'queued', undefined);
         waiting = next.queue.put(entry, entry.priority); // backpressure: the worker waits while the next stage is full
       } else if (next) {
         this.#fail(entry, undefined, this.#controller.signal.reason, 1);
@@ -840,12 +846,7 @@ export class Batch<In, Out> {
       const delayMs = backoffDelay(def.retry, entry.pass);
       this.#itemStatus(entry, def.name, 'retrying', failure.error); // on the pass that failed, as with per-task retry
       entry.pass++;
-      const timer = setTimeout(() => {
-        this.#retryTimers.delete(timer);
-        this.#itemStatus(entry, def.name, 'queued', undefined);
-        stage.queue.force(entry, entry.priority);
-      }, delayMs);
-      this.#retryTimers.set(timer, entry);
+      this.#retryLater(stage, entry, delayMs);
     } else {
       stage.failed++;
       slot.failed++;
@@ -853,6 +854,22 @@ export class Batch<In, Out> {
     }
     if (this.#hears.worker_state) this.#workerState(slot, 'idle');
     return waiting;
+  }
+
+  // #end's callbacks are made here, not in #end: a closure there would make every call of it allocate a context.
+  #onSuccess(def: StageDef, value: unknown, entry: Entry): void {
+    const { onSuccess } = def;
+    if (onSuccess) guarded(() => onSuccess(value, entry), `stage '${def.name}' onSuccess`);
+  }
+
+  /** Per-stage retry: the item goes back into its stage's queue after `delayMs`. */
+  #retryLater(stage: StageState, entry: Entry, delayMs: number): void {
+    const timer = setTimeout(() => {
+      this.#retryTimers.delete(timer);
+      this.#itemStatus(entry, stage.def.name, 'queued', undefined);
+      stage.queue.force(entry, entry.priority);
+    }, delayMs);
+    this.#retryTimers.set(timer, entry);
   }
 
   #fail(entry: Entry, task: string | undefined, error: unknown, attempts: number): void {
