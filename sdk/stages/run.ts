@@ -140,10 +140,15 @@ interface StageState {
   /** Items that reached a final status in this stage. */
   readonly ended: { completed: number; failed: number; skipped: number };
   inProgress: number;
-  completed: number;
+  // Items completed are not counted here as well: the workers' processed counts are summed when asked (completedIn()).
   failed: number;
   skipped: number;
 }
+
+/** The built-in array iteration, to tell an array whose iteration is untouched. */
+const ARRAY_VALUES = Array.prototype[Symbol.iterator];
+const ARRAY_ITERATOR = Object.getPrototypeOf([][Symbol.iterator]()) as { next: unknown };
+const ARRAY_NEXT = ARRAY_ITERATOR.next;
 
 /** Outcomes a slow stream reader may fall behind by before the last stage waits. */
 const OUTCOME_BUFFER = 1024;
@@ -265,7 +270,6 @@ export class Batch<In, Out> {
       tallies: def.tasks.map(newTally),
       ended: { completed: 0, failed: 0, skipped: 0 },
       inProgress: 0,
-      completed: 0,
       failed: 0,
       skipped: 0,
     }));
@@ -327,7 +331,27 @@ export class Batch<In, Out> {
     let taken = 0;
     try {
       if (Symbol.iterator in items) {
-        const iterator = (items as Iterable<In | Item<In>>)[Symbol.iterator]();
+        const iterate = (items as Iterable<In | Item<In>>)[Symbol.iterator];
+        if (Array.isArray(items) && iterate === ARRAY_VALUES && ARRAY_ITERATOR.next === ARRAY_NEXT) {
+          // An array iterated the built-in way is read as its iterator would read it (length, then the
+          // element, at each step), without the iterator's result object per item.
+          const array = items as readonly (In | Item<In>)[];
+          for (let i = 0; i < array.length; i++) {
+            let value: In | Item<In>;
+            try {
+              value = array[i] as In | Item<In>;
+            } catch (error) {
+              throw this.#sourceFailed(taken, error); // an element's getter threw
+            }
+            taken++;
+            const waiting = this.#enqueue(stage, value, options.priority);
+            if (waiting) await waiting;
+            if (turnDue()) await nextTurn();
+            if (this.#cancelled) return; // (an array's iterator has no return() to call)
+          }
+          return;
+        }
+        const iterator = iterate.call(items);
         for (;;) {
           let next: IteratorResult<In | Item<In>>;
           try {
@@ -470,7 +494,7 @@ export class Batch<In, Out> {
           pending: s.queue.size + s.queue.blocked,
           queued: s.queue.size,
           inProgress: s.inProgress,
-          completed: s.completed,
+          completed: completedIn(s),
           failed: s.failed,
           skipped: s.skipped,
         })),
@@ -595,7 +619,8 @@ export class Batch<In, Out> {
       const { link } = slot;
       /** Some task of the stage has a concurrency limit. */
       const limited = stage.limits.some((limit) => limit !== undefined);
-      let entry = undefined as unknown as Entry;
+      // The item in hand is slot.entry (set by #begin, cleared by #end): kept once, not also here, as each
+      // store of a new item into a long-lived object costs a write barrier's slow path.
       let value: unknown;
       let t = 0;
       let failure: Failure | undefined;
@@ -613,7 +638,8 @@ export class Batch<In, Out> {
         slot.task = run.name;
         slot.tally = tally;
         // (The batch's signal aborts only in shutdown(), right after #cancelled is set: the flag is the cheaper read.)
-        if (run.fast !== undefined && entry.telemetry === undefined && !this.#cancelled) {
+        const { telemetry } = slot.entry as Entry;
+        if (run.fast !== undefined && telemetry === undefined && !this.#cancelled) {
           // What the worker's observer does at the start of attempt 1 for an item without telemetry when no one takes task_start.
           tally.attempts++;
           let work: unknown;
@@ -640,7 +666,7 @@ export class Batch<In, Out> {
         }
         slot.taskKey = run.key;
         slot.input = value;
-        const outcome = executeInto(run.attempt, entry.telemetry ? run.recorded : run.options, settled);
+        const outcome = executeInto(run.attempt, telemetry ? run.recorded : run.options, settled);
         if (outcome === undefined) return false;
         taskEnded(outcome);
         return true;
@@ -675,7 +701,7 @@ export class Batch<In, Out> {
           }
           if (!runTask()) return false;
         }
-        const waiting = this.#end(stage, slot, entry, value, failure);
+        const waiting = this.#end(stage, slot, slot.entry as Entry, value, failure);
         if (!waiting) return true;
         waiting.then(loop); // backpressure: the worker waits while the next stage (or the stream) is full
         return false;
@@ -683,7 +709,6 @@ export class Batch<In, Out> {
       /** A worker took an item: true when it ended (or was skipped) without waiting. */
       const item = (taken: Entry): boolean => {
         if (this.#begin(stage, slot, taken)) return true; // skipped
-        entry = taken;
         value = taken.value;
         failure = undefined;
         t = 0;
@@ -822,7 +847,6 @@ export class Batch<In, Out> {
     slot.entry = undefined;
     let waiting: Promise<void> | undefined;
     if (!failure) {
-      stage.completed++;
       slot.processed++;
       if (def.onSuccess) this.#onSuccess(def, value, entry);
       const next = stage.next;
@@ -1056,6 +1080,13 @@ export class Batch<In, Out> {
   }
 }
 
+
+/** Items that completed the stage: what its workers processed. */
+function completedIn(stage: StageState): number {
+  let count = 0;
+  for (const slot of stage.slots) count += slot.processed;
+  return count;
+}
 
 /** Hands a batch's counts to telemetry's counters, by stage and task. */
 function countStages(stages: readonly StageState[], visitor: CountVisitor): void {
