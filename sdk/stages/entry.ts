@@ -12,6 +12,8 @@ export class Entry implements ItemInfo {
   pass = 1;
   /** Its spans and durations, when telemetry records anything for it. */
   telemetry: ItemTelemetry | undefined = undefined;
+  /** Its slot in the batch's tracker, when a tracker is fed its status changes (see `FedItem`). */
+  trackerSlot = -1;
   #id: string | undefined;
 
   constructor(index: number, id: string | undefined, metadata: ItemInfo['metadata'], priority: number, value: unknown, stage: number) {

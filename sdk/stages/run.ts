@@ -1059,7 +1059,7 @@ export class Batch<In, Out> {
       if (status === 'completed' || status === 'failed' || status === 'skipped') telemetry.end(status, stage, error);
       else telemetry.status(stage, status, entry.pass);
     }
-    if (this.#trackerFeed) this.#trackerFeed(entry.id, entry.index, stage, status, entry.pass, failure);
+    if (this.#trackerFeed) this.#trackerFeed(entry, stage, status, entry.pass, failure);
     if (!this.#hears.item_status) return;
     // The fields the emitter stamps (runId to time) are declared here, in the order it stamps them: the
     // event is made at its full size at once, and stamping it adds no property (no map change, no growth).

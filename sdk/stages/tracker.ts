@@ -77,13 +77,20 @@ interface Ring {
  * `item_status` event's fields, a failure's task and attempts in `failure` (as its event carries them).
  */
 export type StatusFeed = (
-  itemId: string,
-  index: number,
+  item: FedItem,
   stage: string,
   status: ItemStatus,
   attempt: number,
   failure: { readonly task: string | undefined; readonly attempts: number; readonly error: ErrorInfo } | undefined,
 ) => void;
+
+/** An item as a batch hands it to its tracker's feed: its id and index, and where the tracker last kept it. */
+export interface FedItem {
+  readonly id: string;
+  readonly index: number;
+  /** The tracker's slot for this item, once it has one (-1 before): saves a lookup by id per status change. */
+  trackerSlot: number;
+}
 
 let feedOf: (tracker: StatusTracker) => StatusFeed | undefined;
 
@@ -269,10 +276,16 @@ export class StatusTracker {
   static {
     feedOf = (tracker) => {
       if (tracker.#limit > 0 || tracker.#options.onItemStatus || tracker.types.size !== 1) return undefined;
-      return (itemId, index, stage, status, attempt, failure) => {
-        const slot = tracker.#slotOf(itemId);
+      return (item, stage, status, attempt, failure) => {
+        const itemId = item.id;
+        let slot = item.trackerSlot;
+        // The slot is the item's while it still holds its id (clear() starts the slots over).
+        if (slot < 0 || tracker.#ids[slot] !== itemId) {
+          slot = tracker.#slotOf(itemId);
+          item.trackerSlot = slot;
+        }
         tracker.#statusChanged(slot, itemId, status);
-        if (status === 'failed') tracker.#fail(slot, itemId, index, stage, attempt, failure?.error, failure);
+        if (status === 'failed') tracker.#fail(slot, itemId, item.index, stage, attempt, failure?.error, failure);
       };
     };
   }
