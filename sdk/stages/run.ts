@@ -336,6 +336,7 @@ export class Batch<In, Out> {
           // An array iterated the built-in way is read as its iterator would read it (length, then the
           // element, at each step), without the iterator's result object per item.
           const array = items as readonly (In | Item<In>)[];
+          const due = turnDue; // read once: an import is read through its module cell at each use
           for (let i = 0; i < array.length; i++) {
             let value: In | Item<In>;
             try {
@@ -346,7 +347,7 @@ export class Batch<In, Out> {
             taken++;
             const waiting = this.#enqueue(stage, value, options.priority);
             if (waiting) await waiting;
-            if (turnDue()) await nextTurn();
+            if (due()) await nextTurn();
             if (this.#cancelled) return; // (an array's iterator has no return() to call)
           }
           return;
@@ -617,6 +618,9 @@ export class Batch<In, Out> {
       const def = stage.def;
       const tasks = def.tasks.length;
       const { link } = slot;
+      // An imported binding is read through its module cell, with a check that it is initialized, at each use:
+      // the loop's one import is read once here.
+      const due = turnDue;
       /** Some task of the stage has a concurrency limit. */
       const limited = stage.limits.some((limit) => limit !== undefined);
       // The item in hand is slot.entry (set by #begin, cleared by #end): kept once, not also here, as each
@@ -718,7 +722,7 @@ export class Batch<In, Out> {
       const run = (): void => {
         for (;;) {
           // Tasks that return at once never make a worker wait: timers, I/O and signals must still get their turn.
-          if (turnDue()) {
+          if (due()) {
             nextTurn().then(loop);
             return;
           }
