@@ -25,6 +25,11 @@ export class Entry implements ItemInfo {
     this.stage = stage;
   }
 
+  /** The given id, or the feed position as a number when it has none yet (the same key of a record as its string). */
+  get key(): string | number {
+    return this.#id ?? this.index;
+  }
+
   /** The given id, or the feed position: made on demand, as most items are never asked, then kept (one string, hashed once). */
   get id(): string {
     this.#id ??= String(this.index);

@@ -87,6 +87,8 @@ export type StatusFeed = (
 /** An item as a batch hands it to its tracker's feed: its id and index, and where the tracker last kept it. */
 export interface FedItem {
   readonly id: string;
+  /** Its id, or its feed position (a number) when that is its id: the tracker keeps the number, not a string made for it. */
+  readonly key: string | number;
   readonly index: number;
   /** The tracker's slot for this item, once it has one (-1 before): saves a lookup by id per status change. */
   trackerSlot: number;
@@ -140,7 +142,11 @@ export class StatusTracker {
    * kept by slot on the side.
    */
   #slots = StatusTracker.#noSlots();
-  #ids: string[] = [];
+  /**
+   * Each slot's item id; an item whose id is its feed position, fed by a batch, is kept as that number
+   * (the same key of `#slots` as its string, which is made only when a query returns it).
+   */
+  #ids: (string | number)[] = [];
   #status = new Uint8Array(1024);
   #since = new Float64Array(1024);
   #rings = new Map<number, Ring>();
@@ -222,7 +228,7 @@ export class StatusTracker {
     const column = this.#status;
     for (let slot = 0; slot < this.#ids.length; slot++) if (column[slot] === code) found.push(slot);
     const since = this.#since;
-    return found.sort((a, b) => (since[a] as number) - (since[b] as number)).map((slot) => this.#ids[slot] as string);
+    return found.sort((a, b) => (since[a] as number) - (since[b] as number)).map((slot) => String(this.#ids[slot]));
   }
 
   /** How many items are in each status now; every status is present, with 0 when none. */
@@ -277,28 +283,28 @@ export class StatusTracker {
     feedOf = (tracker) => {
       if (tracker.#limit > 0 || tracker.#options.onItemStatus || tracker.types.size !== 1) return undefined;
       return (item, stage, status, attempt, failure) => {
-        const itemId = item.id;
+        const key = item.key;
         let slot = item.trackerSlot;
-        // The slot is the item's while it still holds its id (clear() starts the slots over).
-        if (slot < 0 || tracker.#ids[slot] !== itemId) {
-          slot = tracker.#slotOf(itemId);
+        // The slot is the item's while it still holds its key (clear() starts the slots over).
+        if (slot < 0 || tracker.#ids[slot] !== key) {
+          slot = tracker.#slotOf(key);
           item.trackerSlot = slot;
         }
-        tracker.#statusChanged(slot, itemId, status);
-        if (status === 'failed') tracker.#fail(slot, itemId, item.index, stage, attempt, failure?.error, failure);
+        tracker.#statusChanged(slot, key, status);
+        if (status === 'failed') tracker.#fail(slot, item.id, item.index, stage, attempt, failure?.error, failure);
       };
     };
   }
 
   /** The item reached `status` (perhaps again). */
-  #statusChanged(slot: number, itemId: string, status: ItemStatus): void {
+  #statusChanged(slot: number, itemId: string | number, status: ItemStatus): void {
     const previous = this.#status[slot] as number;
     const code = codeOf(status);
     if (previous === code) return;
     const counts = this.#counts;
     if (previous !== NO_STATUS) {
       (counts[previous] as number)--;
-      if (previous === FAILED) this.#failed.delete(itemId);
+      if (previous === FAILED) this.#failed.delete(String(itemId));
     }
     (counts[code] as number)++;
     this.#status[slot] = code;
@@ -306,7 +312,7 @@ export class StatusTracker {
   }
 
   /** The item's slot, made at its first event. */
-  #slotOf(itemId: string): number {
+  #slotOf(itemId: string | number): number {
     let slot = this.#slots[itemId];
     if (slot === undefined) {
       slot = this.#ids.length;
