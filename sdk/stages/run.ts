@@ -93,11 +93,12 @@ interface SlotRun {
   readonly key: string;
   readonly attempt: (context: AttemptContext) => unknown;
   /**
-   * The task's function, when its attempts may take the worker's fast path: it takes no
-   * context, has no timeout, and no one takes task_start or task_end events (so nothing
-   * times attempts); an item with telemetry still goes through the executor.
+   * The task's function, when its first attempt may take the worker's fast path: it takes
+   * no context and has no timeout (see the worker's runTask).
    */
   readonly fast: ((value: unknown) => unknown) | undefined;
+  /** No one takes task_start or task_end events: an item without telemetry needs its attempt neither observed nor timed. */
+  readonly quiet: boolean;
   readonly options: ExecuteOptions;
   /** The same, for an item with telemetry: its attempts run in its task span's context, and are timed. */
   readonly recorded: ExecuteOptions;
@@ -628,6 +629,10 @@ export class Batch<In, Out> {
       let value: unknown;
       let t = 0;
       let failure: Failure | undefined;
+      /** The fast path's current attempt is told to the observer (else only counted on the tally)... */
+      let observed = false;
+      /** ...and when it started (-1: untimed). */
+      let started = -1;
 
       /**
        * Runs the task at `t`: true when it ended at once (its result taken), false when a
@@ -643,19 +648,34 @@ export class Batch<In, Out> {
         slot.tally = tally;
         // (The batch's signal aborts only in shutdown(), right after #cancelled is set: the flag is the cheaper read.)
         const { telemetry } = slot.entry as Entry;
-        if (run.fast !== undefined && telemetry === undefined && !this.#cancelled) {
-          // What the worker's observer does at the start of attempt 1 for an item without telemetry when no one takes task_start.
-          tally.attempts++;
+        if (run.fast !== undefined && !this.#cancelled) {
           let work: unknown;
-          try {
-            work = run.fast(value);
-          } catch (error) {
-            failed(error);
-            return false;
+          if (telemetry === undefined && run.quiet) {
+            // What the worker's observer does at the start of attempt 1 for an item without telemetry when no one takes task_start.
+            tally.attempts++;
+            observed = false;
+            try {
+              work = run.fast(value);
+            } catch (error) {
+              failed(error);
+              return false;
+            }
+          } else {
+            // As executeInto starts an attempt: told to the observer, timed when the options say so, and
+            // run within the item's task span for an item with telemetry.
+            slot.taskKey = run.key;
+            observed = true;
+            slot.observer.start(1);
+            started = (telemetry ? run.recorded : run.options).timed === false ? -1 : performance.now();
+            try {
+              work = telemetry ? telemetry.within(callFast) : run.fast(value);
+            } catch (error) {
+              failed(error);
+              return false;
+            }
           }
           if (!(work instanceof Promise)) {
-            // What the observer does at a success no one times, for an item without telemetry when no one takes task_end.
-            tally.succeeded++;
+            attemptSucceeded();
             succeeded(work);
             return true;
           }
@@ -781,7 +801,7 @@ export class Batch<In, Out> {
       const fastValue = (result: unknown): void => {
         if (!link.delete(aborted)) return;
         try {
-          slot.tally.succeeded++; // as in runTask
+          attemptSucceeded();
           succeeded(result);
           if (tasksFrom()) run();
         } catch (error) {
@@ -806,8 +826,19 @@ export class Batch<In, Out> {
         // What the executor's path sets for every task (its further attempts read them).
         slot.taskKey = run.key;
         slot.input = value;
-        return afterFailedAttempt(run.attempt, run.options, 1, error, 0);
+        const recorded = (slot.entry as Entry).telemetry !== undefined;
+        return afterFailedAttempt(run.attempt, recorded ? run.recorded : run.options, 1, error, duration());
       };
+      /** The fast path's attempt 1 succeeded: as the executor ends it. */
+      const attemptSucceeded = (): void => {
+        // Unobserved: what the observer does at a success no one times, for an item without telemetry when no one takes task_end.
+        if (!observed) slot.tally.succeeded++;
+        else slot.observer.end(1, 'succeeded', duration(), undefined);
+      };
+      /** The fast path's attempt's duration, as the executor measures it (0 when untimed). */
+      const duration = (): number => (observed && started >= 0 ? performance.now() - started : 0);
+      /** The fast path's call of a task, for an item's telemetry to run within its task span. */
+      const callFast = (): unknown => ((slot.runs[t] as SlotRun).fast as (value: unknown) => unknown)(value);
       loop();
     });
   }
@@ -995,7 +1026,8 @@ export class Batch<In, Out> {
           task.run.length < 2
             ? () => (task.run as (value: unknown) => unknown)(slot.input)
             : (context: AttemptContext) => task.run(slot.input, new StageTaskContext(emitter, slot, slot.entry as Entry, task.name, context)),
-        fast: options.timeoutMs === undefined && task.run.length < 2 && !timed && !this.#hears.task_start ? (task.run as (value: unknown) => unknown) : undefined,
+        fast: options.timeoutMs === undefined && task.run.length < 2 ? (task.run as (value: unknown) => unknown) : undefined,
+        quiet: !timed && !this.#hears.task_start,
         options,
         recorded: { ...options, enter, timed: true },
       };
