@@ -629,9 +629,7 @@ export class Batch<In, Out> {
       let value: unknown;
       let t = 0;
       let failure: Failure | undefined;
-      /** The fast path's current attempt is told to the observer (else only counted on the tally)... */
-      let observed = false;
-      /** ...and when it started (-1: untimed). */
+      /** When the fast path's current observed attempt started (-1: untimed). */
       let started = -1;
 
       /**
@@ -649,33 +647,19 @@ export class Batch<In, Out> {
         // (The batch's signal aborts only in shutdown(), right after #cancelled is set: the flag is the cheaper read.)
         const { telemetry } = slot.entry as Entry;
         if (run.fast !== undefined && !this.#cancelled) {
+          if (telemetry !== undefined || !run.quiet) return observedAttempt(run, telemetry);
+          // What the worker's observer does at the start of attempt 1 for an item without telemetry when no one takes task_start.
+          tally.attempts++;
           let work: unknown;
-          if (telemetry === undefined && run.quiet) {
-            // What the worker's observer does at the start of attempt 1 for an item without telemetry when no one takes task_start.
-            tally.attempts++;
-            observed = false;
-            try {
-              work = run.fast(value);
-            } catch (error) {
-              failed(error);
-              return false;
-            }
-          } else {
-            // As executeInto starts an attempt: told to the observer, timed when the options say so, and
-            // run within the item's task span for an item with telemetry.
-            slot.taskKey = run.key;
-            observed = true;
-            slot.observer.start(1);
-            started = (telemetry ? run.recorded : run.options).timed === false ? -1 : performance.now();
-            try {
-              work = telemetry ? telemetry.within(callFast) : run.fast(value);
-            } catch (error) {
-              failed(error);
-              return false;
-            }
+          try {
+            work = run.fast(value);
+          } catch (error) {
+            failed(error);
+            return false;
           }
           if (!(work instanceof Promise)) {
-            attemptSucceeded();
+            // What the observer does at a success no one times, for an item without telemetry when no one takes task_end.
+            tally.succeeded++;
             succeeded(work);
             return true;
           }
@@ -694,6 +678,36 @@ export class Batch<In, Out> {
         if (outcome === undefined) return false;
         taskEnded(outcome);
         return true;
+      };
+      /**
+       * The fast path for an attempt someone observes (an item with telemetry, or task_start/task_end
+       * listeners): as executeInto runs it, told to the observer, timed when the options say so, and
+       * run within the item's task span for an item with telemetry.
+       */
+      const observedAttempt = (run: SlotRun, telemetry: ItemTelemetry | undefined): boolean => {
+        slot.taskKey = run.key;
+        slot.observer.start(1);
+        started = (telemetry ? run.recorded : run.options).timed === false ? -1 : performance.now();
+        let work: unknown;
+        try {
+          work = telemetry ? telemetry.within(callFast) : (run.fast as (value: unknown) => unknown)(value);
+        } catch (error) {
+          failed(error);
+          return false;
+        }
+        if (!(work instanceof Promise)) {
+          slot.observer.end(1, 'succeeded', duration(), undefined);
+          succeeded(work);
+          return true;
+        }
+        if (this.#cancelled) {
+          work.catch(() => {});
+          failed(undefined);
+          return false;
+        }
+        link.add(aborted);
+        work.then(observedValue, fastError);
+        return false;
       };
       /** The task at `t` succeeded with `result`. */
       const succeeded = (result: unknown): void => {
@@ -801,7 +815,17 @@ export class Batch<In, Out> {
       const fastValue = (result: unknown): void => {
         if (!link.delete(aborted)) return;
         try {
-          attemptSucceeded();
+          slot.tally.succeeded++; // as in runTask
+          succeeded(result);
+          if (tasksFrom()) run();
+        } catch (error) {
+          broke(error);
+        }
+      };
+      const observedValue = (result: unknown): void => {
+        if (!link.delete(aborted)) return;
+        try {
+          slot.observer.end(1, 'succeeded', duration(), undefined);
           succeeded(result);
           if (tasksFrom()) run();
         } catch (error) {
@@ -829,14 +853,11 @@ export class Batch<In, Out> {
         const recorded = (slot.entry as Entry).telemetry !== undefined;
         return afterFailedAttempt(run.attempt, recorded ? run.recorded : run.options, 1, error, duration());
       };
-      /** The fast path's attempt 1 succeeded: as the executor ends it. */
-      const attemptSucceeded = (): void => {
-        // Unobserved: what the observer does at a success no one times, for an item without telemetry when no one takes task_end.
-        if (!observed) slot.tally.succeeded++;
-        else slot.observer.end(1, 'succeeded', duration(), undefined);
+      /** The fast path's attempt's duration, as the executor measures it (0 when untimed: not observed, or not timed). */
+      const duration = (): number => {
+        const observed = (slot.entry as Entry).telemetry !== undefined || !(slot.runs[t] as SlotRun).quiet;
+        return observed && started >= 0 ? performance.now() - started : 0;
       };
-      /** The fast path's attempt's duration, as the executor measures it (0 when untimed). */
-      const duration = (): number => (observed && started >= 0 ? performance.now() - started : 0);
       /** The fast path's call of a task, for an item's telemetry to run within its task span. */
       const callFast = (): unknown => ((slot.runs[t] as SlotRun).fast as (value: unknown) => unknown)(value);
       loop();
