@@ -157,6 +157,18 @@ export function executeInto<T>(fn: (context: AttemptContext) => T | Promise<T>, 
   return now;
 }
 
+/**
+ * For a caller that ran attempt `n` itself, untimed and without a context, and saw it
+ * throw or reject with `error` (or its signal abort while it ran: `error` is then
+ * ignored): the rest of `executeInto` from that failed attempt — the attempt's end or
+ * retry, the retry policy, the handler, the next attempts — resolving with the outcome.
+ * A stage worker's fast path runs a task's first attempt without the executor's
+ * per-attempt objects and hands its failures here, so retries have one implementation.
+ */
+export function afterFailedAttempt<T>(fn: (context: AttemptContext) => T | Promise<T>, options: ExecuteOptions, n: number, error: unknown, durationMs: number): Promise<Outcome<T>> {
+  return retryLoop(fn, options, n, failure(error, options.signal) as AttemptResult<T> & { ok: false }, durationMs);
+}
+
 function attempt<T>(fn: (context: AttemptContext) => T | Promise<T>, n: number, options: ExecuteOptions): AttemptResult<T> | Promise<AttemptResult<T>> {
   return options.timeoutMs === undefined ? attemptUntimed(fn, n, options, same) : runAttempt(fn, n, options);
 }

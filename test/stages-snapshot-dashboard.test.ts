@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { consoleDashboard } from '../exporters/index.ts';
-import { type BatchSummary, type Dashboard, item, StatusTracker, stages } from '../sdk/index.ts';
+import { type BatchSummary, type Dashboard, type FailedItem, item, StatusTracker, stages } from '../sdk/index.ts';
 import { eventLog, latch, range, status } from './support.ts';
 
 const ESC = '\u001B';
@@ -220,6 +220,56 @@ describe('events and the tracker option', { timeout: 10_000 }, () => {
     );
     const failedEvents = log.of('item_status').filter((e) => e.status === 'failed');
     assert.deepEqual(failedEvents.map((e) => [e.task, e.attempts]), [['check', 3], ['check', 3]]);
+  });
+
+  test('a StatusTracker alone on a batch (handed status changes, no events built) knows exactly what one fed the events does', async () => {
+    // Two stages: per-task retry, a skip predicate, a throwing skip predicate, per-stage retry, items that fail in each.
+    const build = (options: Parameters<typeof stages>[1]) =>
+      stages<number>('fed-tracker', options)
+        .stage('first', {
+          workers: 2,
+          retry: { attempts: 2, initialDelayMs: 0, jitter: 0 },
+          skip: (n) => {
+            if (n === 7) throw new TypeError('bad skip');
+            return n % 5 === 0;
+          },
+          tasks: async function parse(n: number, ctx) {
+            if (n % 4 === 1 && ctx.attempt === 1) throw new RangeError(`flaky ${n}`);
+            if (n % 6 === 3) throw new SyntaxError(`broken ${n}`);
+            return n;
+          },
+        })
+        .stage('second', {
+          workers: 3,
+          retry: { mode: 'stage', attempts: 2, initialDelayMs: 1, jitter: 0 },
+          tasks: async function store(n: number, ctx) {
+            if (n % 7 === 2 && ctx.stageAttempt === 1) throw new RangeError(`again ${n}`);
+            if (n % 11 === 4) throw new TypeError(`refused ${n}`);
+            return n;
+          },
+        });
+    const items = range(40);
+    const alone = new StatusTracker({ history: false });
+    const aloneResult = await build({ tracker: alone }).run(items);
+    const fed = new StatusTracker({ history: false });
+    const fedResult = await build({ onEvent: fed.observe }).run(items);
+
+    assert.deepEqual([aloneResult.completed, aloneResult.failed, aloneResult.skipped], [fedResult.completed, fedResult.failed, fedResult.skipped]);
+    assert.ok(aloneResult.failed > 3 && aloneResult.skipped > 3, 'the pipeline fails and skips items');
+    assert.deepEqual(alone.stats(), fed.stats());
+    for (const s of ['queued', 'in_progress', 'retrying', 'completed', 'failed', 'skipped'] as const) {
+      assert.deepEqual([...alone.byStatus(s)].sort(), [...fed.byStatus(s)].sort(), s);
+    }
+    for (const n of items) assert.equal(alone.status(String(n)), fed.status(String(n)));
+    const byIndex = <T extends { index: number }>(list: readonly T[]) => [...list].sort((a, b) => a.index - b.index);
+    // Two runs: the same failures, each error's stack aside.
+    const unstacked = (list: readonly FailedItem[]) => byIndex(list).map((f) => ({ ...f, error: { ...f.error, stack: undefined } }));
+    assert.deepEqual(unstacked(alone.failed()), unstacked(fed.failed()));
+    assert.deepEqual(byIndex(alone.failed()), byIndex(aloneResult.failures).map((f) => ({ ...f, metadata: undefined })));
+    const summary = alone.errorSummary();
+    const fedSummary = fed.errorSummary();
+    assert.deepEqual([summary.total, summary.byType, summary.byStage], [fedSummary.total, fedSummary.byType, fedSummary.byStage]);
+    assert.deepEqual(alone.history('1'), []);
   });
 });
 

@@ -12,6 +12,8 @@ export class Entry implements ItemInfo {
   pass = 1;
   /** Its spans and durations, when telemetry records anything for it. */
   telemetry: ItemTelemetry | undefined = undefined;
+  /** Its slot in the batch's tracker, when a tracker is fed its status changes (see `FedItem`). */
+  trackerSlot = -1;
   #id: string | undefined;
 
   constructor(index: number, id: string | undefined, metadata: ItemInfo['metadata'], priority: number, value: unknown, stage: number) {
@@ -21,6 +23,11 @@ export class Entry implements ItemInfo {
     this.priority = priority;
     this.value = value;
     this.stage = stage;
+  }
+
+  /** The given id, or the feed position as a number when it has none yet (the same key of a record as its string). */
+  get key(): string | number {
+    return this.#id ?? this.index;
   }
 
   /** The given id, or the feed position: made on demand, as most items are never asked, then kept (one string, hashed once). */

@@ -21,6 +21,8 @@ export class StageQueue<T> {
   readonly capacity: number;
   /** Lanes sorted by priority; almost always just one. */
   readonly #lanes: Lane<T>[] = [];
+  /** The one lane while there is only one: pushes and shifts go straight to it. */
+  #only: Lane<T> | undefined;
   readonly #takers = new Fifo<(item: T | undefined) => void>();
   readonly #putters = new Fifo<Putter<T>>();
   #size = 0;
@@ -57,15 +59,23 @@ export class StageQueue<T> {
 
   /** The next item, or a promise of it; `undefined` once the queue is closed and empty. */
   take(): T | undefined | Promise<T | undefined> {
-    if (this.#size > 0) {
-      const item = this.#shift();
-      const putter = this.#putters.shift();
-      if (putter) {
-        this.#push(putter.item, putter.priority);
-        putter.resolve();
-      }
-      return item;
+    return this.#size > 0 ? this.poll() : this.wait();
+  }
+
+  /** The next item if there is one now, else `undefined` (then `wait()`): no promise, no type test for the caller. */
+  poll(): T | undefined {
+    if (this.#size === 0) return undefined;
+    const item = this.#shift();
+    const putter = this.#putters.shift();
+    if (putter) {
+      this.#push(putter.item, putter.priority);
+      putter.resolve();
     }
+    return item;
+  }
+
+  /** When `poll()` found nothing: a promise of the next item, or `undefined` once the queue is closed. */
+  wait(): Promise<T | undefined> | undefined {
     if (this.#closed) return undefined;
     return new Promise((resolve) => this.#takers.push(resolve));
   }
@@ -97,21 +107,44 @@ export class StageQueue<T> {
   }
 
   #push(item: T, priority: number): void {
-    let lane = this.#lanes.find((l) => l.priority === priority);
+    const only = this.#only;
+    if (only !== undefined && only.priority === priority) {
+      only.items.push(item);
+      this.#size++;
+      return;
+    }
+    // A plain loop: a find() callback would be a closure made per item.
+    const lanes = this.#lanes;
+    let lane: Lane<T> | undefined;
+    for (let i = 0; i < lanes.length; i++) {
+      if ((lanes[i] as Lane<T>).priority === priority) {
+        lane = lanes[i];
+        break;
+      }
+    }
     if (!lane) {
       lane = { priority, items: new Fifo<T>() };
       this.#lanes.push(lane);
       this.#lanes.sort((a, b) => a.priority - b.priority);
+      this.#only = this.#lanes.length === 1 ? lane : undefined;
     }
     lane.items.push(item);
     this.#size++;
   }
 
   #shift(): T | undefined {
-    for (const lane of this.#lanes) {
-      if (lane.items.length > 0) {
+    const only = this.#only;
+    if (only !== undefined) {
+      if (only.items.length === 0) return undefined;
+      this.#size--;
+      return only.items.shift();
+    }
+    const lanes = this.#lanes;
+    for (let i = 0; i < lanes.length; i++) {
+      const items = (lanes[i] as Lane<T>).items;
+      if (items.length > 0) {
         this.#size--;
-        return lane.items.shift();
+        return items.shift();
       }
     }
     return undefined;

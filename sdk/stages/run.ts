@@ -6,7 +6,7 @@ import { Channel } from '../channel.ts';
 import { EventBus, type EventListener, RunEmitter } from '../emitter.ts';
 import { attemptError, CancelledError, errorTypeOf, ItemsFailedError, toErrorInfo, warnUserError } from '../errors.ts';
 import type { EventInit, ItemCounts, ItemStatus, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
-import { AbortLink, type AttemptContext, type AttemptObserver, backoffDelay, type ExecuteOptions, executeInto, type Outcome, shouldRetry, untilAborted } from '../executor.ts';
+import { AbortLink, type AttemptContext, type AttemptObserver, afterFailedAttempt, backoffDelay, type ExecuteOptions, executeInto, type Outcome, shouldRetry, untilAborted } from '../executor.ts';
 import { Meta } from '../meta.ts';
 import { attachObserver, checkObserver, type RunObserver } from '../observe.ts';
 import { attachRecorder, type PersistOption, type Recording, resolveRecorder } from '../persist.ts';
@@ -20,6 +20,7 @@ import { StageQueue } from './queue.ts';
 import { resolveDashboard } from './registry.ts';
 import { Semaphore } from './semaphore.ts';
 import { StageTaskContext } from './task-context.ts';
+import { type StatusFeed, statusFeed } from './tracker.ts';
 import type {
   BatchResult,
   BatchSummary,
@@ -91,6 +92,13 @@ interface SlotRun {
   /** `stage/task`, as metrics and spans name it. */
   readonly key: string;
   readonly attempt: (context: AttemptContext) => unknown;
+  /**
+   * The task's function, when its first attempt may take the worker's fast path: it takes
+   * no context and has no timeout (see the worker's runTask).
+   */
+  readonly fast: ((value: unknown) => unknown) | undefined;
+  /** No one takes task_start or task_end events: an item without telemetry needs its attempt neither observed nor timed. */
+  readonly quiet: boolean;
   readonly options: ExecuteOptions;
   /** The same, for an item with telemetry: its attempts run in its task span's context, and are timed. */
   readonly recorded: ExecuteOptions;
@@ -101,6 +109,8 @@ interface Slot {
   readonly worker: number;
   /** Reused for every attempt this worker runs (it runs one at a time). */
   observer: AttemptObserver;
+  /** The worker's standing link to the batch's signal (see `AbortLink`). */
+  readonly link: AbortLink;
   /** Per task of the stage. */
   runs: SlotRun[];
   entry: Entry | undefined;
@@ -122,6 +132,8 @@ interface StageState {
   readonly def: StageDef;
   readonly index: number;
   readonly queue: StageQueue<Entry>;
+  /** The stage after this one, if any. */
+  next: StageState | undefined;
   readonly slots: Slot[];
   readonly limits: (Semaphore | undefined)[];
   /** Attempt latency per task, for the run's metrics. */
@@ -129,10 +141,15 @@ interface StageState {
   /** Items that reached a final status in this stage. */
   readonly ended: { completed: number; failed: number; skipped: number };
   inProgress: number;
-  completed: number;
+  // Items completed are not counted here as well: the workers' processed counts are summed when asked (completedIn()).
   failed: number;
   skipped: number;
 }
+
+/** The built-in array iteration, to tell an array whose iteration is untouched. */
+const ARRAY_VALUES = Array.prototype[Symbol.iterator];
+const ARRAY_ITERATOR = Object.getPrototypeOf([][Symbol.iterator]()) as { next: unknown };
+const ARRAY_NEXT = ARRAY_ITERATOR.next;
 
 /** Outcomes a slow stream reader may fall behind by before the last stage waits. */
 const OUTCOME_BUFFER = 1024;
@@ -160,7 +177,17 @@ export class Batch<In, Out> {
   readonly #bus = new EventBus();
   readonly #emitter: RunEmitter;
   /** Whether someone takes each per-item event (listeners attach only when the batch is made). */
-  readonly #hears: { readonly item_status: boolean; readonly task_start: boolean; readonly task_retry: boolean; readonly task_end: boolean };
+  readonly #hears: {
+    readonly item_status: boolean;
+    readonly task_start: boolean;
+    readonly task_retry: boolean;
+    readonly task_end: boolean;
+    readonly worker_state: boolean;
+  };
+  /** The tracker's status feed, when it is handed status changes instead of events. */
+  readonly #trackerFeed: StatusFeed | undefined;
+  /** Someone takes item status changes: the tracker's feed or an item_status listener (telemetry is per item). */
+  readonly #statusHeard: boolean;
   readonly #controller = new AbortController();
   readonly #stages: StageState[];
   readonly #collect: boolean;
@@ -218,24 +245,36 @@ export class Batch<In, Out> {
     if (observer && description) {
       attachObserver(this.#bus, observer, { runId: this.runId, pipeline: description, snapshot: () => this.snapshot(), cancel: (reason) => void this.shutdown(reason) });
     }
-    if (pipeline.options.tracker) this.#bus.listen(pipeline.options.tracker.observe, pipeline.options.tracker.types);
+    const tracker = pipeline.options.tracker;
+    // A tracker that needs nothing of item_status events but their fields, in a batch where no one else
+    // takes them, is handed each status change directly: the events are not built (see statusFeed).
+    this.#trackerFeed = tracker && !options.onEvent && !this.#bus.wants('item_status') ? statusFeed(tracker) : undefined;
+    if (tracker && !this.#trackerFeed) this.#bus.listen(tracker.observe, tracker.types);
     if (options.onEvent) this.#bus.listen(options.onEvent);
     this.#emitter = new RunEmitter(this.#bus, this.runId, undefined, pipeline.name);
     const bus = this.#bus;
-    this.#hears = { item_status: bus.wants('item_status'), task_start: bus.wants('task_start'), task_retry: bus.wants('task_retry'), task_end: bus.wants('task_end') };
+    this.#hears = {
+      item_status: bus.wants('item_status'),
+      task_start: bus.wants('task_start'),
+      task_retry: bus.wants('task_retry'),
+      task_end: bus.wants('task_end'),
+      worker_state: bus.wants('worker_state'),
+    };
+    this.#statusHeard = this.#trackerFeed !== undefined || this.#hears.item_status;
     this.#stages = pipeline.stages.map((def, index) => ({
       def,
       index,
       queue: new StageQueue<Entry>(def.capacity),
+      next: undefined,
       slots: Array.from({ length: def.workers }, (_, worker) => this.#slot(def, worker)),
       limits: def.tasks.map((t) => (t.concurrency === undefined ? undefined : new Semaphore(t.concurrency))),
       tallies: def.tasks.map(newTally),
       ended: { completed: 0, failed: 0, skipped: 0 },
       inProgress: 0,
-      completed: 0,
       failed: 0,
       skipped: 0,
     }));
+    for (const stage of this.#stages) stage.next = this.#stages[stage.index + 1];
     if (options.signal) {
       const signal = options.signal;
       // The signal's reason reaches the items' CancelledError, as in graph runs.
@@ -293,7 +332,28 @@ export class Batch<In, Out> {
     let taken = 0;
     try {
       if (Symbol.iterator in items) {
-        const iterator = (items as Iterable<In | Item<In>>)[Symbol.iterator]();
+        const iterate = (items as Iterable<In | Item<In>>)[Symbol.iterator];
+        if (Array.isArray(items) && iterate === ARRAY_VALUES && ARRAY_ITERATOR.next === ARRAY_NEXT) {
+          // An array iterated the built-in way is read as its iterator would read it (length, then the
+          // element, at each step), without the iterator's result object per item.
+          const array = items as readonly (In | Item<In>)[];
+          const due = turnDue; // read once: an import is read through its module cell at each use
+          for (let i = 0; i < array.length; i++) {
+            let value: In | Item<In>;
+            try {
+              value = array[i] as In | Item<In>;
+            } catch (error) {
+              throw this.#sourceFailed(taken, error); // an element's getter threw
+            }
+            taken++;
+            const waiting = this.#enqueue(stage, value, options.priority);
+            if (waiting) await waiting;
+            if (due()) await nextTurn();
+            if (this.#cancelled) return; // (an array's iterator has no return() to call)
+          }
+          return;
+        }
+        const iterator = iterate.call(items);
         for (;;) {
           let next: IteratorResult<In | Item<In>>;
           try {
@@ -436,7 +496,7 @@ export class Batch<In, Out> {
           pending: s.queue.size + s.queue.blocked,
           queued: s.queue.size,
           inProgress: s.inProgress,
-          completed: s.completed,
+          completed: completedIn(s),
           failed: s.failed,
           skipped: s.skipped,
         })),
@@ -457,7 +517,7 @@ export class Batch<In, Out> {
     const entry = new Entry(index, wrapped?.id, wrapped?.metadata, wrapped?.priority ?? priority ?? 0, wrapped ? wrapped.value : raw, stage.index);
     this.#inFlight++;
     if (this.#telemetry) entry.telemetry = this.#telemetry.startItem(this.runId, entry, this.#pipeline.name);
-    this.#itemStatus(entry, stage.def.name, 'queued', undefined);
+    if (entry.telemetry || this.#statusHeard) this.#itemStatus(entry, stage.def.name, 'queued', undefined);
     return stage.queue.put(entry, entry.priority);
   }
 
@@ -558,43 +618,128 @@ export class Batch<In, Out> {
     return new Promise<void>((finished, broke) => {
       const def = stage.def;
       const tasks = def.tasks.length;
-      let entry = undefined as unknown as Entry;
+      const { link } = slot;
+      // An imported binding is read through its module cell, with a check that it is initialized, at each use:
+      // the loop's one import is read once here.
+      const due = turnDue;
+      /** Some task of the stage has a concurrency limit. */
+      const limited = stage.limits.some((limit) => limit !== undefined);
+      // The item in hand is slot.entry (set by #begin, cleared by #end): kept once, not also here, as each
+      // store of a new item into a long-lived object costs a write barrier's slow path.
       let value: unknown;
       let t = 0;
       let failure: Failure | undefined;
+      /** When the fast path's current observed attempt started (-1: untimed). */
+      let started = -1;
 
-      /** Runs the task at `t`: its outcome now, or undefined when `settled` will have it. */
-      const runTask = (): Outcome<unknown> | undefined => {
+      /**
+       * Runs the task at `t`: true when it ended at once (its result taken), false when a
+       * callback will take it. A task that can take the fast path (see `SlotRun.fast`) runs
+       * its first attempt here, as `executeInto` would, without the executor's per-attempt
+       * objects: one `.then` with this worker's own handlers. A failure goes on in the
+       * executor (`afterFailedAttempt`), as does every task that cannot take it.
+       */
+      const runTask = (): boolean => {
         const run = slot.runs[t] as SlotRun;
+        const tally = stage.tallies[t] as Tally;
         slot.task = run.name;
+        slot.tally = tally;
+        // (The batch's signal aborts only in shutdown(), right after #cancelled is set: the flag is the cheaper read.)
+        const { telemetry } = slot.entry as Entry;
+        if (run.fast !== undefined && !this.#cancelled) {
+          if (telemetry !== undefined || !run.quiet) return observedAttempt(run, telemetry);
+          // What the worker's observer does at the start of attempt 1 for an item without telemetry when no one takes task_start.
+          tally.attempts++;
+          let work: unknown;
+          try {
+            work = run.fast(value);
+          } catch (error) {
+            failed(error);
+            return false;
+          }
+          if (!(work instanceof Promise)) {
+            // What the observer does at a success no one times, for an item without telemetry when no one takes task_end.
+            tally.succeeded++;
+            succeeded(work);
+            return true;
+          }
+          if (this.#cancelled) {
+            work.catch(() => {});
+            failed(undefined);
+            return false;
+          }
+          link.add(aborted);
+          work.then(fastValue, fastError);
+          return false;
+        }
         slot.taskKey = run.key;
-        slot.tally = stage.tallies[t] as Tally;
         slot.input = value;
-        return executeInto(run.attempt, entry.telemetry ? run.recorded : run.options, settled);
+        const outcome = executeInto(run.attempt, telemetry ? run.recorded : run.options, settled);
+        if (outcome === undefined) return false;
+        taskEnded(outcome);
+        return true;
+      };
+      /**
+       * The fast path for an attempt someone observes (an item with telemetry, or task_start/task_end
+       * listeners): as executeInto runs it, told to the observer, timed when the options say so, and
+       * run within the item's task span for an item with telemetry.
+       */
+      const observedAttempt = (run: SlotRun, telemetry: ItemTelemetry | undefined): boolean => {
+        slot.taskKey = run.key;
+        slot.observer.start(1);
+        started = (telemetry ? run.recorded : run.options).timed === false ? -1 : performance.now();
+        let work: unknown;
+        try {
+          work = telemetry ? telemetry.within(callFast) : (run.fast as (value: unknown) => unknown)(value);
+        } catch (error) {
+          failed(error);
+          return false;
+        }
+        if (!(work instanceof Promise)) {
+          slot.observer.end(1, 'succeeded', duration(), undefined);
+          succeeded(work);
+          return true;
+        }
+        if (this.#cancelled) {
+          work.catch(() => {});
+          failed(undefined);
+          return false;
+        }
+        link.add(aborted);
+        work.then(observedValue, fastError);
+        return false;
+      };
+      /** The task at `t` succeeded with `result`. */
+      const succeeded = (result: unknown): void => {
+        if (limited) stage.limits[t]?.release();
+        slot.taskStatus = undefined;
+        value = result;
+        t++;
       };
       const taskEnded = (outcome: Outcome<unknown>): void => {
+        if (outcome.status === 'succeeded') {
+          succeeded(outcome.value);
+          return;
+        }
         stage.limits[t]?.release();
         slot.taskStatus = undefined;
-        if (outcome.status === 'succeeded') value = outcome.value;
-        else failure = { task: (slot.runs[t] as SlotRun).name, error: outcome.error, attempts: outcome.attempts };
+        failure = { task: (slot.runs[t] as SlotRun).name, error: outcome.error, attempts: outcome.attempts };
         t++;
       };
       /** Runs the item's tasks from `t` on, then ends it. True when it ended without waiting. */
       const tasksFrom = (): boolean => {
         while (t < tasks && !failure) {
-          const limit = stage.limits[t];
+          const limit = limited ? stage.limits[t] : undefined;
           if (limit) {
             const waiting = limit.acquire();
             if (waiting) {
-              waiting.then(limited);
+              waiting.then(admitted);
               return false;
             }
           }
-          const outcome = runTask();
-          if (outcome === undefined) return false;
-          taskEnded(outcome);
+          if (!runTask()) return false;
         }
-        const waiting = this.#end(stage, slot, entry, value, failure);
+        const waiting = this.#end(stage, slot, slot.entry as Entry, value, failure);
         if (!waiting) return true;
         waiting.then(loop); // backpressure: the worker waits while the next stage (or the stream) is full
         return false;
@@ -602,60 +747,119 @@ export class Batch<In, Out> {
       /** A worker took an item: true when it ended (or was skipped) without waiting. */
       const item = (taken: Entry): boolean => {
         if (this.#begin(stage, slot, taken)) return true; // skipped
-        entry = taken;
         value = taken.value;
         failure = undefined;
         t = 0;
         return tasksFrom();
       };
       /** Takes items and runs them while nothing waits; returns once something does (its callback goes on). */
-      const loop = guard((): void => {
+      const run = (): void => {
         for (;;) {
           // Tasks that return at once never make a worker wait: timers, I/O and signals must still get their turn.
-          if (turnDue()) {
+          if (due()) {
             nextTurn().then(loop);
             return;
           }
-          const taken = stage.queue.take();
-          if (taken instanceof Promise) {
+          const taken = stage.queue.poll();
+          if (taken === undefined) {
+            const later = stage.queue.wait();
+            if (later === undefined) {
+              finished();
+              return;
+            }
             // Busy time is read only when a worker goes idle or wakes, not per item.
             slot.busyMs += performance.now() - slot.busySince;
             slot.busySince = 0;
-            taken.then(woken);
-            return;
-          }
-          if (taken === undefined) {
-            finished();
+            later.then(woken);
             return;
           }
           if (!item(taken)) return;
         }
-      });
-      const woken = guard((taken: Entry | undefined): void => {
-        slot.busySince = performance.now();
-        if (taken === undefined) finished();
-        else if (item(taken)) loop();
-      });
-      const limited = guard((): void => {
-        const outcome = runTask();
-        if (outcome === undefined) return;
-        taskEnded(outcome);
-        if (tasksFrom()) loop();
-      });
-      const settled = guard((outcome: Outcome<unknown>): void => {
-        taskEnded(outcome);
-        if (tasksFrom()) loop();
-      });
-      /** The engine's own bug must fail the batch's join(), as an async worker's would, not escape as an unhandled rejection. */
-      function guard<A extends unknown[]>(step: (...args: A) => void): (...args: A) => void {
-        return (...args) => {
-          try {
-            step(...args);
-          } catch (error) {
-            broke(error);
-          }
-        };
-      }
+      };
+      // The callbacks a worker goes on from. The engine's own bug must fail the batch's join(),
+      // as an async worker's would, not escape as an unhandled rejection: each catches and says so.
+      const loop = (): void => {
+        try {
+          run();
+        } catch (error) {
+          broke(error);
+        }
+      };
+      const woken = (taken: Entry | undefined): void => {
+        try {
+          slot.busySince = performance.now();
+          if (taken === undefined) finished();
+          else if (item(taken)) run();
+        } catch (error) {
+          broke(error);
+        }
+      };
+      const admitted = (): void => {
+        try {
+          if (runTask() && tasksFrom()) run();
+        } catch (error) {
+          broke(error);
+        }
+      };
+      const settled = (outcome: Outcome<unknown>): void => {
+        try {
+          taskEnded(outcome);
+          if (tasksFrom()) run();
+        } catch (error) {
+          broke(error);
+        }
+      };
+      // The fast path's handlers, made once per worker. It runs one attempt at a time and arms
+      // `link` with `aborted` while one is pending: whichever of the task's promise and the
+      // batch's abort comes first disarms it and settles the attempt, the other finds it disarmed.
+      const fastValue = (result: unknown): void => {
+        if (!link.delete(aborted)) return;
+        try {
+          slot.tally.succeeded++; // as in runTask
+          succeeded(result);
+          if (tasksFrom()) run();
+        } catch (error) {
+          broke(error);
+        }
+      };
+      const observedValue = (result: unknown): void => {
+        if (!link.delete(aborted)) return;
+        try {
+          slot.observer.end(1, 'succeeded', duration(), undefined);
+          succeeded(result);
+          if (tasksFrom()) run();
+        } catch (error) {
+          broke(error);
+        }
+      };
+      const fastError = (error: unknown): void => {
+        if (link.delete(aborted)) failed(error);
+      };
+      const aborted = (): void => {
+        if (!link.delete(aborted)) return;
+        // As in the executor: the attempt ends now, within whoever aborted; the worker goes on from a microtask of its own.
+        const ended = goOn(undefined);
+        queueMicrotask(() => ended.then(settled));
+      };
+      /** The fast path's attempt 1 failed (or the batch stopped while it ran): the executor goes on from there. */
+      const failed = (error: unknown): void => {
+        goOn(error).then(settled);
+      };
+      const goOn = (error: unknown): Promise<Outcome<unknown>> => {
+        const run = slot.runs[t] as SlotRun;
+        // What the executor's path sets for every task (its further attempts read them).
+        slot.taskKey = run.key;
+        slot.input = value;
+        const recorded = (slot.entry as Entry).telemetry !== undefined;
+        return afterFailedAttempt(run.attempt, recorded ? run.recorded : run.options, 1, error, duration());
+      };
+      /** The fast path's attempt's duration, as the executor measures it (0 when untimed: not observed, or not timed). */
+      const duration = (): number => {
+        const observed = (slot.entry as Entry).telemetry !== undefined || !(slot.runs[t] as SlotRun).quiet;
+        return observed && started >= 0 ? performance.now() - started : 0;
+      };
+      /** The fast path's call of a task, for an item's telemetry to run within its task span. */
+      const callFast = (): unknown => ((slot.runs[t] as SlotRun).fast as (value: unknown) => unknown)(value);
       loop();
     });
   }
@@ -665,11 +869,13 @@ export class Batch<In, Out> {
     const def = stage.def;
     slot.entry = entry;
     stage.inProgress++;
-    this.#workerState(slot, 'busy');
-    this.#itemStatus(entry, def.name, 'in_progress', undefined);
+    if (this.#hears.worker_state) this.#workerState(slot, 'busy');
+    if (entry.telemetry || this.#statusHeard) this.#itemStatus(entry, def.name, 'in_progress', undefined);
+    const predicate = def.skip;
+    if (predicate === undefined) return false;
     let skip: boolean;
     try {
-      skip = Boolean(def.skip?.(entry.value, entry));
+      skip = Boolean(predicate(entry.value, entry));
     } catch (error) {
       // A throwing skip predicate fails the item here, like a failing task.
       stage.inProgress--;
@@ -683,7 +889,7 @@ export class Batch<In, Out> {
     if (!skip) return false;
     stage.inProgress--;
     stage.skipped++;
-    this.#settle(entry, { status: 'skipped', itemId: entry.id, index: entry.index, stage: def.name }, def.name, undefined);
+    this.#settle(entry, 'skipped', { status: 'skipped', itemId: entry.id, index: entry.index, stage: def.name }, def.name, undefined);
     slot.entry = undefined;
     this.#workerState(slot, 'idle');
     return true;
@@ -697,21 +903,21 @@ export class Batch<In, Out> {
     slot.entry = undefined;
     let waiting: Promise<void> | undefined;
     if (!failure) {
-      stage.completed++;
       slot.processed++;
-      const { onSuccess } = def;
-      if (onSuccess) guarded(() => onSuccess(value, entry), `stage '${def.name}' onSuccess`);
-      const next = this.#stages[stage.index + 1];
+      if (def.onSuccess) this.#onSuccess(def, value, entry);
+      const next = stage.next;
       if (next && !this.#cancelled) {
         entry.value = value;
         entry.stage = next.index;
         entry.pass = 1;
-        this.#itemStatus(entry, next.def.name, 'queued', undefined);
+        if (entry.telemetry || this.#statusHeard) this.#itemStatus(entry, next.def.name, 'queued', undefined);
         waiting = next.queue.put(entry, entry.priority); // backpressure: the worker waits while the next stage is full
       } else if (next) {
         this.#fail(entry, undefined, this.#controller.signal.reason, 1);
       } else {
-        this.#settle(entry, { status: 'completed', itemId: entry.id, index: entry.index, value: value as Out }, def.name, undefined);
+        // The outcome is made only for whoever keeps or streams it (its item id is a string made on demand).
+        const outcome = this.#collect || this.#stream ? { status: 'completed' as const, itemId: entry.id, index: entry.index, value: value as Out } : undefined;
+        this.#settle(entry, 'completed', outcome, def.name, undefined);
         waiting = this.#stream?.room(); // a slow stream reader holds back the last stage, so memory stays bounded
       }
     } else if (def.retry.mode === 'stage' && !this.#cancelled && shouldRetry(def.retry, failure.error, entry.pass)) {
@@ -720,19 +926,30 @@ export class Batch<In, Out> {
       const delayMs = backoffDelay(def.retry, entry.pass);
       this.#itemStatus(entry, def.name, 'retrying', failure.error); // on the pass that failed, as with per-task retry
       entry.pass++;
-      const timer = setTimeout(() => {
-        this.#retryTimers.delete(timer);
-        this.#itemStatus(entry, def.name, 'queued', undefined);
-        stage.queue.force(entry, entry.priority);
-      }, delayMs);
-      this.#retryTimers.set(timer, entry);
+      this.#retryLater(stage, entry, delayMs);
     } else {
       stage.failed++;
       slot.failed++;
       this.#fail(entry, failure.task, failure.error, def.retry.mode === 'stage' ? entry.pass : failure.attempts);
     }
-    this.#workerState(slot, 'idle');
+    if (this.#hears.worker_state) this.#workerState(slot, 'idle');
     return waiting;
+  }
+
+  // #end's callbacks are made here, not in #end: a closure there would make every call of it allocate a context.
+  #onSuccess(def: StageDef, value: unknown, entry: Entry): void {
+    const { onSuccess } = def;
+    if (onSuccess) guarded(() => onSuccess(value, entry), `stage '${def.name}' onSuccess`);
+  }
+
+  /** Per-stage retry: the item goes back into its stage's queue after `delayMs`. */
+  #retryLater(stage: StageState, entry: Entry, delayMs: number): void {
+    const timer = setTimeout(() => {
+      this.#retryTimers.delete(timer);
+      this.#itemStatus(entry, stage.def.name, 'queued', undefined);
+      stage.queue.force(entry, entry.priority);
+    }, delayMs);
+    this.#retryTimers.set(timer, entry);
   }
 
   #fail(entry: Entry, task: string | undefined, error: unknown, attempts: number): void {
@@ -756,20 +973,30 @@ export class Batch<In, Out> {
     if (this.#recent.length > (this.#pipeline.options.recentErrors ?? 50)) this.#recent.shift();
     const onFailure = stage?.onFailure;
     if (onFailure) guarded(() => onFailure(failure, entry), `stage '${failure.stage}' onFailure`);
-    this.#settle(entry, { status: 'failed', itemId: entry.id, index: entry.index, failure }, failure.stage, error);
+    this.#settle(entry, 'failed', { status: 'failed', itemId: entry.id, index: entry.index, failure }, failure.stage, error, failure);
   }
 
-  /** An item reached its end: count it, keep it, tell the stream and the event listeners. */
-  #settle(entry: Entry, outcome: ItemOutcome<Out>, stage: string, error: unknown): void {
-    if (outcome.status === 'completed') this.#completed++;
-    else if (outcome.status === 'failed') this.#failed++;
-    else this.#skipped++;
+  /**
+   * An item reached its end: count it, keep it, tell the stream and the event listeners.
+   * `outcome` is undefined only for a completed item when results are not collected and no
+   * stream is taken (nobody would read it).
+   */
+  #settle(entry: Entry, status: 'completed' | 'failed' | 'skipped', outcome: ItemOutcome<Out> | undefined, stage: string, error: unknown, failure?: FailedItem): void {
     const ended = this.#stages[entry.stage]?.ended;
-    if (ended) ended[outcome.status]++;
+    if (status === 'completed') {
+      this.#completed++;
+      if (ended) ended.completed++;
+    } else if (status === 'failed') {
+      this.#failed++;
+      if (ended) ended.failed++;
+    } else {
+      this.#skipped++;
+      if (ended) ended.skipped++;
+    }
     this.#inFlight--;
-    if (this.#collect) this.#outcomes[entry.index] = outcome;
-    this.#itemStatus(entry, stage, outcome.status, error, outcome.status === 'failed' ? outcome.failure : undefined);
-    this.#stream?.push(outcome);
+    if (outcome && this.#collect) this.#outcomes[entry.index] = outcome;
+    this.#itemStatus(entry, stage, status, error, failure);
+    if (outcome) this.#stream?.push(outcome);
     this.#checkDrained();
   }
 
@@ -780,6 +1007,7 @@ export class Batch<In, Out> {
       stage: def.name,
       worker,
       observer: undefined as unknown as AttemptObserver,
+      link: new AbortLink(this.#controller.signal),
       runs: [],
       entry: undefined,
       input: undefined,
@@ -794,7 +1022,7 @@ export class Batch<In, Out> {
     };
     slot.observer = this.#observer(slot);
     const emitter = this.#emitter;
-    const link = new AbortLink(this.#controller.signal);
+    const link = slot.link;
     // A recorded item's task runs with its task span current, so the task's own spans nest under it.
     const enter = <R>(call: () => R): R => ((slot.entry as Entry).telemetry as ItemTelemetry).within(call);
     // Attempt durations feed task events (and run_end's run metrics): measured only for someone who takes
@@ -819,6 +1047,8 @@ export class Batch<In, Out> {
           task.run.length < 2
             ? () => (task.run as (value: unknown) => unknown)(slot.input)
             : (context: AttemptContext) => task.run(slot.input, new StageTaskContext(emitter, slot, slot.entry as Entry, task.name, context)),
+        fast: options.timeoutMs === undefined && task.run.length < 2 ? (task.run as (value: unknown) => unknown) : undefined,
+        quiet: !timed && !this.#hears.task_start,
         options,
         recorded: { ...options, enter, timed: true },
       };
@@ -886,30 +1116,34 @@ export class Batch<In, Out> {
       if (status === 'completed' || status === 'failed' || status === 'skipped') telemetry.end(status, stage, error);
       else telemetry.status(stage, status, entry.pass);
     }
+    if (this.#trackerFeed) this.#trackerFeed(entry, stage, status, entry.pass, failure);
     if (!this.#hears.item_status) return;
-    const event: { -readonly [K in keyof EventInit<'item_status'>]: EventInit<'item_status'>[K] } = {
-      type: 'item_status',
-      itemId: entry.id,
-      index: entry.index,
-      stage,
-      status,
-      attempt: entry.pass,
-      error: failure ? failure.error : error === undefined ? undefined : toErrorInfo(error),
-    };
-    if (failure) {
-      // A failure's task and attempts ride on its event, so a listener needs no task events to name them.
-      event.task = failure.task;
-      event.attempts = failure.attempts;
-    }
-    this.#emitter.emit(event);
+    // The fields the emitter stamps (runId to time) are declared here, in the order it stamps them: the
+    // event is made at its full size at once, and stamping it adds no property (no map change, no growth).
+    const itemId = entry.id;
+    const index = entry.index;
+    const attempt = entry.pass;
+    const runId = this.runId;
+    const event = failure
+      ? // A failure's task and attempts ride on its event, so a listener needs no task events to name them.
+        { type: 'item_status' as const, itemId, index, stage, status, attempt, error: failure.error, task: failure.task, attempts: failure.attempts, runId, parentRunId: undefined, pipeline: '', seq: 0, time: 0 }
+      : { type: 'item_status' as const, itemId, index, stage, status, attempt, error: error === undefined ? undefined : toErrorInfo(error), runId, parentRunId: undefined, pipeline: '', seq: 0, time: 0 };
+    this.#emitter.emit(event as EventInit<'item_status'>);
   }
 
   #workerState(slot: Slot, state: 'idle' | 'busy'): void {
-    if (!this.#emitter.wants('worker_state')) return;
+    if (!this.#hears.worker_state) return;
     this.#emitter.emit({ type: 'worker_state', stage: slot.stage, worker: slot.worker, state, itemId: slot.entry?.id, task: slot.task });
   }
 }
 
+
+/** Items that completed the stage: what its workers processed. */
+function completedIn(stage: StageState): number {
+  let count = 0;
+  for (const slot of stage.slots) count += slot.processed;
+  return count;
+}
 
 /** Hands a batch's counts to telemetry's counters, by stage and task. */
 function countStages(stages: readonly StageState[], visitor: CountVisitor): void {

@@ -72,6 +72,40 @@ interface Ring {
   head: number;
 }
 
+/**
+ * A batch's status changes handed to its tracker without an event (see `statusFeed`): an
+ * `item_status` event's fields, a failure's task and attempts in `failure` (as its event carries them).
+ */
+export type StatusFeed = (
+  item: FedItem,
+  stage: string,
+  status: ItemStatus,
+  attempt: number,
+  failure: { readonly task: string | undefined; readonly attempts: number; readonly error: ErrorInfo } | undefined,
+) => void;
+
+/** An item as a batch hands it to its tracker's feed: its id and index, and where the tracker last kept it. */
+export interface FedItem {
+  readonly id: string;
+  /** Its id, or its feed position (a number) when that is its id: the tracker keeps the number, not a string made for it. */
+  readonly key: string | number;
+  readonly index: number;
+  /** The tracker's slot for this item, once it has one (-1 before): saves a lookup by id per status change. */
+  trackerSlot: number;
+}
+
+let feedOf: (tracker: StatusTracker) => StatusFeed | undefined;
+
+/**
+ * The feed a batch may call instead of building `item_status` events for this tracker: given
+ * only when the tracker needs nothing of those events but their fields (it keeps no history,
+ * calls no callback, takes no other event), for a batch in which no one else takes them.
+ * What the tracker then knows, and every query, is what the events would have given it.
+ */
+export function statusFeed(tracker: { readonly observe: unknown }): StatusFeed | undefined {
+  return tracker instanceof StatusTracker ? feedOf(tracker) : undefined;
+}
+
 const DEFAULT_HISTORY = 100;
 const UNKNOWN_ERROR: ErrorInfo = { type: 'Error', message: 'item failed' };
 
@@ -108,7 +142,11 @@ export class StatusTracker {
    * kept by slot on the side.
    */
   #slots = StatusTracker.#noSlots();
-  #ids: string[] = [];
+  /**
+   * Each slot's item id; an item whose id is its feed position, fed by a batch, is kept as that number
+   * (the same key of `#slots` as its string, which is made only when a query returns it).
+   */
+  #ids: (string | number)[] = [];
   #status = new Uint8Array(1024);
   #since = new Float64Array(1024);
   #rings = new Map<number, Ring>();
@@ -141,19 +179,11 @@ export class StatusTracker {
     switch (event.type) {
       case 'item_status': {
         const slot = this.#record(event);
-        const previous = this.#status[slot] as number;
-        const code = codeOf(event.status);
-        if (previous !== code) {
-          const counts = this.#counts;
-          if (previous !== NO_STATUS) {
-            (counts[previous] as number)--;
-            if (previous === FAILED) this.#failed.delete(event.itemId);
-          }
-          (counts[code] as number)++;
-          this.#status[slot] = code;
-          this.#since[slot] = ++this.#clock;
+        this.#statusChanged(slot, event.itemId, event.status);
+        if (event.status === 'failed') {
+          // Events that do not name the failed task (from before they did) take it from the item's last failed task_end.
+          this.#fail(slot, event.itemId, event.index, event.stage, event.attempt, event.error, 'attempts' in event ? event : undefined);
         }
-        if (event.status === 'failed') this.#fail(event, slot);
         this.#options.onItemStatus?.(event);
         return;
       }
@@ -198,7 +228,7 @@ export class StatusTracker {
     const column = this.#status;
     for (let slot = 0; slot < this.#ids.length; slot++) if (column[slot] === code) found.push(slot);
     const since = this.#since;
-    return found.sort((a, b) => (since[a] as number) - (since[b] as number)).map((slot) => this.#ids[slot] as string);
+    return found.sort((a, b) => (since[a] as number) - (since[b] as number)).map((slot) => String(this.#ids[slot]));
   }
 
   /** How many items are in each status now; every status is present, with 0 when none. */
@@ -249,15 +279,53 @@ export class StatusTracker {
     this.#failed = new Map();
   }
 
-  /** The item's slot, made at its first event, with `event` added to its history. */
-  #record(event: TrackedEvent): number {
-    let slot = this.#slots[event.itemId];
+  static {
+    feedOf = (tracker) => {
+      if (tracker.#limit > 0 || tracker.#options.onItemStatus || tracker.types.size !== 1) return undefined;
+      return (item, stage, status, attempt, failure) => {
+        const key = item.key;
+        let slot = item.trackerSlot;
+        // The slot is the item's while it still holds its key (clear() starts the slots over).
+        if (slot < 0 || tracker.#ids[slot] !== key) {
+          slot = tracker.#slotOf(key);
+          item.trackerSlot = slot;
+        }
+        tracker.#statusChanged(slot, key, status);
+        if (status === 'failed') tracker.#fail(slot, item.id, item.index, stage, attempt, failure?.error, failure);
+      };
+    };
+  }
+
+  /** The item reached `status` (perhaps again). */
+  #statusChanged(slot: number, itemId: string | number, status: ItemStatus): void {
+    const previous = this.#status[slot] as number;
+    const code = codeOf(status);
+    if (previous === code) return;
+    const counts = this.#counts;
+    if (previous !== NO_STATUS) {
+      (counts[previous] as number)--;
+      if (previous === FAILED) this.#failed.delete(String(itemId));
+    }
+    (counts[code] as number)++;
+    this.#status[slot] = code;
+    this.#since[slot] = ++this.#clock;
+  }
+
+  /** The item's slot, made at its first event. */
+  #slotOf(itemId: string | number): number {
+    let slot = this.#slots[itemId];
     if (slot === undefined) {
       slot = this.#ids.length;
-      this.#ids.push(event.itemId);
-      this.#slots[event.itemId] = slot;
+      this.#ids.push(itemId);
+      this.#slots[itemId] = slot;
       if (slot === this.#status.length) this.#grow();
     }
+    return slot;
+  }
+
+  /** The item's slot, made at its first event, with `event` added to its history. */
+  #record(event: TrackedEvent): number {
+    const slot = this.#slotOf(event.itemId);
     const limit = this.#limit;
     if (limit > 0) {
       let ring = this.#rings.get(slot);
@@ -285,19 +353,30 @@ export class StatusTracker {
     this.#since = since;
   }
 
-  #fail(event: ItemStatusEvent, slot: number): void {
-    // Events that do not name the failed task (from before they did) take it from the item's last failed task_end.
+  /**
+   * The item failed: a failed `item_status` event's fields, `named` when it names the failed task
+   * and the attempts (else they come from the item's last failed task_end in that stage).
+   */
+  #fail(
+    slot: number,
+    itemId: string,
+    index: number,
+    stage: string,
+    attempt: number,
+    error: ErrorInfo | undefined,
+    named: { readonly task?: string | undefined; readonly attempts?: number } | undefined,
+  ): void {
     const last = this.#lastFailedTask.get(slot);
-    const task = last?.stage === event.stage ? last : undefined;
+    const task = last?.stage === stage ? last : undefined;
     // A repeated failed event updates the entry in place, as byStatus keeps the item's place.
-    this.#failed.set(event.itemId, {
-      itemId: event.itemId,
-      index: event.index,
-      stage: event.stage,
-      task: 'attempts' in event ? event.task : task?.task,
-      error: event.error ?? task?.error ?? UNKNOWN_ERROR,
+    this.#failed.set(itemId, {
+      itemId,
+      index,
+      stage,
+      task: named ? named.task : task?.task,
+      error: error ?? task?.error ?? UNKNOWN_ERROR,
       // Task attempts with per-task retry, passes through the stage with per-stage retry.
-      attempts: event.attempts ?? Math.max(event.attempt, task?.attempt ?? 0),
+      attempts: named?.attempts ?? Math.max(attempt, task?.attempt ?? 0),
       metadata: undefined,
     });
   }
