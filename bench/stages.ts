@@ -12,6 +12,8 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { StatusTracker, stages } from '../sdk/index.ts';
 import { fmt, fmtSpread, interleaved, printJson, printTable, ratios, round, spread } from './report.ts';
 
@@ -262,6 +264,9 @@ function sample(run: () => Promise<number>): () => Promise<number> {
 const plain = noopPipeline();
 const tracker = new StatusTracker({ history: false });
 const tracked = noopPipeline({ tracker });
+// The default tracker keeps each item's events (up to 100): the batch must build its task events for it, and it holds them.
+const historyTracker = new StatusTracker();
+const historyTracked = noopPipeline({ tracker: historyTracker });
 const cases = {
   spanflow: sample(async () => (await plain.run(items)).completed),
   tuned: sample(() => tunedRun(items)),
@@ -272,20 +277,45 @@ const cases = {
     if (tracker.stats().completed !== ITEMS) throw new Error(`the tracker saw ${tracker.stats().completed} items complete`);
     return result.completed;
   }),
+  history: sample(async () => {
+    historyTracker.clear();
+    const result = await historyTracked.run(items);
+    if (historyTracker.stats().completed !== ITEMS) throw new Error(`the tracker saw ${historyTracker.stats().completed} items complete`);
+    return result.completed;
+  }),
 };
 await interleaved(cases, WARMUP);
 const samples = await interleaved(cases, SAMPLES);
 tracker.clear();
+/** Heap a tracked item holds after its batch: the default tracker's (with history) and history: false's, per item. */
+async function heapPerItem(t: StatusTracker, p: typeof plain): Promise<number> {
+  // A full collection on demand, with or without --expose-gc (only here: the samples above run as the bench was started).
+  setFlagsFromString('--expose-gc');
+  const collect = runInNewContext('gc') as () => void;
+  t.clear();
+  collect();
+  const before = process.memoryUsage().heapUsed;
+  await p.run(items);
+  collect();
+  const held = process.memoryUsage().heapUsed - before;
+  t.clear();
+  return held / ITEMS;
+}
+const historyBytes = await heapPerItem(historyTracker, historyTracked);
+const noHistoryBytes = await heapPerItem(tracker, tracked);
 gc?.();
 const throughput = {
   spanflow: spread(samples.spanflow),
   tuned: spread(samples.tuned),
   asyncChain: spread(samples.asyncChain),
   tracked: spread(samples.tracked),
+  history: spread(samples.history),
 };
 const tunedRatio = spread(ratios(samples.spanflow, samples.tuned));
 const asyncRatio = spread(ratios(samples.spanflow, samples.asyncChain));
 const trackerRatio = spread(ratios(samples.tracked, samples.spanflow));
+const historyRatio = spread(ratios(samples.history, samples.spanflow));
+const kb = (bytes: number) => `${fmt(bytes / 1024, 2)} KB an item held`;
 
 interface RssReport {
   items: number;
@@ -318,7 +348,8 @@ printTable(
     ['spanflow stages()', fmtSpread(throughput.spanflow, 0), '1'],
     [`tuned chain: sync fast path, direct hand-off (capacity ${CAPACITY})`, fmtSpread(throughput.tuned, 0), fmtSpread(tunedRatio)],
     ['async-put chain (the earlier baseline)', fmtSpread(throughput.asyncChain, 0), fmtSpread(asyncRatio)],
-    ['spanflow + StatusTracker (history: false)', fmtSpread(throughput.tracked, 0), `tracker on / off: ${fmtSpread(trackerRatio)}`],
+    ['spanflow + StatusTracker (history: false)', fmtSpread(throughput.tracked, 0), `tracker on / off: ${fmtSpread(trackerRatio)}; ${kb(noHistoryBytes)}`],
+    ['spanflow + StatusTracker (default: history of 100 events)', fmtSpread(throughput.history, 0), `tracker on / off: ${fmtSpread(historyRatio)}; ${kb(historyBytes)}`],
   ],
 );
 console.log(`spanflow / tuned chain: ${fmt(tunedRatio.median)} (goal >= 0.5); tracker on / off: ${fmt(trackerRatio.median)} (goal >= 0.5)\n`);
@@ -337,6 +368,9 @@ printJson('stages', {
   tuned_ratio: round(tunedRatio.median),
   tracker_items_per_s: round(throughput.tracked.median, 0),
   tracker_ratio: round(trackerRatio.median),
+  tracker_history_ratio: round(historyRatio.median),
+  tracker_history_kb_per_item: round(historyBytes / 1024, 2),
+  tracker_kb_per_item: round(noHistoryBytes / 1024, 3),
   rss_mb_1m: round(rss1m.peakMb, 1),
   rss_mb_100k: round(rss100k.peakMb, 1),
 });
