@@ -1,7 +1,8 @@
 // Stage pipeline overhead: 3 stages × 10 workers of no-op async tasks over 200,000 items,
 // against a tuned hand-written chain of bounded queues doing the same work (synchronous
 // fast path, direct hand-off, one await per task) and the earlier async-put chain; the
-// same pipeline with a StatusTracker listening; samples taken in turns, medians with
+// same pipeline with a StatusTracker listening (history off, and the default history);
+// samples taken in turns, medians with
 // their range; and peak RSS for 100,000 and 1,000,000 items
 // streamed from a generator with results not collected (each in a fresh child process,
 // so what earlier measurements left on the heap does not count).
