@@ -7,7 +7,8 @@
 //            metric exporter that discards, AsyncLocalStorageContextManager;
 //   sampled  the same SDK with ParentBasedSampler({ root: TraceIdRatioBasedSampler(0.01) });
 // and the floor: a plain loop creating, directly through the same SDK's tracer,
-// the spans spanflow creates (same names, parents, attributes, events, links).
+// the spans spanflow creates (same names, parents, attributes, events, links),
+// with the SDK as in `on` (floor) and as in `sampled` (floor_sampled).
 // OpenTelemetry's globals can be registered once per process, so every variant
 // runs in a child process of its own and reports one JSON line. A `check` child
 // first asserts, with an in-memory exporter, that the floor makes the same spans
@@ -16,12 +17,15 @@
 // spanflow's cost per span = (time per unit on − time per unit off) / spans per unit;
 // the floor's = floor time per unit / spans per unit (a unit: a stage item, a graph run).
 // Goals: spanflow's cost per span ≤ 1.5× the floor's; sampled throughput ≥ 0.5× off.
-// The four children run in rounds, in turns (the order reversed every other round), and
+// At 1% sampling, what spanflow adds per unit over off is also set against what the
+// floor's spans cost the SDK per unit then (sampled_cost_ratio: no goal; it tells the
+// engine's share from the SDK's, which does not shrink as the engine gets faster).
+// The five children run in rounds, in turns (the order reversed every other round), and
 // every ratio is taken per round, then the median: first on the machine as it is, then with
 // a process keeping one core busy beside them (the loaded_ figures).
 //
 //   node bench/telemetry.ts                                the whole bench
-//   node bench/telemetry.ts --variant off|on|sampled|floor one variant (what the bench spawns; profile these)
+//   node bench/telemetry.ts --variant off|on|sampled|floor|floor_sampled   one variant (what the bench spawns; profile these)
 //   node bench/telemetry.ts --variant check                the floor-vs-spanflow span shape check
 
 import { execFile, spawn } from 'node:child_process';
@@ -62,7 +66,7 @@ const SPANS_PER_ITEM = 1 + STAGES;
 /** Spans per graph run: the run span and one step span per step. */
 const SPANS_PER_RUN = 1 + STEPS;
 
-const VARIANTS = ['off', 'on', 'sampled', 'floor'] as const;
+const VARIANTS = ['off', 'on', 'sampled', 'floor', 'floor_sampled'] as const;
 type Variant = (typeof VARIANTS)[number];
 
 // ---- the pipelines ----------------------------------------------------------------
@@ -93,7 +97,7 @@ function graphPipeline() {
 
 // ---- the floor: the same spans, straight through the SDK's tracer --------------------
 
-/** One stage batch: the batch span, and per item its root span (linked to the batch) with a task span per stage. */
+/** One stage batch: the batch span, and per item its root span (linked to the batch) with a task span per stage (none for an item the sampler left out). */
 async function floorStage(tracer: Tracer, items: number, runId: string): Promise<void> {
   const batch = tracer.startSpan(`pipeline ${STAGE_PIPELINE}`, { attributes: { [ATTR.PIPELINE_NAME]: STAGE_PIPELINE, [ATTR.RUN_ID]: runId } }, ROOT_CONTEXT);
   const links: Link[] = [{ context: batch.spanContext() }];
@@ -109,8 +113,10 @@ async function floorStage(tracer: Tracer, items: number, runId: string): Promise
       attributes: { [ATTR.PIPELINE_NAME]: STAGE_PIPELINE, [ATTR.RUN_ID]: runId, [ATTR.ITEM_ID]: id },
       links,
     });
+    // An item the sampler left out has nothing more to record (its task spans would be left out with it).
+    const recording = item.isRecording();
     const itemContext = trace.setSpan(ROOT_CONTEXT, item);
-    for (let s = 0; s < STAGES; s++) {
+    for (let s = 0; recording && s < STAGES; s++) {
       const stage = stageNames[s] as string;
       item.addEvent('spanflow.queued', { [ATTR.STAGE]: stage, [ATTR.ATTEMPT]: 1 });
       item.addEvent('spanflow.in_progress', { [ATTR.STAGE]: stage, [ATTR.ATTEMPT]: 1 });
@@ -132,7 +138,7 @@ async function floorStage(tracer: Tracer, items: number, runId: string): Promise
       task.setAttribute(ATTR.TASK_RESULT, 'success');
       task.end();
     }
-    item.setAttributes({ [ATTR.ITEM_STATUS]: 'completed', [ATTR.STAGE]: last });
+    if (recording) item.setAttributes({ [ATTR.ITEM_STATUS]: 'completed', [ATTR.STAGE]: last });
     item.end();
     // The batch processor exports on a microtask: a loop that never yields would make it drop spans.
     if ((i & 63) === 63) await null;
@@ -142,15 +148,16 @@ async function floorStage(tracer: Tracer, items: number, runId: string): Promise
   batch.end();
 }
 
-/** Graph runs: the run span (a `spanflow.queued` event per step) and a step span per step. */
+/** Graph runs: the run span (a `spanflow.queued` event per step) and a step span per step (none under a run the sampler left out). */
 async function floorGraph(tracer: Tracer, runs: number, runIds: readonly string[]): Promise<void> {
   const stepSpanNames = stepNames.map((node) => `step ${node}`);
   const runSpanName = `pipeline ${GRAPH_PIPELINE}`;
   for (let r = 0; r < runs; r++) {
     const runId = runIds[r % runIds.length] as string;
     const run = tracer.startSpan(runSpanName, { attributes: { [ATTR.PIPELINE_NAME]: GRAPH_PIPELINE, [ATTR.RUN_ID]: runId } }, ROOT_CONTEXT);
+    const recording = run.isRecording();
     const runContext = trace.setSpan(ROOT_CONTEXT, run);
-    for (let s = 0; s < STEPS; s++) {
+    for (let s = 0; recording && s < STEPS; s++) {
       const node = stepNames[s] as string;
       run.addEvent('spanflow.queued', { [ATTR.TASK_NAME]: node });
       const attributes: Attributes = {
@@ -246,7 +253,8 @@ interface ChildReport {
 
 async function measureVariant(variant: Variant): Promise<ChildReport> {
   const started = performance.now();
-  const sdk = variant === 'off' ? undefined : registerSdk(variant === 'sampled');
+  const sdk = variant === 'off' ? undefined : registerSdk(variant === 'sampled' || variant === 'floor_sampled');
+  const floor = variant === 'floor' || variant === 'floor_sampled';
   const tracer = trace.getTracer('spanflow-bench-floor');
   const items = Array.from({ length: ITEMS }, (_, i) => i);
   const runIds = Array.from({ length: 1_000 }, () => crypto.randomUUID());
@@ -261,7 +269,7 @@ async function measureVariant(variant: Variant): Promise<ChildReport> {
   let before = sdk?.spans.exported ?? 0;
   const stageRuns = STAGE_WARMUP + SAMPLES;
   let stage: Awaited<ReturnType<typeof time>>;
-  if (variant === 'floor') {
+  if (floor) {
     stage = await time(() => floorStage(tracer, ITEMS, crypto.randomUUID()), { iterations: 1, warmup: STAGE_WARMUP, samples: SAMPLES, units: ITEMS });
   } else {
     const p = stagePipeline();
@@ -280,7 +288,7 @@ async function measureVariant(variant: Variant): Promise<ChildReport> {
   before = sdk?.spans.exported ?? 0;
   const graphRuns = GRAPH_WARMUP + GRAPH_RUNS * SAMPLES;
   let graph: Awaited<ReturnType<typeof time>>;
-  if (variant === 'floor') {
+  if (floor) {
     // One call does a sample's worth of runs, so the loop is not paced by an await per run.
     graph = await time(() => floorGraph(tracer, GRAPH_RUNS, runIds), { iterations: 1, warmup: GRAPH_WARMUP / GRAPH_RUNS, samples: SAMPLES, units: GRAPH_RUNS });
   } else {
@@ -382,7 +390,7 @@ async function child<T>(variant: string): Promise<T> {
   return JSON.parse(last) as T;
 }
 
-/** Rounds of the four variants, taken in turns (a child each), as the machine is, then with a busy core added beside them. */
+/** Rounds of the five variants, taken in turns (a child each), as the machine is, then with a busy core added beside them. */
 const ROUNDS = 5;
 
 /** One round: every variant's child, in the order interleaved() gives (reversed every other round). */
@@ -416,6 +424,8 @@ interface Figures {
   readonly on: Spread;
   readonly sampled: Spread;
   readonly floor: Spread;
+  /** The floor with the SDK sampling 1%. */
+  readonly floorSampled: Spread;
   /** Spans exported / expected in the last round (on and floor make every span; sampled about 1%). */
   readonly exported: Record<Variant, Measured>;
   readonly spansPerUnit: number;
@@ -425,6 +435,8 @@ interface Figures {
   readonly floorUsPerSpan: Spread;
   readonly spanCostRatio: Spread;
   readonly sampledRatio: Spread;
+  /** At 1% sampling, spanflow's time per unit over off, against the floor's time per unit (what the SDK alone costs). */
+  readonly sampledCostRatio: Spread;
 }
 
 function figures(taken: readonly Record<Variant, ChildReport>[], which: 'stage' | 'graph', spansPerUnit: number): Figures {
@@ -432,18 +444,22 @@ function figures(taken: readonly Record<Variant, ChildReport>[], which: 'stage' 
   const usOf = (v: Variant) => of(v).map((m) => m.usPerUnit);
   const spanflowUs = usOf('on').map((on, r) => (on - (usOf('off')[r] as number)) / spansPerUnit);
   const floorUs = usOf('floor').map((floor) => floor / spansPerUnit);
+  // At 1% sampling: what spanflow adds per unit over telemetry off, against what the floor's spans cost the SDK per unit.
+  const spanflowSampledUs = usOf('sampled').map((sampled, r) => sampled - (usOf('off')[r] as number));
   const last = taken.at(-1) as Record<Variant, ChildReport>;
   return {
     off: spread(of('off').map((m) => m.unitsPerSecond)),
     on: spread(of('on').map((m) => m.unitsPerSecond)),
     sampled: spread(of('sampled').map((m) => m.unitsPerSecond)),
     floor: spread(of('floor').map((m) => m.unitsPerSecond)),
+    floorSampled: spread(of('floor_sampled').map((m) => m.unitsPerSecond)),
     exported: Object.fromEntries(VARIANTS.map((v) => [v, last[v][which]])) as Record<Variant, Measured>,
     spansPerUnit,
     spanflowUsPerSpan: spread(spanflowUs),
     floorUsPerSpan: spread(floorUs),
     spanCostRatio: spread(ratios(spanflowUs, floorUs)),
     sampledRatio: spread(ratios(of('sampled').map((m) => m.unitsPerSecond), of('off').map((m) => m.unitsPerSecond))),
+    sampledCostRatio: spread(ratios(spanflowSampledUs, usOf('floor_sampled'))),
   };
 }
 
@@ -460,11 +476,12 @@ function throughputRows(f: Figures, unit: string): (string | number)[][] {
     ['SDK on (batch processor, periodic reader, discarding exporters)', fmtSpread(f.on, 0), us(f.on), fmt(f.on.median / f.off.median, 3), exportedCell(f.exported.on)],
     [`SDK on, ParentBased(TraceIdRatio ${SAMPLE_RATIO})`, fmtSpread(f.sampled, 0), us(f.sampled), fmtSpread(f.sampledRatio, 3), exportedCell(f.exported.sampled)],
     [`floor: the same ${f.spansPerUnit} spans per ${unit}, plain loop on the SDK tracer`, fmtSpread(f.floor, 0), us(f.floor), '', exportedCell(f.exported.floor)],
+    [`floor, ParentBased(TraceIdRatio ${SAMPLE_RATIO})`, fmtSpread(f.floorSampled, 0), us(f.floorSampled), '', exportedCell(f.exported.floor_sampled)],
   ];
 }
 
 console.log(
-  `spanflow telemetry bench: node ${process.version}; each variant in its own process (median of ${SAMPLES} samples after warm-up); ${ROUNDS} rounds of the four taken in turns, first as the machine is, then with a busy core added beside them; median (min–max) of the rounds\n`,
+  `spanflow telemetry bench: node ${process.version}; each variant in its own process (median of ${SAMPLES} samples after warm-up); ${ROUNDS} rounds of the five taken in turns, first as the machine is, then with a busy core added beside them; median (min–max) of the rounds\n`,
 );
 printTable(
   `Stage pipeline: ${STAGES} stages × ${WORKERS} workers, no-op async tasks, ${fmt(ITEMS)} items per run, collectResults: false (no load added)`,
@@ -486,10 +503,11 @@ const costRow = (name: string, f: Figures) => [
   fmt(f.floorUsPerSpan.median, 3),
   verdict(f.spanCostRatio, f.spanCostRatio.median <= SPAN_COST_GOAL, 2),
   verdict(f.sampledRatio, f.sampledRatio.median >= SAMPLED_GOAL, 3),
+  fmtSpread(f.sampledCostRatio, 2),
 ];
 printTable(
   `Cost per span: spanflow's (on − off) vs the floor's (goal ≤ ${SPAN_COST_GOAL}×); sampled throughput vs off (goal ≥ ${SAMPLED_GOAL}); ratios per round`,
-  ['pipeline', 'spans per unit', 'spanflow µs per span', 'floor µs per span', 'span cost ratio', 'sampled / off'],
+  ['pipeline', 'spans per unit', 'spanflow µs per span', 'floor µs per span', 'span cost ratio', 'sampled / off', 'sampled: spanflow − off / floor'],
   [
     costRow('stage (unit: item), no load added', stage),
     costRow('graph (unit: run), no load added', graph),
@@ -514,4 +532,8 @@ printJson('telemetry', {
   loaded_graph_span_cost_ratio: round(loadedGraph.spanCostRatio.median),
   loaded_sampled_ratio: round(loadedStage.sampledRatio.median),
   loaded_graph_sampled_ratio: round(loadedGraph.sampledRatio.median),
+  sampled_cost_ratio: round(stage.sampledCostRatio.median),
+  graph_sampled_cost_ratio: round(graph.sampledCostRatio.median),
+  loaded_sampled_cost_ratio: round(loadedStage.sampledCostRatio.median),
+  loaded_graph_sampled_cost_ratio: round(loadedGraph.sampledCostRatio.median),
 });
