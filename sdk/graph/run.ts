@@ -16,7 +16,7 @@ import {
 } from '../errors.ts';
 import type { HookPhase, NodeKind, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
 import { storableJson } from '../serialize.ts';
-import { type AttemptContext, type ExecuteOptions, execute, executeInto, type Outcome, untilAborted } from '../executor.ts';
+import { type AttemptContext, executeInto, type Outcome, untilAborted } from '../executor.ts';
 import { Fifo } from '../fifo.ts';
 import type { Telemetry } from '../telemetry/index.ts';
 import { Meta } from '../meta.ts';
@@ -38,8 +38,8 @@ import {
 } from './types.ts';
 import { type DurableEnv, Restore, type RestoredOutput } from './durable.ts';
 import { fanOut } from './fan-out.ts';
-import { LatencyTally, StepObserver } from './step-observer.ts';
-import { GraphStepArgs } from './step-args.ts';
+import { LatencyTally, type RunScope, StepRun, type StepOptions } from './step-observer.ts';
+import { GraphStepArgs, type SharedArgs } from './step-args.ts';
 import { reachable } from './validate.ts';
 
 export interface RunEnv {
@@ -131,7 +131,17 @@ class GraphRun<S, C> {
     this.#start = options.resumeFrom ?? graph.shape.root;
     this.#reach = this.#start === graph.shape.root ? undefined : reachable(this.#start, graph.shape.successors, graph.nodes as never);
     this.#reachedParents = this.#reach && new Map();
-    this.#shared = { state, context: this.#context, runId: env.runId, output: this.#output, suspend: this.#suspend };
+    this.#scope = {
+      state,
+      context: this.#context,
+      runId: env.runId,
+      output: this.#output,
+      suspend: this.#suspend,
+      emitter: this.#emitter,
+      telemetry: env.telemetry,
+      runMeta: this.#runMeta,
+      pipelineMeta: graph.meta,
+    };
   }
 
   execute(): Promise<RunResult<S>> {
@@ -295,12 +305,14 @@ class GraphRun<S, C> {
 
   #launch(node: GraphNode<S, C>): void {
     this.#active++;
-    const landed = (outcome: Outcome<unknown>) => this.#landed(node, outcome, undefined);
     // The outcome comes by callback: a step costs its own promise and one reaction on it.
-    const now = this.#attempts(node, undefined, undefined, this.#controller.signal, landed);
+    const now = executeInto(this.#attemptFn, this.#step(node, undefined, undefined, this.#controller.signal), this.#stepLanded);
     // Settling always waits a microtask, as successors expect.
-    if (now) queueMicrotask(() => landed(now));
+    if (now) queueMicrotask(() => this.#landed(node, now, undefined));
   }
+
+  /** The executor's callback for every step of the run: which step it was, its options say. */
+  readonly #stepLanded = (outcome: Outcome<unknown>, options: StepOptions<GraphNode<S, C>>): void => this.#landed(options.observer.def, outcome, undefined);
 
   /** A step's attempts are over: its slot is free before successors are readied, so they can take it. */
   #landed(node: GraphNode<S, C>, outcome: Outcome<unknown> | undefined, error: unknown): void {
@@ -337,43 +349,27 @@ class GraphRun<S, C> {
   }
 
 
-  /** Every attempt of one node (or one map item), through the shared executor. */
-  #attempts(node: GraphNode<S, C>, item: unknown, index: number | undefined, signal: AbortSignal): Outcome<unknown> | Promise<Outcome<unknown>>;
-  /** With `settle`: the outcome now, or undefined when `settle` will be called with it (`executeInto`). */
-  #attempts(node: GraphNode<S, C>, item: unknown, index: number | undefined, signal: AbortSignal, settle: (outcome: Outcome<unknown>) => void): Outcome<unknown> | undefined;
-  #attempts(
-    node: GraphNode<S, C>,
-    item: unknown,
-    index: number | undefined,
-    signal: AbortSignal,
-    settle?: (outcome: Outcome<unknown>) => void,
-  ): Outcome<unknown> | Promise<Outcome<unknown>> | undefined {
-    const stepMeta = new Meta();
+  /** One node's (or one map item's) attempts, as the shared executor runs them: their options, observer and identity. */
+  #step(node: GraphNode<S, C>, item: unknown, index: number | undefined, signal: AbortSignal): StepOptions<GraphNode<S, C>> {
     const handler = node.onError ?? this.#graph.options.onError;
-    const telemetry = this.#env.telemetry;
-    const meta = { step: stepMeta, run: this.#runMeta, pipeline: this.#graph.meta };
     let latency = this.#latency.get(node.name);
     if (!latency) {
       latency = new LatencyTally();
       this.#latency.set(node.name, latency);
     }
-    const observer = new StepObserver(this.#emitter, telemetry, latency, stepMeta, node.name, node.kind, index);
-    const fn = (attempt: AttemptContext) => this.#body(node, new GraphStepArgs(this.#shared, node.name, item, index, meta, attempt));
-    const options: ExecuteOptions = {
-      name: node.name,
-      retry: node.retry,
-      timeoutMs: node.timeout,
-      firstAttempt: this.#restore?.firstAttempt(node.name, index),
-      signal,
-      onError:
-        handler &&
-        ((error, attempt) =>
-          handler(error, { node: node.name, attempt, index, state: this.#state, context: this.#context, runId: this.#env.runId })),
-      observer,
-      enter: telemetry && observer.entering(),
-    };
-    return settle ? executeInto(fn, options, settle) : execute(fn, options);
+    const onError =
+      handler &&
+      ((error: unknown, attempt: number) =>
+        handler(error, { node: node.name, attempt, index, state: this.#state, context: this.#context, runId: this.#env.runId }));
+    const firstAttempt = this.#restore?.firstAttempt(node.name, index);
+    return new StepRun(this.#scope, node, item, index, signal, latency, onError, firstAttempt).options;
   }
+
+  /** Every attempt's code, for every step of the run: which step it is, its options say. */
+  readonly #attemptFn = (attempt: AttemptContext, options: StepOptions<GraphNode<S, C>>): unknown => {
+    const step = options.observer;
+    return this.#body(step.def, new GraphStepArgs(this.#scope, step as StepRun, attempt));
+  };
 
   #body(node: GraphNode<S, C>, args: StepArgs<S, C, unknown>): unknown {
     const value = this.#run(node, args);
@@ -524,7 +520,7 @@ class GraphRun<S, C> {
         const restored = this.#restore?.items.get(worker.name)?.get(index);
         if (restored) return this.#restoredItem(worker, index, restored);
         if (emitter.wants('step_queued')) emitter.emit({ type: 'step_queued', node: worker.name, nodeKind: worker.kind, index });
-        return this.#attempts(worker, item, index, signal, settle);
+        return executeInto(this.#attemptFn, this.#step(worker, item, index, signal), settle);
       },
       ready: () => this.#pace(),
     });
@@ -838,8 +834,8 @@ class GraphRun<S, C> {
 
   readonly #suspend = (reason?: string): Suspension => new Suspension(reason);
 
-  /** What every step of this run shares, handed to each attempt's arguments. */
-  readonly #shared: ConstructorParameters<typeof GraphStepArgs<S, C, unknown>>[0];
+  /** What every step of this run shares: read through by each attempt's arguments, and by its observer. */
+  readonly #scope: SharedArgs<S, C> & RunScope;
 
   #metrics(): RunMetrics {
     const steps: Record<string, StepLatency> = {};

@@ -1,13 +1,15 @@
-// One step's attempts (or one map item's), as the executor reports them: the
-// run's latency tally, the attempt's span and metrics, and the step events for
-// whoever listens. Telemetry is called directly rather than fed events, so a
-// run with no other listener builds no per-step events at all.
+// One step's attempts (or one map item's): what the executor runs them under
+// (the options), what it reports them to (the observer: the run's latency
+// tally, the attempt's span and metrics, and the step events for whoever
+// listens), and which step it is (for telemetry), in one object per step.
+// Telemetry is called directly rather than fed events, so a run with no other
+// listener builds no per-step events at all.
 
 import { attemptError, toErrorInfo } from '../errors.ts';
 import type { RunEmitter } from '../emitter.ts';
 import type { NodeKind, StepEndStatus, StepLatency } from '../events.ts';
-import type { AttemptObserver } from '../executor.ts';
-import type { Meta } from '../meta.ts';
+import type { AttemptObserver, ErrorAction, ExecuteOptions, RetryOption } from '../executor.ts';
+import { Meta, type MetaScopes } from '../meta.ts';
 import type { Open, StepRef, Telemetry } from '../telemetry/index.ts';
 
 /** A node's attempts and their latency, for the run's metrics. */
@@ -25,61 +27,116 @@ export class LatencyTally implements StepLatency {
   }
 }
 
-export class StepObserver implements AttemptObserver, StepRef {
+/** What every step of one run shares. */
+export interface RunScope {
+  readonly emitter: RunEmitter;
+  readonly telemetry: Telemetry | undefined;
+  readonly runMeta: Meta;
+  readonly pipelineMeta: Readonly<Record<string, unknown>>;
+}
+
+/** How a step's node is run: its name, kind and execution options (a graph node). */
+export interface StepDef {
+  readonly name: string;
+  readonly kind: NodeKind;
+  readonly retry?: RetryOption | undefined;
+  readonly timeout?: number | undefined;
+}
+
+type OnError = ((error: unknown, attempt: number) => ErrorAction | Promise<ErrorAction>) | undefined;
+
+/** The executor's options for a step: its observer is the step's `StepRun`, which the run's callbacks read back. */
+export interface StepOptions<N extends StepDef> extends ExecuteOptions {
+  readonly observer: StepRun<N>;
+}
+
+/**
+ * A step's (or map item's) attempts: what the executor reports them to, the step's identity
+ * for telemetry, and the options they run under. `N` is the node, kept for the run that
+ * settles the step.
+ */
+export class StepRun<N extends StepDef = StepDef> implements AttemptObserver, StepRef {
   readonly runId: string;
   readonly pipeline: string;
   readonly node: string;
   readonly kind: NodeKind;
   readonly index: number | undefined;
-  readonly #emitter: RunEmitter;
-  readonly #telemetry: Telemetry | undefined;
+  /** The node this runs, and the map item it is given (undefined for a step). */
+  readonly def: N;
+  readonly item: unknown;
+  readonly options: StepOptions<N>;
+  readonly #run: RunScope;
   readonly #latency: LatencyTally;
-  readonly #meta: Meta;
+  /** The step's meta scope and the scopes its attempts are given, made when a step first asks. */
+  #meta: Meta | undefined;
+  #scopes: MetaScopes | undefined;
   /** The current attempt's span. */
   #open: Open | undefined;
 
-  constructor(emitter: RunEmitter, telemetry: Telemetry | undefined, latency: LatencyTally, meta: Meta, node: string, kind: NodeKind, index: number | undefined) {
+  constructor(run: RunScope, def: N, item: unknown, index: number | undefined, signal: AbortSignal, latency: LatencyTally, onError: OnError, firstAttempt: number | undefined) {
+    const emitter = run.emitter;
     this.runId = emitter.runId;
     this.pipeline = emitter.pipeline;
-    this.node = node;
-    this.kind = kind;
+    this.node = def.name;
+    this.kind = def.kind;
     this.index = index;
-    this.#emitter = emitter;
-    this.#telemetry = telemetry;
+    this.def = def;
+    this.item = item;
+    this.#run = run;
     this.#latency = latency;
-    this.#meta = meta;
+    this.options = {
+      name: def.name,
+      retry: def.retry,
+      timeoutMs: def.timeout,
+      signal,
+      onError,
+      observer: this,
+      // The attempt's code runs with its span current (with telemetry only).
+      enter: run.telemetry ? (call) => this.#enter(call) : undefined,
+      firstAttempt,
+      timed: true,
+      link: undefined,
+    };
   }
 
-  /** Runs an attempt's code with its span current, so the step's own spans nest under it (with telemetry only: `entering()`). */
-  enter<R>(call: () => R): R {
-    return this.#open ? (this.#telemetry as Telemetry).inAttempt(this.#open, call) : call();
+  /** The meta scopes an attempt is given: the step's (across its attempts), the run's and the pipeline's. */
+  get scopes(): MetaScopes {
+    if (!this.#scopes) {
+      this.#meta ??= new Meta();
+      this.#scopes = { step: this.#meta, run: this.#run.runMeta, pipeline: this.#run.pipelineMeta };
+    }
+    return this.#scopes;
   }
 
-  /** `enter` as a function for the executor's options: made only when telemetry records the step (a map makes an observer per item). */
-  entering(): <R>(call: () => R) => R {
-    return (call) => this.enter(call);
+  #enter<R>(call: () => R): R {
+    return this.#open ? (this.#run.telemetry as Telemetry).inAttempt(this.#open, call) : call();
   }
 
   start(attempt: number): void {
     this.#latency.attempts++;
-    this.#open = this.#telemetry?.startAttempt(this, attempt);
-    if (this.#emitter.wants('step_start')) this.#emitter.emit({ type: 'step_start', node: this.node, nodeKind: this.kind, attempt, index: this.index });
+    const run = this.#run;
+    if (run.telemetry) this.#open = run.telemetry.startAttempt(this, attempt);
+    if (run.emitter.wants('step_start')) run.emitter.emit({ type: 'step_start', node: this.node, nodeKind: this.kind, attempt, index: this.index });
   }
 
   retry(attempt: number, error: unknown, delayMs: number, durationMs: number): void {
     this.#latency.add(durationMs, false);
-    this.#telemetry?.retryAttempt(this, this.#open, attempt, error, delayMs, durationMs);
+    const run = this.#run;
+    run.telemetry?.retryAttempt(this, this.#open, attempt, error, delayMs, durationMs);
     this.#open = undefined;
-    if (!this.#emitter.wants('step_retry')) return;
-    this.#emitter.emit({ type: 'step_retry', node: this.node, nodeKind: this.kind, attempt, index: this.index, error: toErrorInfo(error), delayMs, durationMs });
+    if (!run.emitter.wants('step_retry')) return;
+    run.emitter.emit({ type: 'step_retry', node: this.node, nodeKind: this.kind, attempt, index: this.index, error: toErrorInfo(error), delayMs, durationMs });
   }
 
   end(attempt: number, status: StepEndStatus, durationMs: number, error: unknown): void {
     if (status !== 'cancelled' || durationMs > 0) this.#latency.add(durationMs, status === 'succeeded');
-    this.#telemetry?.endAttempt(this, this.#open, attempt, status, durationMs, error);
-    this.#open = undefined;
-    if (!this.#emitter.wants('step_end')) return;
-    this.#emitter.emit({
+    const run = this.#run;
+    if (run.telemetry) {
+      run.telemetry.endAttempt(this, this.#open, attempt, status, durationMs, error);
+      this.#open = undefined;
+    }
+    if (!run.emitter.wants('step_end')) return;
+    run.emitter.emit({
       type: 'step_end',
       node: this.node,
       nodeKind: this.kind,
@@ -89,7 +146,7 @@ export class StepObserver implements AttemptObserver, StepRef {
       durationMs,
       error: attemptError(status, error),
       skipReason: status === 'skipped' ? 'handler' : undefined,
-      meta: this.#meta.snapshot(),
+      meta: (this.#meta ?? new Meta()).snapshot(),
     });
   }
 }
