@@ -137,6 +137,16 @@ export class RunEmitter {
     return this.bus.active;
   }
 
+  /**
+   * True when someone listens, so an event is worth building; else the event is counted as
+   * skipped (as `emit` would) and the caller need not build it.
+   */
+  heard(): boolean {
+    if (this.bus.active) return true;
+    this.bus.skipped();
+    return false;
+  }
+
   /** True when someone takes events of this type: callers skip building the rest. */
   wants(type: EventType): boolean {
     return this.bus.wants(type);

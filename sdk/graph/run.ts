@@ -38,6 +38,7 @@ import {
 } from './types.ts';
 import { type DurableEnv, Restore, type RestoredOutput } from './durable.ts';
 import { fanOut } from './fan-out.ts';
+import type { OnCancel } from './handle.ts';
 import { LatencyTally, type RunScope, StepRun, type StepOptions } from './step-observer.ts';
 import { GraphStepArgs, type SharedArgs } from './step-args.ts';
 import { reachable } from './validate.ts';
@@ -45,7 +46,9 @@ import { reachable } from './validate.ts';
 export interface RunEnv {
   readonly bus: EventBus;
   /** Cancels the run (the user's signal, or the parent step's for a sub-pipeline). */
-  readonly signal: AbortSignal;
+  readonly signal: AbortSignal | undefined;
+  /** Registers the run's canceller with its handle (`RunHandle.cancel()`); not for a sub-pipeline. */
+  readonly onCancel?: OnCancel | undefined;
   readonly runId: string;
   readonly parentRunId: string | undefined;
   /** Spans and metrics, when an OpenTelemetry SDK is registered; shared with sub-pipelines. */
@@ -125,7 +128,7 @@ class GraphRun<S, C> {
     this.#env = env;
     this.#restore = env.durable?.restore;
     this.#emitter = new RunEmitter(env.bus, env.runId, env.parentRunId, graph.name, this.#restore?.lastSeq);
-    this.#outputs = new Map(Object.entries(options.outputs ?? {}));
+    this.#outputs = options.outputs ? new Map(Object.entries(options.outputs)) : new Map();
     // A forced resume may run a definition without some stored steps: their outputs are left behind.
     if (this.#restore) for (const [name, restored] of this.#restore.steps) if (graph.nodes.has(name)) this.#outputs.set(name, restored.output);
     this.#start = options.resumeFrom ?? graph.shape.root;
@@ -147,7 +150,7 @@ class GraphRun<S, C> {
   execute(): Promise<RunResult<S>> {
     // A resumed run's duration (and its run timeout) counts from the stored run's start.
     const started = this.#restore?.mode === 'resume' ? performance.now() - (now() - this.#restore.from.startedAt) : performance.now();
-    this.#emitter.emit({ type: 'run_queued', continues: this.#restore?.continues });
+    if (this.#emitter.heard()) this.#emitter.emit({ type: 'run_queued', continues: this.#restore?.continues });
     // The rest runs with the run's span current: hooks' own spans nest under it, and steps of a
     // run the sampler left out need no context switch of their own.
     const telemetry = this.#env.telemetry;
@@ -157,9 +160,12 @@ class GraphRun<S, C> {
   async #execute(started: number): Promise<RunResult<S>> {
     const emitter = this.#emitter;
 
-    const onCancel = () => this.#controller.abort(new CancelledError(`run ${this.#env.runId}`, this.#env.signal.reason));
-    if (this.#env.signal.aborted) onCancel();
-    else this.#env.signal.addEventListener('abort', onCancel, { once: true });
+    const cancel = (reason: unknown) => this.#controller.abort(new CancelledError(`run ${this.#env.runId}`, reason));
+    const signal = this.#env.signal;
+    const onAbort = signal && (() => cancel(signal.reason));
+    if (signal?.aborted) cancel(signal.reason);
+    else if (onAbort) signal?.addEventListener('abort', onAbort, { once: true });
+    this.#env.onCancel?.(cancel);
     const timeout = this.#options.timeout;
     const runTimer =
       timeout === undefined
@@ -170,7 +176,9 @@ class GraphRun<S, C> {
       // A durable run stores its initial state first, before its hooks (a resumed one has it stored already).
       const unstorable = this.#env.durable && this.#restore?.mode !== 'resume' ? this.#checkpointStart() : undefined;
       if (unstorable) this.#fail(undefined, unstorable, 'failed');
-      for (const hook of this.#graph.startup) {
+      const startup = this.#graph.startup;
+      for (let i = 0; i < startup.length; i++) {
+        const hook = startup[i] as Hook<S, C>;
         // Cancelled (or timed out) before or between hooks: the rest do not start.
         if (this.#controller.signal.aborted) break;
         const error = await this.#hook(hook, 'startup', this.#controller.signal);
@@ -181,7 +189,9 @@ class GraphRun<S, C> {
         }
       }
       if (!this.#failure && !this.#controller.signal.aborted) {
-        emitter.emit({ type: 'run_start', resumeFrom: this.#options.resumeFrom, pipelineMeta: this.#graph.meta, traceId: this.#env.telemetry?.traceId(this.#env.runId) });
+        if (emitter.heard()) {
+          emitter.emit({ type: 'run_start', resumeFrom: this.#options.resumeFrom, pipelineMeta: this.#graph.meta, traceId: this.#env.telemetry?.traceId(this.#env.runId) });
+        }
         const idle = new Promise<void>((resolve) => {
           this.#onIdle = resolve;
         });
@@ -191,17 +201,18 @@ class GraphRun<S, C> {
       }
     } finally {
       if (runTimer !== undefined) clearTimeout(runTimer);
-      this.#env.signal.removeEventListener('abort', onCancel);
-      for (const join of this.#joins.values()) if (join.timer !== undefined) clearTimeout(join.timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+      if (this.#joins.size > 0) for (const join of this.#joins.values()) if (join.timer !== undefined) clearTimeout(join.timer);
     }
 
     // Child runs abandoned by a cancelled or timed-out sub step end (and run their shutdown hooks) first.
     while (this.#children.size > 0) await Promise.allSettled([...this.#children]);
 
     // Shutdown hooks always run, with a signal of their own that never fires.
-    const shutdownSignal = new AbortController().signal;
-    for (const hook of this.#graph.shutdown) {
-      const error = await this.#hook(hook, 'shutdown', shutdownSignal);
+    const shutdown = this.#graph.shutdown;
+    const shutdownSignal = shutdown.length > 0 ? new AbortController().signal : undefined;
+    for (let i = 0; i < shutdown.length; i++) {
+      const error = await this.#hook(shutdown[i] as Hook<S, C>, 'shutdown', shutdownSignal as AbortSignal);
       // A shutdown failure fails a run that would have succeeded; it does not hide a cancellation or timeout.
       if (error && !this.#controller.signal.aborted) this.#failure ??= { node: undefined, error, status: 'failed' };
     }
@@ -210,7 +221,7 @@ class GraphRun<S, C> {
     const durationMs = performance.now() - started;
     const meta = this.#runMeta.snapshot();
     const metrics = this.#metrics();
-    emitter.emit({
+    if (emitter.heard()) emitter.emit({
       type: 'run_end',
       status,
       durationMs,
