@@ -84,6 +84,36 @@ interface Failure {
 
 const ALL = undefined;
 
+/** A node as the scheduler walks it: its successors as plans, so readying a step looks nothing up by name. */
+interface Plan<S, C> {
+  readonly name: string;
+  readonly node: GraphNode<S, C>;
+  /** Its place in the definition: a run's per-node state is kept in arrays at this index. */
+  readonly index: number;
+  readonly successors: readonly Plan<S, C>[];
+}
+
+const planCache = new WeakMap<object, ReadonlyMap<string, Plan<unknown, unknown>>>();
+
+/** A graph's plans, made at its first run. */
+function plansOf<S, C>(graph: Graph<S, C>): ReadonlyMap<string, Plan<S, C>> {
+  let plans = planCache.get(graph) as ReadonlyMap<string, Plan<S, C>> | undefined;
+  if (!plans) {
+    const made = new Map<string, Plan<S, C> & { readonly successors: Plan<S, C>[] }>();
+    for (const [name, node] of graph.nodes) made.set(name, { name, node, index: made.size, successors: [] });
+    for (const plan of made.values()) {
+      for (const target of graph.shape.successors.get(plan.name) ?? []) {
+        const next = made.get(target);
+        if (!next) throw new Error(`spanflow: no node '${target}' in pipeline '${graph.name}'`);
+        plan.successors.push(next);
+      }
+    }
+    plans = made;
+    planCache.set(graph, made as ReadonlyMap<string, Plan<unknown, unknown>>);
+  }
+  return plans;
+}
+
 class GraphRun<S, C> {
   readonly #graph: Graph<S, C>;
   readonly #state: S;
@@ -94,14 +124,16 @@ class GraphRun<S, C> {
   readonly #runMeta = new Meta();
   readonly #controller = new AbortController();
   readonly #outputs: Map<string, unknown>;
-  readonly #joins = new Map<string, JoinState>();
+  /** Made at the first join (most runs have none), as are the queue and the set of child runs. */
+  #joins: Map<string, JoinState> | undefined;
   /** Parents reachable from the start node, by node, for a resumed run (computed once per node). */
   readonly #reachedParents: Map<string, readonly string[]> | undefined;
-  /** Nodes started or skipped: each is settled at most once per run. */
-  readonly #claimed = new Set<string>();
-  readonly #queue = new Fifo<GraphNode<S, C>>();
+  readonly #plans: ReadonlyMap<string, Plan<S, C>>;
+  /** Nodes started or skipped, by plan index: each is settled at most once per run. */
+  readonly #claimed: (true | undefined)[];
+  #queue: Fifo<Plan<S, C>> | undefined;
   /** Child runs of sub steps still under way. */
-  readonly #children = new Set<Promise<RunResult<unknown>>>();
+  #children: Set<Promise<RunResult<unknown>>> | undefined;
   readonly #start: string;
   /** What a resumed or retried durable run takes from the stored one. */
   readonly #restore: Restore | undefined;
@@ -114,7 +146,9 @@ class GraphRun<S, C> {
   #onIdle: (() => void) | undefined;
 
   // run metrics
-  readonly #latency = new Map<string, LatencyTally>();
+  /** Each node's latency, by plan index, and the nodes in the order of their first attempt (the order of the run's metrics). */
+  readonly #latency: (LatencyTally | undefined)[];
+  readonly #tallied: Plan<S, C>[] = [];
   readonly #barriers: Record<string, { waitedMs: number; arrived: readonly string[] }> = {};
   readonly #maps: Record<string, { items: number; peakWorkers: number }> = {};
   readonly #tokens: Record<string, number> = {};
@@ -128,6 +162,9 @@ class GraphRun<S, C> {
     this.#env = env;
     this.#restore = env.durable?.restore;
     this.#emitter = new RunEmitter(env.bus, env.runId, env.parentRunId, graph.name, this.#restore?.lastSeq);
+    this.#plans = plansOf(graph);
+    this.#claimed = new Array(graph.nodes.size);
+    this.#latency = new Array(graph.nodes.size);
     this.#outputs = options.outputs ? new Map(Object.entries(options.outputs)) : new Map();
     // A forced resume may run a definition without some stored steps: their outputs are left behind.
     if (this.#restore) for (const [name, restored] of this.#restore.steps) if (graph.nodes.has(name)) this.#outputs.set(name, restored.output);
@@ -195,18 +232,18 @@ class GraphRun<S, C> {
         const idle = new Promise<void>((resolve) => {
           this.#onIdle = resolve;
         });
-        this.#ready(this.#start);
+        this.#ready(this.#plan(this.#start));
         this.#checkIdle();
         await idle;
       }
     } finally {
       if (runTimer !== undefined) clearTimeout(runTimer);
       if (onAbort) signal?.removeEventListener('abort', onAbort);
-      if (this.#joins.size > 0) for (const join of this.#joins.values()) if (join.timer !== undefined) clearTimeout(join.timer);
+      if (this.#joins) for (const join of this.#joins.values()) if (join.timer !== undefined) clearTimeout(join.timer);
     }
 
     // Child runs abandoned by a cancelled or timed-out sub step end (and run their shutdown hooks) first.
-    while (this.#children.size > 0) await Promise.allSettled([...this.#children]);
+    while (this.#children && this.#children.size > 0) await Promise.allSettled([...this.#children]);
 
     // Shutdown hooks always run, with a signal of their own that never fires.
     const shutdown = this.#graph.shutdown;
@@ -294,10 +331,10 @@ class GraphRun<S, C> {
 
   // ---- scheduling ------------------------------------------------------
 
-  #ready(name: string): void {
-    if (this.#halted || this.#claimed.has(name)) return;
-    const node = this.#node(name);
-    this.#claimed.add(name);
+  #ready(plan: Plan<S, C>): void {
+    if (this.#halted || this.#claimed[plan.index]) return;
+    const { node, name } = plan;
+    this.#claimed[plan.index] = true;
     const restored = this.#restore?.steps.get(name);
     if (restored) {
       this.#restored(node, restored);
@@ -307,17 +344,20 @@ class GraphRun<S, C> {
     if (this.#emitter.wants('step_queued')) this.#emitter.emit({ type: 'step_queued', node: name, nodeKind: node.kind, index: undefined });
     const limit = this.#graph.options.maxConcurrency;
     if (limit !== undefined && this.#active >= limit) {
-      this.#queue.push(node);
-      if (this.#queue.length > this.#peakQueue) this.#peakQueue = this.#queue.length;
+      this.#queue ??= new Fifo<Plan<S, C>>();
+      const queue = this.#queue;
+      queue.push(plan);
+      if (queue.length > this.#peakQueue) this.#peakQueue = queue.length;
       return;
     }
-    this.#launch(node);
+    this.#launch(plan);
   }
 
-  #launch(node: GraphNode<S, C>): void {
+  #launch(plan: Plan<S, C>): void {
     this.#active++;
+    const node = plan.node;
     // The outcome comes by callback: a step costs its own promise and one reaction on it.
-    const now = executeInto(this.#attemptFn, this.#step(node, undefined, undefined, this.#controller.signal), this.#stepLanded);
+    const now = executeInto(this.#attemptFn, this.#step(node, undefined, undefined, this.#controller.signal, this.#tally(plan)), this.#stepLanded);
     // Settling always waits a microtask, as successors expect.
     if (now) queueMicrotask(() => this.#landed(node, now, undefined));
   }
@@ -342,17 +382,20 @@ class GraphRun<S, C> {
   /** Starts queued steps while slots are free; once the run has halted, they end cancelled instead. */
   #drain(): void {
     if (this.#halted) {
-      for (let node = this.#queue.shift(); node; node = this.#queue.shift()) this.#endWithoutRunning(node.name, 'cancelled', undefined, undefined);
+      const queue = this.#queue;
+      if (queue) for (let plan = queue.shift(); plan; plan = queue.shift()) this.#endWithoutRunning(plan.name, 'cancelled', undefined, undefined);
       return;
     }
     const limit = this.#graph.options.maxConcurrency ?? Number.POSITIVE_INFINITY;
-    for (let node = this.#active < limit ? this.#queue.shift() : undefined; node; node = this.#active < limit ? this.#queue.shift() : undefined) {
-      this.#launch(node);
+    const queue = this.#queue;
+    if (!queue) return;
+    for (let plan = this.#active < limit ? queue.shift() : undefined; plan; plan = this.#active < limit ? queue.shift() : undefined) {
+      this.#launch(plan);
     }
   }
 
   #checkIdle(): void {
-    if (this.#active === 0 && this.#queue.length === 0 && this.#onIdle) {
+    if (this.#active === 0 && (this.#queue === undefined || this.#queue.length === 0) && this.#onIdle) {
       const resolve = this.#onIdle;
       this.#onIdle = undefined;
       resolve();
@@ -361,19 +404,25 @@ class GraphRun<S, C> {
 
 
   /** One node's (or one map item's) attempts, as the shared executor runs them: their options, observer and identity. */
-  #step(node: GraphNode<S, C>, item: unknown, index: number | undefined, signal: AbortSignal): StepOptions<GraphNode<S, C>> {
+  #step(node: GraphNode<S, C>, item: unknown, index: number | undefined, signal: AbortSignal, latency: LatencyTally): StepOptions<GraphNode<S, C>> {
     const handler = node.onError ?? this.#graph.options.onError;
-    let latency = this.#latency.get(node.name);
-    if (!latency) {
-      latency = new LatencyTally();
-      this.#latency.set(node.name, latency);
-    }
     const onError =
       handler &&
       ((error: unknown, attempt: number) =>
         handler(error, { node: node.name, attempt, index, state: this.#state, context: this.#context, runId: this.#env.runId }));
     const firstAttempt = this.#restore?.firstAttempt(node.name, index);
     return new StepRun(this.#scope, node, item, index, signal, latency, onError, firstAttempt).options;
+  }
+
+  /** A node's latency tally in this run, made at its first attempt. */
+  #tally(plan: Plan<S, C>): LatencyTally {
+    let tally = this.#latency[plan.index];
+    if (!tally) {
+      tally = new LatencyTally();
+      this.#latency[plan.index] = tally;
+      this.#tallied.push(plan);
+    }
+    return tally;
   }
 
   /** Every attempt's code, for every step of the run: which step it is, its options say. */
@@ -501,8 +550,10 @@ class GraphRun<S, C> {
       durable: durable && { store: durable.store, version: undefined, restore: previous },
     });
     // A cancelled sub step is abandoned at once, but its child still ends (shutdown hooks): the parent waits for it.
-    this.#children.add(running);
-    const done = () => this.#children.delete(running);
+    this.#children ??= new Set();
+    const children = this.#children;
+    children.add(running);
+    const done = () => children.delete(running);
     running.then(done, done);
     const result = await running;
     if (result.status === 'suspended') return new Suspension(`sub-pipeline '${child.name}' suspended at '${result.suspended?.node}'`);
@@ -518,6 +569,7 @@ class GraphRun<S, C> {
       throw new TypeError(`map '${node.name}': its producer returned ${source === null ? 'null' : typeof source}, not an array or (async) iterable of items`);
     }
     const worker = this.#node(node.worker);
+    const workerPlan = this.#plan(node.worker);
     const emitter = this.#emitter;
     emitter.emit({ type: 'map_start', node: node.name, nodeKind: 'map', worker: worker.name, concurrency: node.concurrency });
     const started = performance.now();
@@ -531,7 +583,7 @@ class GraphRun<S, C> {
         const restored = this.#restore?.items.get(worker.name)?.get(index);
         if (restored) return this.#restoredItem(worker, index, restored);
         if (emitter.wants('step_queued')) emitter.emit({ type: 'step_queued', node: worker.name, nodeKind: worker.kind, index });
-        return executeInto(this.#attemptFn, this.#step(worker, item, index, signal), settle);
+        return executeInto(this.#attemptFn, this.#step(worker, item, index, signal, this.#tally(workerPlan)), settle);
       },
       ready: () => this.#pace(),
     });
@@ -592,11 +644,13 @@ class GraphRun<S, C> {
     if (!this.#controller.signal.aborted) this.#controller.abort(error);
   }
 
-  #propagate(from: string, chosen: ReadonlySet<string> | undefined): void {
+  #propagate(name: string, chosen: ReadonlySet<string> | undefined): void {
     if (this.#halted) return;
-    for (const target of this.#graph.shape.successors.get(from) ?? []) {
-      if (chosen === ALL || chosen.has(target)) this.#resolve(target, from, true);
-      else if (this.#resolve(target, from, false)) this.#skip(target);
+    const successors = this.#plan(name).successors;
+    for (let i = 0; i < successors.length; i++) {
+      const target = successors[i] as Plan<S, C>;
+      if (chosen === ALL || chosen.has(target.name)) this.#resolve(target, name, true);
+      else if (this.#resolve(target, name, false)) this.#skip(target);
     }
   }
 
@@ -618,23 +672,26 @@ class GraphRun<S, C> {
    * run is readied here; one that never will is left to the caller to skip (returns true), so a long
    * branch not taken is skipped by a loop, not by recursion.
    */
-  #resolve(target: string, from: string, arrived: boolean): boolean {
+  #resolve(plan: Plan<S, C>, from: string, arrived: boolean): boolean {
     if (this.#halted) return false;
+    const target = plan.name;
     const parents = this.#parents(target);
     if (parents.length <= 1) {
-      if (arrived) this.#ready(target);
+      if (arrived) this.#ready(plan);
       return !arrived;
     }
-    let join = this.#joins.get(target);
+    this.#joins ??= new Map();
+    const joins = this.#joins;
+    let join = joins.get(target);
     if (!join) {
       join = { pending: new Set(parents), arrived: [], firstArrival: 0, timer: undefined, released: false };
-      this.#joins.set(target, join);
+      joins.set(target, join);
     }
     // ANY: later arrivals are ignored; a parent is counted once.
     if (join.released || !join.pending.delete(from)) return false;
     if (arrived) join.arrived.push(from);
 
-    const node = this.#node(target);
+    const node = plan.node;
     const mode = node.kind === 'barrier' ? node.mode : 'all';
     if (join.arrived.length > 0 && (mode === 'any' || join.pending.size === 0)) {
       join.released = true;
@@ -642,7 +699,7 @@ class GraphRun<S, C> {
       const waitedMs = join.firstArrival === 0 ? 0 : performance.now() - join.firstArrival;
       this.#barriers[target] = { waitedMs, arrived: [...join.arrived] };
       this.#emitter.emit({ type: 'barrier_release', node: target, nodeKind: node.kind, mode, arrived: [...join.arrived], waitedMs });
-      this.#ready(target);
+      this.#ready(plan);
     } else if (join.pending.size === 0) {
       join.released = true;
       return true;
@@ -659,10 +716,10 @@ class GraphRun<S, C> {
   }
 
   #barrierTimedOut(name: string, limit: number): void {
-    const join = this.#joins.get(name);
+    const join = this.#joins?.get(name);
     if (!join || join.released || this.#halted) return;
     join.released = true;
-    this.#claimed.add(name);
+    this.#claimed[this.#plan(name).index] = true;
     const error = new BarrierTimeoutError(name, limit, join.arrived, [...join.pending]);
     this.#endWithoutRunning(name, 'timed_out', error, undefined);
     this.#fail(name, error, 'timed_out');
@@ -672,23 +729,23 @@ class GraphRun<S, C> {
    * A node that will never run (its branch was not taken): skipped, and so are the successors that
    * this leaves with no way to run, depth first, on a stack of its own (a branch may be 100,000 long).
    */
-  #skip(name: string): void {
-    if (this.#claimed.has(name)) return;
-    const stack: { readonly from: string; readonly targets: readonly string[]; at: number }[] = [];
-    const skipOne = (node: string) => {
-      this.#claimed.add(node);
-      this.#endWithoutRunning(node, 'skipped', undefined, 'not-reached');
-      stack.push({ from: node, targets: this.#graph.shape.successors.get(node) ?? [], at: 0 });
+  #skip(plan: Plan<S, C>): void {
+    if (this.#claimed[plan.index]) return;
+    const stack: { readonly from: string; readonly targets: readonly Plan<S, C>[]; at: number }[] = [];
+    const skipOne = (node: Plan<S, C>) => {
+      this.#claimed[node.index] = true;
+      this.#endWithoutRunning(node.name, 'skipped', undefined, 'not-reached');
+      stack.push({ from: node.name, targets: node.successors, at: 0 });
     };
-    skipOne(name);
+    skipOne(plan);
     while (stack.length > 0) {
       const top = stack[stack.length - 1] as (typeof stack)[number];
       if (top.at === top.targets.length) {
         stack.pop();
         continue;
       }
-      const target = top.targets[top.at++] as string;
-      if (this.#resolve(target, top.from, false) && !this.#claimed.has(target)) skipOne(target);
+      const target = top.targets[top.at++] as Plan<S, C>;
+      if (this.#resolve(target, top.from, false) && !this.#claimed[target.index]) skipOne(target);
     }
   }
 
@@ -830,6 +887,12 @@ class GraphRun<S, C> {
 
   // ---- per-attempt plumbing --------------------------------------------
 
+  #plan(name: string): Plan<S, C> {
+    const plan = this.#plans.get(name);
+    if (!plan) throw new Error(`spanflow: no node '${name}' in pipeline '${this.#graph.name}'`);
+    return plan;
+  }
+
   #node(name: string): GraphNode<S, C> {
     const node = this.#graph.nodes.get(name);
     if (!node) throw new Error(`spanflow: no node '${name}' in pipeline '${this.#graph.name}'`);
@@ -850,8 +913,9 @@ class GraphRun<S, C> {
 
   #metrics(): RunMetrics {
     const steps: Record<string, StepLatency> = {};
-    for (const [name, tally] of this.#latency) {
-      steps[name] = { attempts: tally.attempts, succeeded: tally.succeeded, failed: tally.failed, totalMs: tally.totalMs, maxMs: tally.maxMs };
+    for (const plan of this.#tallied) {
+      const tally = this.#latency[plan.index] as LatencyTally;
+      steps[plan.name] = { attempts: tally.attempts, succeeded: tally.succeeded, failed: tally.failed, totalMs: tally.totalMs, maxMs: tally.maxMs };
     }
     return { steps, barriers: this.#barriers, maps: this.#maps, peakQueueDepth: this.#peakQueue, tokens: this.#tokens };
   }
