@@ -48,13 +48,16 @@ export type Outcome<T> =
   | { readonly status: 'skipped'; readonly action: 'skip' | 'stop'; readonly error: unknown; readonly attempts: number }
   | { readonly status: 'failed' | 'timed_out' | 'cancelled'; readonly error: unknown; readonly attempts: number };
 
-/** Told of each attempt's boundaries; this is where events are emitted. */
+/**
+ * Told of each attempt's boundaries; this is where events are emitted. Each call is also given
+ * the options the attempts run under, so one observer can serve many steps (the options say which).
+ */
 export interface AttemptObserver {
-  start(attempt: number): void;
+  start(attempt: number, options: ExecuteOptions): void;
   /** The attempt failed and another follows after `delayMs`. */
-  retry(attempt: number, error: unknown, delayMs: number, durationMs: number): void;
+  retry(attempt: number, error: unknown, delayMs: number, durationMs: number, options: ExecuteOptions): void;
   /** The last attempt ended. */
-  end(attempt: number, status: StepEndStatus, durationMs: number, error: unknown): void;
+  end(attempt: number, status: StepEndStatus, durationMs: number, error: unknown, options: ExecuteOptions): void;
 }
 
 export interface ExecuteOptions {
@@ -82,6 +85,11 @@ export interface ExecuteOptions {
   readonly firstAttempt?: number | undefined;
   /** For a caller that runs one attempt at a time under `signal` (a stage worker): see `AbortLink`. */
   readonly link?: AbortLink | undefined;
+  /**
+   * Makes an untimed attempt's context (called as a method of the options), for a caller whose
+   * attempt arguments are the context itself (a graph step's); default: an `UntimedContext`.
+   */
+  readonly attemptContext?: ((attempt: number) => UntimedContext) | undefined;
 }
 
 const NO_RETRY: RetryPolicy = { attempts: 1 };
@@ -147,7 +155,7 @@ export function executeInto<T, O extends ExecuteOptions>(fn: AttemptFn<T, O>, op
   const signal = options.signal;
   const first = options.firstAttempt ?? 1;
   if (signal.aborted) return cancelledBefore(first, options);
-  options.observer?.start(first);
+  options.observer?.start(first, options);
   const started = options.timed === false ? -1 : performance.now();
   if (options.timeoutMs !== undefined) {
     runAttempt(fn, first, options)
@@ -185,7 +193,7 @@ class FirstAttempt<T, O extends ExecuteOptions> implements AttemptSink<T> {
   /** The attempt succeeded: the outcome, with no result object in between. */
   succeeded(value: T): Outcome<T> {
     const durationMs = this.#started < 0 ? 0 : performance.now() - this.#started;
-    this.#options.observer?.end(this.#n, 'succeeded', durationMs, undefined);
+    this.#options.observer?.end(this.#n, 'succeeded', durationMs, undefined, this.#options);
     return { status: 'succeeded', value, attempts: this.#n };
   }
 
@@ -217,7 +225,7 @@ function clock(options: ExecuteOptions): number {
 
 /** Cancelled before attempt `n` started: the step ends on its last attempt that ran (0 if none did). */
 function cancelledBefore(n: number, options: ExecuteOptions): Outcome<never> {
-  options.observer?.end(n - 1, 'cancelled', 0, options.signal.reason);
+  options.observer?.end(n - 1, 'cancelled', 0, options.signal.reason, options);
   return { status: 'cancelled', error: options.signal.reason, attempts: n - 1 };
 }
 
@@ -230,7 +238,7 @@ function afterAttempt<T, O extends ExecuteOptions>(
 ): Outcome<T> | Promise<Outcome<T>> {
   const durationMs = started < 0 ? 0 : performance.now() - started;
   if (result.ok) {
-    options.observer?.end(n, 'succeeded', durationMs, undefined);
+    options.observer?.end(n, 'succeeded', durationMs, undefined, options);
     return { status: 'succeeded', value: result.value, attempts: n };
   }
   return retryLoop(fn, options, n, result, durationMs);
@@ -250,12 +258,12 @@ async function retryLoop<T, O extends ExecuteOptions>(
   let durationMs = failedMs;
   for (let n = failedAttempt; ; ) {
     if (result.ok) {
-      observer?.end(n, 'succeeded', durationMs, undefined);
+      observer?.end(n, 'succeeded', durationMs, undefined, options);
       return { status: 'succeeded', value: result.value, attempts: n };
     }
     const { error, status } = result;
     if (status === 'cancelled') {
-      observer?.end(n, 'cancelled', durationMs, error);
+      observer?.end(n, 'cancelled', durationMs, error, options);
       return { status, error, attempts: n };
     }
 
@@ -269,7 +277,7 @@ async function retryLoop<T, O extends ExecuteOptions>(
         // The step fails with what the handler threw, and the error it was handling stays its cause.
         const failed = isTimeout(thrown) ? 'timed_out' : 'failed';
         const handlerError = handlerFailure(options.name, error, thrown);
-        observer?.end(n, failed, durationMs, handlerError);
+        observer?.end(n, failed, durationMs, handlerError, options);
         return { status: failed, error: handlerError, attempts: n };
       }
     } else {
@@ -277,16 +285,16 @@ async function retryLoop<T, O extends ExecuteOptions>(
     }
 
     if (action === 'skip' || action === 'stop') {
-      observer?.end(n, 'skipped', durationMs, error);
+      observer?.end(n, 'skipped', durationMs, error, options);
       return { status: 'skipped', action, error, attempts: n };
     }
     if (action !== 'retry') {
-      observer?.end(n, status, durationMs, error);
+      observer?.end(n, status, durationMs, error, options);
       return { status, error, attempts: n };
     }
 
     const delayMs = backoffDelay(policy, n);
-    observer?.retry(n, error, delayMs, durationMs);
+    observer?.retry(n, error, delayMs, durationMs, options);
     if (delayMs > 0) {
       try {
         await sleep(delayMs, undefined, { signal });
@@ -296,7 +304,7 @@ async function retryLoop<T, O extends ExecuteOptions>(
     }
     n++;
     if (signal.aborted) return cancelledBefore(n, options);
-    observer?.start(n);
+    observer?.start(n, options);
     const started = clock(options);
     const next = attempt(fn, n, options);
     result = next instanceof Promise ? await next : next;
@@ -351,7 +359,7 @@ async function runAttempt<T, O extends ExecuteOptions>(fn: AttemptFn<T, O>, atte
  * attempt's own, so listeners a task forgets to remove die with the attempt
  * instead of piling up on the long-lived parent signal.
  */
-class UntimedContext implements AttemptContext {
+export class UntimedContext implements AttemptContext {
   readonly attempt: number;
   readonly #parent: AbortSignal;
   #own: AbortController | undefined;
@@ -427,7 +435,7 @@ function attemptUntimed<T, O extends ExecuteOptions>(fn: AttemptFn<T, O>, attemp
 function attemptUntimedInto<T, O extends ExecuteOptions>(fn: AttemptFn<T, O>, attempt: number, options: O, sink: AttemptSink<T>): AttemptResult<T> | typeof PENDING {
   const parent = options.signal;
   // A function that takes no context is given none (nothing to make, nothing to dispose).
-  const context = fn.length === 0 ? undefined : new UntimedContext(attempt, parent);
+  const context = options.attemptContext ? options.attemptContext(attempt) : fn.length === 0 ? undefined : new UntimedContext(attempt, parent);
   let work: T | Promise<T>;
   try {
     work = options.enter ? options.enter(() => fn(context as AttemptContext, options)) : fn(context as AttemptContext, options);

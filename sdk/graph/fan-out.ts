@@ -5,9 +5,9 @@
 
 import { MapLimitError, StepFailedError } from '../errors.ts';
 import type { Outcome } from '../executor.ts';
-/** What an item's late outcome is told apart by: the options it ran under, whose observer names its index. */
+/** What an item's late outcome is told apart by: the options it ran under, which name its index. */
 export interface ItemRef {
-  readonly observer: { readonly index: number | undefined };
+  readonly index: number | undefined;
 }
 
 export interface FanOutSpec {
@@ -20,7 +20,7 @@ export interface FanOutSpec {
   readonly signal: AbortSignal;
   /**
    * Runs the worker on one item, under the fan-out's own signal: its outcome now, or undefined
-   * when `settle` will be called with it and options whose observer carries the item's index.
+   * when `settle` will be called with it and the options it ran under, which carry the item's index.
    */
   run(item: unknown, index: number, signal: AbortSignal, settle: (outcome: Outcome<unknown>, options: ItemRef) => void): Outcome<unknown> | undefined;
   /** Asked before each item: waits while event readers fall behind, or while timers and I/O have their turn (`undefined`: go on at once). */
@@ -69,7 +69,7 @@ class FanOut {
   #waiting = false;
   #pumping = false;
   #done = false;
-  readonly #itemEnded = (outcome: Outcome<unknown>, options: ItemRef): void => this.#ended(options.observer.index as number, outcome);
+  readonly #itemEnded = (outcome: Outcome<unknown>, options: ItemRef): void => this.#ended(options.index as number, outcome);
   readonly #resume = (): void => {
     this.#waiting = false;
     this.pump();

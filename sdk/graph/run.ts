@@ -16,7 +16,7 @@ import {
 } from '../errors.ts';
 import type { HookPhase, NodeKind, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
 import { storableJson } from '../serialize.ts';
-import { type AttemptContext, executeInto, type Outcome, untilAborted } from '../executor.ts';
+import { type AttemptContext, type ErrorAction, executeInto, type Outcome, untilAborted } from '../executor.ts';
 import { Fifo } from '../fifo.ts';
 import type { Telemetry } from '../telemetry/index.ts';
 import { Meta } from '../meta.ts';
@@ -24,6 +24,8 @@ import { didYouMean } from '../suggest.ts';
 import { nextTurn, turnDue } from '../turn.ts';
 import type { Graph } from './pipeline.ts';
 import {
+  type Awaitable,
+  type ErrorHandler,
   type GraphNode,
   type Hook,
   type MapNode,
@@ -39,7 +41,7 @@ import {
 import { type DurableEnv, Restore, type RestoredOutput } from './durable.ts';
 import { fanOut } from './fan-out.ts';
 import type { OnCancel } from './handle.ts';
-import { LatencyTally, type RunScope, StepRun, type StepOptions } from './step-observer.ts';
+import { LatencyTally, type RunScope, StepRun } from './step-observer.ts';
 import { GraphStepArgs, type SharedArgs } from './step-args.ts';
 import { reachable } from './validate.ts';
 
@@ -172,6 +174,7 @@ class GraphRun<S, C> {
     this.#reach = this.#start === graph.shape.root ? undefined : reachable(this.#start, graph.shape.successors, graph.nodes as never);
     this.#reachedParents = this.#reach && new Map();
     this.#scope = {
+      makeArgs: this.#makeArgs,
       state,
       context: this.#context,
       runId: env.runId,
@@ -363,7 +366,7 @@ class GraphRun<S, C> {
   }
 
   /** The executor's callback for every step of the run: which step it was, its options say. */
-  readonly #stepLanded = (outcome: Outcome<unknown>, options: StepOptions<GraphNode<S, C>>): void => this.#landed(options.observer.def, outcome, undefined);
+  readonly #stepLanded = (outcome: Outcome<unknown>, step: StepRun<GraphNode<S, C>>): void => this.#landed(step.def, outcome, undefined);
 
   /** A step's attempts are over: its slot is free before successors are readied, so they can take it. */
   #landed(node: GraphNode<S, C>, outcome: Outcome<unknown> | undefined, error: unknown): void {
@@ -404,14 +407,14 @@ class GraphRun<S, C> {
 
 
   /** One node's (or one map item's) attempts, as the shared executor runs them: their options, observer and identity. */
-  #step(node: GraphNode<S, C>, item: unknown, index: number | undefined, signal: AbortSignal, latency: LatencyTally): StepOptions<GraphNode<S, C>> {
+  #step(node: GraphNode<S, C>, item: unknown, index: number | undefined, signal: AbortSignal, latency: LatencyTally): StepRun<GraphNode<S, C>> {
     const handler = node.onError ?? this.#graph.options.onError;
-    const onError =
-      handler &&
-      ((error: unknown, attempt: number) =>
-        handler(error, { node: node.name, attempt, index, state: this.#state, context: this.#context, runId: this.#env.runId }));
     const firstAttempt = this.#restore?.firstAttempt(node.name, index);
-    return new StepRun(this.#scope, node, item, index, signal, latency, onError, firstAttempt).options;
+    return new StepRun(this.#scope, node, item, index, signal, latency, handler && this.#onError(handler, node.name, index), firstAttempt);
+  }
+
+  #onError(handler: ErrorHandler<S, C>, node: string, index: number | undefined): (error: unknown, attempt: number) => Awaitable<ErrorAction> {
+    return (error, attempt) => handler(error, { node, attempt, index, state: this.#state, context: this.#context, runId: this.#env.runId });
   }
 
   /** A node's latency tally in this run, made at its first attempt. */
@@ -426,10 +429,13 @@ class GraphRun<S, C> {
   }
 
   /** Every attempt's code, for every step of the run: which step it is, its options say. */
-  readonly #attemptFn = (attempt: AttemptContext, options: StepOptions<GraphNode<S, C>>): unknown => {
-    const step = options.observer;
-    return this.#body(step.def, new GraphStepArgs(this.#scope, step as StepRun, attempt));
+  readonly #attemptFn = (context: AttemptContext, step: StepRun<GraphNode<S, C>>): unknown => {
+    // An untimed attempt's context is its arguments already (`#makeArgs`); a timed one's is the executor's.
+    const args = context instanceof GraphStepArgs ? context : new GraphStepArgs(this.#scope, step as StepRun, context.attempt, context);
+    return this.#body(step.def, args as StepArgs<S, C, unknown>);
   };
+
+  readonly #makeArgs = (step: StepRun, attempt: number): GraphStepArgs<S, C, unknown> => new GraphStepArgs(this.#scope, step, attempt, undefined);
 
   #body(node: GraphNode<S, C>, args: StepArgs<S, C, unknown>): unknown {
     const value = this.#run(node, args);

@@ -1,4 +1,4 @@
-import type { AttemptContext } from '../executor.ts';
+import { type AttemptContext, UntimedContext } from '../executor.ts';
 import type { MetaScopes } from '../meta.ts';
 import type { StepRun } from './step-observer.ts';
 import type { StepArgs, Suspension } from './types.ts';
@@ -13,21 +13,21 @@ export interface SharedArgs<S, C> {
 }
 
 /**
- * What a step is given. A class of three fields, so an attempt's arguments are
- * cheap to make: the rest is read through to the run and the step, and its
- * `signal` to the attempt's, which is made only when a step asks for it.
+ * What a step is given, and for an untimed attempt its context too (one object, not two):
+ * cheap to make, the rest read through to the run and the step. Its `signal` is the
+ * attempt's own, made only when a step asks for it (a timed attempt's: its context's).
  */
-export class GraphStepArgs<S, C, I> implements StepArgs<S, C, I> {
-  readonly attempt: number;
+export class GraphStepArgs<S, C, I> extends UntimedContext implements StepArgs<S, C, I> {
   readonly #shared: SharedArgs<S, C>;
   readonly #step: StepRun;
-  readonly #source: AttemptContext;
+  /** A timed attempt's context (the executor's), whose signal the step is given. */
+  readonly #source: AttemptContext | undefined;
 
-  constructor(shared: SharedArgs<S, C>, step: StepRun, source: AttemptContext) {
+  constructor(shared: SharedArgs<S, C>, step: StepRun, attempt: number, source: AttemptContext | undefined) {
+    super(attempt, step.signal);
     this.#shared = shared;
     this.#step = step;
     this.#source = source;
-    this.attempt = source.attempt;
   }
 
   get state(): S {
@@ -66,7 +66,7 @@ export class GraphStepArgs<S, C, I> implements StepArgs<S, C, I> {
     return this.#step.scopes;
   }
 
-  get signal(): AbortSignal {
-    return this.#source.signal;
+  override get signal(): AbortSignal {
+    return this.#source ? this.#source.signal : super.signal;
   }
 }

@@ -1,14 +1,15 @@
 // One step's attempts (or one map item's): what the executor runs them under
-// (the options), what it reports them to (the observer: the run's latency
+// (the options) and which step it is (for telemetry), in one object per step;
+// and what the executor reports them to (the observer: the run's latency
 // tally, the attempt's span and metrics, and the step events for whoever
-// listens), and which step it is (for telemetry), in one object per step.
+// listens), one for all steps.
 // Telemetry is called directly rather than fed events, so a run with no other
 // listener builds no per-step events at all.
 
 import { attemptError, toErrorInfo } from '../errors.ts';
 import type { RunEmitter } from '../emitter.ts';
 import type { NodeKind, StepEndStatus, StepLatency } from '../events.ts';
-import type { AttemptObserver, ErrorAction, ExecuteOptions, RetryOption } from '../executor.ts';
+import type { AttemptObserver, ErrorAction, ExecuteOptions, RetryOption, UntimedContext } from '../executor.ts';
 import { Meta, type MetaScopes } from '../meta.ts';
 import type { Open, StepRef, Telemetry } from '../telemetry/index.ts';
 
@@ -29,6 +30,8 @@ export class LatencyTally implements StepLatency {
 
 /** What every step of one run shares. */
 export interface RunScope {
+  /** Makes an attempt's arguments (its context too). */
+  readonly makeArgs: ArgsMaker;
   readonly emitter: RunEmitter;
   readonly telemetry: Telemetry | undefined;
   readonly runMeta: Meta;
@@ -45,17 +48,28 @@ export interface StepDef {
 
 type OnError = ((error: unknown, attempt: number) => ErrorAction | Promise<ErrorAction>) | undefined;
 
-/** The executor's options for a step: its observer is the step's `StepRun`, which the run's callbacks read back. */
-export interface StepOptions<N extends StepDef> extends ExecuteOptions {
-  readonly observer: StepRun<N>;
-}
+/** Makes a step attempt's arguments, which are also its context (see `ExecuteOptions.attemptContext`). */
+export type ArgsMaker = (step: StepRun, attempt: number) => UntimedContext;
 
 /**
- * A step's (or map item's) attempts: what the executor reports them to, the step's identity
- * for telemetry, and the options they run under. `N` is the node, kept for the run that
- * settles the step.
+ * A step's (or map item's) attempts in one object: the options the executor runs them
+ * under, the step's identity for telemetry, and its state between attempts (the open
+ * span, its meta scope). The observer is one for all steps (`STEP_OBSERVER`): the
+ * executor hands it these options. `N` is the node, kept for the run that settles the step.
  */
-export class StepRun<N extends StepDef = StepDef> implements AttemptObserver, StepRef {
+export class StepRun<N extends StepDef = StepDef> implements ExecuteOptions, StepRef {
+  // ExecuteOptions
+  readonly name: string;
+  readonly retry: RetryOption | undefined;
+  readonly timeoutMs: number | undefined;
+  readonly signal: AbortSignal;
+  readonly onError: OnError;
+  readonly observer: AttemptObserver = STEP_OBSERVER;
+  readonly enter: (<R>(call: () => R) => R) | undefined;
+  readonly firstAttempt: number | undefined;
+  readonly timed = true;
+  readonly link = undefined;
+  // StepRef
   readonly runId: string;
   readonly pipeline: string;
   readonly node: string;
@@ -64,17 +78,24 @@ export class StepRun<N extends StepDef = StepDef> implements AttemptObserver, St
   /** The node this runs, and the map item it is given (undefined for a step). */
   readonly def: N;
   readonly item: unknown;
-  readonly options: StepOptions<N>;
-  readonly #run: RunScope;
-  readonly #latency: LatencyTally;
+  readonly run: RunScope;
+  readonly latency: LatencyTally;
   /** The step's meta scope and the scopes its attempts are given, made when a step first asks. */
-  #meta: Meta | undefined;
+  meta: Meta | undefined;
   #scopes: MetaScopes | undefined;
   /** The current attempt's span. */
-  #open: Open | undefined;
+  open: Open | undefined;
 
   constructor(run: RunScope, def: N, item: unknown, index: number | undefined, signal: AbortSignal, latency: LatencyTally, onError: OnError, firstAttempt: number | undefined) {
     const emitter = run.emitter;
+    this.name = def.name;
+    this.retry = def.retry;
+    this.timeoutMs = def.timeout;
+    this.signal = signal;
+    this.onError = onError;
+    // With telemetry, the attempt's code runs with its span current (a method of the options: no closure per step).
+    this.enter = run.telemetry ? (enterSpan as <R>(call: () => R) => R) : undefined;
+    this.firstAttempt = firstAttempt;
     this.runId = emitter.runId;
     this.pipeline = emitter.pipeline;
     this.node = def.name;
@@ -82,71 +103,69 @@ export class StepRun<N extends StepDef = StepDef> implements AttemptObserver, St
     this.index = index;
     this.def = def;
     this.item = item;
-    this.#run = run;
-    this.#latency = latency;
-    this.options = {
-      name: def.name,
-      retry: def.retry,
-      timeoutMs: def.timeout,
-      signal,
-      onError,
-      observer: this,
-      // The attempt's code runs with its span current (with telemetry only).
-      enter: run.telemetry ? (call) => this.#enter(call) : undefined,
-      firstAttempt,
-      timed: true,
-      link: undefined,
-    };
+    this.run = run;
+    this.latency = latency;
+  }
+
+  /** An untimed attempt's context: its arguments (a method of the options, which the executor calls). */
+  attemptContext(attempt: number): UntimedContext {
+    return this.run.makeArgs(this, attempt);
   }
 
   /** The meta scopes an attempt is given: the step's (across its attempts), the run's and the pipeline's. */
   get scopes(): MetaScopes {
     if (!this.#scopes) {
-      this.#meta ??= new Meta();
-      this.#scopes = { step: this.#meta, run: this.#run.runMeta, pipeline: this.#run.pipelineMeta };
+      this.meta ??= new Meta();
+      this.#scopes = { step: this.meta, run: this.run.runMeta, pipeline: this.run.pipelineMeta };
     }
     return this.#scopes;
   }
+}
 
-  #enter<R>(call: () => R): R {
-    return this.#open ? (this.#run.telemetry as Telemetry).inAttempt(this.#open, call) : call();
-  }
+function enterSpan<R>(this: StepRun, call: () => R): R {
+  return this.open ? (this.run.telemetry as Telemetry).inAttempt(this.open, call) : call();
+}
 
-  start(attempt: number): void {
-    this.#latency.attempts++;
-    const run = this.#run;
-    if (run.telemetry) this.#open = run.telemetry.startAttempt(this, attempt);
-    if (run.emitter.wants('step_start')) run.emitter.emit({ type: 'step_start', node: this.node, nodeKind: this.kind, attempt, index: this.index });
-  }
+/** The observer of every graph step: what it needs of the step is on the options it is handed, a StepRun. */
+const STEP_OBSERVER: AttemptObserver = {
+  start(attempt: number, options: ExecuteOptions): void {
+    const step = options as StepRun;
+    step.latency.attempts++;
+    const run = step.run;
+    if (run.telemetry) step.open = run.telemetry.startAttempt(step, attempt);
+    if (run.emitter.wants('step_start')) run.emitter.emit({ type: 'step_start', node: step.node, nodeKind: step.kind, attempt, index: step.index });
+  },
 
-  retry(attempt: number, error: unknown, delayMs: number, durationMs: number): void {
-    this.#latency.add(durationMs, false);
-    const run = this.#run;
-    run.telemetry?.retryAttempt(this, this.#open, attempt, error, delayMs, durationMs);
-    this.#open = undefined;
+  retry(attempt: number, error: unknown, delayMs: number, durationMs: number, options: ExecuteOptions): void {
+    const step = options as StepRun;
+    step.latency.add(durationMs, false);
+    const run = step.run;
+    run.telemetry?.retryAttempt(step, step.open, attempt, error, delayMs, durationMs);
+    step.open = undefined;
     if (!run.emitter.wants('step_retry')) return;
-    run.emitter.emit({ type: 'step_retry', node: this.node, nodeKind: this.kind, attempt, index: this.index, error: toErrorInfo(error), delayMs, durationMs });
-  }
+    run.emitter.emit({ type: 'step_retry', node: step.node, nodeKind: step.kind, attempt, index: step.index, error: toErrorInfo(error), delayMs, durationMs });
+  },
 
-  end(attempt: number, status: StepEndStatus, durationMs: number, error: unknown): void {
-    if (status !== 'cancelled' || durationMs > 0) this.#latency.add(durationMs, status === 'succeeded');
-    const run = this.#run;
+  end(attempt: number, status: StepEndStatus, durationMs: number, error: unknown, options: ExecuteOptions): void {
+    const step = options as StepRun;
+    if (status !== 'cancelled' || durationMs > 0) step.latency.add(durationMs, status === 'succeeded');
+    const run = step.run;
     if (run.telemetry) {
-      run.telemetry.endAttempt(this, this.#open, attempt, status, durationMs, error);
-      this.#open = undefined;
+      run.telemetry.endAttempt(step, step.open, attempt, status, durationMs, error);
+      step.open = undefined;
     }
     if (!run.emitter.wants('step_end')) return;
     run.emitter.emit({
       type: 'step_end',
-      node: this.node,
-      nodeKind: this.kind,
+      node: step.node,
+      nodeKind: step.kind,
       attempt,
-      index: this.index,
+      index: step.index,
       status,
       durationMs,
       error: attemptError(status, error),
       skipReason: status === 'skipped' ? 'handler' : undefined,
-      meta: (this.#meta ?? new Meta()).snapshot(),
+      meta: (step.meta ?? new Meta()).snapshot(),
     });
-  }
-}
+  },
+};
