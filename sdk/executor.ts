@@ -83,8 +83,13 @@ export interface ExecuteOptions {
    * on its stored count, and the attempts before count against the retry policy.
    */
   readonly firstAttempt?: number | undefined;
-  /** For a caller that runs one attempt at a time under `signal` (a stage worker): see `AbortLink`. */
-  readonly link?: AbortLink | undefined;
+  /**
+   * Where a pending attempt waits for `signal`'s abort, instead of the signal's shared set: an
+   * `AbortLink`, for a caller that runs one attempt at a time under it (a stage worker); or a
+   * caller's own set that it runs itself when it aborts `signal` (a graph run: no listener on
+   * its signal), calling each dependent while it is still in the set.
+   */
+  readonly link?: Dependents | undefined;
   /**
    * Makes an untimed attempt's context (called as a method of the options), for a caller whose
    * attempt arguments are the context itself (a graph step's); default: an `UntimedContext`.
@@ -476,10 +481,10 @@ function attemptUntimedInto<T, O extends ExecuteOptions>(fn: AttemptFn<T, O>, at
 }
 
 /** Called when their signal aborts; each removes itself once it has run or its attempt settled. */
-type Dependent = () => void;
+export type Dependent = () => void;
 
 /** Where a pending attempt waits for its parent's abort: the signal's shared set, or a caller's own link. */
-interface Dependents {
+export interface Dependents {
   add(dependent: Dependent): unknown;
   delete(dependent: Dependent): boolean;
 }

@@ -16,7 +16,7 @@ import {
 } from '../errors.ts';
 import type { HookPhase, NodeKind, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
 import { storableJson } from '../serialize.ts';
-import { type AttemptContext, type ErrorAction, executeInto, type Outcome, untilAborted } from '../executor.ts';
+import { type AttemptContext, type Dependent, type ErrorAction, executeInto, type Outcome, untilAborted } from '../executor.ts';
 import { Fifo } from '../fifo.ts';
 import type { Telemetry } from '../telemetry/index.ts';
 import { Meta } from '../meta.ts';
@@ -125,6 +125,11 @@ class GraphRun<S, C> {
   readonly #emitter: RunEmitter;
   readonly #runMeta = new Meta();
   readonly #controller = new AbortController();
+  /**
+   * The executor's dependents of the run's signal (steps' attempts in flight): the run aborts its
+   * signal itself, so it ends them itself, and no abort listener is added to the signal per run.
+   */
+  readonly #inFlight = new Set<Dependent>();
   readonly #outputs: Map<string, unknown>;
   /** Made at the first join (most runs have none), as are the queue and the set of child runs. */
   #joins: Map<string, JoinState> | undefined;
@@ -200,7 +205,7 @@ class GraphRun<S, C> {
   async #execute(started: number): Promise<RunResult<S>> {
     const emitter = this.#emitter;
 
-    const cancel = (reason: unknown) => this.#controller.abort(new CancelledError(`run ${this.#env.runId}`, reason));
+    const cancel = (reason: unknown) => this.#abort(new CancelledError(`run ${this.#env.runId}`, reason));
     const signal = this.#env.signal;
     const onAbort = signal && (() => cancel(signal.reason));
     if (signal?.aborted) cancel(signal.reason);
@@ -210,7 +215,7 @@ class GraphRun<S, C> {
     const runTimer =
       timeout === undefined
         ? undefined
-        : setTimeout(() => this.#controller.abort(new RunTimeoutError(this.#graph.name, timeout)), Math.max(0, timeout - (performance.now() - started)));
+        : setTimeout(() => this.#abort(new RunTimeoutError(this.#graph.name, timeout)), Math.max(0, timeout - (performance.now() - started)));
 
     try {
       // A durable run stores its initial state first, before its hooks (a resumed one has it stored already).
@@ -360,7 +365,7 @@ class GraphRun<S, C> {
     this.#active++;
     const node = plan.node;
     // The outcome comes by callback: a step costs its own promise and one reaction on it.
-    const now = executeInto(this.#attemptFn, this.#step(node, undefined, undefined, this.#controller.signal, this.#tally(plan)), this.#stepLanded);
+    const now = executeInto(this.#attemptFn, this.#step(node, undefined, undefined, this.#controller.signal, this.#inFlight, this.#tally(plan)), this.#stepLanded);
     // Settling always waits a microtask, as successors expect.
     if (now) queueMicrotask(() => this.#landed(node, now, undefined));
   }
@@ -407,10 +412,17 @@ class GraphRun<S, C> {
 
 
   /** One node's (or one map item's) attempts, as the shared executor runs them: their options, observer and identity. */
-  #step(node: GraphNode<S, C>, item: unknown, index: number | undefined, signal: AbortSignal, latency: LatencyTally): StepRun<GraphNode<S, C>> {
+  #step(
+    node: GraphNode<S, C>,
+    item: unknown,
+    index: number | undefined,
+    signal: AbortSignal,
+    link: Set<Dependent> | undefined,
+    latency: LatencyTally,
+  ): StepRun<GraphNode<S, C>> {
     const handler = node.onError ?? this.#graph.options.onError;
     const firstAttempt = this.#restore?.firstAttempt(node.name, index);
-    return new StepRun(this.#scope, node, item, index, signal, latency, handler && this.#onError(handler, node.name, index), firstAttempt);
+    return new StepRun(this.#scope, node, item, index, signal, link, latency, handler && this.#onError(handler, node.name, index), firstAttempt);
   }
 
   #onError(handler: ErrorHandler<S, C>, node: string, index: number | undefined): (error: unknown, attempt: number) => Awaitable<ErrorAction> {
@@ -589,7 +601,7 @@ class GraphRun<S, C> {
         const restored = this.#restore?.items.get(worker.name)?.get(index);
         if (restored) return this.#restoredItem(worker, index, restored);
         if (emitter.wants('step_queued')) emitter.emit({ type: 'step_queued', node: worker.name, nodeKind: worker.kind, index });
-        return executeInto(this.#attemptFn, this.#step(worker, item, index, signal, this.#tally(workerPlan)), settle);
+        return executeInto(this.#attemptFn, this.#step(worker, item, index, signal, undefined, this.#tally(workerPlan)), settle);
       },
       ready: () => this.#pace(),
     });
@@ -647,7 +659,17 @@ class GraphRun<S, C> {
   #fail(node: string | undefined, error: Error, status: 'failed' | 'timed_out'): void {
     this.#failure ??= { node, error, status };
     this.#halted = true;
-    if (!this.#controller.signal.aborted) this.#controller.abort(error);
+    this.#abort(error);
+  }
+
+  /** Aborts the run's signal, then ends the attempts in flight under it (the executor's dependents: see `#inFlight`). */
+  #abort(reason: unknown): void {
+    if (this.#controller.signal.aborted) return;
+    this.#controller.abort(reason);
+    const inFlight = this.#inFlight;
+    if (inFlight.size === 0) return;
+    for (const dependent of [...inFlight]) dependent();
+    inFlight.clear();
   }
 
   #propagate(name: string, chosen: ReadonlySet<string> | undefined): void {

@@ -9,7 +9,7 @@
 import { attemptError, toErrorInfo } from '../errors.ts';
 import type { RunEmitter } from '../emitter.ts';
 import type { NodeKind, StepEndStatus, StepLatency } from '../events.ts';
-import type { AttemptObserver, ErrorAction, ExecuteOptions, RetryOption, UntimedContext } from '../executor.ts';
+import type { AttemptObserver, Dependents, ErrorAction, ExecuteOptions, RetryOption, UntimedContext } from '../executor.ts';
 import { Meta, type MetaScopes } from '../meta.ts';
 import type { Open, StepRef, Telemetry } from '../telemetry/index.ts';
 
@@ -68,7 +68,7 @@ export class StepRun<N extends StepDef = StepDef> implements ExecuteOptions, Ste
   readonly enter: (<R>(call: () => R) => R) | undefined;
   readonly firstAttempt: number | undefined;
   readonly timed = true;
-  readonly link = undefined;
+  readonly link: Dependents | undefined;
   // StepRef
   readonly runId: string;
   readonly pipeline: string;
@@ -86,12 +86,23 @@ export class StepRun<N extends StepDef = StepDef> implements ExecuteOptions, Ste
   /** The current attempt's span. */
   open: Open | undefined;
 
-  constructor(run: RunScope, def: N, item: unknown, index: number | undefined, signal: AbortSignal, latency: LatencyTally, onError: OnError, firstAttempt: number | undefined) {
+  constructor(
+    run: RunScope,
+    def: N,
+    item: unknown,
+    index: number | undefined,
+    signal: AbortSignal,
+    link: Dependents | undefined,
+    latency: LatencyTally,
+    onError: OnError,
+    firstAttempt: number | undefined,
+  ) {
     const emitter = run.emitter;
     this.name = def.name;
     this.retry = def.retry;
     this.timeoutMs = def.timeout;
     this.signal = signal;
+    this.link = link;
     this.onError = onError;
     // With telemetry, the attempt's code runs with its span current (a method of the options: no closure per step).
     this.enter = run.telemetry ? (enterSpan as <R>(call: () => R) => R) : undefined;
