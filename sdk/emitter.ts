@@ -15,17 +15,18 @@ export type EventStream = Channel<SpanflowEvent>;
  */
 export class EventBus {
   readonly #listeners: { readonly listener: EventListener; types: ReadonlySet<EventType> | undefined }[] = [];
-  readonly #streams = new Set<EventStream>();
+  /** Made when the first stream attaches, as the set of wanted types is with the first filtered listener: most runs have neither. */
+  #streams: Set<EventStream> | undefined;
   /** Some listener or stream takes every event type. */
   #everything = false;
   /** The types the filtered listeners take. */
-  readonly #wanted = new Set<EventType>();
+  #wanted: Set<EventType> | undefined;
   #roomWaiters: (() => void)[] = [];
   #delivered = false;
 
   /** True when someone listens; emitters skip building events otherwise. */
   get active(): boolean {
-    return this.#listeners.length > 0 || this.#streams.size > 0;
+    return this.#listeners.length > 0 || this.#streams !== undefined;
   }
 
   /** True once any event went out: a stream attached later would have missed some. */
@@ -47,26 +48,31 @@ export class EventBus {
   listen(listener: EventListener, types?: ReadonlySet<EventType>): (types: ReadonlySet<EventType>) => void {
     const entry = { listener, types };
     this.#listeners.push(entry);
-    if (types) for (const type of types) this.#wanted.add(type);
+    if (types) {
+      this.#wanted ??= new Set();
+      for (const type of types) this.#wanted.add(type);
+    }
     else this.#everything = true;
     return (retuned) => {
       if (!entry.types) throw new Error('spanflow: a listener that takes every event cannot be given types later');
       entry.types = retuned;
-      this.#wanted.clear();
-      for (const { types: taken } of this.#listeners) if (taken) for (const type of taken) this.#wanted.add(type);
+      const wanted = new Set<EventType>();
+      for (const { types: taken } of this.#listeners) if (taken) for (const type of taken) wanted.add(type);
+      this.#wanted = wanted;
     };
   }
 
   /** True when some listener or stream takes events of this type. */
   wants(type: EventType): boolean {
-    return this.#everything || this.#streams.size > 0 || this.#wanted.has(type);
+    return this.#everything || this.#streams !== undefined || this.#wanted?.has(type) === true;
   }
 
   stream(capacity: number): EventStream {
     const stream: EventStream = new Channel<SpanflowEvent>(capacity, {
       onRoom: () => this.#onRoom(),
-      onDetach: () => this.#streams.delete(stream) && this.#onRoom(),
+      onDetach: () => this.#detach(stream),
     });
+    this.#streams ??= new Set();
     this.#streams.add(stream);
     return stream;
   }
@@ -82,7 +88,7 @@ export class EventBus {
         warnUserError(error, 'SpanflowListenerWarning', 'an event listener');
       }
     }
-    for (const stream of this.#streams) stream.push(event);
+    if (this.#streams) for (const stream of this.#streams) stream.push(event);
   }
 
   /** Resolves when every attached stream has room; `undefined` (no await needed) when they already do. */
@@ -92,12 +98,20 @@ export class EventBus {
   }
 
   close(): void {
-    for (const stream of this.#streams) stream.close();
+    if (this.#streams) for (const stream of this.#streams) stream.close();
   }
 
   #anyFull(): boolean {
-    for (const stream of this.#streams) if (stream.full) return true;
+    if (this.#streams) for (const stream of this.#streams) if (stream.full) return true;
     return false;
+  }
+
+  /** A stream gone: the set goes with its last one (no stream, no `wants` for every type). */
+  #detach(stream: EventStream): void {
+    const streams = this.#streams;
+    if (!streams?.delete(stream)) return;
+    if (streams.size === 0) this.#streams = undefined;
+    this.#onRoom();
   }
 
   #onRoom(): void {

@@ -514,6 +514,33 @@ export class AbortLink implements Dependents {
   }
 }
 
+/**
+ * A caller's own dependents of a signal it aborts itself (a graph run's steps in flight): see
+ * `ExecuteOptions.link`. Its owner calls `abort()` right after aborting the signal. A set that
+ * attempts join and leave one at a time would have V8 reallocate its table as it empties; a
+ * sentinel that never leaves keeps it from emptying.
+ */
+export class OwnDependents implements Dependents {
+  static readonly #sentinel: Dependent = () => {};
+  readonly #set = new Set<Dependent>([OwnDependents.#sentinel]);
+
+  add(dependent: Dependent): void {
+    this.#set.add(dependent);
+  }
+
+  delete(dependent: Dependent): boolean {
+    return dependent !== OwnDependents.#sentinel && this.#set.delete(dependent);
+  }
+
+  /** Ends every attempt still waiting (each removes itself as it runs). */
+  abort(): void {
+    if (this.#set.size === 1) return;
+    for (const dependent of [...this.#set]) dependent();
+    this.#set.clear();
+    this.#set.add(OwnDependents.#sentinel);
+  }
+}
+
 const dependents = new WeakMap<AbortSignal, Set<Dependent>>();
 
 /**

@@ -16,7 +16,7 @@ import {
 } from '../errors.ts';
 import type { HookPhase, NodeKind, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
 import { storableJson } from '../serialize.ts';
-import { type AttemptContext, type Dependent, type ErrorAction, executeInto, type Outcome, untilAborted } from '../executor.ts';
+import { type AttemptContext, type ErrorAction, executeInto, type Outcome, OwnDependents, untilAborted } from '../executor.ts';
 import { Fifo } from '../fifo.ts';
 import type { Telemetry } from '../telemetry/index.ts';
 import { Meta } from '../meta.ts';
@@ -129,7 +129,7 @@ class GraphRun<S, C> {
    * The executor's dependents of the run's signal (steps' attempts in flight): the run aborts its
    * signal itself, so it ends them itself, and no abort listener is added to the signal per run.
    */
-  readonly #inFlight = new Set<Dependent>();
+  readonly #inFlight = new OwnDependents();
   readonly #outputs: Map<string, unknown>;
   /** Made at the first join (most runs have none), as are the queue and the set of child runs. */
   #joins: Map<string, JoinState> | undefined;
@@ -417,7 +417,7 @@ class GraphRun<S, C> {
     item: unknown,
     index: number | undefined,
     signal: AbortSignal,
-    link: Set<Dependent> | undefined,
+    link: OwnDependents | undefined,
     latency: LatencyTally,
   ): StepRun<GraphNode<S, C>> {
     const handler = node.onError ?? this.#graph.options.onError;
@@ -666,10 +666,7 @@ class GraphRun<S, C> {
   #abort(reason: unknown): void {
     if (this.#controller.signal.aborted) return;
     this.#controller.abort(reason);
-    const inFlight = this.#inFlight;
-    if (inFlight.size === 0) return;
-    for (const dependent of [...inFlight]) dependent();
-    inFlight.clear();
+    this.#inFlight.abort();
   }
 
   #propagate(name: string, chosen: ReadonlySet<string> | undefined): void {
