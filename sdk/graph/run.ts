@@ -93,6 +93,7 @@ interface Plan<S, C> {
   /** Its place in the definition: a run's per-node state is kept in arrays at this index. */
   readonly index: number;
   readonly successors: readonly Plan<S, C>[];
+  readonly parents: readonly string[];
 }
 
 const planCache = new WeakMap<object, ReadonlyMap<string, Plan<unknown, unknown>>>();
@@ -102,7 +103,7 @@ function plansOf<S, C>(graph: Graph<S, C>): ReadonlyMap<string, Plan<S, C>> {
   let plans = planCache.get(graph) as ReadonlyMap<string, Plan<S, C>> | undefined;
   if (!plans) {
     const made = new Map<string, Plan<S, C> & { readonly successors: Plan<S, C>[] }>();
-    for (const [name, node] of graph.nodes) made.set(name, { name, node, index: made.size, successors: [] });
+    for (const [name, node] of graph.nodes) made.set(name, { name, node, index: made.size, successors: [], parents: graph.shape.parents.get(name) ?? [] });
     for (const plan of made.values()) {
       for (const target of graph.shape.successors.get(plan.name) ?? []) {
         const next = made.get(target);
@@ -125,6 +126,8 @@ class GraphRun<S, C> {
   readonly #emitter: RunEmitter;
   readonly #runMeta = new Meta();
   readonly #controller = new AbortController();
+  /** The controller's signal, read once (its getter checks its receiver on every read). */
+  readonly #signal = this.#controller.signal;
   /**
    * The executor's dependents of the run's signal (steps' attempts in flight): the run aborts its
    * signal itself, so it ends them itself, and no abort listener is added to the signal per run.
@@ -225,15 +228,15 @@ class GraphRun<S, C> {
       for (let i = 0; i < startup.length; i++) {
         const hook = startup[i] as Hook<S, C>;
         // Cancelled (or timed out) before or between hooks: the rest do not start.
-        if (this.#controller.signal.aborted) break;
-        const error = await this.#hook(hook, 'startup', this.#controller.signal);
+        if (this.#signal.aborted) break;
+        const error = await this.#hook(hook, 'startup', this.#signal);
         if (error) {
           // A hook interrupted by cancellation or the run timeout ends the run as that, not as a failure.
-          if (!this.#controller.signal.aborted) this.#failure ??= { node: undefined, error, status: 'failed' };
+          if (!this.#signal.aborted) this.#failure ??= { node: undefined, error, status: 'failed' };
           break;
         }
       }
-      if (!this.#failure && !this.#controller.signal.aborted) {
+      if (!this.#failure && !this.#signal.aborted) {
         if (emitter.heard()) {
           emitter.emit({ type: 'run_start', resumeFrom: this.#options.resumeFrom, pipelineMeta: this.#graph.meta, traceId: this.#env.telemetry?.traceId(this.#env.runId) });
         }
@@ -259,7 +262,7 @@ class GraphRun<S, C> {
     for (let i = 0; i < shutdown.length; i++) {
       const error = await this.#hook(shutdown[i] as Hook<S, C>, 'shutdown', shutdownSignal as AbortSignal);
       // A shutdown failure fails a run that would have succeeded; it does not hide a cancellation or timeout.
-      if (error && !this.#controller.signal.aborted) this.#failure ??= { node: undefined, error, status: 'failed' };
+      if (error && !this.#signal.aborted) this.#failure ??= { node: undefined, error, status: 'failed' };
     }
 
     const { status, error } = this.#outcome();
@@ -300,8 +303,8 @@ class GraphRun<S, C> {
 
   #outcome(): { status: RunEndStatus; error: Error | undefined } {
     if (this.#failure) return { status: this.#failure.status, error: this.#failure.error };
-    if (this.#controller.signal.aborted) {
-      const reason: unknown = this.#controller.signal.reason;
+    if (this.#signal.aborted) {
+      const reason: unknown = this.#signal.reason;
       const error = reason instanceof Error ? reason : new CancelledError(`run ${this.#env.runId}`, reason);
       return { status: reason instanceof RunTimeoutError ? 'timed_out' : 'cancelled', error };
     }
@@ -368,7 +371,7 @@ class GraphRun<S, C> {
     this.#active++;
     const node = plan.node;
     // The outcome comes by callback: a step costs its own promise and one reaction on it.
-    const now = executeInto(this.#attemptFn, this.#step(node, undefined, undefined, this.#controller.signal, this.#inFlight, this.#tally(plan)), this.#stepLanded);
+    const now = executeInto(this.#attemptFn, this.#step(node, undefined, undefined, this.#signal, this.#inFlight, this.#tally(plan)), this.#stepLanded);
     // Settling always waits a microtask, as successors expect.
     if (now) queueMicrotask(() => this.#landed(node, now, undefined));
   }
@@ -642,7 +645,7 @@ class GraphRun<S, C> {
       case 'cancelled':
         // Cancelled because the run is ending (cancel, run timeout, another step's failure).
         this.#halted = true;
-        if (!this.#controller.signal.aborted) this.#fail(node.name, new CancelledError(`step '${node.name}'`, outcome.error), 'failed');
+        if (!this.#signal.aborted) this.#fail(node.name, new CancelledError(`step '${node.name}'`, outcome.error), 'failed');
         return;
       case 'failed': {
         // A map's failure is its worker's: keep the worker's name and item in the error.
@@ -667,7 +670,7 @@ class GraphRun<S, C> {
 
   /** Aborts the run's signal, then ends the attempts in flight under it (the executor's dependents: see `#inFlight`). */
   #abort(reason: unknown): void {
-    if (this.#controller.signal.aborted) return;
+    if (this.#signal.aborted) return;
     this.#controller.abort(reason);
     this.#inFlight.abort();
   }
@@ -682,8 +685,8 @@ class GraphRun<S, C> {
     }
   }
 
-  #parents(name: string): readonly string[] {
-    const parents = this.#graph.shape.parents.get(name) ?? [];
+  #parents(plan: Plan<S, C>): readonly string[] {
+    const { name, parents } = plan;
     const reach = this.#reach;
     const cache = this.#reachedParents;
     if (!reach || !cache || parents.length === 0) return parents;
@@ -703,7 +706,7 @@ class GraphRun<S, C> {
   #resolve(plan: Plan<S, C>, from: string, arrived: boolean): boolean {
     if (this.#halted) return false;
     const target = plan.name;
-    const parents = this.#parents(target);
+    const parents = this.#parents(plan);
     if (parents.length <= 1) {
       if (arrived) this.#ready(plan);
       return !arrived;
@@ -830,7 +833,7 @@ class GraphRun<S, C> {
    */
   #checkpoint(node: GraphNode<S, C>, args: StepArgs<S, C, unknown>, value: unknown): unknown {
     // An untimed attempt's signal is made on first read: ask it only of a timed one (the run's covers the rest).
-    const abandoned = node.timeout === undefined ? this.#controller.signal.aborted : args.signal.aborted;
+    const abandoned = node.timeout === undefined ? this.#signal.aborted : args.signal.aborted;
     if (value instanceof Suspension || abandoned) return value;
     const index = args.index;
     let output: string;
