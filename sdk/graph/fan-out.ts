@@ -4,7 +4,7 @@
 // cancelling the items still in flight.
 
 import { MapLimitError, StepFailedError } from '../errors.ts';
-import type { Outcome } from '../executor.ts';
+import { type Outcome, OwnDependents } from '../executor.ts';
 /** What an item's late outcome is told apart by: the options it ran under, which name its index. */
 export interface ItemRef {
   readonly index: number | undefined;
@@ -19,10 +19,17 @@ export interface FanOutSpec {
   /** The map attempt's signal: its abort cancels the items in flight. */
   readonly signal: AbortSignal;
   /**
-   * Runs the worker on one item, under the fan-out's own signal: its outcome now, or undefined
+   * Runs the worker on one item, under the fan-out's own signal (whose pending attempts wait in
+   * `link`, which the fan-out ends itself when it aborts the signal): its outcome now, or undefined
    * when `settle` will be called with it and the options it ran under, which carry the item's index.
    */
-  run(item: unknown, index: number, signal: AbortSignal, settle: (outcome: Outcome<unknown>, options: ItemRef) => void): Outcome<unknown> | undefined;
+  run(
+    item: unknown,
+    index: number,
+    signal: AbortSignal,
+    link: OwnDependents,
+    settle: (outcome: Outcome<unknown>, options: ItemRef) => void,
+  ): Outcome<unknown> | undefined;
   /** Asked before each item: waits while event readers fall behind, or while timers and I/O have their turn (`undefined`: go on at once). */
   ready(): Promise<void> | undefined;
 }
@@ -48,6 +55,9 @@ export function fanOut(source: Iterable<unknown> | AsyncIterable<unknown>, spec:
 class FanOut {
   readonly #spec: FanOutSpec;
   readonly #controller = new AbortController();
+  readonly #signal = this.#controller.signal;
+  /** Items' attempts waiting on the signal: ended by `#abort`, with no listener on the signal. */
+  readonly #inFlight = new OwnDependents();
   readonly #resolve: (result: FanOutResult) => void;
   readonly #reject: (error: unknown) => void;
   readonly #onAbort: () => void;
@@ -79,7 +89,7 @@ class FanOut {
     this.#spec = spec;
     this.#resolve = resolve;
     this.#reject = reject;
-    this.#onAbort = () => this.#controller.abort(spec.signal.reason);
+    this.#onAbort = () => this.#abort(spec.signal.reason);
     spec.signal.addEventListener('abort', this.#onAbort, { once: true });
     const plainArray = Array.isArray(source) && (source as unknown[])[Symbol.iterator] === Array.prototype[Symbol.iterator];
     this.#array = plainArray ? (source as unknown[]) : undefined;
@@ -104,7 +114,7 @@ class FanOut {
           return;
         }
         // Checked after any wait: a timeout or cancellation that came meanwhile pulls no further item.
-        if (this.#failure || this.#controller.signal.aborted) {
+        if (this.#failure || this.#signal.aborted) {
           this.#stopped = true;
           break;
         }
@@ -159,13 +169,13 @@ class FanOut {
         `map '${spec.map}' produced more than its maxItems (${spec.maxItems}) items: raise maxItems, or have the producer stop sooner`,
       );
       this.#stopped = true;
-      this.#controller.abort(this.#failure);
+      this.#abort(this.#failure);
       return;
     }
     const index = this.#count++;
     this.#active++;
     if (this.#active > this.#peak) this.#peak = this.#active;
-    const outcome = spec.run(item, index, this.#controller.signal, this.#itemEnded);
+    const outcome = spec.run(item, index, this.#signal, this.#inFlight, this.#itemEnded);
     if (outcome) this.#ended(index, outcome);
   }
 
@@ -175,7 +185,7 @@ class FanOut {
     else if (!this.#failure && outcome.status !== 'cancelled') {
       this.#failure =
         outcome.status === 'failed' ? new StepFailedError(this.#spec.worker, outcome.attempts, outcome.error, index) : (outcome.error as Error);
-      this.#controller.abort(this.#failure);
+      this.#abort(this.#failure);
     }
     this.#active--;
     this.pump();
@@ -185,7 +195,14 @@ class FanOut {
   #threw(error: unknown): void {
     this.#thrown ??= { error };
     this.#stopped = true;
-    this.#controller.abort(error);
+    this.#abort(error);
+  }
+
+  /** Aborts the fan-out's signal (its listeners first: items' own signals), then ends the attempts waiting on it. */
+  #abort(reason: unknown): void {
+    if (this.#signal.aborted) return;
+    this.#controller.abort(reason);
+    this.#inFlight.abort();
   }
 
   #finishIfDone(): void {

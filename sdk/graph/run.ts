@@ -603,11 +603,11 @@ class GraphRun<S, C> {
       concurrency: node.concurrency,
       maxItems: node.maxItems,
       signal: args.signal,
-      run: (item, index, signal, settle) => {
+      run: (item, index, signal, link, settle) => {
         const restored = this.#restore?.items.get(worker.name)?.get(index);
         if (restored) return this.#restoredItem(worker, index, restored);
         if (emitter.wants('step_queued')) emitter.emit({ type: 'step_queued', node: worker.name, nodeKind: worker.kind, index });
-        return executeInto(this.#attemptFn, this.#step(worker, item, index, signal, undefined, this.#tally(workerPlan)), settle);
+        return executeInto(this.#attemptFn, this.#step(worker, item, index, signal, link, this.#tally(workerPlan)), settle);
       },
       ready: () => this.#pace(),
     });
