@@ -19,8 +19,8 @@ export class EventBus {
   #streams: Set<EventStream> | undefined;
   /** Some listener or stream takes every event type. */
   #everything = false;
-  /** The types the filtered listeners take. */
-  #wanted: Set<EventType> | undefined;
+  /** The types the filtered listeners take (a set never changed once made: see `unionOf`). */
+  #wanted: ReadonlySet<EventType> | undefined;
   #roomWaiters: (() => void)[] = [];
   #delivered = false;
 
@@ -48,16 +48,17 @@ export class EventBus {
   listen(listener: EventListener, types?: ReadonlySet<EventType>): (types: ReadonlySet<EventType>) => void {
     const entry = { listener, types };
     this.#listeners.push(entry);
-    if (types) {
-      this.#wanted ??= new Set();
-      for (const type of types) this.#wanted.add(type);
-    }
+    if (types) this.#wanted = this.#wanted ? unionOf(this.#wanted, types) : types;
     else this.#everything = true;
     return (retuned) => {
       if (!entry.types) throw new Error('spanflow: a listener that takes every event cannot be given types later');
       entry.types = retuned;
-      const wanted = new Set<EventType>();
-      for (const { types: taken } of this.#listeners) if (taken) for (const type of taken) wanted.add(type);
+      let wanted: ReadonlySet<EventType> | undefined;
+      const listeners = this.#listeners;
+      for (let i = 0; i < listeners.length; i++) {
+        const taken = (listeners[i] as (typeof listeners)[number]).types;
+        if (taken) wanted = wanted ? unionOf(wanted, taken) : taken;
+      }
       this.#wanted = wanted;
     };
   }
@@ -120,6 +121,28 @@ export class EventBus {
     this.#roomWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+const unions = new WeakMap<ReadonlySet<EventType>, WeakMap<ReadonlySet<EventType>, ReadonlySet<EventType>>>();
+
+/**
+ * The union of two sets of event types, made once per pair: every run's telemetry listens with
+ * the same few constant sets, so a run's bus does not build a set of its own (nor rebuild it
+ * when telemetry retunes). The sets are never changed.
+ */
+function unionOf(a: ReadonlySet<EventType>, b: ReadonlySet<EventType>): ReadonlySet<EventType> {
+  if (a === b) return a;
+  let byB = unions.get(a);
+  if (!byB) {
+    byB = new WeakMap();
+    unions.set(a, byB);
+  }
+  let union = byB.get(b);
+  if (!union) {
+    union = new Set([...a, ...b]);
+    byB.set(b, union);
+  }
+  return union;
 }
 
 interface Stamped {

@@ -65,7 +65,8 @@ export class StepRun<N extends StepDef = StepDef> implements ExecuteOptions, Ste
   readonly signal: AbortSignal;
   readonly onError: OnError;
   readonly observer: AttemptObserver = STEP_OBSERVER;
-  readonly enter: (<R>(call: () => R) => R) | undefined;
+  /** Set as each attempt starts: with its span current, when it has one (a run the sampler left out has none). */
+  enter: (<R>(call: () => R) => R) | undefined = undefined;
   readonly firstAttempt: number | undefined;
   readonly timed = true;
   readonly link: Dependents | undefined;
@@ -104,8 +105,6 @@ export class StepRun<N extends StepDef = StepDef> implements ExecuteOptions, Ste
     this.signal = signal;
     this.link = link;
     this.onError = onError;
-    // With telemetry, the attempt's code runs with its span current (a method of the options: no closure per step).
-    this.enter = run.telemetry ? (enterSpan as <R>(call: () => R) => R) : undefined;
     this.firstAttempt = firstAttempt;
     this.runId = emitter.runId;
     this.pipeline = emitter.pipeline;
@@ -143,7 +142,12 @@ const STEP_OBSERVER: AttemptObserver = {
     const step = options as StepRun;
     step.latency.attempts++;
     const run = step.run;
-    if (run.telemetry) step.open = run.telemetry.startAttempt(step, attempt);
+    if (run.telemetry) {
+      step.open = run.telemetry.startAttempt(step, attempt);
+      // The attempt's code runs with its span current (a method of the options: no closure per step); the
+      // executor reads this after start. An attempt with no span (its run not recorded) needs no wrapping.
+      step.enter = step.open ? (enterSpan as <R>(call: () => R) => R) : undefined;
+    }
     if (run.emitter.wants('step_start')) run.emitter.emit({ type: 'step_start', node: step.node, nodeKind: step.kind, attempt, index: step.index });
   },
 
