@@ -41,7 +41,7 @@ import {
 import { type DurableEnv, Restore, type RestoredOutput } from './durable.ts';
 import { fanOut } from './fan-out.ts';
 import type { OnCancel } from './handle.ts';
-import { LatencyTally, type RunScope, StepRun } from './step-observer.ts';
+import { type LatencyTally, newTally, type RunScope, StepRun } from './step-observer.ts';
 import { GraphStepArgs, type SharedArgs } from './step-args.ts';
 import { reachable } from './validate.ts';
 
@@ -439,7 +439,7 @@ class GraphRun<S, C> {
   #tally(plan: Plan<S, C>): LatencyTally {
     let tally = this.#latency[plan.index];
     if (!tally) {
-      tally = new LatencyTally();
+      tally = newTally();
       this.#latency[plan.index] = tally;
       this.#tallied.push(plan);
     }
@@ -947,8 +947,8 @@ class GraphRun<S, C> {
     const tallied = this.#tallied;
     for (let i = 0; i < tallied.length; i++) {
       const plan = tallied[i] as Plan<S, C>;
-      const tally = this.#latency[plan.index] as LatencyTally;
-      steps[plan.name] = { attempts: tally.attempts, succeeded: tally.succeeded, failed: tally.failed, totalMs: tally.totalMs, maxMs: tally.maxMs };
+      // The tally itself: every attempt has ended by now, so it changes no more.
+      steps[plan.name] = this.#latency[plan.index] as LatencyTally;
     }
     return { steps, barriers: this.#barriers, maps: this.#maps, peakQueueDepth: this.#peakQueue, tokens: this.#tokens };
   }

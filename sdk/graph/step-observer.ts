@@ -8,24 +8,32 @@
 
 import { attemptError, toErrorInfo } from '../errors.ts';
 import type { RunEmitter } from '../emitter.ts';
-import type { NodeKind, StepEndStatus, StepLatency } from '../events.ts';
+import type { NodeKind, StepEndStatus } from '../events.ts';
 import type { AttemptObserver, Dependents, ErrorAction, ExecuteOptions, RetryOption, UntimedContext } from '../executor.ts';
 import { Meta, type MetaScopes } from '../meta.ts';
 import type { Open, StepRef, Telemetry } from '../telemetry/index.ts';
 
-/** A node's attempts and their latency, for the run's metrics. */
-export class LatencyTally implements StepLatency {
-  attempts = 0;
-  succeeded = 0;
-  failed = 0;
-  totalMs = 0;
-  maxMs = 0;
-  add(durationMs: number, ok: boolean): void {
-    this.totalMs += durationMs;
-    if (durationMs > this.maxMs) this.maxMs = durationMs;
-    if (ok) this.succeeded++;
-    else this.failed++;
-  }
+/**
+ * A node's attempts and their latency: a plain object, which the run's metrics report as it
+ * is once the run has ended (no copy per node per run).
+ */
+export interface LatencyTally {
+  attempts: number;
+  succeeded: number;
+  failed: number;
+  totalMs: number;
+  maxMs: number;
+}
+
+export function newTally(): LatencyTally {
+  return { attempts: 0, succeeded: 0, failed: 0, totalMs: 0, maxMs: 0 };
+}
+
+function addLatency(tally: LatencyTally, durationMs: number, ok: boolean): void {
+  tally.totalMs += durationMs;
+  if (durationMs > tally.maxMs) tally.maxMs = durationMs;
+  if (ok) tally.succeeded++;
+  else tally.failed++;
 }
 
 /** What every step of one run shares. */
@@ -153,7 +161,7 @@ const STEP_OBSERVER: AttemptObserver = {
 
   retry(attempt: number, error: unknown, delayMs: number, durationMs: number, options: ExecuteOptions): void {
     const step = options as StepRun;
-    step.latency.add(durationMs, false);
+    addLatency(step.latency, durationMs, false);
     const run = step.run;
     run.telemetry?.retryAttempt(step, step.open, attempt, error, delayMs, durationMs);
     step.open = undefined;
@@ -163,7 +171,7 @@ const STEP_OBSERVER: AttemptObserver = {
 
   end(attempt: number, status: StepEndStatus, durationMs: number, error: unknown, options: ExecuteOptions): void {
     const step = options as StepRun;
-    if (status !== 'cancelled' || durationMs > 0) step.latency.add(durationMs, status === 'succeeded');
+    if (status !== 'cancelled' || durationMs > 0) addLatency(step.latency, durationMs, status === 'succeeded');
     const run = step.run;
     if (run.telemetry) {
       run.telemetry.endAttempt(step, step.open, attempt, status, durationMs, error);
