@@ -56,6 +56,8 @@ class FanOut {
   readonly #spec: FanOutSpec;
   readonly #controller = new AbortController();
   readonly #signal = this.#controller.signal;
+  /** The signal aborted (only `#abort` aborts it): a flag, not its getter, is read per item. */
+  #aborted = false;
   /** Items' attempts waiting on the signal: ended by `#abort`, with no listener on the signal. */
   readonly #inFlight = new OwnDependents();
   readonly #resolve: (result: FanOutResult) => void;
@@ -114,7 +116,7 @@ class FanOut {
           return;
         }
         // Checked after any wait: a timeout or cancellation that came meanwhile pulls no further item.
-        if (this.#failure || this.#signal.aborted) {
+        if (this.#failure || this.#aborted) {
           this.#stopped = true;
           break;
         }
@@ -200,7 +202,8 @@ class FanOut {
 
   /** Aborts the fan-out's signal (its listeners first: items' own signals), then ends the attempts waiting on it. */
   #abort(reason: unknown): void {
-    if (this.#signal.aborted) return;
+    if (this.#aborted) return;
+    this.#aborted = true;
     this.#controller.abort(reason);
     this.#inFlight.abort();
   }
