@@ -12,6 +12,7 @@ import type { NodeKind, StepEndStatus } from '../events.ts';
 import type { AttemptObserver, Dependents, ErrorAction, ExecuteOptions, RetryOption, UntimedContext } from '../executor.ts';
 import { Meta, type MetaScopes } from '../meta.ts';
 import type { Open, StepRef, Telemetry } from '../telemetry/index.ts';
+import { GraphStepArgs, type SharedArgs } from './step-args.ts';
 
 /**
  * A node's attempts and their latency: a plain object, which the run's metrics report as it
@@ -36,10 +37,8 @@ function addLatency(tally: LatencyTally, durationMs: number, ok: boolean): void 
   else tally.failed++;
 }
 
-/** What every step of one run shares. */
-export interface RunScope {
-  /** Makes an attempt's arguments (its context too). */
-  readonly makeArgs: ArgsMaker;
+/** What every step of one run shares: its attempts' arguments read the run's part through it. */
+export interface RunScope extends SharedArgs<unknown, unknown> {
   readonly emitter: RunEmitter;
   readonly telemetry: Telemetry | undefined;
   readonly runMeta: Meta;
@@ -55,9 +54,6 @@ export interface StepDef {
 }
 
 type OnError = ((error: unknown, attempt: number) => ErrorAction | Promise<ErrorAction>) | undefined;
-
-/** Makes a step attempt's arguments, which are also its context (see `ExecuteOptions.attemptContext`). */
-export type ArgsMaker = (step: StepRun, attempt: number) => UntimedContext;
 
 /**
  * A step's (or map item's) attempts in one object: the options the executor runs them
@@ -127,7 +123,7 @@ export class StepRun<N extends StepDef = StepDef> implements ExecuteOptions, Ste
 
   /** An untimed attempt's context: its arguments (a method of the options, which the executor calls). */
   attemptContext(attempt: number): UntimedContext {
-    return this.run.makeArgs(this, attempt);
+    return new GraphStepArgs(this.run, this, attempt, undefined);
   }
 
   /** The meta scopes an attempt is given: the step's (across its attempts), the run's and the pipeline's. */
