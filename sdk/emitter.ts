@@ -159,6 +159,11 @@ export class RunEmitter {
   readonly runId: string;
   readonly parentRunId: string | undefined;
   readonly pipeline: string;
+  /**
+   * No listener and no stream when the run began: none can come later (listeners attach with
+   * the handle, a stream only before the first event), so its per-step checks end here.
+   */
+  readonly quiet: boolean;
   #seq: number;
 
   /** `lastSeq`: the seq of the run's last stored event, when a resumed run carries on its numbering. */
@@ -168,6 +173,7 @@ export class RunEmitter {
     this.runId = runId;
     this.parentRunId = parentRunId;
     this.pipeline = pipeline;
+    this.quiet = !bus.active;
   }
 
   get active(): boolean {
@@ -186,7 +192,7 @@ export class RunEmitter {
 
   /** True when someone takes events of this type: callers skip building the rest. */
   wants(type: EventType): boolean {
-    return this.bus.wants(type);
+    return !this.quiet && this.bus.wants(type);
   }
 
   emit<T extends EventType>(init: EventInit<T>): void {

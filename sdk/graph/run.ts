@@ -354,7 +354,7 @@ class GraphRun<S, C> {
       return;
     }
     this.#env.telemetry?.stepQueued(this.#env.runId, name);
-    if (this.#emitter.wants('step_queued')) this.#emitter.emit({ type: 'step_queued', node: name, nodeKind: node.kind, index: undefined });
+    if (!this.#emitter.quiet && this.#emitter.wants('step_queued')) this.#emitter.emit({ type: 'step_queued', node: name, nodeKind: node.kind, index: undefined });
     const limit = this.#graph.options.maxConcurrency;
     if (limit !== undefined && this.#active >= limit) {
       this.#queue ??= new Fifo<Plan<S, C>>();
@@ -613,7 +613,7 @@ class GraphRun<S, C> {
       run: (item, index, signal, link, settle) => {
         const restored = this.#restore?.items.get(worker.name)?.get(index);
         if (restored) return this.#restoredItem(worker, index, restored);
-        if (emitter.wants('step_queued')) emitter.emit({ type: 'step_queued', node: worker.name, nodeKind: worker.kind, index });
+        if (!emitter.quiet && emitter.wants('step_queued')) emitter.emit({ type: 'step_queued', node: worker.name, nodeKind: worker.kind, index });
         return executeInto(this.#attemptFn, this.#step(worker, item, index, signal, link, this.#tally(workerPlan)), settle);
       },
       ready: () => this.#pace(),

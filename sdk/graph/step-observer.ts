@@ -152,7 +152,7 @@ const STEP_OBSERVER: AttemptObserver = {
       // executor reads this after start. An attempt with no span (its run not recorded) needs no wrapping.
       step.enter = step.open ? (enterSpan as <R>(call: () => R) => R) : undefined;
     }
-    if (run.emitter.wants('step_start')) run.emitter.emit({ type: 'step_start', node: step.node, nodeKind: step.kind, attempt, index: step.index });
+    if (!run.emitter.quiet && run.emitter.wants('step_start')) run.emitter.emit({ type: 'step_start', node: step.node, nodeKind: step.kind, attempt, index: step.index });
   },
 
   retry(attempt: number, error: unknown, delayMs: number, durationMs: number, options: ExecuteOptions): void {
@@ -173,7 +173,7 @@ const STEP_OBSERVER: AttemptObserver = {
       run.telemetry.endAttempt(step, step.open, attempt, status, durationMs, error);
       step.open = undefined;
     }
-    if (!run.emitter.wants('step_end')) return;
+    if (run.emitter.quiet || !run.emitter.wants('step_end')) return;
     run.emitter.emit({
       type: 'step_end',
       node: step.node,
