@@ -522,7 +522,11 @@ export class AbortLink implements Dependents {
  */
 export class OwnDependents implements Dependents {
   static readonly #sentinel: Dependent = () => {};
-  readonly #set = new Set<Dependent>([OwnDependents.#sentinel]);
+  readonly #set = new Set<Dependent>();
+
+  constructor() {
+    this.#set.add(OwnDependents.#sentinel);
+  }
 
   add(dependent: Dependent): void {
     this.#set.add(dependent);
