@@ -15,11 +15,12 @@ export type EventStream = Channel<SpanflowEvent>;
  */
 export class EventBus {
   readonly #listeners: { readonly listener: EventListener; types: ReadonlySet<EventType> | undefined }[] = [];
-  readonly #streams = new Set<EventStream>();
+  /** Made when the first stream attaches, as the set of wanted types is with the first filtered listener: most runs have neither. */
+  #streams: Set<EventStream> | undefined;
   /** Some listener or stream takes every event type. */
   #everything = false;
-  /** The types the filtered listeners take. */
-  readonly #wanted = new Set<EventType>();
+  /** The types the filtered listeners take (a set never changed once made: see `unionOf`). */
+  #wanted: ReadonlySet<EventType> | undefined;
   #roomWaiters: (() => void)[] = [];
   /** Consumers that push back without a stream (a store behind on its writes): asked by `ready()`. */
   readonly #pacers: (() => Promise<void> | undefined)[] = [];
@@ -27,7 +28,7 @@ export class EventBus {
 
   /** True when someone listens; emitters skip building events otherwise. */
   get active(): boolean {
-    return this.#listeners.length > 0 || this.#streams.size > 0;
+    return this.#listeners.length > 0 || this.#streams !== undefined;
   }
 
   /** True once any event went out: a stream attached later would have missed some. */
@@ -49,26 +50,32 @@ export class EventBus {
   listen(listener: EventListener, types?: ReadonlySet<EventType>): (types: ReadonlySet<EventType>) => void {
     const entry = { listener, types };
     this.#listeners.push(entry);
-    if (types) for (const type of types) this.#wanted.add(type);
+    if (types) this.#wanted = this.#wanted ? unionOf(this.#wanted, types) : types;
     else this.#everything = true;
     return (retuned) => {
       if (!entry.types) throw new Error('spanflow: a listener that takes every event cannot be given types later');
       entry.types = retuned;
-      this.#wanted.clear();
-      for (const { types: taken } of this.#listeners) if (taken) for (const type of taken) this.#wanted.add(type);
+      let wanted: ReadonlySet<EventType> | undefined;
+      const listeners = this.#listeners;
+      for (let i = 0; i < listeners.length; i++) {
+        const taken = (listeners[i] as (typeof listeners)[number]).types;
+        if (taken) wanted = wanted ? unionOf(wanted, taken) : taken;
+      }
+      this.#wanted = wanted;
     };
   }
 
   /** True when some listener or stream takes events of this type. */
   wants(type: EventType): boolean {
-    return this.#everything || this.#streams.size > 0 || this.#wanted.has(type);
+    return this.#everything || this.#streams !== undefined || this.#wanted?.has(type) === true;
   }
 
   stream(capacity: number): EventStream {
     const stream: EventStream = new Channel<SpanflowEvent>(capacity, {
       onRoom: () => this.#onRoom(),
-      onDetach: () => this.#streams.delete(stream) && this.#onRoom(),
+      onDetach: () => this.#detach(stream),
     });
+    this.#streams ??= new Set();
     this.#streams.add(stream);
     return stream;
   }
@@ -84,7 +91,7 @@ export class EventBus {
         warnUserError(error, 'SpanflowListenerWarning', 'an event listener');
       }
     }
-    for (const stream of this.#streams) stream.push(event);
+    if (this.#streams) for (const stream of this.#streams) stream.push(event);
   }
 
   /**
@@ -106,12 +113,20 @@ export class EventBus {
   }
 
   close(): void {
-    for (const stream of this.#streams) stream.close();
+    if (this.#streams) for (const stream of this.#streams) stream.close();
   }
 
   #anyFull(): boolean {
-    for (const stream of this.#streams) if (stream.full) return true;
+    if (this.#streams) for (const stream of this.#streams) if (stream.full) return true;
     return false;
+  }
+
+  /** A stream gone: the set goes with its last one (no stream, no `wants` for every type). */
+  #detach(stream: EventStream): void {
+    const streams = this.#streams;
+    if (!streams?.delete(stream)) return;
+    if (streams.size === 0) this.#streams = undefined;
+    this.#onRoom();
   }
 
   #onRoom(): void {
@@ -120,6 +135,28 @@ export class EventBus {
     this.#roomWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+const unions = new WeakMap<ReadonlySet<EventType>, WeakMap<ReadonlySet<EventType>, ReadonlySet<EventType>>>();
+
+/**
+ * The union of two sets of event types, made once per pair: every run's telemetry listens with
+ * the same few constant sets, so a run's bus does not build a set of its own (nor rebuild it
+ * when telemetry retunes). The sets are never changed.
+ */
+function unionOf(a: ReadonlySet<EventType>, b: ReadonlySet<EventType>): ReadonlySet<EventType> {
+  if (a === b) return a;
+  let byB = unions.get(a);
+  if (!byB) {
+    byB = new WeakMap();
+    unions.set(a, byB);
+  }
+  let union = byB.get(b);
+  if (!union) {
+    union = new Set([...a, ...b]);
+    byB.set(b, union);
+  }
+  return union;
 }
 
 interface Stamped {
@@ -136,6 +173,11 @@ export class RunEmitter {
   readonly runId: string;
   readonly parentRunId: string | undefined;
   readonly pipeline: string;
+  /**
+   * No listener and no stream when the run began: none can come later (listeners attach with
+   * the handle, a stream only before the first event), so its per-step checks end here.
+   */
+  readonly quiet: boolean;
   #seq: number;
 
   /** `lastSeq`: the seq of the run's last stored event, when a resumed run carries on its numbering. */
@@ -145,15 +187,26 @@ export class RunEmitter {
     this.runId = runId;
     this.parentRunId = parentRunId;
     this.pipeline = pipeline;
+    this.quiet = !bus.active;
   }
 
   get active(): boolean {
     return this.bus.active;
   }
 
+  /**
+   * True when someone listens, so an event is worth building; else the event is counted as
+   * skipped (as `emit` would) and the caller need not build it.
+   */
+  heard(): boolean {
+    if (this.bus.active) return true;
+    this.bus.skipped();
+    return false;
+  }
+
   /** True when someone takes events of this type: callers skip building the rest. */
   wants(type: EventType): boolean {
-    return this.bus.wants(type);
+    return !this.quiet && this.bus.wants(type);
   }
 
   emit<T extends EventType>(init: EventInit<T>): void {

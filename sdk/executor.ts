@@ -48,13 +48,16 @@ export type Outcome<T> =
   | { readonly status: 'skipped'; readonly action: 'skip' | 'stop'; readonly error: unknown; readonly attempts: number }
   | { readonly status: 'failed' | 'timed_out' | 'cancelled'; readonly error: unknown; readonly attempts: number };
 
-/** Told of each attempt's boundaries; this is where events are emitted. */
+/**
+ * Told of each attempt's boundaries; this is where events are emitted. Each call is also given
+ * the options the attempts run under, so one observer can serve many steps (the options say which).
+ */
 export interface AttemptObserver {
-  start(attempt: number): void;
+  start(attempt: number, options: ExecuteOptions): void;
   /** The attempt failed and another follows after `delayMs`. */
-  retry(attempt: number, error: unknown, delayMs: number, durationMs: number): void;
+  retry(attempt: number, error: unknown, delayMs: number, durationMs: number, options: ExecuteOptions): void;
   /** The last attempt ended. */
-  end(attempt: number, status: StepEndStatus, durationMs: number, error: unknown): void;
+  end(attempt: number, status: StepEndStatus, durationMs: number, error: unknown, options: ExecuteOptions): void;
 }
 
 export interface ExecuteOptions {
@@ -80,8 +83,18 @@ export interface ExecuteOptions {
    * on its stored count, and the attempts before count against the retry policy.
    */
   readonly firstAttempt?: number | undefined;
-  /** For a caller that runs one attempt at a time under `signal` (a stage worker): see `AbortLink`. */
-  readonly link?: AbortLink | undefined;
+  /**
+   * Where a pending attempt waits for `signal`'s abort, instead of the signal's shared set: an
+   * `AbortLink`, for a caller that runs one attempt at a time under it (a stage worker); or a
+   * caller's own set that it runs itself when it aborts `signal` (a graph run: no listener on
+   * its signal), calling each dependent while it is still in the set.
+   */
+  readonly link?: Dependents | undefined;
+  /**
+   * Makes an untimed attempt's context (called as a method of the options), for a caller whose
+   * attempt arguments are the context itself (a graph step's); default: an `UntimedContext`.
+   */
+  readonly attemptContext?: ((attempt: number) => UntimedContext) | undefined;
 }
 
 const NO_RETRY: RetryPolicy = { attempts: 1 };
@@ -111,12 +124,21 @@ export function shouldRetry(policy: RetryPolicy, error: unknown, attempt: number
 }
 
 /**
+ * An attempt's code. It is also given the options it runs under, so a caller that runs many
+ * steps can pass one function for all of them (the options say which step), not a closure each.
+ */
+export type AttemptFn<T, O extends ExecuteOptions = ExecuteOptions> = (context: AttemptContext, options: O) => T | Promise<T>;
+
+/** Takes an outcome that came later; given the options too, so one function can serve every step. */
+export type Settle<T, O extends ExecuteOptions = ExecuteOptions> = (outcome: Outcome<T>, options: O) => void;
+
+/**
  * Runs `fn` until it succeeds or the retry policy and error handler give up.
  * Never throws. The first attempt runs without an async frame of its own, so
  * a task that succeeds at once costs no promise beyond its own; the result is
  * then an `Outcome` rather than a promise of one.
  */
-export function execute<T>(fn: (context: AttemptContext) => T | Promise<T>, options: ExecuteOptions): Outcome<T> | Promise<Outcome<T>> {
+export function execute<T, O extends ExecuteOptions>(fn: AttemptFn<T, O>, options: O): Outcome<T> | Promise<Outcome<T>> {
   let resolve: ((outcome: Outcome<T>) => void) | undefined;
   const now = executeInto(fn, options, (outcome) => (resolve as (outcome: Outcome<T>) => void)(outcome));
   if (now) return now;
@@ -129,32 +151,32 @@ export function execute<T>(fn: (context: AttemptContext) => T | Promise<T>, opti
 /**
  * `execute` for a caller that takes the outcome by callback: returns it at once when
  * the first attempt settles synchronously (a task that returns a value or throws),
- * else returns `undefined` and calls `settle` with it exactly once. A stage worker
- * runs its items this way: an untimed attempt that succeeds costs the task's own
- * promise and one reaction on it, no promise of the executor's and no await.
+ * else returns `undefined` and calls `settle` with it (and `options`) exactly once. A
+ * stage worker and a graph run run their steps this way: an untimed attempt that
+ * succeeds costs the task's own promise and one reaction on it, no promise of the
+ * executor's and no await.
  */
-export function executeInto<T>(fn: (context: AttemptContext) => T | Promise<T>, options: ExecuteOptions, settle: (outcome: Outcome<T>) => void): Outcome<T> | undefined {
-  const { signal, observer } = options;
+export function executeInto<T, O extends ExecuteOptions>(fn: AttemptFn<T, O>, options: O, settle: Settle<T, O>): Outcome<T> | undefined {
+  const signal = options.signal;
   const first = options.firstAttempt ?? 1;
   if (signal.aborted) return cancelledBefore(first, options);
-  observer?.start(first);
+  options.observer?.start(first, options);
   const started = options.timed === false ? -1 : performance.now();
-  const after = (result: AttemptResult<T>) => afterAttempt(fn, options, first, result, started);
-  const settled = (outcome: Outcome<T> | Promise<Outcome<T>>) => {
-    if (outcome instanceof Promise) outcome.then(settle);
-    else settle(outcome);
-  };
   if (options.timeoutMs !== undefined) {
-    runAttempt(fn, first, options).then(after).then(settle);
+    runAttempt(fn, first, options)
+      .then((result) => afterAttempt(fn, options, first, result, started))
+      .then((outcome) => settle(outcome, options));
     return undefined;
   }
-  const now = attemptUntimedInto(fn, first, options, after, settled);
+  const sink = new FirstAttempt(fn, options, first, started, settle);
+  const now = attemptUntimedInto(fn, first, options, sink);
   if (now === PENDING) return undefined;
-  if (now instanceof Promise) {
-    now.then(settle);
+  const outcome = afterAttempt(fn, options, first, now, started);
+  if (outcome instanceof Promise) {
+    outcome.then((later) => settle(later, options));
     return undefined;
   }
-  return now;
+  return outcome;
 }
 
 /**
@@ -165,16 +187,53 @@ export function executeInto<T>(fn: (context: AttemptContext) => T | Promise<T>, 
  * A stage worker's fast path runs a task's first attempt without the executor's
  * per-attempt objects and hands its failures here, so retries have one implementation.
  */
-export function afterFailedAttempt<T>(fn: (context: AttemptContext) => T | Promise<T>, options: ExecuteOptions, n: number, error: unknown, durationMs: number): Promise<Outcome<T>> {
+export function afterFailedAttempt<T, O extends ExecuteOptions>(fn: AttemptFn<T, O>, options: O, n: number, error: unknown, durationMs: number): Promise<Outcome<T>> {
   return retryLoop(fn, options, n, failure(error, options.signal) as AttemptResult<T> & { ok: false }, durationMs);
 }
 
-function attempt<T>(fn: (context: AttemptContext) => T | Promise<T>, n: number, options: ExecuteOptions): AttemptResult<T> | Promise<AttemptResult<T>> {
-  return options.timeoutMs === undefined ? attemptUntimed(fn, n, options, same) : runAttempt(fn, n, options);
+/** Where the first attempt's result goes when it comes later: the outcome made of it, to `settle`. */
+class FirstAttempt<T, O extends ExecuteOptions> implements AttemptSink<T> {
+  readonly #fn: AttemptFn<T, O>;
+  readonly #options: O;
+  readonly #n: number;
+  readonly #started: number;
+  readonly #settle: Settle<T, O>;
+
+  constructor(fn: AttemptFn<T, O>, options: O, n: number, started: number, settle: Settle<T, O>) {
+    this.#fn = fn;
+    this.#options = options;
+    this.#n = n;
+    this.#started = started;
+    this.#settle = settle;
+  }
+
+  /** The attempt succeeded: the outcome, with no result object in between. */
+  succeeded(value: T): Outcome<T> {
+    const durationMs = this.#started < 0 ? 0 : performance.now() - this.#started;
+    this.#options.observer?.end(this.#n, 'succeeded', durationMs, undefined, this.#options);
+    return { status: 'succeeded', value, attempts: this.#n };
+  }
+
+  fulfilled(value: T): void {
+    this.#settle(this.succeeded(value), this.#options);
+  }
+
+  rejected(result: AttemptResult<T>, aborted: boolean): void {
+    const ended = afterAttempt(this.#fn, this.#options, this.#n, result, this.#started);
+    // An abort runs inside whoever aborted (a batch's shutdown, mid-way through its own work): the
+    // attempt ends now, and its caller goes on from a microtask of its own, not within the aborter.
+    if (aborted) queueMicrotask(() => this.#deliver(ended));
+    else this.#deliver(ended);
+  }
+
+  #deliver(ended: Outcome<T> | Promise<Outcome<T>>): void {
+    if (ended instanceof Promise) ended.then((outcome) => this.#settle(outcome, this.#options));
+    else this.#settle(ended, this.#options);
+  }
 }
 
-function same<T>(value: T): T {
-  return value;
+function attempt<T, O extends ExecuteOptions>(fn: AttemptFn<T, O>, n: number, options: O): AttemptResult<T> | Promise<AttemptResult<T>> {
+  return options.timeoutMs === undefined ? attemptUntimed(fn, n, options) : runAttempt(fn, n, options);
 }
 
 function clock(options: ExecuteOptions): number {
@@ -183,29 +242,29 @@ function clock(options: ExecuteOptions): number {
 
 /** Cancelled before attempt `n` started: the step ends on its last attempt that ran (0 if none did). */
 function cancelledBefore(n: number, options: ExecuteOptions): Outcome<never> {
-  options.observer?.end(n - 1, 'cancelled', 0, options.signal.reason);
+  options.observer?.end(n - 1, 'cancelled', 0, options.signal.reason, options);
   return { status: 'cancelled', error: options.signal.reason, attempts: n - 1 };
 }
 
-function afterAttempt<T>(
-  fn: (context: AttemptContext) => T | Promise<T>,
-  options: ExecuteOptions,
+function afterAttempt<T, O extends ExecuteOptions>(
+  fn: AttemptFn<T, O>,
+  options: O,
   n: number,
   result: AttemptResult<T>,
   started: number,
 ): Outcome<T> | Promise<Outcome<T>> {
   const durationMs = started < 0 ? 0 : performance.now() - started;
   if (result.ok) {
-    options.observer?.end(n, 'succeeded', durationMs, undefined);
+    options.observer?.end(n, 'succeeded', durationMs, undefined, options);
     return { status: 'succeeded', value: result.value, attempts: n };
   }
   return retryLoop(fn, options, n, result, durationMs);
 }
 
 /** From a failed attempt on: ask the policy and the handler, wait, try again. */
-async function retryLoop<T>(
-  fn: (context: AttemptContext) => T | Promise<T>,
-  options: ExecuteOptions,
+async function retryLoop<T, O extends ExecuteOptions>(
+  fn: AttemptFn<T, O>,
+  options: O,
   failedAttempt: number,
   failed: AttemptResult<T> & { ok: false },
   failedMs: number,
@@ -216,12 +275,12 @@ async function retryLoop<T>(
   let durationMs = failedMs;
   for (let n = failedAttempt; ; ) {
     if (result.ok) {
-      observer?.end(n, 'succeeded', durationMs, undefined);
+      observer?.end(n, 'succeeded', durationMs, undefined, options);
       return { status: 'succeeded', value: result.value, attempts: n };
     }
     const { error, status } = result;
     if (status === 'cancelled') {
-      observer?.end(n, 'cancelled', durationMs, error);
+      observer?.end(n, 'cancelled', durationMs, error, options);
       return { status, error, attempts: n };
     }
 
@@ -235,7 +294,7 @@ async function retryLoop<T>(
         // The step fails with what the handler threw, and the error it was handling stays its cause.
         const failed = isTimeout(thrown) ? 'timed_out' : 'failed';
         const handlerError = handlerFailure(options.name, error, thrown);
-        observer?.end(n, failed, durationMs, handlerError);
+        observer?.end(n, failed, durationMs, handlerError, options);
         return { status: failed, error: handlerError, attempts: n };
       }
     } else {
@@ -243,16 +302,16 @@ async function retryLoop<T>(
     }
 
     if (action === 'skip' || action === 'stop') {
-      observer?.end(n, 'skipped', durationMs, error);
+      observer?.end(n, 'skipped', durationMs, error, options);
       return { status: 'skipped', action, error, attempts: n };
     }
     if (action !== 'retry') {
-      observer?.end(n, status, durationMs, error);
+      observer?.end(n, status, durationMs, error, options);
       return { status, error, attempts: n };
     }
 
     const delayMs = backoffDelay(policy, n);
-    observer?.retry(n, error, delayMs, durationMs);
+    observer?.retry(n, error, delayMs, durationMs, options);
     if (delayMs > 0) {
       try {
         await sleep(delayMs, undefined, { signal });
@@ -262,7 +321,7 @@ async function retryLoop<T>(
     }
     n++;
     if (signal.aborted) return cancelledBefore(n, options);
-    observer?.start(n);
+    observer?.start(n, options);
     const started = clock(options);
     const next = attempt(fn, n, options);
     result = next instanceof Promise ? await next : next;
@@ -272,11 +331,7 @@ async function retryLoop<T>(
 
 type AttemptResult<T> = { ok: true; value: T } | { ok: false; error: unknown; status: 'failed' | 'timed_out' | 'cancelled' };
 
-async function runAttempt<T>(
-  fn: (context: AttemptContext) => T | Promise<T>,
-  attempt: number,
-  options: ExecuteOptions,
-): Promise<AttemptResult<T>> {
+async function runAttempt<T, O extends ExecuteOptions>(fn: AttemptFn<T, O>, attempt: number, options: O): Promise<AttemptResult<T>> {
   const parent = options.signal;
   const controller = new AbortController();
   // Only the parent and the timer abort this controller, so they also end the
@@ -293,7 +348,7 @@ async function runAttempt<T>(
       : setTimeout(() => abort(new StepTimeoutError(options.name, options.timeoutMs ?? 0)), options.timeoutMs);
   try {
     const context: AttemptContext = { attempt, signal: controller.signal };
-    const work = options.enter ? options.enter(() => fn(context)) : fn(context);
+    const work = options.enter ? options.enter(() => fn(context, options)) : fn(context, options);
     const value =
       work instanceof Promise && !controller.signal.aborted
         ? await new Promise<T>((resolve, reject) => {
@@ -321,7 +376,7 @@ async function runAttempt<T>(
  * attempt's own, so listeners a task forgets to remove die with the attempt
  * instead of piling up on the long-lived parent signal.
  */
-class UntimedContext implements AttemptContext {
+export class UntimedContext implements AttemptContext {
   readonly attempt: number;
   readonly #parent: AbortSignal;
   #own: AbortController | undefined;
@@ -352,94 +407,96 @@ function failure(error: unknown, parent: AbortSignal): AttemptResult<never> {
   return { ok: false, error, status: isTimeout(error) ? 'timed_out' : 'failed' };
 }
 
-/** What `attemptUntimedInto` returns when the attempt is still running: its result goes to `settle` later. */
+/** What `attemptUntimedInto` returns when the attempt is still running: its result goes to its sink later. */
 const PENDING: unique symbol = Symbol('pending');
 
-/**
- * An attempt with no timeout. `done` turns its result into what the caller
- * wants; for a synchronous task it is called at once and no promise is made,
- * else the promise returned settles with `done`'s value when the task's
- * promise settles or the parent aborts, whichever comes first.
- */
-function attemptUntimed<T, R>(
-  fn: (context: AttemptContext) => T | Promise<T>,
-  attempt: number,
-  options: ExecuteOptions,
-  done: (result: AttemptResult<T>) => R,
-): R | Promise<Awaited<R>> {
-  let resolve: ((value: R) => void) | undefined;
-  const now = attemptUntimedInto(fn, attempt, options, done, (value) => (resolve as (value: R) => void)(value));
+/** Where an untimed attempt's result goes when its promise settles, or its parent aborts first. */
+interface AttemptSink<T> {
+  fulfilled(value: T): void;
+  /** `aborted`: the parent's abort ended the attempt, and this runs inside whoever aborted. */
+  rejected(result: AttemptResult<T>, aborted: boolean): void;
+}
+
+/** The sink of a retry's attempt: its result as a promise (an abort's a microtask later, as a first attempt's). */
+class Deferred<T> implements AttemptSink<T> {
+  resolve: ((result: AttemptResult<T>) => void) | undefined;
+
+  fulfilled(value: T): void {
+    (this.resolve as (result: AttemptResult<T>) => void)({ ok: true, value });
+  }
+
+  rejected(result: AttemptResult<T>, aborted: boolean): void {
+    const resolve = this.resolve as (result: AttemptResult<T>) => void;
+    if (aborted) queueMicrotask(() => resolve(result));
+    else resolve(result);
+  }
+}
+
+/** An attempt with no timeout, for the retry loop: its result now for a synchronous task, else a promise of it. */
+function attemptUntimed<T, O extends ExecuteOptions>(fn: AttemptFn<T, O>, attempt: number, options: O): AttemptResult<T> | Promise<AttemptResult<T>> {
+  const sink = new Deferred<T>();
+  const now = attemptUntimedInto(fn, attempt, options, sink);
   if (now !== PENDING) return now;
   // The task's promise settles on a later microtask at the earliest, and an abort cannot run in between: resolve is set first.
-  return new Promise<Awaited<R>>((settle) => {
-    resolve = settle as (value: R) => void;
+  return new Promise<AttemptResult<T>>((resolve) => {
+    sink.resolve = resolve;
   });
 }
 
 /**
- * The same, for a caller that takes the result by callback (a stage worker, which
- * runs thousands of attempts): `done`'s value is returned at once for a synchronous
- * task, else `PENDING` is returned and `settle` is called with it exactly once, when
- * the task's promise settles or the parent aborts, whichever comes first. No promise
- * is made beyond the task's own and its one reaction.
+ * An attempt with no timeout. For a synchronous task its result is returned at once and
+ * no promise is made; else `PENDING` is returned and `sink` is told of it exactly once,
+ * when the task's promise settles or the parent aborts, whichever comes first. No
+ * promise is made beyond the task's own and its one reaction.
  */
-function attemptUntimedInto<T, R>(
-  fn: (context: AttemptContext) => T | Promise<T>,
-  attempt: number,
-  options: ExecuteOptions,
-  done: (result: AttemptResult<T>) => R,
-  settle: (value: R) => void,
-): R | typeof PENDING {
+function attemptUntimedInto<T, O extends ExecuteOptions>(fn: AttemptFn<T, O>, attempt: number, options: O, sink: AttemptSink<T>): AttemptResult<T> | typeof PENDING {
   const parent = options.signal;
   // A function that takes no context is given none (nothing to make, nothing to dispose).
-  const context = fn.length === 0 ? undefined : new UntimedContext(attempt, parent);
+  const context = options.attemptContext ? options.attemptContext(attempt) : fn.length === 0 ? undefined : new UntimedContext(attempt, parent);
   let work: T | Promise<T>;
   try {
-    work = options.enter ? options.enter(() => fn(context as AttemptContext)) : fn(context as AttemptContext);
+    work = options.enter ? options.enter(() => fn(context as AttemptContext, options)) : fn(context as AttemptContext, options);
   } catch (error) {
     context?.dispose();
-    return done(failure(error, parent));
+    return failure(error, parent);
   }
   if (!(work instanceof Promise)) {
     context?.dispose();
-    return done({ ok: true, value: work });
+    return { ok: true, value: work };
   }
   if (parent.aborted) {
     work.catch(() => {});
     context?.dispose();
-    return done(failure(undefined, parent));
+    return failure(undefined, parent);
   }
   const dependents: Dependents = options.link ?? dependentsOf(parent);
   // Whichever comes first, the task's promise or the parent's abort, settles the attempt.
   const abort = () => {
     if (!dependents.delete(abort)) return;
     context?.dispose();
-    // An abort runs inside whoever aborted (a batch's shutdown, mid-way through its own work): the
-    // attempt ends now, and its caller goes on from a microtask of its own, not within the aborter.
-    const ended = done(failure(undefined, parent));
-    queueMicrotask(() => settle(ended));
+    sink.rejected(failure(undefined, parent), true);
   };
   dependents.add(abort);
   work.then(
     (value) => {
       if (!dependents.delete(abort)) return;
       context?.dispose();
-      settle(done({ ok: true, value }));
+      sink.fulfilled(value);
     },
     (error: unknown) => {
       if (!dependents.delete(abort)) return;
       context?.dispose();
-      settle(done(failure(error, parent)));
+      sink.rejected(failure(error, parent), false);
     },
   );
   return PENDING;
 }
 
 /** Called when their signal aborts; each removes itself once it has run or its attempt settled. */
-type Dependent = () => void;
+export type Dependent = () => void;
 
 /** Where a pending attempt waits for its parent's abort: the signal's shared set, or a caller's own link. */
-interface Dependents {
+export interface Dependents {
   add(dependent: Dependent): unknown;
   delete(dependent: Dependent): boolean;
 }
@@ -466,6 +523,37 @@ export class AbortLink implements Dependents {
     if (this.#armed !== dependent) return false;
     this.#armed = undefined;
     return true;
+  }
+}
+
+/**
+ * A caller's own dependents of a signal it aborts itself (a graph run's steps in flight): see
+ * `ExecuteOptions.link`. Its owner calls `abort()` right after aborting the signal. A set that
+ * attempts join and leave one at a time would have V8 reallocate its table as it empties; a
+ * sentinel that never leaves keeps it from emptying.
+ */
+export class OwnDependents implements Dependents {
+  static readonly #sentinel: Dependent = () => {};
+  readonly #set = new Set<Dependent>();
+
+  constructor() {
+    this.#set.add(OwnDependents.#sentinel);
+  }
+
+  add(dependent: Dependent): void {
+    this.#set.add(dependent);
+  }
+
+  delete(dependent: Dependent): boolean {
+    return dependent !== OwnDependents.#sentinel && this.#set.delete(dependent);
+  }
+
+  /** Ends every attempt still waiting (each removes itself as it runs). */
+  abort(): void {
+    if (this.#set.size === 1) return;
+    for (const dependent of [...this.#set]) dependent();
+    this.#set.clear();
+    this.#set.add(OwnDependents.#sentinel);
   }
 }
 

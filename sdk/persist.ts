@@ -57,10 +57,10 @@ export interface Recording {
   readonly ready?: () => Promise<void> | undefined;
   /**
    * A stage batch tells this of each item that failed, with the task that
-   * failed it, as it fails: a store keeps failures without listening to every
-   * item's status events (which a batch then need not build).
+   * failed it, as it fails (`at`: epoch ms): a store keeps failures without
+   * listening to every item's status events (which a batch then need not build).
    */
-  readonly itemFailed?: (runId: string, failure: FailedItem) => void;
+  readonly itemFailed?: (runId: string, failure: FailedItem, at: number) => void;
 }
 
 /** A store of runs. `spanflow/postgres` implements it; so can a test double. */

@@ -20,7 +20,7 @@ import { adminQuery, ENGINES, NEEDS_POSTGRES } from './store-support.ts';
 type Entry = { readonly tree: number } & (
   | { readonly kind: 'record'; readonly description: PipelineDescription }
   | { readonly kind: 'event'; readonly event: SpanflowEvent }
-  | { readonly kind: 'failed'; readonly runId: string; readonly failure: FailedItem }
+  | { readonly kind: 'failed'; readonly runId: string; readonly failure: FailedItem; readonly at: number }
 );
 
 /** A recorder that keeps everything it is told, to tell it again to any store. */
@@ -35,7 +35,7 @@ function capturing(): { recorder: RunRecorder; entries: Entry[] } {
         entries.push({ tree, kind: 'record', description });
         return {
           listener: (event) => entries.push({ tree, kind: 'event', event }),
-          itemFailed: (runId, failure) => entries.push({ tree, kind: 'failed', runId, failure }),
+          itemFailed: (runId, failure, at) => entries.push({ tree, kind: 'failed', runId, failure, at }),
         };
       },
     },
@@ -63,7 +63,7 @@ async function replay(stores: readonly Store[], entries: readonly Entry[]): Prom
     for (const recording of recordings.get(entry.tree) ?? []) {
       if (entry.kind === 'event') {
         if (!recording.types || recording.types.has(entry.event.type)) recording.listener(entry.event);
-      } else recording.itemFailed?.(entry.runId, entry.failure);
+      } else recording.itemFailed?.(entry.runId, entry.failure, entry.at);
     }
   }
   for (const store of stores) await store.flush();

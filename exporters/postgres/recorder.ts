@@ -273,7 +273,7 @@ export class Recorder {
       }
       if (track) writer.event(track, event);
     };
-    const itemFailed = (runId: string, failure: FailedItem): void => {
+    const itemFailed = (runId: string, failure: FailedItem, at: number): void => {
       if (!track || track.state.id !== runId) return;
       writer.step(track, {
         runId,
@@ -284,7 +284,7 @@ export class Recorder {
         itemId: failure.itemId,
         status: failureStatus(failure.error.type),
         startedAt: undefined,
-        endedAt: performance.timeOrigin + performance.now(),
+        endedAt: at,
         durationMs: undefined,
         error: failure.error,
         skipReason: undefined,

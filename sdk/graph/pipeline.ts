@@ -262,7 +262,7 @@ export class Pipeline<S = undefined, C = undefined> {
     const signals = checkSignals(this.name, opts.shutdownOn);
     const handle = new RunHandle<S>(
       opts,
-      (bus, signal, runId, telemetry) => startRun(graph, state, opts, { bus, signal, runId, parentRunId: undefined, telemetry, durable }),
+      (bus, signal, runId, telemetry, onCancel) => startRun(graph, state, opts, { bus, signal, onCancel, runId, parentRunId: undefined, telemetry, durable }),
       (recorder || observer) &&
         ((bus, telemetry, started) => {
           const description = describeGraph(graph as Graph<unknown, unknown>);

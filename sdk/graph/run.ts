@@ -16,7 +16,7 @@ import {
 } from '../errors.ts';
 import type { HookPhase, NodeKind, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
 import { storableJson } from '../serialize.ts';
-import { type AttemptContext, type ExecuteOptions, execute, executeInto, type Outcome, untilAborted } from '../executor.ts';
+import { type AttemptContext, type ErrorAction, executeInto, type Outcome, OwnDependents, untilAborted } from '../executor.ts';
 import { Fifo } from '../fifo.ts';
 import type { Telemetry } from '../telemetry/index.ts';
 import { Meta } from '../meta.ts';
@@ -24,6 +24,8 @@ import { didYouMean } from '../suggest.ts';
 import { nextTurn, turnDue } from '../turn.ts';
 import type { Graph } from './pipeline.ts';
 import {
+  type Awaitable,
+  type ErrorHandler,
   type GraphNode,
   type Hook,
   type MapNode,
@@ -38,14 +40,17 @@ import {
 } from './types.ts';
 import { type DurableEnv, Restore, type RestoredOutput } from './durable.ts';
 import { fanOut } from './fan-out.ts';
-import { LatencyTally, StepObserver } from './step-observer.ts';
-import { GraphStepArgs } from './step-args.ts';
+import type { OnCancel } from './handle.ts';
+import { type LatencyTally, newTally, type RunScope, StepRun } from './step-observer.ts';
+import { GraphStepArgs, type SharedArgs } from './step-args.ts';
 import { reachable } from './validate.ts';
 
 export interface RunEnv {
   readonly bus: EventBus;
   /** Cancels the run (the user's signal, or the parent step's for a sub-pipeline). */
-  readonly signal: AbortSignal;
+  readonly signal: AbortSignal | undefined;
+  /** Registers the run's canceller with its handle (`RunHandle.cancel()`); not for a sub-pipeline. */
+  readonly onCancel?: OnCancel | undefined;
   readonly runId: string;
   readonly parentRunId: string | undefined;
   /** Spans and metrics, when an OpenTelemetry SDK is registered; shared with sub-pipelines. */
@@ -81,6 +86,37 @@ interface Failure {
 
 const ALL = undefined;
 
+/** A node as the scheduler walks it: its successors as plans, so readying a step looks nothing up by name. */
+interface Plan<S, C> {
+  readonly name: string;
+  readonly node: GraphNode<S, C>;
+  /** Its place in the definition: a run's per-node state is kept in arrays at this index. */
+  readonly index: number;
+  readonly successors: readonly Plan<S, C>[];
+  readonly parents: readonly string[];
+}
+
+const planCache = new WeakMap<object, ReadonlyMap<string, Plan<unknown, unknown>>>();
+
+/** A graph's plans, made at its first run. */
+function plansOf<S, C>(graph: Graph<S, C>): ReadonlyMap<string, Plan<S, C>> {
+  let plans = planCache.get(graph) as ReadonlyMap<string, Plan<S, C>> | undefined;
+  if (!plans) {
+    const made = new Map<string, Plan<S, C> & { readonly successors: Plan<S, C>[] }>();
+    for (const [name, node] of graph.nodes) made.set(name, { name, node, index: made.size, successors: [], parents: graph.shape.parents.get(name) ?? [] });
+    for (const plan of made.values()) {
+      for (const target of graph.shape.successors.get(plan.name) ?? []) {
+        const next = made.get(target);
+        if (!next) throw new Error(`spanflow: no node '${target}' in pipeline '${graph.name}'`);
+        plan.successors.push(next);
+      }
+    }
+    plans = made;
+    planCache.set(graph, made as ReadonlyMap<string, Plan<unknown, unknown>>);
+  }
+  return plans;
+}
+
 class GraphRun<S, C> {
   readonly #graph: Graph<S, C>;
   readonly #state: S;
@@ -90,15 +126,24 @@ class GraphRun<S, C> {
   readonly #emitter: RunEmitter;
   readonly #runMeta = new Meta();
   readonly #controller = new AbortController();
+  /** The controller's signal, read once (its getter checks its receiver on every read). */
+  readonly #signal = this.#controller.signal;
+  /**
+   * The executor's dependents of the run's signal (steps' attempts in flight): the run aborts its
+   * signal itself, so it ends them itself, and no abort listener is added to the signal per run.
+   */
+  readonly #inFlight = new OwnDependents();
   readonly #outputs: Map<string, unknown>;
-  readonly #joins = new Map<string, JoinState>();
+  /** Made at the first join (most runs have none), as are the queue and the set of child runs. */
+  #joins: Map<string, JoinState> | undefined;
   /** Parents reachable from the start node, by node, for a resumed run (computed once per node). */
   readonly #reachedParents: Map<string, readonly string[]> | undefined;
-  /** Nodes started or skipped: each is settled at most once per run. */
-  readonly #claimed = new Set<string>();
-  readonly #queue = new Fifo<GraphNode<S, C>>();
+  readonly #plans: ReadonlyMap<string, Plan<S, C>>;
+  /** Nodes started or skipped, by plan index: each is settled at most once per run. */
+  readonly #claimed: (true | undefined)[];
+  #queue: Fifo<Plan<S, C>> | undefined;
   /** Child runs of sub steps still under way. */
-  readonly #children = new Set<Promise<RunResult<unknown>>>();
+  #children: Set<Promise<RunResult<unknown>>> | undefined;
   readonly #start: string;
   /** What a resumed or retried durable run takes from the stored one. */
   readonly #restore: Restore | undefined;
@@ -111,7 +156,9 @@ class GraphRun<S, C> {
   #onIdle: (() => void) | undefined;
 
   // run metrics
-  readonly #latency = new Map<string, LatencyTally>();
+  /** Each node's latency, by plan index, and the nodes in the order of their first attempt (the order of the run's metrics). */
+  readonly #latency: (LatencyTally | undefined)[];
+  readonly #tallied: Plan<S, C>[] = [];
   readonly #barriers: Record<string, { waitedMs: number; arrived: readonly string[] }> = {};
   readonly #maps: Record<string, { items: number; peakWorkers: number }> = {};
   readonly #tokens: Record<string, number> = {};
@@ -125,19 +172,32 @@ class GraphRun<S, C> {
     this.#env = env;
     this.#restore = env.durable?.restore;
     this.#emitter = new RunEmitter(env.bus, env.runId, env.parentRunId, graph.name, this.#restore?.lastSeq);
-    this.#outputs = new Map(Object.entries(options.outputs ?? {}));
+    this.#plans = plansOf(graph);
+    this.#claimed = new Array(graph.nodes.size);
+    this.#latency = new Array(graph.nodes.size);
+    this.#outputs = options.outputs ? new Map(Object.entries(options.outputs)) : new Map();
     // A forced resume may run a definition without some stored steps: their outputs are left behind.
     if (this.#restore) for (const [name, restored] of this.#restore.steps) if (graph.nodes.has(name)) this.#outputs.set(name, restored.output);
     this.#start = options.resumeFrom ?? graph.shape.root;
     this.#reach = this.#start === graph.shape.root ? undefined : reachable(this.#start, graph.shape.successors, graph.nodes as never);
     this.#reachedParents = this.#reach && new Map();
-    this.#shared = { state, context: this.#context, runId: env.runId, output: this.#output, suspend: this.#suspend };
+    this.#scope = {
+      state,
+      context: this.#context,
+      runId: env.runId,
+      output: this.#output,
+      suspend: this.#suspend,
+      emitter: this.#emitter,
+      telemetry: env.telemetry,
+      runMeta: this.#runMeta,
+      pipelineMeta: graph.meta,
+    };
   }
 
   execute(): Promise<RunResult<S>> {
     // A resumed run's duration (and its run timeout) counts from the stored run's start.
     const started = this.#restore?.mode === 'resume' ? performance.now() - (now() - this.#restore.from.startedAt) : performance.now();
-    this.#emitter.emit({ type: 'run_queued', continues: this.#restore?.continues });
+    if (this.#emitter.heard()) this.#emitter.emit({ type: 'run_queued', continues: this.#restore?.continues });
     // The rest runs with the run's span current: hooks' own spans nest under it, and steps of a
     // run the sampler left out need no context switch of their own.
     const telemetry = this.#env.telemetry;
@@ -147,63 +207,71 @@ class GraphRun<S, C> {
   async #execute(started: number): Promise<RunResult<S>> {
     const emitter = this.#emitter;
 
-    const onCancel = () => this.#controller.abort(new CancelledError(`run ${this.#env.runId}`, this.#env.signal.reason));
-    if (this.#env.signal.aborted) onCancel();
-    else this.#env.signal.addEventListener('abort', onCancel, { once: true });
+    const cancel = (reason: unknown) => this.#abort(new CancelledError(`run ${this.#env.runId}`, reason));
+    const signal = this.#env.signal;
+    const onAbort = signal && (() => cancel(signal.reason));
+    if (signal?.aborted) cancel(signal.reason);
+    else if (onAbort) signal?.addEventListener('abort', onAbort, { once: true });
+    this.#env.onCancel?.(cancel);
     const timeout = this.#options.timeout;
     const runTimer =
       timeout === undefined
         ? undefined
-        : setTimeout(() => this.#controller.abort(new RunTimeoutError(this.#graph.name, timeout)), Math.max(0, timeout - (performance.now() - started)));
+        : setTimeout(() => this.#abort(new RunTimeoutError(this.#graph.name, timeout)), Math.max(0, timeout - (performance.now() - started)));
 
     try {
       // A durable run stores its initial state first, before its hooks (a resumed one has it stored already).
       const unstorable = this.#env.durable && this.#restore?.mode !== 'resume' ? this.#checkpointStart() : undefined;
       if (unstorable) this.#fail(undefined, unstorable, 'failed');
-      for (const hook of this.#graph.startup) {
+      const startup = this.#graph.startup;
+      for (let i = 0; i < startup.length; i++) {
+        const hook = startup[i] as Hook<S, C>;
         // Cancelled (or timed out) before or between hooks: the rest do not start.
-        if (this.#controller.signal.aborted) break;
-        const error = await this.#hook(hook, 'startup', this.#controller.signal);
+        if (this.#signal.aborted) break;
+        const error = await this.#hook(hook, 'startup', this.#signal);
         if (error) {
           // A hook interrupted by cancellation or the run timeout ends the run as that, not as a failure.
-          if (!this.#controller.signal.aborted) this.#failure ??= { node: undefined, error, status: 'failed' };
+          if (!this.#signal.aborted) this.#failure ??= { node: undefined, error, status: 'failed' };
           break;
         }
       }
       // Runs started back to back wait here while a store is behind on its writes, instead of overflowing it.
       const room = this.#env.bus.ready();
       if (room) await room;
-      if (!this.#failure && !this.#controller.signal.aborted) {
-        emitter.emit({ type: 'run_start', resumeFrom: this.#options.resumeFrom, pipelineMeta: this.#graph.meta, traceId: this.#env.telemetry?.traceId(this.#env.runId) });
+      if (!this.#failure && !this.#signal.aborted) {
+        if (emitter.heard()) {
+          emitter.emit({ type: 'run_start', resumeFrom: this.#options.resumeFrom, pipelineMeta: this.#graph.meta, traceId: this.#env.telemetry?.traceId(this.#env.runId) });
+        }
         const idle = new Promise<void>((resolve) => {
           this.#onIdle = resolve;
         });
-        this.#ready(this.#start);
+        this.#ready(this.#plan(this.#start));
         this.#checkIdle();
         await idle;
       }
     } finally {
       if (runTimer !== undefined) clearTimeout(runTimer);
-      this.#env.signal.removeEventListener('abort', onCancel);
-      for (const join of this.#joins.values()) if (join.timer !== undefined) clearTimeout(join.timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+      if (this.#joins) for (const join of this.#joins.values()) if (join.timer !== undefined) clearTimeout(join.timer);
     }
 
     // Child runs abandoned by a cancelled or timed-out sub step end (and run their shutdown hooks) first.
-    while (this.#children.size > 0) await Promise.allSettled([...this.#children]);
+    while (this.#children && this.#children.size > 0) await Promise.allSettled([...this.#children]);
 
     // Shutdown hooks always run, with a signal of their own that never fires.
-    const shutdownSignal = new AbortController().signal;
-    for (const hook of this.#graph.shutdown) {
-      const error = await this.#hook(hook, 'shutdown', shutdownSignal);
+    const shutdown = this.#graph.shutdown;
+    const shutdownSignal = shutdown.length > 0 ? new AbortController().signal : undefined;
+    for (let i = 0; i < shutdown.length; i++) {
+      const error = await this.#hook(shutdown[i] as Hook<S, C>, 'shutdown', shutdownSignal as AbortSignal);
       // A shutdown failure fails a run that would have succeeded; it does not hide a cancellation or timeout.
-      if (error && !this.#controller.signal.aborted) this.#failure ??= { node: undefined, error, status: 'failed' };
+      if (error && !this.#signal.aborted) this.#failure ??= { node: undefined, error, status: 'failed' };
     }
 
     const { status, error } = this.#outcome();
     const durationMs = performance.now() - started;
     const meta = this.#runMeta.snapshot();
     const metrics = this.#metrics();
-    emitter.emit({
+    if (emitter.heard()) emitter.emit({
       type: 'run_end',
       status,
       durationMs,
@@ -214,9 +282,12 @@ class GraphRun<S, C> {
       metrics,
       items: undefined,
     });
-    // A loop, not Object.fromEntries, whose generic path costs three times as much.
+    // forEach, not Object.fromEntries, whose generic path costs three times as much, nor for-of,
+    // which makes an entry and an iterator result per output until the JIT has compiled it.
     const outputs: Record<string, unknown> = {};
-    for (const [name, value] of this.#outputs) outputs[name] = value;
+    this.#outputs.forEach((value, name) => {
+      outputs[name] = value;
+    });
     return {
       runId: this.#env.runId,
       pipeline: this.#graph.name,
@@ -234,8 +305,8 @@ class GraphRun<S, C> {
 
   #outcome(): { status: RunEndStatus; error: Error | undefined } {
     if (this.#failure) return { status: this.#failure.status, error: this.#failure.error };
-    if (this.#controller.signal.aborted) {
-      const reason: unknown = this.#controller.signal.reason;
+    if (this.#signal.aborted) {
+      const reason: unknown = this.#signal.reason;
       const error = reason instanceof Error ? reason : new CancelledError(`run ${this.#env.runId}`, reason);
       return { status: reason instanceof RunTimeoutError ? 'timed_out' : 'cancelled', error };
     }
@@ -276,41 +347,46 @@ class GraphRun<S, C> {
 
   // ---- scheduling ------------------------------------------------------
 
-  #ready(name: string): void {
-    if (this.#halted || this.#claimed.has(name)) return;
-    const node = this.#node(name);
-    this.#claimed.add(name);
+  #ready(plan: Plan<S, C>): void {
+    if (this.#halted || this.#claimed[plan.index]) return;
+    const { node, name } = plan;
+    this.#claimed[plan.index] = true;
     const restored = this.#restore?.steps.get(name);
     if (restored) {
       this.#restored(node, restored);
       return;
     }
     this.#env.telemetry?.stepQueued(this.#env.runId, name);
-    if (this.#emitter.wants('step_queued')) this.#emitter.emit({ type: 'step_queued', node: name, nodeKind: node.kind, index: undefined });
+    if (!this.#emitter.quiet && this.#emitter.wants('step_queued')) this.#emitter.emit({ type: 'step_queued', node: name, nodeKind: node.kind, index: undefined });
     const limit = this.#graph.options.maxConcurrency;
     if (limit !== undefined && this.#active >= limit) {
-      this.#queue.push(node);
-      if (this.#queue.length > this.#peakQueue) this.#peakQueue = this.#queue.length;
+      this.#queue ??= new Fifo<Plan<S, C>>();
+      const queue = this.#queue;
+      queue.push(plan);
+      if (queue.length > this.#peakQueue) this.#peakQueue = queue.length;
       return;
     }
-    this.#launch(node);
+    this.#launch(plan);
   }
 
-  #launch(node: GraphNode<S, C>): void {
+  #launch(plan: Plan<S, C>): void {
     this.#active++;
     // A store behind on its writes (or a slow reader of the run's events) holds the step back rather than lose its events.
     const room = this.#env.bus.ready();
-    if (room) void room.then(() => this.#attempt(node));
-    else this.#attempt(node);
+    if (room) void room.then(() => this.#attempt(plan));
+    else this.#attempt(plan);
   }
 
-  #attempt(node: GraphNode<S, C>): void {
-    const landed = (outcome: Outcome<unknown>) => this.#landed(node, outcome, undefined);
+  #attempt(plan: Plan<S, C>): void {
+    const node = plan.node;
     // The outcome comes by callback: a step costs its own promise and one reaction on it.
-    const now = this.#attempts(node, undefined, undefined, this.#controller.signal, landed);
+    const now = executeInto(this.#attemptFn, this.#step(node, undefined, undefined, this.#signal, this.#inFlight, this.#tally(plan)), this.#stepLanded);
     // Settling always waits a microtask, as successors expect.
-    if (now) queueMicrotask(() => landed(now));
+    if (now) queueMicrotask(() => this.#landed(node, now, undefined));
   }
+
+  /** The executor's callback for every step of the run: which step it was, its options say. */
+  readonly #stepLanded = (outcome: Outcome<unknown>, step: StepRun<GraphNode<S, C>>): void => this.#landed(step.def, outcome, undefined);
 
   /** A step's attempts are over: its slot is free before successors are readied, so they can take it. */
   #landed(node: GraphNode<S, C>, outcome: Outcome<unknown> | undefined, error: unknown): void {
@@ -329,17 +405,20 @@ class GraphRun<S, C> {
   /** Starts queued steps while slots are free; once the run has halted, they end cancelled instead. */
   #drain(): void {
     if (this.#halted) {
-      for (let node = this.#queue.shift(); node; node = this.#queue.shift()) this.#endWithoutRunning(node.name, 'cancelled', undefined, undefined);
+      const queue = this.#queue;
+      if (queue) for (let plan = queue.shift(); plan; plan = queue.shift()) this.#endWithoutRunning(plan.name, 'cancelled', undefined, undefined);
       return;
     }
     const limit = this.#graph.options.maxConcurrency ?? Number.POSITIVE_INFINITY;
-    for (let node = this.#active < limit ? this.#queue.shift() : undefined; node; node = this.#active < limit ? this.#queue.shift() : undefined) {
-      this.#launch(node);
+    const queue = this.#queue;
+    if (!queue) return;
+    for (let plan = this.#active < limit ? queue.shift() : undefined; plan; plan = this.#active < limit ? queue.shift() : undefined) {
+      this.#launch(plan);
     }
   }
 
   #checkIdle(): void {
-    if (this.#active === 0 && this.#queue.length === 0 && this.#onIdle) {
+    if (this.#active === 0 && (this.#queue === undefined || this.#queue.length === 0) && this.#onIdle) {
       const resolve = this.#onIdle;
       this.#onIdle = undefined;
       resolve();
@@ -347,43 +426,47 @@ class GraphRun<S, C> {
   }
 
 
-  /** Every attempt of one node (or one map item), through the shared executor. */
-  #attempts(node: GraphNode<S, C>, item: unknown, index: number | undefined, signal: AbortSignal): Outcome<unknown> | Promise<Outcome<unknown>>;
-  /** With `settle`: the outcome now, or undefined when `settle` will be called with it (`executeInto`). */
-  #attempts(node: GraphNode<S, C>, item: unknown, index: number | undefined, signal: AbortSignal, settle: (outcome: Outcome<unknown>) => void): Outcome<unknown> | undefined;
-  #attempts(
+  /** One node's (or one map item's) attempts, as the shared executor runs them: their options, observer and identity. */
+  #step(
     node: GraphNode<S, C>,
     item: unknown,
     index: number | undefined,
     signal: AbortSignal,
-    settle?: (outcome: Outcome<unknown>) => void,
-  ): Outcome<unknown> | Promise<Outcome<unknown>> | undefined {
-    const stepMeta = new Meta();
+    link: OwnDependents | undefined,
+    latency: LatencyTally,
+  ): StepRun<GraphNode<S, C>> {
     const handler = node.onError ?? this.#graph.options.onError;
-    const telemetry = this.#env.telemetry;
-    const meta = { step: stepMeta, run: this.#runMeta, pipeline: this.#graph.meta };
-    let latency = this.#latency.get(node.name);
-    if (!latency) {
-      latency = new LatencyTally();
-      this.#latency.set(node.name, latency);
-    }
-    const observer = new StepObserver(this.#emitter, telemetry, latency, stepMeta, node.name, node.kind, index);
-    const fn = (attempt: AttemptContext) => this.#body(node, new GraphStepArgs(this.#shared, node.name, item, index, meta, attempt));
-    const options: ExecuteOptions = {
-      name: node.name,
-      retry: node.retry,
-      timeoutMs: node.timeout,
-      firstAttempt: this.#restore?.firstAttempt(node.name, index),
-      signal,
-      onError:
-        handler &&
-        ((error, attempt) =>
-          handler(error, { node: node.name, attempt, index, state: this.#state, context: this.#context, runId: this.#env.runId })),
-      observer,
-      enter: telemetry && observer.entering(),
-    };
-    return settle ? executeInto(fn, options, settle) : execute(fn, options);
+    const firstAttempt = this.#restore?.firstAttempt(node.name, index);
+    return new StepRun(this.#scope, node, item, index, signal, link, latency, handler && this.#onError(handler, node.name, index), firstAttempt);
   }
+
+  #onError(handler: ErrorHandler<S, C>, node: string, index: number | undefined): (error: unknown, attempt: number) => Awaitable<ErrorAction> {
+    return (error, attempt) => handler(error, { node, attempt, index, state: this.#state, context: this.#context, runId: this.#env.runId });
+  }
+
+  /** A node's latency tally in this run, made at its first attempt. */
+  #tally(plan: Plan<S, C>): LatencyTally {
+    let tally = this.#latency[plan.index];
+    if (!tally) {
+      tally = newTally();
+      this.#latency[plan.index] = tally;
+      this.#tallied.push(plan);
+    }
+    return tally;
+  }
+
+  /** Every attempt's code, for every step of the run: which step it is, its options say. */
+  readonly #attemptFn = (context: AttemptContext, step: StepRun<GraphNode<S, C>>): unknown => {
+    // An untimed attempt's context is its arguments already (`StepRun.attemptContext`); a timed one's is the executor's.
+    const args = (context instanceof GraphStepArgs ? context : new GraphStepArgs(this.#scope, step as StepRun, context.attempt, context)) as StepArgs<S, C, unknown>;
+    const node = step.def;
+    // A plain step's call, at once (most steps are): one call fewer on every step while the JIT warms up.
+    if (node.kind === 'step' && !this.#env.durable) {
+      const out = node.fn(args);
+      return out instanceof Promise ? out : this.#result(node.name, node.kind, out, args);
+    }
+    return this.#body(node, args);
+  };
 
   #body(node: GraphNode<S, C>, args: StepArgs<S, C, unknown>): unknown {
     const value = this.#run(node, args);
@@ -406,7 +489,11 @@ class GraphRun<S, C> {
   }
 
   #call(name: string, kind: NodeKind, fn: StepFn<S, C, unknown>, args: StepArgs<S, C, unknown>): unknown {
-    const out = fn(args);
+    return this.#result(name, kind, fn(args), args);
+  }
+
+  /** What a step's function gave, as its attempt's value: a stream's tokens pulled, a thenable awaited. */
+  #result(name: string, kind: NodeKind, out: unknown, args: StepArgs<S, C, unknown>): unknown {
     if (out !== null && typeof out === 'object' && !(out instanceof Promise) && Symbol.asyncIterator in out) {
       return this.#stream(name, kind, out as AsyncIterable<unknown>, args);
     }
@@ -504,8 +591,10 @@ class GraphRun<S, C> {
       durable: durable && { store: durable.store, version: undefined, restore: previous },
     });
     // A cancelled sub step is abandoned at once, but its child still ends (shutdown hooks): the parent waits for it.
-    this.#children.add(running);
-    const done = () => this.#children.delete(running);
+    this.#children ??= new Set();
+    const children = this.#children;
+    children.add(running);
+    const done = () => children.delete(running);
     running.then(done, done);
     const result = await running;
     if (result.status === 'suspended') return new Suspension(`sub-pipeline '${child.name}' suspended at '${result.suspended?.node}'`);
@@ -521,6 +610,7 @@ class GraphRun<S, C> {
       throw new TypeError(`map '${node.name}': its producer returned ${source === null ? 'null' : typeof source}, not an array or (async) iterable of items`);
     }
     const worker = this.#node(node.worker);
+    const workerPlan = this.#plan(node.worker);
     const emitter = this.#emitter;
     emitter.emit({ type: 'map_start', node: node.name, nodeKind: 'map', worker: worker.name, concurrency: node.concurrency });
     const started = performance.now();
@@ -530,11 +620,11 @@ class GraphRun<S, C> {
       concurrency: node.concurrency,
       maxItems: node.maxItems,
       signal: args.signal,
-      run: (item, index, signal, settle) => {
+      run: (item, index, signal, link, settle) => {
         const restored = this.#restore?.items.get(worker.name)?.get(index);
         if (restored) return this.#restoredItem(worker, index, restored);
-        if (emitter.wants('step_queued')) emitter.emit({ type: 'step_queued', node: worker.name, nodeKind: worker.kind, index });
-        return this.#attempts(worker, item, index, signal, settle);
+        if (!emitter.quiet && emitter.wants('step_queued')) emitter.emit({ type: 'step_queued', node: worker.name, nodeKind: worker.kind, index });
+        return executeInto(this.#attemptFn, this.#step(worker, item, index, signal, link, this.#tally(workerPlan)), settle);
       },
       ready: () => this.#pace(),
     });
@@ -572,7 +662,7 @@ class GraphRun<S, C> {
       case 'cancelled':
         // Cancelled because the run is ending (cancel, run timeout, another step's failure).
         this.#halted = true;
-        if (!this.#controller.signal.aborted) this.#fail(node.name, new CancelledError(`step '${node.name}'`, outcome.error), 'failed');
+        if (!this.#signal.aborted) this.#fail(node.name, new CancelledError(`step '${node.name}'`, outcome.error), 'failed');
         return;
       case 'failed': {
         // A map's failure is its worker's: keep the worker's name and item in the error.
@@ -592,19 +682,28 @@ class GraphRun<S, C> {
   #fail(node: string | undefined, error: Error, status: 'failed' | 'timed_out'): void {
     this.#failure ??= { node, error, status };
     this.#halted = true;
-    if (!this.#controller.signal.aborted) this.#controller.abort(error);
+    this.#abort(error);
   }
 
-  #propagate(from: string, chosen: ReadonlySet<string> | undefined): void {
+  /** Aborts the run's signal, then ends the attempts in flight under it (the executor's dependents: see `#inFlight`). */
+  #abort(reason: unknown): void {
+    if (this.#signal.aborted) return;
+    this.#controller.abort(reason);
+    this.#inFlight.abort();
+  }
+
+  #propagate(name: string, chosen: ReadonlySet<string> | undefined): void {
     if (this.#halted) return;
-    for (const target of this.#graph.shape.successors.get(from) ?? []) {
-      if (chosen === ALL || chosen.has(target)) this.#resolve(target, from, true);
-      else if (this.#resolve(target, from, false)) this.#skip(target);
+    const successors = this.#plan(name).successors;
+    for (let i = 0; i < successors.length; i++) {
+      const target = successors[i] as Plan<S, C>;
+      if (chosen === ALL || chosen.has(target.name)) this.#resolve(target, name, true);
+      else if (this.#resolve(target, name, false)) this.#skip(target);
     }
   }
 
-  #parents(name: string): readonly string[] {
-    const parents = this.#graph.shape.parents.get(name) ?? [];
+  #parents(plan: Plan<S, C>): readonly string[] {
+    const { name, parents } = plan;
     const reach = this.#reach;
     const cache = this.#reachedParents;
     if (!reach || !cache || parents.length === 0) return parents;
@@ -621,23 +720,26 @@ class GraphRun<S, C> {
    * run is readied here; one that never will is left to the caller to skip (returns true), so a long
    * branch not taken is skipped by a loop, not by recursion.
    */
-  #resolve(target: string, from: string, arrived: boolean): boolean {
+  #resolve(plan: Plan<S, C>, from: string, arrived: boolean): boolean {
     if (this.#halted) return false;
-    const parents = this.#parents(target);
+    const target = plan.name;
+    const parents = this.#parents(plan);
     if (parents.length <= 1) {
-      if (arrived) this.#ready(target);
+      if (arrived) this.#ready(plan);
       return !arrived;
     }
-    let join = this.#joins.get(target);
+    this.#joins ??= new Map();
+    const joins = this.#joins;
+    let join = joins.get(target);
     if (!join) {
       join = { pending: new Set(parents), arrived: [], firstArrival: 0, timer: undefined, released: false };
-      this.#joins.set(target, join);
+      joins.set(target, join);
     }
     // ANY: later arrivals are ignored; a parent is counted once.
     if (join.released || !join.pending.delete(from)) return false;
     if (arrived) join.arrived.push(from);
 
-    const node = this.#node(target);
+    const node = plan.node;
     const mode = node.kind === 'barrier' ? node.mode : 'all';
     if (join.arrived.length > 0 && (mode === 'any' || join.pending.size === 0)) {
       join.released = true;
@@ -645,7 +747,7 @@ class GraphRun<S, C> {
       const waitedMs = join.firstArrival === 0 ? 0 : performance.now() - join.firstArrival;
       this.#barriers[target] = { waitedMs, arrived: [...join.arrived] };
       this.#emitter.emit({ type: 'barrier_release', node: target, nodeKind: node.kind, mode, arrived: [...join.arrived], waitedMs });
-      this.#ready(target);
+      this.#ready(plan);
     } else if (join.pending.size === 0) {
       join.released = true;
       return true;
@@ -662,10 +764,10 @@ class GraphRun<S, C> {
   }
 
   #barrierTimedOut(name: string, limit: number): void {
-    const join = this.#joins.get(name);
+    const join = this.#joins?.get(name);
     if (!join || join.released || this.#halted) return;
     join.released = true;
-    this.#claimed.add(name);
+    this.#claimed[this.#plan(name).index] = true;
     const error = new BarrierTimeoutError(name, limit, join.arrived, [...join.pending]);
     this.#endWithoutRunning(name, 'timed_out', error, undefined);
     this.#fail(name, error, 'timed_out');
@@ -675,23 +777,23 @@ class GraphRun<S, C> {
    * A node that will never run (its branch was not taken): skipped, and so are the successors that
    * this leaves with no way to run, depth first, on a stack of its own (a branch may be 100,000 long).
    */
-  #skip(name: string): void {
-    if (this.#claimed.has(name)) return;
-    const stack: { readonly from: string; readonly targets: readonly string[]; at: number }[] = [];
-    const skipOne = (node: string) => {
-      this.#claimed.add(node);
-      this.#endWithoutRunning(node, 'skipped', undefined, 'not-reached');
-      stack.push({ from: node, targets: this.#graph.shape.successors.get(node) ?? [], at: 0 });
+  #skip(plan: Plan<S, C>): void {
+    if (this.#claimed[plan.index]) return;
+    const stack: { readonly from: string; readonly targets: readonly Plan<S, C>[]; at: number }[] = [];
+    const skipOne = (node: Plan<S, C>) => {
+      this.#claimed[node.index] = true;
+      this.#endWithoutRunning(node.name, 'skipped', undefined, 'not-reached');
+      stack.push({ from: node.name, targets: node.successors, at: 0 });
     };
-    skipOne(name);
+    skipOne(plan);
     while (stack.length > 0) {
       const top = stack[stack.length - 1] as (typeof stack)[number];
       if (top.at === top.targets.length) {
         stack.pop();
         continue;
       }
-      const target = top.targets[top.at++] as string;
-      if (this.#resolve(target, top.from, false) && !this.#claimed.has(target)) skipOne(target);
+      const target = top.targets[top.at++] as Plan<S, C>;
+      if (this.#resolve(target, top.from, false) && !this.#claimed[target.index]) skipOne(target);
     }
   }
 
@@ -748,7 +850,7 @@ class GraphRun<S, C> {
    */
   #checkpoint(node: GraphNode<S, C>, args: StepArgs<S, C, unknown>, value: unknown): unknown {
     // An untimed attempt's signal is made on first read: ask it only of a timed one (the run's covers the rest).
-    const abandoned = node.timeout === undefined ? this.#controller.signal.aborted : args.signal.aborted;
+    const abandoned = node.timeout === undefined ? this.#signal.aborted : args.signal.aborted;
     if (value instanceof Suspension || abandoned) return value;
     const index = args.index;
     let output: string;
@@ -833,6 +935,12 @@ class GraphRun<S, C> {
 
   // ---- per-attempt plumbing --------------------------------------------
 
+  #plan(name: string): Plan<S, C> {
+    const plan = this.#plans.get(name);
+    if (!plan) throw new Error(`spanflow: no node '${name}' in pipeline '${this.#graph.name}'`);
+    return plan;
+  }
+
   #node(name: string): GraphNode<S, C> {
     const node = this.#graph.nodes.get(name);
     if (!node) throw new Error(`spanflow: no node '${name}' in pipeline '${this.#graph.name}'`);
@@ -848,13 +956,16 @@ class GraphRun<S, C> {
 
   readonly #suspend = (reason?: string): Suspension => new Suspension(reason);
 
-  /** What every step of this run shares, handed to each attempt's arguments. */
-  readonly #shared: ConstructorParameters<typeof GraphStepArgs<S, C, unknown>>[0];
+  /** What every step of this run shares: read through by each attempt's arguments, and by its observer. */
+  readonly #scope: SharedArgs<S, C> & RunScope;
 
   #metrics(): RunMetrics {
     const steps: Record<string, StepLatency> = {};
-    for (const [name, tally] of this.#latency) {
-      steps[name] = { attempts: tally.attempts, succeeded: tally.succeeded, failed: tally.failed, totalMs: tally.totalMs, maxMs: tally.maxMs };
+    const tallied = this.#tallied;
+    for (let i = 0; i < tallied.length; i++) {
+      const plan = tallied[i] as Plan<S, C>;
+      // The tally itself: every attempt has ended by now, so it changes no more.
+      steps[plan.name] = this.#latency[plan.index] as LatencyTally;
     }
     return { steps, barriers: this.#barriers, maps: this.#maps, peakQueueDepth: this.#peakQueue, tokens: this.#tokens };
   }

@@ -1,47 +1,72 @@
-import type { AttemptContext } from '../executor.ts';
+import { type AttemptContext, UntimedContext } from '../executor.ts';
 import type { MetaScopes } from '../meta.ts';
+import type { StepRun } from './step-observer.ts';
 import type { StepArgs, Suspension } from './types.ts';
 
-/**
- * What a step is given. A class, so an attempt's arguments are cheap to make,
- * and its `signal` is read through to the attempt's, which is made only when a
- * step asks for it.
- */
-export class GraphStepArgs<S, C, I> implements StepArgs<S, C, I> {
+/** What every step of a run shares, read through by each attempt's arguments. */
+export interface SharedArgs<S, C> {
   readonly state: S;
   readonly context: C;
-  readonly attempt: number;
-  readonly node: string;
   readonly runId: string;
-  readonly item: I;
-  readonly index: number | undefined;
-  readonly meta: MetaScopes;
   readonly output: <T = unknown>(node: string) => T | undefined;
   readonly suspend: (reason?: string) => Suspension;
-  readonly #source: AttemptContext;
+}
 
-  constructor(
-    run: { state: S; context: C; runId: string; output: <T = unknown>(node: string) => T | undefined; suspend: (reason?: string) => Suspension },
-    node: string,
-    item: I,
-    index: number | undefined,
-    meta: MetaScopes,
-    source: AttemptContext,
-  ) {
-    this.state = run.state;
-    this.context = run.context;
-    this.runId = run.runId;
-    this.output = run.output;
-    this.suspend = run.suspend;
-    this.node = node;
-    this.item = item;
-    this.index = index;
-    this.meta = meta;
-    this.attempt = source.attempt;
+/**
+ * What a step is given, and for an untimed attempt its context too (one object, not two):
+ * cheap to make, the rest read through to the run and the step. Its `signal` is the
+ * attempt's own, made only when a step asks for it (a timed attempt's: its context's).
+ */
+export class GraphStepArgs<S, C, I> extends UntimedContext implements StepArgs<S, C, I> {
+  readonly #shared: SharedArgs<S, C>;
+  readonly #step: StepRun;
+  /** A timed attempt's context (the executor's), whose signal the step is given. */
+  readonly #source: AttemptContext | undefined;
+
+  constructor(shared: SharedArgs<S, C>, step: StepRun, attempt: number, source: AttemptContext | undefined) {
+    super(attempt, step.signal);
+    this.#shared = shared;
+    this.#step = step;
     this.#source = source;
   }
 
-  get signal(): AbortSignal {
-    return this.#source.signal;
+  get state(): S {
+    return this.#shared.state;
+  }
+
+  get context(): C {
+    return this.#shared.context;
+  }
+
+  get runId(): string {
+    return this.#shared.runId;
+  }
+
+  get output(): <T = unknown>(node: string) => T | undefined {
+    return this.#shared.output;
+  }
+
+  get suspend(): (reason?: string) => Suspension {
+    return this.#shared.suspend;
+  }
+
+  get node(): string {
+    return this.#step.node;
+  }
+
+  get item(): I {
+    return this.#step.item as I;
+  }
+
+  get index(): number | undefined {
+    return this.#step.index;
+  }
+
+  get meta(): MetaScopes {
+    return this.#step.scopes;
+  }
+
+  override get signal(): AbortSignal {
+    return this.#source ? this.#source.signal : super.signal;
   }
 }

@@ -3,7 +3,7 @@
 // cancellation); the per-stage retry asks the same retry policy.
 
 import { Channel } from '../channel.ts';
-import { EventBus, type EventListener, RunEmitter } from '../emitter.ts';
+import { EventBus, type EventListener, now, RunEmitter } from '../emitter.ts';
 import { attemptError, CancelledError, errorTypeOf, ItemsFailedError, toErrorInfo, warnUserError } from '../errors.ts';
 import type { EventInit, ItemCounts, ItemStatus, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
 import { AbortLink, type AttemptContext, type AttemptObserver, afterFailedAttempt, backoffDelay, type ExecuteOptions, executeInto, type Outcome, shouldRetry, untilAborted } from '../executor.ts';
@@ -629,8 +629,9 @@ export class Batch<In, Out> {
       let value: unknown;
       let t = 0;
       let failure: Failure | undefined;
-      /** When the fast path's current observed attempt started (-1: untimed). */
+      /** When the fast path's current observed attempt started (-1: untimed), and its options (the observer is told them). */
       let started = -1;
+      let observed: ExecuteOptions | undefined;
 
       /**
        * Runs the task at `t`: true when it ended at once (its result taken), false when a
@@ -686,8 +687,10 @@ export class Batch<In, Out> {
        */
       const observedAttempt = (run: SlotRun, telemetry: ItemTelemetry | undefined): boolean => {
         slot.taskKey = run.key;
-        slot.observer.start(1);
-        started = (telemetry ? run.recorded : run.options).timed === false ? -1 : performance.now();
+        const options = telemetry ? run.recorded : run.options;
+        observed = options;
+        slot.observer.start(1, options);
+        started = options.timed === false ? -1 : performance.now();
         let work: unknown;
         try {
           work = telemetry ? telemetry.within(callFast) : (run.fast as (value: unknown) => unknown)(value);
@@ -696,7 +699,7 @@ export class Batch<In, Out> {
           return false;
         }
         if (!(work instanceof Promise)) {
-          slot.observer.end(1, 'succeeded', duration(), undefined);
+          slot.observer.end(1, 'succeeded', duration(), undefined, options);
           succeeded(work);
           return true;
         }
@@ -825,7 +828,7 @@ export class Batch<In, Out> {
       const observedValue = (result: unknown): void => {
         if (!link.delete(aborted)) return;
         try {
-          slot.observer.end(1, 'succeeded', duration(), undefined);
+          slot.observer.end(1, 'succeeded', duration(), undefined, observed as ExecuteOptions);
           succeeded(result);
           if (tasksFrom()) run();
         } catch (error) {
@@ -967,7 +970,7 @@ export class Batch<In, Out> {
     this.#byType[type] = (this.#byType[type] ?? 0) + 1;
     this.#byStage[failure.stage] = (this.#byStage[failure.stage] ?? 0) + 1;
     this.#firstFailure ??= failure;
-    this.#recording?.itemFailed?.(this.runId, failure);
+    this.#recording?.itemFailed?.(this.runId, failure, now());
     if (this.#collect) this.#failures.push(failure);
     this.#recent.push(failure);
     if (this.#recent.length > (this.#pipeline.options.recentErrors ?? 50)) this.#recent.shift();

@@ -134,40 +134,82 @@ export function attachTelemetry(bus: EventBus): Telemetry | undefined {
   // Every attempt's duration, or those of runs the sampler kept (see TelemetryOptions.durations).
   const allDurations = !tracing || options.durations === 'all';
   if (meter) bus.listen(meter.handle, METERED);
-  const sinks = new Map<string, ItemSink & { readonly durations: ItemTelemetry }>();
-  // A context switch only when it changes something (a sampled-out run's steps share its context).
-  const within = <R>(ctx: Context | undefined, call: () => R): R => (ctx && ctx !== context.active() ? context.with(ctx, call) : call());
-  return {
-    inRun: (runId, call) => within(tracing?.runContext(runId), call),
-    inHook: (runId, phase, hook, call) => within(tracing?.hookContext(runId, phase, hook), call),
-    stepQueued: (runId, node) => tracing?.stepQueued(runId, node),
-    startAttempt: (step, attempt) => tracing?.startAttempt(step, attempt),
-    inAttempt: (open, call) => (open ? context.with(open.context, call) : call()),
-    retryAttempt: (step, open, attempt, error, delayMs, durationMs) => {
-      if (open) tracing?.retryAttempt(step, open, attempt, error, delayMs);
-      meter?.retried(step, errorTypeOf(error), durationMs, allDurations || open !== undefined);
-    },
-    endAttempt: (step, open, attempt, status, durationMs, error) => {
-      tracing?.endAttempt(step, open, status, error);
-      if (attempt > 0) meter?.ended(step, cicdResultOf(status), durationMs, allDurations || open !== undefined);
-    },
-    inWorkers: (runId, call) => within(tracing?.workerContext(runId), call),
-    startItem: (runId, item, pipeline) => {
-      let sink = sinks.get(pipeline);
-      if (!sink) {
-        // Made once per pipeline; the durations-only telemetry is stateless, so one serves every item.
-        const made = { pipeline, metering: meter };
-        sink = { ...made, durations: new ItemTelemetry(made) };
-        sinks.set(pipeline, sink);
-      }
-      const traced = tracing?.startItem(runId, item, sink);
-      if (traced || !meter) return traced;
-      return allDurations ? sink.durations : undefined;
-    },
-    metering: meter,
-    traceId: (runId) => validSpanContext(tracing?.runContext(runId))?.traceId,
-    spanId: (runId, node, index) => validSpanContext(tracing?.attemptContext(runId, node, index))?.spanId,
-  };
+  return new RunTelemetry(tracing, meter, allDurations);
+}
+
+/** A context switch only when it changes something (a sampled-out run's steps share its context). */
+function within<R>(ctx: Context | undefined, call: () => R): R {
+  return ctx && ctx !== context.active() ? context.with(ctx, call) : call();
+}
+
+/** The telemetry of one run tree: a class, so a run's telemetry is one object, not a closure per method. */
+class RunTelemetry implements Telemetry {
+  readonly #tracing: Tracing | undefined;
+  readonly metering: Metering | undefined;
+  readonly #allDurations: boolean;
+  readonly #sinks = new Map<string, ItemSink & { readonly durations: ItemTelemetry }>();
+
+  constructor(tracing: Tracing | undefined, meter: Metering | undefined, allDurations: boolean) {
+    this.#tracing = tracing;
+    this.metering = meter;
+    this.#allDurations = allDurations;
+  }
+
+  inRun<R>(runId: string, call: () => R): R {
+    return within(this.#tracing?.runContext(runId), call);
+  }
+
+  inHook<R>(runId: string, phase: HookPhase, hook: string, call: () => R): R {
+    return within(this.#tracing?.hookContext(runId, phase, hook), call);
+  }
+
+  stepQueued(runId: string, node: string): void {
+    this.#tracing?.stepQueued(runId, node);
+  }
+
+  startAttempt(step: StepRef, attempt: number): Open | undefined {
+    return this.#tracing?.startAttempt(step, attempt);
+  }
+
+  inAttempt<R>(open: Open | undefined, call: () => R): R {
+    return open ? context.with(open.context, call) : call();
+  }
+
+  retryAttempt(step: StepRef, open: Open | undefined, attempt: number, error: unknown, delayMs: number, durationMs: number): void {
+    if (open) this.#tracing?.retryAttempt(step, open, attempt, error, delayMs);
+    this.metering?.retried(step, errorTypeOf(error), durationMs, this.#allDurations || open !== undefined);
+  }
+
+  endAttempt(step: StepRef, open: Open | undefined, attempt: number, status: StepEndStatus, durationMs: number, error: unknown): void {
+    this.#tracing?.endAttempt(step, open, status, error);
+    if (attempt > 0) this.metering?.ended(step, cicdResultOf(status), durationMs, this.#allDurations || open !== undefined);
+  }
+
+  inWorkers<R>(runId: string, call: () => R): R {
+    return within(this.#tracing?.workerContext(runId), call);
+  }
+
+  startItem(runId: string, item: { readonly id: string }, pipeline: string): ItemTelemetry | undefined {
+    const meter = this.metering;
+    let sink = this.#sinks.get(pipeline);
+    if (!sink) {
+      // Made once per pipeline; the durations-only telemetry is stateless, so one serves every item.
+      const made = { pipeline, metering: meter };
+      sink = { ...made, durations: new ItemTelemetry(made) };
+      this.#sinks.set(pipeline, sink);
+    }
+    const traced = this.#tracing?.startItem(runId, item, sink);
+    if (traced || !meter) return traced;
+    return this.#allDurations ? sink.durations : undefined;
+  }
+
+  traceId(runId: string): string | undefined {
+    return validSpanContext(this.#tracing?.runContext(runId))?.traceId;
+  }
+
+  spanId(runId: string, node: string, index: number | undefined): string | undefined {
+    return validSpanContext(this.#tracing?.attemptContext(runId, node, index))?.spanId;
+  }
 }
 
 function validSpanContext(ctx: Context | undefined) {

@@ -62,6 +62,10 @@ interface RunRecord extends Open {
   released?: Map<string, readonly string[]>;
 }
 
+/** The step maps of every run the sampler left out (no step of theirs gets a span, so nothing is put in them). */
+const NO_ATTEMPTS: Map<string, Open> = new Map();
+const NO_LAST: Map<string, SpanContext> = new Map();
+
 export class Tracing {
   readonly #tracer: Tracer;
   readonly #options: PayloadOptions;
@@ -252,13 +256,14 @@ export class Tracing {
           from?.traceId && from.spanId
             ? [{ context: { traceId: from.traceId, spanId: from.spanId, traceFlags: 1, isRemote: true }, attributes: { 'spanflow.continues': from.mode, [ATTR.RUN_ID]: from.runId } }]
             : undefined;
-        const span = this.#tracer.startSpan(
-          `pipeline ${e.pipeline}`,
-          { attributes: { [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.RUN_ID]: e.runId, ...(e.parentRunId ? { [ATTR.PARENT_RUN_ID]: e.parentRunId } : {}) }, links },
-          parent,
-        );
+        const attributes: Attributes = { [ATTR.PIPELINE_NAME]: e.pipeline, [ATTR.RUN_ID]: e.runId };
+        if (e.parentRunId) attributes[ATTR.PARENT_RUN_ID] = e.parentRunId;
+        const span = this.#tracer.startSpan(`pipeline ${e.pipeline}`, { attributes, links }, parent);
         const recording = span.isRecording();
-        this.#runs.set(e.runId, { span, context: trace.setSpan(parent, span), recording, attempts: new Map(), last: new Map() });
+        // A run the sampler left out gets no step spans: it shares two empty maps, never written.
+        const attempts = recording ? new Map<string, Open>() : NO_ATTEMPTS;
+        const last = recording ? new Map<string, SpanContext>() : NO_LAST;
+        this.#runs.set(e.runId, { span, context: trace.setSpan(parent, span), recording, attempts, last });
         this.#cachedId = '';
         if (recording) this.#recording++;
         this.#tell();
