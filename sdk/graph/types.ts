@@ -19,7 +19,11 @@ export class Suspension {
   }
 }
 
-/** What every step, map producer, switch and error handler is given. */
+/**
+ * What every step, map producer, switch and error handler is given. Read or
+ * destructure its fields (`({ state, signal }) => …`); they are getters, made
+ * when read, so spreading it (`{ ...args }`) copies none of them.
+ */
 export interface StepArgs<S, C, I = undefined> {
   /** The run's state: one object per run, shared by its steps. */
   readonly state: S;
