@@ -815,25 +815,29 @@ export class Batch<In, Out> {
       // The fast path's handlers, made once per worker. It runs one attempt at a time and arms
       // `link` with `aborted` while one is pending: whichever of the task's promise and the
       // batch's abort comes first disarms it and settles the attempt, the other finds it disarmed.
-      const fastValue = (result: unknown): void => {
-        if (!link.delete(aborted)) return;
+      /** The pending attempt succeeded with `result`: the item goes on with its next task. */
+      const goOnWith = (result: unknown): void => {
         try {
-          slot.tally.succeeded++; // as in runTask
           succeeded(result);
           if (tasksFrom()) run();
         } catch (error) {
           broke(error);
         }
       };
+      const fastValue = (result: unknown): void => {
+        if (!link.delete(aborted)) return;
+        slot.tally.succeeded++; // as in runTask
+        goOnWith(result);
+      };
       const observedValue = (result: unknown): void => {
         if (!link.delete(aborted)) return;
         try {
           slot.observer.end(1, 'succeeded', duration(), undefined, observed as ExecuteOptions);
-          succeeded(result);
-          if (tasksFrom()) run();
         } catch (error) {
           broke(error);
+          return;
         }
+        goOnWith(result);
       };
       const fastError = (error: unknown): void => {
         if (link.delete(aborted)) failed(error);
