@@ -4,7 +4,7 @@
 // gone mid-run (an error no retry fixes: reported once, every row counted), a
 // server that is down before the store ever opens, and one that never answers:
 // close() settles within its time limit in each, and says what it gave up in
-// one warning. On PostgreSQL and on the embedded database where both can meet it.
+// one warning; a run does not wait on a server that has stopped answering. On PostgreSQL and on the embedded database where both can meet it.
 
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
@@ -280,6 +280,37 @@ describe('close() settles within its time limit', () => {
     assert.deepEqual(warnings.messages, [
       `spanflow/postgres: close() gave up after 200 ms: ${store.writes.dropped} rows not written to postgres://spanflow:***@127.0.0.1:${port}/spanflow_test (the database did not answer in time); counted as dropped (store.writes, spanflow.persistence.dropped); the end of 1 run is not stored (a run whose start was stored reads running, then interrupted)`,
     ]);
+  });
+
+  test('a server that takes the connection and never answers does not hold pipelines up: past half the buffer they wait for it only until it has been silent for stalledAfterMs', HANG_GUARD, async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    const store = createStore({ url: `postgres://spanflow:spanflow@127.0.0.1:${port}/spanflow_test`, maxBuffered: 40, stalledAfterMs: 100, closeTimeoutMs: 200 });
+    const warnings = captureWarnings('SpanflowPersistenceWarning');
+    const events: SpanflowEvent[] = [];
+    try {
+      // 100 steps make far more than 40 rows: without the stall guard the run would wait for room forever.
+      let chain = pipeline<{ n: number }>('long-silent');
+      for (let i = 0; i < 100; i++) chain = chain.step(`step-${i}`, ({ state }) => ++state.n, i < 99 ? { to: `step-${i + 1}` } : {});
+      const result = await chain.run({ n: 0 }, { persist: store, onEvent: (e) => events.push(e) });
+      assert.equal(result.status, 'succeeded');
+      await store.close();
+      await flush();
+    } finally {
+      warnings.stop();
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+    assert.equal(store.writes.droppedEvents, events.length, 'every event is counted as dropped');
+    assert.ok(
+      warnings.messages.some((w) => /has not answered a write for 100 ms: pipelines no longer wait for it, and rows past the buffer \(40\) are counted as dropped/.test(w)),
+      warnings.messages.join(' | '),
+    );
   });
 
   test('openStore() on a server that is down rejects with a StoreError that gives the reason', HANG_GUARD, async () => {

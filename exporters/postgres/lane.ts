@@ -45,6 +45,8 @@ export class Lane {
   batch: Batch | undefined;
   busy = false;
   kicked = false;
+  /** When the batch being written was sent (performance.now()), while it waits for the database's answer. */
+  writingSince: number | undefined;
 
   get queued(): number {
     return this.events.length - this.head;

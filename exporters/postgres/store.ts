@@ -69,6 +69,11 @@ export interface StoreOptions extends ConnectionOptions {
   /** First delay after a database error, in ms (it doubles, up to 2 s). Default 50. */
   readonly retryDelayMs?: number;
   /**
+   * A write the database has not answered for this long, in ms, lets pipelines go on without waiting
+   * for room (rows past `maxBuffered` are then counted as dropped) until it answers. Default 5000.
+   */
+  readonly stalledAfterMs?: number;
+  /**
    * How long `close()` keeps trying to write what is left, in ms. Default
    * 10,000. `close()` settles within it whatever the database does; what it
    * gives up is counted as dropped, with one warning.
@@ -114,6 +119,7 @@ export class Store implements CheckpointStore {
         maxBuffered: options.maxBuffered ?? 100_000,
         retryDelayMs: options.retryDelayMs ?? 50,
         maxRetryDelayMs: 2000,
+        stalledAfterMs: options.stalledAfterMs ?? 5000,
       },
       () => this.open(),
     );

@@ -35,6 +35,8 @@ export interface WriterOptions {
   /** First delay after a database error, in ms; it doubles up to `maxRetryDelayMs`. */
   readonly retryDelayMs: number;
   readonly maxRetryDelayMs: number;
+  /** A write under way this long without an answer: producers stop waiting for room (the buffer's bound applies). */
+  readonly stalledAfterMs: number;
 }
 
 /** A run as the writer sees it: its state, its lane, and where to count what it drops. */
@@ -92,9 +94,11 @@ export class Writer {
   #closed = false;
   #idleWaiters: (() => void)[] = [];
   #roomWaiters: (() => void)[] = [];
+  /** Checks, while producers wait for room, that the database still answers (see #stalled). */
+  #stallTimer: ReturnType<typeof setTimeout> | undefined;
   /** Aborted to cut short the lanes' backoffs under way (each lane backs off on its own): by close(), and by a failure no retry fixes. */
   #wake = new AbortController();
-  #lastWarning = new Map<DropReason | 'closed', number>();
+  #lastWarning = new Map<DropReason | 'closed' | 'stalled', number>();
   #written = 0;
   #dropped = 0;
   #droppedEvents = 0;
@@ -194,10 +198,37 @@ export class Writer {
     return this.#closed || this.#failure !== undefined;
   }
 
-  /** Resolves when there is room again; `undefined` when there is room now, or the database is failing (nothing to wait for). */
+  /**
+   * Resolves when there is room again; `undefined` when there is room now, or the database is failing or has
+   * not answered a write for `stalledAfterMs` (nothing to wait for: a hung database must not hold pipelines up).
+   */
   ready(): Promise<void> | undefined {
-    if (!this.#healthy || this.#refusing || this.#buffered < this.#options.maxBuffered / 2) return undefined;
+    if (!this.#healthy || this.#refusing || this.#buffered < this.#options.maxBuffered / 2 || this.#stalled) return undefined;
+    this.#watchStall();
     return new Promise((resolve) => this.#roomWaiters.push(resolve));
+  }
+
+  /** A write has been under way for `stalledAfterMs` with no answer (a server that accepted and went silent, a lock held). */
+  get #stalled(): boolean {
+    const now = performance.now();
+    for (const lane of this.#lanes) if (lane.writingSince !== undefined && now - lane.writingSince >= this.#options.stalledAfterMs) return true;
+    return false;
+  }
+
+  /** While producers wait: lets them go once the database stalls, with one warning (a write that answers later brings the waiting back). */
+  #watchStall(): void {
+    if (this.#stallTimer !== undefined) return;
+    this.#stallTimer = setTimeout(() => {
+      this.#stallTimer = undefined;
+      if (this.#roomWaiters.length === 0) return;
+      if (!this.#stalled) return this.#watchStall();
+      this.#releaseRoom();
+      this.#warn(
+        'stalled',
+        `${this.#location} has not answered a write for ${this.#options.stalledAfterMs} ms: pipelines no longer wait for it, and rows past the buffer (${this.#options.maxBuffered}) are counted as dropped until it answers`,
+      );
+    }, this.#options.stalledAfterMs);
+    this.#stallTimer.unref();
   }
 
   /**
@@ -314,7 +345,7 @@ export class Writer {
   }
 
   /** A warning of this kind, at most every 10 s. */
-  #warn(kind: DropReason | 'closed', message: string): void {
+  #warn(kind: DropReason | 'closed' | 'stalled', message: string): void {
     const now = Date.now();
     if (now - (this.#lastWarning.get(kind) ?? -Infinity) < WARN_EVERY_MS) return;
     this.#lastWarning.set(kind, now);
@@ -357,6 +388,7 @@ export class Writer {
         }
         lane.batch ??= lane.take(this.#options.batchSize);
         const batch = lane.batch;
+        lane.writingSince = performance.now();
         try {
           await this.#write(batch);
           // close() gave up on it while it was under way: counted as dropped already.
@@ -378,6 +410,7 @@ export class Writer {
         }
       }
     } finally {
+      lane.writingSince = undefined;
       lane.busy = false;
       if (this.#idle()) this.#settleIdle();
     }
