@@ -41,6 +41,23 @@ function refusing(store: Store, bad: ReadonlySet<number>, spoil = badTime): RunR
   };
 }
 
+/** A listener on loopback that accepts and says nothing (a hung server, a proxy whose far side is gone). */
+async function silentServer(): Promise<{ port: number; close: () => void }> {
+  const sockets = new Set<Socket>();
+  const silent = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (silent.address() as { port: number }).port,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    },
+  };
+}
+
 /** Drops the store's tables from another connection, as an operator (or a bad migration) might, mid-run. */
 async function dropTables(store: Store): Promise<void> {
   if (store.kind === 'postgres') {
@@ -255,14 +272,7 @@ describe('close() settles within its time limit', () => {
   });
 
   test('a server that takes the connection and never answers: the close gives up on it, naming no cause it does not know', HANG_GUARD, async () => {
-    // A listener that accepts and says nothing (a hung server, a proxy whose far side is gone).
-    const sockets = new Set<Socket>();
-    const silent = createServer((socket) => {
-      sockets.add(socket);
-      socket.on('error', () => {});
-    });
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const port = (silent.address() as { port: number }).port;
+    const { port, close } = await silentServer();
     const store = createStore({ url: `postgres://spanflow:spanflow@127.0.0.1:${port}/spanflow_test`, closeTimeoutMs: 200 });
     const warnings = captureWarnings('SpanflowPersistenceWarning');
     const events: SpanflowEvent[] = [];
@@ -272,8 +282,7 @@ describe('close() settles within its time limit', () => {
       await flush(); // warnings are emitted on the next tick
     } finally {
       warnings.stop();
-      for (const socket of sockets) socket.destroy();
-      silent.close();
+      close();
     }
     assert.equal(store.writes.droppedEvents, events.length);
     assert.equal(store.writes.buffered, 0);
@@ -283,13 +292,7 @@ describe('close() settles within its time limit', () => {
   });
 
   test('a server that takes the connection and never answers does not hold pipelines up: past half the buffer they wait for it only until it has been silent for stalledAfterMs', HANG_GUARD, async () => {
-    const sockets = new Set<Socket>();
-    const silent = createServer((socket) => {
-      sockets.add(socket);
-      socket.on('error', () => {});
-    });
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const port = (silent.address() as { port: number }).port;
+    const { port, close } = await silentServer();
     const store = createStore({ url: `postgres://spanflow:spanflow@127.0.0.1:${port}/spanflow_test`, maxBuffered: 40, stalledAfterMs: 100, closeTimeoutMs: 200 });
     const warnings = captureWarnings('SpanflowPersistenceWarning');
     const events: SpanflowEvent[] = [];
@@ -303,8 +306,7 @@ describe('close() settles within its time limit', () => {
       await flush();
     } finally {
       warnings.stop();
-      for (const socket of sockets) socket.destroy();
-      silent.close();
+      close();
     }
     assert.equal(store.writes.droppedEvents, events.length, 'every event is counted as dropped');
     assert.ok(
