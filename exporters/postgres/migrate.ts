@@ -23,24 +23,30 @@ export function checkSchemaName(schema: string): string {
 
 /**
  * Kysely's Migrator finds its table by introspecting every table of the
- * database, and on Postgres that query resolves each table's name again
- * (pg_get_serial_sequence): a schema another session drops meanwhile makes it
- * fail with "schema … does not exist" (3F000), though nothing of ours changed.
- * Such a read is simply made again (a few times: a drop takes one transaction).
+ * database, and on Postgres that query resolves each table's name and columns
+ * again (pg_get_serial_sequence): another session's schema dropped, table
+ * dropped or columns changed meanwhile (pg-boss migrating its own schema)
+ * makes it fail with "schema … does not exist" (3F000), "relation … does not
+ * exist" (42P01) or "column … of relation … does not exist" (42703), though
+ * nothing of ours changed. Such a read is simply made again (a few times: a
+ * change takes one transaction).
  */
 async function introspecting<T>(schema: string, read: () => Promise<T>): Promise<T> {
   for (let tries = 1; ; tries++) {
     try {
       return await read();
     } catch (error) {
-      if (tries >= 5 || !droppedElsewhere(error, schema)) throw error;
+      if (tries >= 5 || !changedElsewhere(error, schema)) throw error;
     }
   }
 }
 
-function droppedElsewhere(error: unknown, schema: string): boolean {
+/** Codes of an object another session dropped or changed while a read resolved it. */
+const CHANGED_ELSEWHERE = new Set(['3F000', '42P01', '42703']);
+
+function changedElsewhere(error: unknown, schema: string): boolean {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  return code === '3F000' && typeof message === 'string' && !message.includes(`"${schema}"`);
+  return typeof code === 'string' && CHANGED_ELSEWHERE.has(code) && typeof message === 'string' && !message.includes(`"${schema}"`);
 }
 
 function migrator(db: Kysely<Database>, engine: Engine, schema: string): InstanceType<typeof Migrator> {
@@ -69,7 +75,7 @@ export async function migrateToLatest(db: Kysely<Database>, engine: Engine, sche
   let outcome = await migrator(db, engine, schema).migrateToLatest();
   // Two processes creating the same schema at once: the loser sees a duplicate; once more finds it made.
   // A schema dropped elsewhere while the Migrator looked for its table: once more too.
-  for (let tries = 1; outcome.error && (isDuplicate(outcome.error) || droppedElsewhere(outcome.error, schema)) && tries < 5; tries++) {
+  for (let tries = 1; outcome.error && (isDuplicate(outcome.error) || changedElsewhere(outcome.error, schema)) && tries < 5; tries++) {
     outcome = await migrator(db, engine, schema).migrateToLatest();
   }
   if (outcome.error) {
