@@ -89,6 +89,20 @@ describe('migrations, and what a store opens', () => {
   const folder = tempFolder('migrate');
   after(() => folder.cleanup());
 
+  test('a numeric option that is not one is refused at once, naming it and what it takes', async () => {
+    const dataDir = join(folder.path, 'refused');
+    for (const [options, message] of [
+      [{ maxBuffered: 0 }, /maxBuffered must be a whole number of 1 or more \(got 0\); leave it out for the default/],
+      [{ batchSize: 2.5 }, /batchSize must be a whole number of 1 or more \(got 2.5\)/],
+      [{ stalledAfterMs: '5s' }, /stalledAfterMs must be a number of ms, 0 or more \(got 5s\)/],
+      [{ closeTimeoutMs: -1 }, /closeTimeoutMs must be a number of ms, 0 or more \(got -1\)/],
+    ] as const) {
+      assert.throws(() => createStore({ dataDir, ...(options as object) }), message);
+      await assert.rejects(openStore({ dataDir, ...(options as object) }), message);
+    }
+    assert.equal(existsSync(dataDir), false, 'nothing was made for a refused store');
+  });
+
   test('the first open of an empty folder needs nothing: it makes the folder and runs.sqlite, and migrates', async () => {
     const dataDir = join(folder.path, 'new', 'db');
     const store = await openStore({ dataDir });

@@ -81,6 +81,26 @@ export interface StoreOptions extends ConnectionOptions {
   readonly closeTimeoutMs?: number;
 }
 
+/** The options that are counts (a whole number, at least 1) and times in ms (a number, at least 0). */
+const COUNTS = ['batchSize', 'maxBuffered'] as const;
+const TIMES = ['flushIntervalMs', 'heartbeatMs', 'staleAfterMs', 'retryDelayMs', 'stalledAfterMs', 'closeTimeoutMs'] as const;
+
+/** Refuses a numeric option that is not one, naming it and what it takes. */
+function checkNumbers(options: StoreOptions): void {
+  for (const name of COUNTS) {
+    const value: unknown = options[name];
+    if (value !== undefined && !(Number.isInteger(value) && (value as number) >= 1)) {
+      throw new RangeError(`spanflow/postgres: ${name} must be a whole number of 1 or more (got ${String(value)}); leave it out for the default`);
+    }
+  }
+  for (const name of TIMES) {
+    const value: unknown = options[name];
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= 0)) {
+      throw new RangeError(`spanflow/postgres: ${name} must be a number of ms, 0 or more (got ${String(value)}); leave it out for the default`);
+    }
+  }
+}
+
 /** Stores with rows not yet written: told on process exit, so nothing goes unnoticed. */
 const unflushed = new Set<Store>();
 let exitHook = false;
@@ -104,6 +124,7 @@ export class Store implements CheckpointStore {
   #interrupted = 0;
 
   constructor(options: StoreOptions = {}) {
+    checkNumbers(options);
     this.schema = checkSchemaName(options.schema ?? process.env.SPANFLOW_SCHEMA ?? 'spanflow');
     this.#options = options;
     this.#connection = connect(options, this.schema);
