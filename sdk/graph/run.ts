@@ -235,9 +235,6 @@ class GraphRun<S, C> {
           break;
         }
       }
-      // Runs started back to back wait here while a store is behind on its writes, instead of overflowing it.
-      const room = this.#env.bus.ready();
-      if (room) await room;
       if (!this.#failure && !this.#signal.aborted) {
         if (emitter.heard()) {
           emitter.emit({ type: 'run_start', resumeFrom: this.#options.resumeFrom, pipelineMeta: this.#graph.meta, traceId: this.#env.telemetry?.traceId(this.#env.runId) });
@@ -371,7 +368,8 @@ class GraphRun<S, C> {
 
   #launch(plan: Plan<S, C>): void {
     this.#active++;
-    // A store behind on its writes (or a slow reader of the run's events) holds the step back rather than lose its events.
+    // A store behind on its writes (or a slow reader of the run's events) holds the step back rather than lose its events:
+    // the one place a graph run waits for room, so runs started back to back wait at their first step.
     const room = this.#env.bus.ready();
     if (room) void room.then(() => this.#attempt(plan));
     else this.#attempt(plan);

@@ -804,30 +804,23 @@ export class Batch<In, Out> {
           broke(error);
         }
       };
-      const settled = (outcome: Outcome<unknown>): void => {
+      /** `end(x)` takes the task's result (its outcome, or a success's value); then the item goes on with its next task. */
+      const after = <T>(end: (x: T) => void, x: T): void => {
         try {
-          taskEnded(outcome);
+          end(x);
           if (tasksFrom()) run();
         } catch (error) {
           broke(error);
         }
       };
+      const settled = (outcome: Outcome<unknown>): void => after(taskEnded, outcome);
       // The fast path's handlers, made once per worker. It runs one attempt at a time and arms
       // `link` with `aborted` while one is pending: whichever of the task's promise and the
       // batch's abort comes first disarms it and settles the attempt, the other finds it disarmed.
-      /** The pending attempt succeeded with `result`: the item goes on with its next task. */
-      const goOnWith = (result: unknown): void => {
-        try {
-          succeeded(result);
-          if (tasksFrom()) run();
-        } catch (error) {
-          broke(error);
-        }
-      };
       const fastValue = (result: unknown): void => {
         if (!link.delete(aborted)) return;
         slot.tally.succeeded++; // as in runTask
-        goOnWith(result);
+        after(succeeded, result);
       };
       const observedValue = (result: unknown): void => {
         if (!link.delete(aborted)) return;
@@ -837,7 +830,7 @@ export class Batch<In, Out> {
           broke(error);
           return;
         }
-        goOnWith(result);
+        after(succeeded, result);
       };
       const fastError = (error: unknown): void => {
         if (link.delete(aborted)) failed(error);
