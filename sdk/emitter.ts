@@ -209,6 +209,14 @@ export class RunEmitter {
     return !this.quiet && this.bus.wants(type);
   }
 
+  /**
+   * The seq of an event its one taker is handed as fields, not built (a stage tracker's
+   * feed): the number `emit` would have stamped on it, so every later event's stays the same.
+   */
+  nextSeq(): number {
+    return ++this.#seq;
+  }
+
   emit<T extends EventType>(init: EventInit<T>): void {
     if (!this.bus.active) {
       this.bus.skipped();

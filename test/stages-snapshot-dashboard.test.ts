@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { consoleDashboard } from '../exporters/index.ts';
-import { type BatchSummary, type Dashboard, type FailedItem, item, StatusTracker, stages } from '../sdk/index.ts';
+import { type BatchSummary, type Dashboard, type ErrorInfo, type FailedItem, item, StatusTracker, stages, type TrackedEvent } from '../sdk/index.ts';
 import { eventLog, latch, range, status } from './support.ts';
 
 const ESC = '\u001B';
@@ -270,6 +270,84 @@ describe('events and the tracker option', { timeout: 10_000 }, () => {
     const fedSummary = fed.errorSummary();
     assert.deepEqual([summary.total, summary.byType, summary.byStage], [fedSummary.total, fedSummary.byType, fedSummary.byStage]);
     assert.deepEqual(alone.history('1'), []);
+  });
+
+  test('a StatusTracker with a history, alone on a batch, is fed its events\' fields: its history is what events give one', async () => {
+    // As above, with setTaskStatus: every kind of item and task event, and every way an item ends.
+    const build = (tracker: { observe: StatusTracker['observe']; types: StatusTracker['types'] }) =>
+      stages<number>('fed-history', { tracker })
+        .stage('first', {
+          workers: 2,
+          retry: { attempts: 2, initialDelayMs: 0, jitter: 0 },
+          skip: (n) => {
+            if (n === 7) throw new TypeError('bad skip');
+            return n % 5 === 0;
+          },
+          tasks: async function parse(n: number, ctx) {
+            if (n % 3 === 0) ctx.setTaskStatus(`parsing ${n}`);
+            if (n % 4 === 1 && ctx.attempt === 1) throw new RangeError(`flaky ${n}`);
+            if (n % 6 === 3) throw new SyntaxError(`broken ${n}`);
+            return n;
+          },
+        })
+        .stage('second', {
+          workers: 3,
+          retry: { mode: 'stage', attempts: 2, initialDelayMs: 1, jitter: 0 },
+          tasks: [async (n: number) => n, async function store(n: number, ctx) {
+            if (n % 7 === 2 && ctx.stageAttempt === 1) throw new RangeError(`again ${n}`);
+            if (n % 11 === 4) throw new TypeError(`refused ${n}`);
+            return n;
+          }],
+        });
+    const items = range(40);
+    for (const history of [100, 4]) {
+      const alone = new StatusTracker({ history });
+      let observed = 0;
+      const observe = alone.observe;
+      // (Still a StatusTracker, so it is fed: its observe is never called with an item or task event.)
+      Object.defineProperty(alone, 'observe', {
+        value: (e: Parameters<typeof observe>[0]) => {
+          observed++;
+          observe(e);
+        },
+      });
+      const started = Date.now() - 5;
+      await build(alone).run(items, { runId: 'run' });
+      const ended = Date.now() + 5;
+      assert.equal(observed, 0, 'the fed tracker is handed no event');
+      // The same tracker, listening to events (not a StatusTracker, so not fed): the events are built for it.
+      const listened = new StatusTracker({ history });
+      await build({ observe: listened.observe, types: listened.types }).run(items, { runId: 'run' });
+
+      assert.deepEqual(alone.stats(), listened.stats());
+      // Two runs: the same events for each item, but for when they came (time, duration, seq: items interleave
+      // as timers fire), which worker took them, and each error's stack.
+      const unstack = (error: ErrorInfo | undefined) => error && { ...error, stack: undefined };
+      const comparable = (e: TrackedEvent) => ({
+        ...e,
+        seq: 0,
+        time: 0,
+        ...('durationMs' in e ? { durationMs: 0 } : {}),
+        ...('worker' in e ? { worker: 0 } : {}),
+        ...('error' in e ? { error: unstack(e.error) } : {}),
+      });
+      for (const n of items) {
+        const events = alone.history(String(n));
+        assert.ok(events.length > 0 && events.length <= history);
+        assert.deepEqual(events.map(comparable), listened.history(String(n)).map(comparable), `item ${n}, history ${history}`);
+        for (const e of events) assert.ok(e.time >= started && e.time <= ended && e.seq > 2, 'stamped as the run\'s events are');
+      }
+      if (history === 100) {
+        // Nothing dropped: the events are numbered 3 on (after run_queued and run_start), each once, as when built.
+        for (const tracker of [alone, listened]) {
+          const seqs = items.flatMap((n) => tracker.history(String(n)).map((e) => e.seq)).sort((a, b) => a - b);
+          assert.deepEqual(seqs, seqs.map((_, i) => i + 3));
+        }
+        const kinds = new Set(items.flatMap((n) => alone.history(String(n)).map((e) => (e.type === 'item_status' ? e.status : e.type))));
+        assert.deepEqual([...kinds].sort(), ['completed', 'failed', 'in_progress', 'queued', 'retrying', 'skipped', 'task_end', 'task_retry', 'task_start', 'task_status']);
+      }
+      assert.deepEqual(alone.failed().map((f) => ({ ...f, error: unstack(f.error) })).sort((a, b) => a.index - b.index), listened.failed().map((f) => ({ ...f, error: unstack(f.error) })).sort((a, b) => a.index - b.index));
+    }
   });
 });
 

@@ -2,8 +2,10 @@
 // byStatus, stats, bounded history, callbacks, failures and error summary.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { EventBus, now, RunEmitter } from '../sdk/emitter.ts';
 import type { ErrorInfo, EventOf, ItemStatus, SpanflowEvent } from '../sdk/index.ts';
 import { StatusTracker, type TrackedEvent } from '../sdk/index.ts';
+import { type FedItem, statusFeed } from '../sdk/stages/tracker.ts';
 
 type Fields<T extends SpanflowEvent['type']> = Omit<EventOf<T>, 'type' | 'runId' | 'parentRunId' | 'pipeline' | 'seq' | 'time'>;
 
@@ -262,4 +264,174 @@ test('clear() forgets every item but keeps options and callbacks', () => {
   assert.equal(calls, 4);
   assert.equal(tracker.history('0').length, 1);
   assert.deepEqual(tracker.byStatus('queued'), []);
+});
+
+describe('a tracker fed by its batch (fields, not events)', () => {
+  // What a batch hands its tracker's feed: the feed numbers each event with the run's emitter and
+  // stamps its time; history() gives back the events the batch would have emitted.
+  const stagesFed = [
+    { name: 'fetch', tasks: [{ name: 'download' }, { name: 'unpack' }] },
+    { name: 'parse', tasks: [{ name: 'read' }] },
+  ];
+  function fed(tracker: StatusTracker, runId = 'run-1') {
+    const emitter = new RunEmitter(new EventBus(), runId, undefined, 'etl');
+    const make = statusFeed(tracker);
+    assert.ok(make, 'a tracker without callbacks can be fed');
+    const feed = make(emitter, stagesFed);
+    assert.ok(feed.tasks, 'a tracker with a history is fed task events too');
+    return { feed, tasks: feed.tasks };
+  }
+  const entry = (id: string, index: number, stage = 0): FedItem => ({ id, key: id, index, stage, trackerSlot: -1 });
+  const base = (seq: number, runId = 'run-1') => ({ runId, parentRunId: undefined, pipeline: 'etl', seq });
+  /** The events with their time checked (stamped while feeding, in order) and set aside. */
+  function untimed(events: readonly TrackedEvent[], from: number, to: number): object[] {
+    let last = from;
+    return events.map((e) => {
+      assert.ok(e.time >= last && e.time <= to, `${e.type} ${e.seq}: time ${e.time} within the feeding, in order`);
+      last = e.time;
+      return { ...e, time: 0 };
+    });
+  }
+
+  test('history() gives the events, field for field: packed ones, and errors, retries, text and failures kept whole', () => {
+    const tracker = new StatusTracker();
+    const { feed, tasks } = fed(tracker);
+    const a = entry('a', 0);
+    const b = { id: '1', key: 1, index: 1, stage: 0, trackerSlot: -1 };
+    const from = now();
+    feed.status(a, 'fetch', 'queued', 1, undefined, undefined);
+    feed.status(b, 'fetch', 'queued', 1, undefined, undefined);
+    feed.status(a, 'fetch', 'in_progress', 1, undefined, undefined);
+    tasks.start(a, 0, 1, 3);
+    tasks.status(a, 0, 1, 3, 'downloading 40%');
+    tasks.retry(a, 0, 1, 3, boom, 10, 5);
+    feed.status(a, 'fetch', 'retrying', 1, new TypeError('boom'), undefined);
+    tasks.start(a, 0, 2, 3);
+    tasks.end(a, 0, 2, 3, 'succeeded', 7.5, undefined);
+    tasks.start(a, 1, 1, 3);
+    tasks.end(a, 1, 1, 3, 'failed', 2.25, boom);
+    feed.status(a, 'fetch', 'failed', 1, new TypeError('boom'), { task: 'unpack', attempts: 1, error: boom });
+    const to = now();
+    const item = (seq: number, status: ItemStatus, error?: ErrorInfo) =>
+      ({ type: 'item_status', itemId: 'a', index: 0, stage: 'fetch', status, attempt: 1, error, ...base(seq), time: 0 });
+    const fields = (seq: number, task: string, attempt: number) => ({ itemId: 'a', index: 0, stage: 'fetch', task, worker: 3, attempt, ...base(seq), time: 0 });
+    const retrying = tracker.history('a')[5] as EventOf<'item_status'>;
+    assert.deepEqual([retrying.error?.type, retrying.error?.message], ['TypeError', 'boom']);
+    assert.deepEqual(untimed(tracker.history('a'), from, to), [
+      item(1, 'queued'),
+      item(3, 'in_progress'),
+      { type: 'task_start', ...fields(4, 'download', 1) },
+      { type: 'task_status', ...fields(5, 'download', 1), text: 'downloading 40%' },
+      { type: 'task_retry', ...fields(6, 'download', 1), error: boom, delayMs: 10, durationMs: 5 },
+      item(7, 'retrying', retrying.error),
+      { type: 'task_start', ...fields(8, 'download', 2) },
+      { type: 'task_end', ...fields(9, 'download', 2), status: 'succeeded', durationMs: 7.5, error: undefined },
+      { type: 'task_start', ...fields(10, 'unpack', 1) },
+      { type: 'task_end', ...fields(11, 'unpack', 1), status: 'failed', durationMs: 2.25, error: boom },
+      { ...item(12, 'failed', boom), task: 'unpack', attempts: 1 },
+    ]);
+    // An item whose id is its feed position is kept by the number, and named by its string.
+    assert.deepEqual(untimed(tracker.history('1'), from, to), [{ type: 'item_status', itemId: '1', index: 1, stage: 'fetch', status: 'queued', attempt: 1, error: undefined, ...base(2), time: 0 }]);
+    assert.deepEqual(tracker.failed(), [{ itemId: 'a', index: 0, stage: 'fetch', task: 'unpack', error: boom, attempts: 1, metadata: undefined }]);
+    assert.deepEqual(tracker.stats(), { queued: 1, in_progress: 0, retrying: 0, completed: 0, failed: 1, skipped: 0 });
+  });
+
+  test('a fed history keeps the newest `history` events, across regions grown and rings wrapped, as an event-fed one does', () => {
+    for (const limit of [1, 3, 8, 9, 20, 100, Infinity]) {
+      const tracker = new StatusTracker({ history: limit });
+      const { feed, tasks } = fed(tracker);
+      // What each item was fed, in order: [type, seq, attempt, text or error or duration].
+      const sent = new Map<string, unknown[][]>();
+      let seq = 0;
+      const log = (it: FedItem, ...what: unknown[]) => {
+        const [type, ...rest] = what;
+        sent.set(it.id, [...(sent.get(it.id) ?? []), [type, ++seq, ...rest]]);
+      };
+      const items = Array.from({ length: 5 }, (_, i) => entry(`item-${i}`, i, i % 2));
+      for (let round = 0; round < 12; round++) {
+        for (const [i, it] of items.entries()) {
+          if (i > round) continue; // items start at different times, so their regions interleave
+          feed.status(it, stagesFed[it.stage]?.name ?? '', 'in_progress', round + 1, undefined, undefined);
+          log(it, 'item_status', round + 1, undefined);
+          tasks.start(it, 0, round + 1, i);
+          log(it, 'task_start', round + 1, undefined);
+          if (round % 3 === 1) {
+            tasks.retry(it, 0, round + 1, i, boom, round, 1);
+            log(it, 'task_retry', round + 1, boom);
+          } else {
+            tasks.end(it, 0, round + 1, i, 'succeeded', round / 4, undefined);
+            log(it, 'task_end', round + 1, round / 4);
+          }
+          if (round % 4 === 2) {
+            tasks.status(it, 0, round + 1, i, `round ${round}`);
+            log(it, 'task_status', round + 1, `round ${round}`);
+          }
+        }
+      }
+      const listened = new StatusTracker({ history: limit });
+      for (const it of items) {
+        const events = tracker.history(it.id);
+        const described = events.map((e) => [
+          e.type,
+          e.seq,
+          e.attempt,
+          e.type === 'task_status' ? e.text : e.type === 'task_retry' ? e.error : e.type === 'task_end' ? e.durationMs : undefined,
+        ]);
+        assert.deepEqual(described, (sent.get(it.id) ?? []).slice(-limit), `history ${limit}, ${it.id}`);
+        for (const e of events) {
+          assert.deepEqual([e.itemId, e.index, e.stage, e.runId], [it.id, it.index, stagesFed[it.stage]?.name, 'run-1']);
+          if (e.type !== 'item_status') assert.deepEqual([e.task, e.worker], [stagesFed[it.stage]?.tasks[0]?.name, it.index]);
+        }
+        // Fed as events, a tracker keeps the same.
+        for (const e of events) listened.observe(e);
+        assert.deepEqual(listened.history(it.id), events);
+      }
+    }
+  });
+
+  test('clear() while a batch feeds: the tracker starts over, and the feed goes on into it', () => {
+    const tracker = new StatusTracker({ history: 2 });
+    const { feed, tasks } = fed(tracker);
+    const a = entry('a', 0, 1);
+    feed.status(a, 'parse', 'in_progress', 1, undefined, undefined);
+    tasks.start(a, 0, 1, 0);
+    tasks.retry(a, 0, 1, 0, boom, 5, 1);
+    tracker.clear();
+    assert.deepEqual(tracker.history('a'), []);
+    tasks.start(a, 0, 2, 0);
+    tasks.end(a, 0, 2, 0, 'succeeded', 1, undefined);
+    feed.status(a, 'parse', 'completed', 1, undefined, undefined);
+    assert.deepEqual(tracker.history('a').map((e) => [e.type, e.seq, e.stage, 'task' in e ? e.task : undefined]), [
+      ['task_end', 5, 'parse', 'read'],
+      ['item_status', 6, 'parse', undefined],
+    ]);
+    assert.deepEqual(tracker.byStatus('completed'), ['a']);
+    assert.equal(tracker.stats().completed, 1);
+  });
+
+  test('fields too large to pack (attempts, workers, seqs) are kept whole, as they are', () => {
+    const tracker = new StatusTracker();
+    const emitter = new RunEmitter(new EventBus(), 'run-big', undefined, 'etl', 2 ** 32 - 2);
+    const feed = statusFeed(tracker)?.(emitter, stagesFed);
+    const tasks = feed?.tasks;
+    assert.ok(feed && tasks);
+    const a = entry('a', 2 ** 32 + 5);
+    tasks.start(a, 0, 9000, 1);
+    tasks.end(a, 0, 9000, 20_000, 'succeeded', 1, undefined);
+    feed.status(a, 'fetch', 'completed', 1, undefined, undefined);
+    assert.deepEqual(tracker.history('a').map((e) => [e.type, e.seq, e.index, e.attempt, 'worker' in e ? e.worker : undefined]), [
+      ['task_start', 2 ** 32 - 1, 2 ** 32 + 5, 9000, 1],
+      ['task_end', 2 ** 32, 2 ** 32 + 5, 9000, 20_000],
+      ['item_status', 2 ** 32 + 1, 2 ** 32 + 5, 1, undefined],
+    ]);
+  });
+
+  test('a tracker with a callback is not fed: its callbacks take events', () => {
+    assert.equal(statusFeed(new StatusTracker({ onTaskFail: () => {} })), undefined);
+    assert.equal(statusFeed(new StatusTracker({ onItemStatus: () => {} })), undefined);
+    assert.equal(statusFeed({ observe: () => {} }), undefined);
+    assert.equal(fed(new StatusTracker({ history: 1 })).tasks !== undefined, true);
+    const emitter = new RunEmitter(new EventBus(), 'r', undefined, 'etl');
+    assert.equal(statusFeed(new StatusTracker({ history: false }))?.(emitter, stagesFed).tasks, undefined);
+  });
 });

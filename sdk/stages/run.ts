@@ -5,7 +5,7 @@
 import { Channel } from '../channel.ts';
 import { EventBus, type EventListener, now, RunEmitter } from '../emitter.ts';
 import { attemptError, CancelledError, errorTypeOf, ItemsFailedError, toErrorInfo, warnUserError } from '../errors.ts';
-import type { EventInit, ItemCounts, ItemStatus, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
+import type { EventType, ItemCounts, ItemStatus, RunEndStatus, RunMetrics, StepEndStatus, StepLatency } from '../events.ts';
 import { AbortLink, type AttemptContext, type AttemptObserver, afterFailedAttempt, backoffDelay, type ExecuteOptions, executeInto, type Outcome, shouldRetry, untilAborted } from '../executor.ts';
 import { Meta } from '../meta.ts';
 import { attachObserver, checkObserver, type RunObserver } from '../observe.ts';
@@ -19,8 +19,9 @@ import { checkFeedable, type Feedable, FeedError, Item, type StageDef, type Stag
 import { StageQueue } from './queue.ts';
 import { resolveDashboard } from './registry.ts';
 import { Semaphore } from './semaphore.ts';
+import { itemStatusEvent, taskEndEvent, taskRetryEvent, taskStartEvent } from './item-events.ts';
 import { StageTaskContext } from './task-context.ts';
-import { type StatusFeed, statusFeed } from './tracker.ts';
+import { type TaskFeed, type TrackerFeed, statusFeed } from './tracker.ts';
 import type {
   BatchResult,
   BatchSummary,
@@ -117,8 +118,11 @@ interface Slot {
   /** The current task's input. */
   input: unknown;
   task: string | undefined;
-  /** The current task's `stage/task`. */
+  /** The current task's `stage/task`, and its position in the stage. */
   taskKey: string;
+  taskIndex: number;
+  /** The tracker's feed for task events, when it is handed them instead of events. */
+  readonly feed: TaskFeed | undefined;
   tally: Tally;
   taskStatus: string | undefined;
   processed: number;
@@ -150,6 +154,9 @@ interface StageState {
 const ARRAY_VALUES = Array.prototype[Symbol.iterator];
 const ARRAY_ITERATOR = Object.getPrototypeOf([][Symbol.iterator]()) as { next: unknown };
 const ARRAY_NEXT = ARRAY_ITERATOR.next;
+
+/** The types a tracker fed by its batch listens for on the bus: none. */
+const NO_EVENTS: ReadonlySet<EventType> = new Set();
 
 /** Outcomes a slow stream reader may fall behind by before the last stage waits. */
 const OUTCOME_BUFFER = 1024;
@@ -184,8 +191,8 @@ export class Batch<In, Out> {
     readonly task_end: boolean;
     readonly worker_state: boolean;
   };
-  /** The tracker's status feed, when it is handed status changes instead of events. */
-  readonly #trackerFeed: StatusFeed | undefined;
+  /** The tracker's feed, when it is handed its events' fields instead of events. */
+  readonly #trackerFeed: TrackerFeed | undefined;
   /** Someone takes item status changes: the tracker's feed or an item_status listener (telemetry is per item). */
   readonly #statusHeard: boolean;
   readonly #controller = new AbortController();
@@ -246,18 +253,22 @@ export class Batch<In, Out> {
       attachObserver(this.#bus, observer, { runId: this.runId, pipeline: description, snapshot: () => this.snapshot(), cancel: (reason) => void this.shutdown(reason) });
     }
     const tracker = pipeline.options.tracker;
-    // A tracker that needs nothing of item_status events but their fields, in a batch where no one else
-    // takes them, is handed each status change directly: the events are not built (see statusFeed).
-    this.#trackerFeed = tracker && !options.onEvent && !this.#bus.wants('item_status') ? statusFeed(tracker) : undefined;
-    if (tracker && !this.#trackerFeed) this.#bus.listen(tracker.observe, tracker.types);
-    if (options.onEvent) this.#bus.listen(options.onEvent);
-    this.#emitter = new RunEmitter(this.#bus, this.runId, undefined, pipeline.name);
+    // A tracker that needs nothing of its events but their fields, in a batch where no one else takes
+    // them, is handed their fields directly: the events are not built (see statusFeed).
     const bus = this.#bus;
+    const types = tracker?.types;
+    const feeding = tracker && types && !options.onEvent && ![...types].some((type) => bus.wants(type)) ? statusFeed(tracker) : undefined;
+    // A fed tracker is still on the bus, taking no event: the batch's events are built and numbered as with it listening.
+    if (tracker) bus.listen(tracker.observe, feeding ? NO_EVENTS : types);
+    if (options.onEvent) bus.listen(options.onEvent);
+    this.#emitter = new RunEmitter(bus, this.runId, undefined, pipeline.name);
+    this.#trackerFeed = feeding?.(this.#emitter, pipeline.stages);
+    const tasksFed = this.#trackerFeed?.tasks !== undefined;
     this.#hears = {
       item_status: bus.wants('item_status'),
-      task_start: bus.wants('task_start'),
-      task_retry: bus.wants('task_retry'),
-      task_end: bus.wants('task_end'),
+      task_start: tasksFed || bus.wants('task_start'),
+      task_retry: tasksFed || bus.wants('task_retry'),
+      task_end: tasksFed || bus.wants('task_end'),
       worker_state: bus.wants('worker_state'),
     };
     this.#statusHeard = this.#trackerFeed !== undefined || this.#hears.item_status;
@@ -644,6 +655,7 @@ export class Batch<In, Out> {
         const run = slot.runs[t] as SlotRun;
         const tally = stage.tallies[t] as Tally;
         slot.task = run.name;
+        slot.taskIndex = t;
         slot.tally = tally;
         // (The batch's signal aborts only in shutdown(), right after #cancelled is set: the flag is the cheaper read.)
         const { telemetry } = slot.entry as Entry;
@@ -1013,6 +1025,8 @@ export class Batch<In, Out> {
       input: undefined,
       task: undefined,
       taskKey: '',
+      taskIndex: 0,
+      feed: this.#trackerFeed?.tasks,
       tally: newTally(),
       taskStatus: undefined,
       processed: 0,
@@ -1028,7 +1042,7 @@ export class Batch<In, Out> {
     // Attempt durations feed task events (and run_end's run metrics): measured only for someone who takes
     // task events (telemetry does not; it reads no run metrics) or a recorded item's telemetry.
     const timed = this.#hears.task_end;
-    slot.runs = def.tasks.map((task) => {
+    slot.runs = def.tasks.map((task, t) => {
       const options: ExecuteOptions = {
         name: `${def.name}/${task.name}`,
         retry: def.retry.mode === 'stage' ? undefined : (task.retry ?? def.retry),
@@ -1046,7 +1060,7 @@ export class Batch<In, Out> {
         attempt:
           task.run.length < 2
             ? () => (task.run as (value: unknown) => unknown)(slot.input)
-            : (context: AttemptContext) => task.run(slot.input, new StageTaskContext(emitter, slot, slot.entry as Entry, task.name, context)),
+            : (context: AttemptContext) => task.run(slot.input, new StageTaskContext(emitter, slot, slot.entry as Entry, task.name, t, context)),
         fast: options.timeoutMs === undefined && task.run.length < 2 ? (task.run as (value: unknown) => unknown) : undefined,
         quiet: !timed && !this.#hears.task_start,
         options,
@@ -1071,17 +1085,17 @@ export class Batch<In, Out> {
       if (status === 'timed_out') tally.timedOut++;
       else if (status === 'cancelled') tally.cancelled++;
     };
-    const fields = () => {
-      const entry = slot.entry as Entry;
-      return { itemId: entry.id, index: entry.index, stage: slot.stage, task: slot.task ?? '', worker: slot.worker };
-    };
+    // Each task event goes to the tracker's feed when it takes them, else it is built and emitted.
+    const feed = slot.feed;
     return {
       start: (attempt) => {
         slot.tally.attempts++;
         const entry = slot.entry as Entry;
         if (attempt > 1) this.#itemStatus(entry, slot.stage, 'in_progress', undefined);
         entry.telemetry?.taskStart(slot.taskKey, slot.stage, slot.worker, attempt);
-        if (this.#hears.task_start) emitter.emit({ type: 'task_start', ...fields(), attempt });
+        if (!this.#hears.task_start) return;
+        if (feed) feed.start(entry, slot.taskIndex, attempt, slot.worker);
+        else emitter.emit(taskStartEvent(emitter, 0, 0, entry.id, entry.index, slot.stage, slot.task ?? '', attempt, slot.worker));
       },
       retry: (attempt, error, delayMs, durationMs) => {
         record(durationMs, 'failed');
@@ -1090,21 +1104,17 @@ export class Batch<In, Out> {
         retried.set(type, (retried.get(type) ?? 0) + 1);
         const entry = slot.entry as Entry;
         entry.telemetry?.taskRetry(slot.taskKey, attempt, error, delayMs, durationMs);
-        if (this.#hears.task_retry) emitter.emit({ type: 'task_retry', ...fields(), attempt, error: toErrorInfo(error), delayMs, durationMs });
+        if (feed) feed.retry(entry, slot.taskIndex, attempt, slot.worker, toErrorInfo(error), delayMs, durationMs);
+        else if (this.#hears.task_retry) emitter.emit(taskRetryEvent(emitter, 0, 0, entry.id, entry.index, slot.stage, slot.task ?? '', attempt, slot.worker, toErrorInfo(error), delayMs, durationMs));
         this.#itemStatus(entry, slot.stage, 'retrying', error);
       },
       end: (attempt, status: StepEndStatus, durationMs, error) => {
         record(durationMs, status);
-        (slot.entry as Entry).telemetry?.taskEnd(slot.taskKey, status, durationMs, error);
+        const entry = slot.entry as Entry;
+        entry.telemetry?.taskEnd(slot.taskKey, status, durationMs, error);
         if (!this.#hears.task_end) return;
-        emitter.emit({
-          type: 'task_end',
-          ...fields(),
-          attempt,
-          status,
-          durationMs,
-          error: attemptError(status, error),
-        });
+        if (feed) feed.end(entry, slot.taskIndex, attempt, slot.worker, status, durationMs, attemptError(status, error));
+        else emitter.emit(taskEndEvent(emitter, 0, 0, entry.id, entry.index, slot.stage, slot.task ?? '', attempt, slot.worker, status, durationMs, attemptError(status, error)));
       },
     };
   }
@@ -1116,19 +1126,10 @@ export class Batch<In, Out> {
       if (status === 'completed' || status === 'failed' || status === 'skipped') telemetry.end(status, stage, error);
       else telemetry.status(stage, status, entry.pass);
     }
-    if (this.#trackerFeed) this.#trackerFeed(entry, stage, status, entry.pass, failure);
+    if (this.#trackerFeed) this.#trackerFeed.status(entry, stage, status, entry.pass, error, failure);
     if (!this.#hears.item_status) return;
-    // The fields the emitter stamps (runId to time) are declared here, in the order it stamps them: the
-    // event is made at its full size at once, and stamping it adds no property (no map change, no growth).
-    const itemId = entry.id;
-    const index = entry.index;
-    const attempt = entry.pass;
-    const runId = this.runId;
-    const event = failure
-      ? // A failure's task and attempts ride on its event, so a listener needs no task events to name them.
-        { type: 'item_status' as const, itemId, index, stage, status, attempt, error: failure.error, task: failure.task, attempts: failure.attempts, runId, parentRunId: undefined, pipeline: '', seq: 0, time: 0 }
-      : { type: 'item_status' as const, itemId, index, stage, status, attempt, error: error === undefined ? undefined : toErrorInfo(error), runId, parentRunId: undefined, pipeline: '', seq: 0, time: 0 };
-    this.#emitter.emit(event as EventInit<'item_status'>);
+    const info = failure === undefined && error !== undefined ? toErrorInfo(error) : undefined;
+    this.#emitter.emit(itemStatusEvent(this.#emitter, 0, 0, entry.id, entry.index, stage, status, entry.pass, info, failure));
   }
 
   #workerState(slot: Slot, state: 'idle' | 'busy'): void {

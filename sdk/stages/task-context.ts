@@ -1,6 +1,8 @@
 import type { RunEmitter } from '../emitter.ts';
 import type { AttemptContext } from '../executor.ts';
 import type { Entry } from './entry.ts';
+import { taskStatusEvent } from './item-events.ts';
+import type { TaskFeed } from './tracker.ts';
 import type { ItemInfo, TaskContext } from './types.ts';
 
 /** What a task context needs of its worker. */
@@ -8,6 +10,8 @@ export interface WorkerView {
   readonly stage: string;
   readonly worker: number;
   taskStatus: string | undefined;
+  /** The tracker's feed for task events, when it is handed them instead of events. */
+  readonly feed: TaskFeed | undefined;
 }
 
 /** What a task is given. A class, so the per-attempt object is cheap to make. */
@@ -22,8 +26,10 @@ export class StageTaskContext implements TaskContext {
   readonly #emitter: RunEmitter;
   readonly #slot: WorkerView;
   readonly #entry: Entry;
+  /** The task's position in its stage. */
+  readonly #taskIndex: number;
 
-  constructor(emitter: RunEmitter, slot: WorkerView, entry: Entry, task: string, source: AttemptContext) {
+  constructor(emitter: RunEmitter, slot: WorkerView, entry: Entry, task: string, taskIndex: number, source: AttemptContext) {
     this.item = entry;
     this.stage = slot.stage;
     this.task = task;
@@ -34,6 +40,7 @@ export class StageTaskContext implements TaskContext {
     this.#emitter = emitter;
     this.#slot = slot;
     this.#entry = entry;
+    this.#taskIndex = taskIndex;
   }
 
   get runId(): string {
@@ -51,7 +58,13 @@ export class StageTaskContext implements TaskContext {
     this.#slot.taskStatus = text;
     const item = this.#entry;
     item.telemetry?.taskStatus(text);
-    if (!this.#emitter.wants('task_status')) return;
-    this.#emitter.emit({ type: 'task_status', itemId: item.id, index: item.index, stage: this.stage, task: this.task, attempt: this.attempt, worker: this.worker, text });
+    const feed = this.#slot.feed;
+    if (feed) {
+      feed.status(item, this.#taskIndex, this.attempt, this.worker, text);
+      return;
+    }
+    const emitter = this.#emitter;
+    if (!emitter.wants('task_status')) return;
+    emitter.emit(taskStatusEvent(emitter, 0, 0, item.id, item.index, this.stage, this.task, this.attempt, this.worker, text));
   }
 }

@@ -1,8 +1,12 @@
 // StatusTracker: a consumer of the event stream of stage pipelines. It keeps
 // each item's status, a bounded history of its events and its failure, and
 // calls back on item and task events. Everything it knows comes from events,
-// so it works the same on a live pipeline (`onEvent`) and on replayed events.
+// so it works the same on a live pipeline (`onEvent`) and on replayed events; a
+// pipeline's own tracker may be handed its events' fields instead (statusFeed),
+// and then knows, history included, what the events would have told it.
 
+import { now, type RunEmitter } from '../emitter.ts';
+import { toErrorInfo } from '../errors.ts';
 import {
   type ErrorInfo,
   type EventType,
@@ -10,11 +14,13 @@ import {
   type ItemStatus,
   type ItemStatusEvent,
   type SpanflowEvent,
+  type StepEndStatus,
   type TaskEndEvent,
   type TaskRetryEvent,
   type TaskStartEvent,
   type TaskStatusEvent,
 } from '../events.ts';
+import { itemStatusEvent, type NamedFailure, type RunFields, taskEndEvent, taskRetryEvent, taskStartEvent, taskStatusEvent } from './item-events.ts';
 import type { ErrorSummary, FailedItem } from './types.ts';
 
 /** The events a tracker keeps in an item's history. */
@@ -66,44 +72,93 @@ const STATUS_OF: readonly (ItemStatus | undefined)[] = ITEM_STATUSES.reduce<(Ite
   return table;
 }, [undefined]);
 
-/** A history ring: up to `limit` events; `head` is the oldest once it is full. */
-interface Ring {
-  readonly events: TrackedEvent[];
-  head: number;
+/**
+ * A batch's events handed to its tracker as fields, not built (see `statusFeed`): `status` for
+ * an `item_status` event (a failure's task and attempts in `failure`, as its event carries them;
+ * `error` as the batch has it), and `tasks`, when the tracker keeps a history, for task events
+ * (`task` is the task's position in its stage).
+ */
+export interface TrackerFeed {
+  status(item: FedItem, stage: string, status: ItemStatus, attempt: number, error: unknown, failure: NamedFailure | undefined): void;
+  readonly tasks: TaskFeed | undefined;
 }
 
-/**
- * A batch's status changes handed to its tracker without an event (see `statusFeed`): an
- * `item_status` event's fields, a failure's task and attempts in `failure` (as its event carries them).
- */
-export type StatusFeed = (
-  item: FedItem,
-  stage: string,
-  status: ItemStatus,
-  attempt: number,
-  failure: { readonly task: string | undefined; readonly attempts: number; readonly error: ErrorInfo } | undefined,
-) => void;
+export interface TaskFeed {
+  start(item: FedItem, task: number, attempt: number, worker: number): void;
+  retry(item: FedItem, task: number, attempt: number, worker: number, error: ErrorInfo, delayMs: number, durationMs: number): void;
+  end(item: FedItem, task: number, attempt: number, worker: number, status: StepEndStatus, durationMs: number, error: ErrorInfo | undefined): void;
+  status(item: FedItem, task: number, attempt: number, worker: number, text: string): void;
+}
 
-/** An item as a batch hands it to its tracker's feed: its id and index, and where the tracker last kept it. */
+/** The stages of a fed batch, by position (a fed item's `stage`), with their tasks. */
+export type FedStages = readonly { readonly name: string; readonly tasks: readonly { readonly name: string }[] }[];
+
+/** An item as a batch hands it to its tracker's feed: its id, index and stage, and where the tracker last kept it. */
 export interface FedItem {
   readonly id: string;
   /** Its id, or its feed position (a number) when that is its id: the tracker keeps the number, not a string made for it. */
   readonly key: string | number;
   readonly index: number;
+  /** The position of its current stage. */
+  readonly stage: number;
   /** The tracker's slot for this item, once it has one (-1 before): saves a lookup by id per status change. */
   trackerSlot: number;
 }
 
-let feedOf: (tracker: StatusTracker) => StatusFeed | undefined;
+let feedOf: (tracker: StatusTracker) => ((run: RunEmitter, stages: FedStages) => TrackerFeed) | undefined;
 
 /**
- * The feed a batch may call instead of building `item_status` events for this tracker: given
- * only when the tracker needs nothing of those events but their fields (it keeps no history,
- * calls no callback, takes no other event), for a batch in which no one else takes them.
- * What the tracker then knows, and every query, is what the events would have given it.
+ * How to feed this tracker a batch's events as fields instead of events: given only when the
+ * tracker needs nothing of them but their fields (it calls no callback), for a batch in which
+ * no one else takes the types it takes. The feed numbers each event as `emit` would have, and
+ * what the tracker then knows, its history included, is what the events would have given it.
  */
-export function statusFeed(tracker: { readonly observe: unknown }): StatusFeed | undefined {
+export function statusFeed(tracker: { readonly observe: unknown }): ((run: RunEmitter, stages: FedStages) => TrackerFeed) | undefined {
   return tracker instanceof StatusTracker ? feedOf(tracker) : undefined;
+}
+
+// History is kept as packed records, not event objects (a million items with a dozen events
+// each must not be ten million objects for the collector to walk): 32 bytes a record, in one
+// growable buffer seen as 4 float64s a record (time, durationMs, then 4 uint32s: code, place,
+// index, seq). Each item's records are a region of it, a ring of at most `history` records; a
+// region grows by doubling up to the limit, and a region left behind is reused by the next
+// item that needs one of its size. The common events (those without an error or text) are
+// packed; the rest, and events observed as objects, are kept as objects on the side.
+
+/** Record kinds (the code's low 2 bits). */
+const OBJECT = 0;
+const PACKED_STATUS = 1;
+const PACKED_START = 2;
+const PACKED_END = 3;
+/** What a packed code holds above the kind: status (3 bits), attempt (13 bits), worker (14 bits). */
+const STATUS_SHIFT = 2;
+const ATTEMPT_SHIFT = 5;
+const MAX_ATTEMPT = 0x1fff;
+const WORKER_SHIFT = 18;
+const MAX_WORKER = 0x3fff;
+const MAX_U32 = 0xffffffff;
+const RECORD_BYTES = 32;
+/** Address space reserved for a tracker's history records, tried largest first: 512M records, or fewer where less can be reserved. */
+const RESERVED_BYTES = [2 ** 34, 2 ** 32, 2 ** 30];
+
+function reserve(): ArrayBuffer {
+  for (const maxByteLength of RESERVED_BYTES) {
+    try {
+      return new ArrayBuffer(0, { maxByteLength });
+    } catch {
+      // Not that much address space here: try less.
+    }
+  }
+  return new ArrayBuffer(0, { maxByteLength: 2 ** 26 });
+}
+
+/** A region's first size. */
+const FIRST_REGION = 8;
+
+/** What a record's `place` names: its run and its stage and task (interned: a batch has few). */
+interface Place extends RunFields {
+  readonly stage: string;
+  readonly task: string;
 }
 
 const DEFAULT_HISTORY = 100;
@@ -117,7 +172,9 @@ const UNKNOWN_ERROR: ErrorInfo = { type: 'Error', message: 'item failed' };
  * sees: give items ids that are unique across those batches, or call
  * `clear()` between them. An item's status is the one of its latest
  * `item_status` event; items seen only through task events have a history
- * but no status.
+ * but no status. Events observed are kept in the history as they are; those a
+ * pipeline feeds its own tracker are kept packed (about 32 bytes each), and
+ * `history()` rebuilds them.
  *
  * Callbacks run after the tracker's state is updated, so a throwing callback
  * (which propagates out of `observe`; the pipeline turns it into a warning)
@@ -138,8 +195,8 @@ export class StatusTracker {
    * prototype-less object, not a Map: V8 keeps the usual ids, feed positions such as "42",
    * as array elements, a lookup several times cheaper than a Map's hash), and the typed
    * arrays hold its status code and when it reached that status (the tracker's own counter,
-   * which `byStatus()` sorts by). Histories and failed task_ends, when there are any, are
-   * kept by slot on the side.
+   * which `byStatus()` sorts by). Histories are packed records (see `#records`); failed
+   * task_ends, when there are any, are kept by slot on the side.
    */
   #slots = StatusTracker.#noSlots();
   /**
@@ -149,7 +206,26 @@ export class StatusTracker {
   #ids: (string | number)[] = [];
   #status = new Uint8Array(1024);
   #since = new Float64Array(1024);
-  #rings = new Map<number, Ring>();
+  /** Per slot, its history's region of the records: start, size, head (its oldest, once it is full) and count. */
+  #rings = new Int32Array(4 * 1024);
+  /**
+   * The history records (see above), 4 float64s a record; `#words` is the same buffer as uint32s.
+   * The buffer is resizable, so it grows in place (V8 reserves its address space up front and
+   * commits pages as they are used): growing never copies what is there.
+   */
+  #buffer: ArrayBuffer | undefined;
+  #records = new Float64Array(0);
+  #words = new Uint32Array(0);
+  /** Records handed out to regions so far. */
+  #top = 0;
+  /** Regions left behind as their items' grew, by size, for the next item that needs one. */
+  #freeRegions = new Map<number, number[]>();
+  /** Events kept as objects (a record of kind OBJECT names one), and the free places in the list. */
+  #objects: (TrackedEvent | undefined)[] = [];
+  #freeObjects: number[] = [];
+  #places: Place[] = [];
+  /** Counts clear()s: a feed's places are the tracker's until the next. */
+  #generation = 0;
   /** An item's last task_end that did not succeed, until a later task succeeds. */
   #lastFailedTask = new Map<number, TaskEndEvent>();
   /** Items per current status: a status change is two increments; `byStatus()` (a query) scans the column. */
@@ -239,10 +315,19 @@ export class StatusTracker {
   /** The item's item_status and task events, oldest first: at most `history` of them (the newest). */
   history(itemId: string): readonly TrackedEvent[] {
     const slot = this.#slots[itemId];
-    const ring = slot === undefined ? undefined : this.#rings.get(slot);
-    if (!ring) return [];
-    const { events, head } = ring;
-    return head === 0 ? events.slice() : events.slice(head).concat(events.slice(0, head));
+    if (slot === undefined) return [];
+    const rings = this.#rings;
+    const at = slot * 4;
+    const start = rings[at] as number;
+    const size = rings[at + 1] as number;
+    const head = rings[at + 2] as number;
+    const count = rings[at + 3] as number;
+    const events: TrackedEvent[] = [];
+    for (let i = 0; i < count; i++) {
+      const offset = head + i;
+      events.push(this.#eventAt(start + (offset < size ? offset : offset - size), itemId));
+    }
+    return events;
   }
 
   /**
@@ -273,7 +358,16 @@ export class StatusTracker {
     this.#ids = [];
     this.#status = new Uint8Array(1024);
     this.#since = new Float64Array(1024);
-    this.#rings = new Map();
+    this.#rings = new Int32Array(4 * 1024);
+    this.#buffer = undefined;
+    this.#records = new Float64Array(0);
+    this.#words = new Uint32Array(0);
+    this.#top = 0;
+    this.#freeRegions = new Map();
+    this.#objects = [];
+    this.#freeObjects = [];
+    this.#places = [];
+    this.#generation++;
     this.#lastFailedTask = new Map();
     this.#counts = StatusTracker.#noCounts();
     this.#failed = new Map();
@@ -281,17 +375,96 @@ export class StatusTracker {
 
   static {
     feedOf = (tracker) => {
-      if (tracker.#limit > 0 || tracker.#options.onItemStatus || tracker.types.size !== 1) return undefined;
-      return (item, stage, status, attempt, failure) => {
+      const options = tracker.#options;
+      if (options.onItemStatus || options.onTaskStart || options.onTaskComplete || options.onTaskRetry || options.onTaskFail) return undefined;
+      return (run, stages) => feeding(tracker, run, stages);
+    };
+    const feeding = (tracker: StatusTracker, run: RunEmitter, stages: FedStages): TrackerFeed => {
+      const limit = tracker.#limit;
+      /** The item's slot: the one it had while it still holds its key (clear() starts the slots over). */
+      const slotOf = (item: FedItem): number => {
         const key = item.key;
         let slot = item.trackerSlot;
-        // The slot is the item's while it still holds its key (clear() starts the slots over).
         if (slot < 0 || tracker.#ids[slot] !== key) {
           slot = tracker.#slotOf(key);
           item.trackerSlot = slot;
         }
-        tracker.#statusChanged(slot, key, status);
-        if (status === 'failed') tracker.#fail(slot, item.id, item.index, stage, attempt, failure?.error, failure);
+        return slot;
+      };
+      // This batch's places, by stage (item_status) and by stage and task: made at the first packed record,
+      // and again after a clear() (which forgets them).
+      let generation = -1;
+      let stagePlaces: number[] = [];
+      let taskPlaces: number[][] = [];
+      const placeOf = (stage: number, task: number): number => {
+        if (generation !== tracker.#generation) {
+          generation = tracker.#generation;
+          stagePlaces = stages.map((def) => tracker.#place(run, def.name, ''));
+          taskPlaces = stages.map((def) => def.tasks.map((t) => tracker.#place(run, def.name, t.name)));
+        }
+        return (task < 0 ? stagePlaces[stage] : taskPlaces[stage]?.[task]) as number;
+      };
+      const stageOf = (item: FedItem): string => (stages[item.stage] as FedStages[number]).name;
+      const taskOf = (item: FedItem, task: number): string => ((stages[item.stage] as FedStages[number]).tasks[task] as { name: string }).name;
+      /** A task event's packed code, or -1 when its fields do not fit one. */
+      const taskCode = (kind: number, item: FedItem, attempt: number, worker: number, seq: number): number =>
+        attempt <= MAX_ATTEMPT && worker <= MAX_WORKER && item.index <= MAX_U32 && seq <= MAX_U32 ? kind | (attempt << ATTEMPT_SHIFT) | (worker << WORKER_SHIFT) : -1;
+      const tasks: TaskFeed | undefined =
+        limit === 0
+          ? undefined
+          : {
+              start: (item, task, attempt, worker) => {
+                const slot = slotOf(item);
+                const seq = run.nextSeq();
+                const time = now();
+                const code = taskCode(PACKED_START, item, attempt, worker, seq);
+                if (code >= 0) tracker.#pack(slot, code, placeOf(item.stage, task), item.index, seq, time, 0);
+                else tracker.#keep(slot, taskStartEvent(run, seq, time, item.id, item.index, stageOf(item), taskOf(item, task), attempt, worker));
+              },
+              retry: (item, task, attempt, worker, error, delayMs, durationMs) => {
+                const slot = slotOf(item);
+                const seq = run.nextSeq();
+                tracker.#keep(slot, taskRetryEvent(run, seq, now(), item.id, item.index, stageOf(item), taskOf(item, task), attempt, worker, error, delayMs, durationMs));
+              },
+              end: (item, task, attempt, worker, status, durationMs, error) => {
+                const slot = slotOf(item);
+                const seq = run.nextSeq();
+                const time = now();
+                if (status === 'succeeded') {
+                  if (tracker.#lastFailedTask.size > 0) tracker.#lastFailedTask.delete(slot);
+                  const code = error === undefined ? taskCode(PACKED_END, item, attempt, worker, seq) : -1;
+                  if (code >= 0) {
+                    tracker.#pack(slot, code, placeOf(item.stage, task), item.index, seq, time, durationMs);
+                    return;
+                  }
+                }
+                const event = taskEndEvent(run, seq, time, item.id, item.index, stageOf(item), taskOf(item, task), attempt, worker, status, durationMs, error);
+                if (status !== 'succeeded') tracker.#lastFailedTask.set(slot, event);
+                tracker.#keep(slot, event);
+              },
+              status: (item, task, attempt, worker, text) => {
+                const slot = slotOf(item);
+                const seq = run.nextSeq();
+                tracker.#keep(slot, taskStatusEvent(run, seq, now(), item.id, item.index, stageOf(item), taskOf(item, task), attempt, worker, text));
+              },
+            };
+      return {
+        status: (item, stage, status, attempt, error, failure) => {
+          const slot = slotOf(item);
+          const seq = run.nextSeq();
+          tracker.#statusChanged(slot, item.key, status);
+          if (status === 'failed') tracker.#fail(slot, item.id, item.index, stage, attempt, failure?.error, failure);
+          if (limit === 0) return;
+          const time = now();
+          if (error === undefined && failure === undefined && attempt <= MAX_ATTEMPT && item.index <= MAX_U32 && seq <= MAX_U32) {
+            const code = PACKED_STATUS | (codeOf(status) << STATUS_SHIFT) | (attempt << ATTEMPT_SHIFT);
+            tracker.#pack(slot, code, placeOf(item.stage, -1), item.index, seq, time, 0);
+          } else {
+            const info = failure === undefined && error !== undefined ? toErrorInfo(error) : undefined;
+            tracker.#keep(slot, itemStatusEvent(run, seq, time, item.id, item.index, stage, status, attempt, info, failure));
+          }
+        },
+        tasks,
       };
     };
   }
@@ -326,22 +499,135 @@ export class StatusTracker {
   /** The item's slot, made at its first event, with `event` added to its history. */
   #record(event: TrackedEvent): number {
     const slot = this.#slotOf(event.itemId);
-    const limit = this.#limit;
-    if (limit > 0) {
-      let ring = this.#rings.get(slot);
-      if (!ring) {
-        ring = { events: [], head: 0 };
-        this.#rings.set(slot, ring);
-      }
-      const { events } = ring;
-      if (events.length < limit) {
-        events.push(event);
-      } else {
-        events[ring.head] = event;
-        ring.head = ring.head + 1 === limit ? 0 : ring.head + 1;
-      }
-    }
+    if (this.#limit > 0) this.#keep(slot, event);
     return slot;
+  }
+
+  /** A place's number, made for it. */
+  #place(run: RunFields, stage: string, task: string): number {
+    this.#places.push({ runId: run.runId, parentRunId: run.parentRunId, pipeline: run.pipeline, stage, task });
+    return this.#places.length - 1;
+  }
+
+  /** Adds a packed record to the item's history. */
+  #pack(slot: number, code: number, place: number, index: number, seq: number, time: number, durationMs: number): void {
+    const record = this.#nextRecord(slot);
+    const records = this.#records;
+    records[record * 4] = time;
+    records[record * 4 + 1] = durationMs;
+    const words = this.#words;
+    const at = record * 8 + 4;
+    words[at] = code;
+    words[at + 1] = place;
+    words[at + 2] = index;
+    words[at + 3] = seq;
+  }
+
+  /** Adds an event to the item's history as it is. */
+  #keep(slot: number, event: TrackedEvent): void {
+    const record = this.#nextRecord(slot);
+    let kept = this.#freeObjects.pop();
+    if (kept === undefined) {
+      kept = this.#objects.length;
+      this.#objects.push(event);
+    } else {
+      this.#objects[kept] = event;
+    }
+    const at = record * 8 + 4;
+    this.#words[at] = OBJECT;
+    this.#words[at + 1] = kept;
+  }
+
+  /**
+   * The record the item's next event goes in: the next of its region, in a region twice the
+   * size when it is full and below the limit, else (at the limit) the oldest one's.
+   */
+  #nextRecord(slot: number): number {
+    const rings = this.#rings;
+    const at = slot * 4;
+    const size = rings[at + 1] as number;
+    const count = rings[at + 3] as number;
+    if (count < size) {
+      rings[at + 3] = count + 1;
+      return (rings[at] as number) + count;
+    }
+    const limit = this.#limit;
+    if (size < limit) {
+      const grown = Math.min(size === 0 ? FIRST_REGION : size * 2, limit);
+      const start = this.#region(grown);
+      if (size > 0) {
+        // (A region fills from its start until it reaches the limit: head is 0 here.)
+        const old = rings[at] as number;
+        // Copied as words, bit for bit (a float64 copy may not keep every bit of a NaN; copyWithin is slow here).
+        const words = this.#words;
+        for (let from = old * 8, to = start * 8, end = (old + size) * 8; from < end; from++, to++) words[to] = words[from] as number;
+        let free = this.#freeRegions.get(size);
+        if (!free) {
+          free = [];
+          this.#freeRegions.set(size, free);
+        }
+        free.push(old);
+      }
+      rings[at] = start;
+      rings[at + 1] = grown;
+      rings[at + 3] = count + 1;
+      return start + count;
+    }
+    const head = rings[at + 2] as number;
+    const record = (rings[at] as number) + head;
+    rings[at + 2] = head + 1 === size ? 0 : head + 1;
+    const words = this.#words;
+    if (((words[record * 8 + 4] as number) & 3) === OBJECT) {
+      const dropped = words[record * 8 + 5] as number;
+      this.#objects[dropped] = undefined;
+      this.#freeObjects.push(dropped);
+    }
+    return record;
+  }
+
+  /** A region of `size` records: one left behind, or new at the top (the buffer grows by half when full). */
+  #region(size: number): number {
+    const reused = this.#freeRegions.get(size)?.pop();
+    if (reused !== undefined) return reused;
+    const start = this.#top;
+    const top = start + size;
+    let buffer = this.#buffer;
+    if (!buffer) {
+      buffer = reserve();
+      this.#buffer = buffer;
+      // Typed arrays on a resizable buffer, without a length: they follow its size.
+      this.#records = new Float64Array(buffer);
+      this.#words = new Uint32Array(buffer);
+    }
+    if (top * RECORD_BYTES > buffer.byteLength) {
+      const wanted = Math.max(top, 1024, Math.ceil((buffer.byteLength / RECORD_BYTES) * 1.5)) * RECORD_BYTES;
+      if (top * RECORD_BYTES > buffer.maxByteLength) {
+        throw new RangeError(`StatusTracker: the history holds ${start} events, as many as it can; give a smaller \`history\`, or clear() it`);
+      }
+      buffer.resize(Math.min(wanted, buffer.maxByteLength));
+    }
+    this.#top = top;
+    return start;
+  }
+
+  /** The event a record holds: itself (kept as an object), or rebuilt from its fields by the batch's own builders. */
+  #eventAt(record: number, itemId: string): TrackedEvent {
+    const words = this.#words;
+    const at = record * 8 + 4;
+    const code = words[at] as number;
+    const kind = code & 3;
+    if (kind === OBJECT) return this.#objects[words[at + 1] as number] as TrackedEvent;
+    const place = this.#places[words[at + 1] as number] as Place;
+    const index = words[at + 2] as number;
+    const seq = words[at + 3] as number;
+    const time = this.#records[record * 4] as number;
+    const attempt = (code >>> ATTEMPT_SHIFT) & MAX_ATTEMPT;
+    if (kind === PACKED_STATUS) {
+      return itemStatusEvent(place, seq, time, itemId, index, place.stage, STATUS_OF[(code >>> STATUS_SHIFT) & 7] as ItemStatus, attempt, undefined, undefined);
+    }
+    const worker = code >>> WORKER_SHIFT;
+    if (kind === PACKED_START) return taskStartEvent(place, seq, time, itemId, index, place.stage, place.task, attempt, worker);
+    return taskEndEvent(place, seq, time, itemId, index, place.stage, place.task, attempt, worker, 'succeeded', this.#records[record * 4 + 1] as number, undefined);
   }
 
   #grow(): void {
@@ -351,6 +637,9 @@ export class StatusTracker {
     const since = new Float64Array(this.#since.length * 2);
     since.set(this.#since);
     this.#since = since;
+    const rings = new Int32Array(this.#rings.length * 2);
+    rings.set(this.#rings);
+    this.#rings = rings;
   }
 
   /**
