@@ -389,6 +389,34 @@ describe('a tracker fed by its batch (fields, not events)', () => {
     }
   });
 
+  test('many items, fed in turns: each keeps its own events, as regions are reused and their first size adapts', () => {
+    for (const limit of [5, 100]) {
+      const tracker = new StatusTracker({ history: limit });
+      const { feed, tasks } = fed(tracker);
+      const items = Array.from({ length: 1500 }, (_, i) => entry(`n${i}`, i));
+      const sent = new Map<string, number[]>();
+      let seq = 0;
+      // Groups of 30 items in flight, each given 13 events (17 for every 7th: it outgrows a region of 16).
+      for (let group = 0; group < items.length; group += 30) {
+        const flight = items.slice(group, group + 30);
+        for (let k = 0; k < 17; k++) {
+          for (const it of flight) {
+            if (k >= 13 && Number(it.index) % 7 !== 0) continue;
+            if (k % 2 === 0) feed.status(it, 'fetch', 'in_progress', k + 1, undefined, undefined);
+            else tasks.start(it, 1, k + 1, 0);
+            sent.set(it.id, [...(sent.get(it.id) ?? []), ++seq]);
+          }
+        }
+      }
+      for (const it of items) {
+        const events = tracker.history(it.id);
+        assert.deepEqual(events.map((e) => e.seq), (sent.get(it.id) ?? []).slice(-limit), `${it.id}, history ${limit}`);
+        assert.ok(events.every((e) => e.itemId === it.id && e.index === it.index));
+        assert.deepEqual(events.map((e) => e.type), events.map((e) => (e.attempt % 2 === 1 ? 'item_status' : 'task_start')));
+      }
+    }
+  });
+
   test('clear() while a batch feeds: the tracker starts over, and the feed goes on into it', () => {
     const tracker = new StatusTracker({ history: 2 });
     const { feed, tasks } = fed(tracker);

@@ -152,8 +152,10 @@ function reserve(): ArrayBuffer {
   return new ArrayBuffer(0, { maxByteLength: 2 ** 26 });
 }
 
-/** A region's first size. */
+/** The smallest first region; the first size adapts to the histories items end up with (see `#firstRegion`). */
 const FIRST_REGION = 8;
+/** Items begun between two looks at how many outgrew their first region. */
+const FIRST_REGION_SAMPLE = 256;
 
 /** What a record's `place` names: its run and its stage and task (interned: a batch has few). */
 interface Place extends RunFields {
@@ -220,6 +222,14 @@ export class StatusTracker {
   #top = 0;
   /** Regions left behind as their items' grew, by size, for the next item that needs one. */
   #freeRegions = new Map<number, number[]>();
+  /**
+   * The size of an item's first region: doubled when most items outgrow it (a copy per item
+   * saved: a pipeline of three stages gives each item 13 events).
+   */
+  #firstRegion = FIRST_REGION;
+  /** Items begun since the last look at the first size, and how many of them outgrew it. */
+  #begun = 0;
+  #outgrown = 0;
   /** Events kept as objects (a record of kind OBJECT names one), and the free places in the list. */
   #objects: (TrackedEvent | undefined)[] = [];
   #freeObjects: number[] = [];
@@ -364,6 +374,9 @@ export class StatusTracker {
     this.#words = new Uint32Array(0);
     this.#top = 0;
     this.#freeRegions = new Map();
+    this.#firstRegion = FIRST_REGION;
+    this.#begun = 0;
+    this.#outgrown = 0;
     this.#objects = [];
     this.#freeObjects = [];
     this.#places = [];
@@ -553,7 +566,8 @@ export class StatusTracker {
     }
     const limit = this.#limit;
     if (size < limit) {
-      const grown = Math.min(size === 0 ? FIRST_REGION : size * 2, limit);
+      const grown = size === 0 ? this.#firstSize(limit) : Math.min(size * 2, limit);
+      if (size !== 0 && size === this.#firstRegion) this.#outgrown++;
       const start = this.#region(grown);
       if (size > 0) {
         // (A region fills from its start until it reaches the limit: head is 0 here.)
@@ -583,6 +597,18 @@ export class StatusTracker {
       this.#freeObjects.push(dropped);
     }
     return record;
+  }
+
+  /** The size of a new item's first region: the current first size, looked at again every so many items. */
+  #firstSize(limit: number): number {
+    if (++this.#begun === FIRST_REGION_SAMPLE) {
+      const first = this.#firstRegion;
+      // (Never shrunk: items that do not fill it could be told only when they are done, which nothing says.)
+      if (this.#outgrown * 2 > FIRST_REGION_SAMPLE && first < limit) this.#firstRegion = first * 2;
+      this.#begun = 0;
+      this.#outgrown = 0;
+    }
+    return Math.min(this.#firstRegion, limit);
   }
 
   /** A region of `size` records: one left behind, or new at the top (the buffer grows by half when full). */
