@@ -301,11 +301,17 @@ async function heapPerItem(t: StatusTracker, p: typeof plain): Promise<number> {
     const { heapUsed, external } = process.memoryUsage();
     return heapUsed + external;
   };
+  // Array buffers a collection frees are released by a sweeper afterwards: a turn later, then collect again.
+  const settle = async () => {
+    collect();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    collect();
+  };
   t.clear();
-  collect();
+  await settle();
   const before = used();
   await p.run(items);
-  collect();
+  await settle();
   const held = used() - before;
   t.clear();
   return held / ITEMS;

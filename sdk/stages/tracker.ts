@@ -209,7 +209,7 @@ export class StatusTracker {
   #status = new Uint8Array(1024);
   #since = new Float64Array(1024);
   /** Per slot, its history's region of the records: start, size, head (its oldest, once it is full) and count. */
-  #rings = new Int32Array(4 * 1024);
+  #rings: Int32Array;
   /**
    * The history records (see above), 4 float64s a record; `#words` is the same buffer as uint32s.
    * The buffer is resizable, so it grows in place (V8 reserves its address space up front and
@@ -251,6 +251,7 @@ export class StatusTracker {
     }
     this.#limit = history === false ? 0 : Math.floor(history);
     this.#options = options;
+    this.#rings = this.#noRings();
     const kept = this.#limit > 0;
     const types: EventType[] = ['item_status'];
     if (kept || options.onTaskComplete || options.onTaskFail) types.push('task_end');
@@ -322,10 +323,13 @@ export class StatusTracker {
     return Object.fromEntries(ITEM_STATUSES.map((status) => [status, this.#counts[codeOf(status)] as number])) as Record<ItemStatus, number>;
   }
 
-  /** The item's item_status and task events, oldest first: at most `history` of them (the newest). */
+  /**
+   * The item's item_status and task events, oldest first: at most `history` of them (the newest).
+   * Events a pipeline fed as fields are rebuilt at each call: equal, not the same objects.
+   */
   history(itemId: string): readonly TrackedEvent[] {
     const slot = this.#slots[itemId];
-    if (slot === undefined) return [];
+    if (slot === undefined || this.#limit === 0) return [];
     const rings = this.#rings;
     const at = slot * 4;
     const start = rings[at] as number;
@@ -368,7 +372,7 @@ export class StatusTracker {
     this.#ids = [];
     this.#status = new Uint8Array(1024);
     this.#since = new Float64Array(1024);
-    this.#rings = new Int32Array(4 * 1024);
+    this.#rings = this.#noRings();
     this.#buffer = undefined;
     this.#records = new Float64Array(0);
     this.#words = new Uint32Array(0);
@@ -663,7 +667,7 @@ export class StatusTracker {
     const since = new Float64Array(this.#since.length * 2);
     since.set(this.#since);
     this.#since = since;
-    const rings = new Int32Array(this.#rings.length * 2);
+    const rings = new Int32Array(this.#rings.length * 2); // (none without a history: 0 * 2)
     rings.set(this.#rings);
     this.#rings = rings;
   }
@@ -694,6 +698,11 @@ export class StatusTracker {
       attempts: named?.attempts ?? Math.max(attempt, task?.attempt ?? 0),
       metadata: undefined,
     });
+  }
+
+  /** Ring columns for the first 1024 slots, none without a history. */
+  #noRings(): Int32Array {
+    return new Int32Array(this.#limit > 0 ? 4 * 1024 : 0);
   }
 
   static #noSlots(): Record<string, number> {

@@ -88,7 +88,11 @@ export interface StagePipelineOptions {
   readonly collectResults?: boolean;
   /** Called synchronously with every event of every batch. */
   readonly onEvent?: EventListener;
-  /** A StatusTracker fed with the events of every batch (those in its `types`, or every event when it has none). */
+  /**
+   * A StatusTracker fed with the events of every batch (those in its `types`, or every event when it has none).
+   * A StatusTracker without callbacks, in a batch where no one else takes its event types, is handed the
+   * events' fields instead of events (they are not built): it knows the same, its history included.
+   */
   readonly tracker?: { readonly observe: EventListener; readonly types?: ReadonlySet<EventType> };
   /** A live view polled at `updateInterval`: a dashboard object, or a name from `spanflow/console`. */
   readonly dashboard?: Dashboard | DashboardName;
