@@ -240,3 +240,8 @@ const TIME_ORIGIN = performance.timeOrigin;
 export function now(): number {
   return TIME_ORIGIN + performance.now();
 }
+
+/** The epoch time of a `performance.now()` reading, as `now()` gives it: for a moment whose reading was taken already. */
+export function epochOf(reading: number): number {
+  return TIME_ORIGIN + reading;
+}

@@ -336,6 +336,11 @@ describe('events and the tracker option', { timeout: 10_000 }, () => {
         assert.ok(events.length > 0 && events.length <= history);
         assert.deepEqual(events.map(comparable), listened.history(String(n)).map(comparable), `item ${n}, history ${history}`);
         for (const e of events) assert.ok(e.time >= started && e.time <= ended && e.seq > 2, 'stamped as the run\'s events are');
+        // In the order they were numbered, at times that never go back (a task's start and end share the readings its duration is made of).
+        for (let k = 1; k < events.length; k++) {
+          const [before, after] = [events[k - 1], events[k]] as [TrackedEvent, TrackedEvent];
+          assert.ok(after.seq > before.seq && after.time >= before.time, `item ${n}: ${before.type} then ${after.type}`);
+        }
       }
       if (history === 100) {
         // Nothing dropped: the events are numbered 3 on (after run_queued and run_start), each once, as when built.

@@ -302,14 +302,14 @@ describe('a tracker fed by its batch (fields, not events)', () => {
     feed.status(a, 'fetch', 'queued', 1, undefined, undefined);
     feed.status(b, 'fetch', 'queued', 1, undefined, undefined);
     feed.status(a, 'fetch', 'in_progress', 1, undefined, undefined);
-    tasks.start(a, 0, 1, 3);
+    tasks.start(a, 0, 1, 3, -1);
     tasks.status(a, 0, 1, 3, 'downloading 40%');
-    tasks.retry(a, 0, 1, 3, boom, 10, 5);
+    tasks.retry(a, 0, 1, 3, boom, 10, 5, -1);
     feed.status(a, 'fetch', 'retrying', 1, new TypeError('boom'), undefined);
-    tasks.start(a, 0, 2, 3);
-    tasks.end(a, 0, 2, 3, 'succeeded', 7.5, undefined);
-    tasks.start(a, 1, 1, 3);
-    tasks.end(a, 1, 1, 3, 'failed', 2.25, boom);
+    tasks.start(a, 0, 2, 3, -1);
+    tasks.end(a, 0, 2, 3, 'succeeded', 7.5, undefined, performance.now()); // (a reading the batch took: the event's time)
+    tasks.start(a, 1, 1, 3, -1);
+    tasks.end(a, 1, 1, 3, 'failed', 2.25, boom, -1);
     feed.status(a, 'fetch', 'failed', 1, new TypeError('boom'), { task: 'unpack', attempts: 1, error: boom });
     const to = now();
     const item = (seq: number, status: ItemStatus, error?: ErrorInfo) =>
@@ -353,13 +353,13 @@ describe('a tracker fed by its batch (fields, not events)', () => {
           if (i > round) continue; // items start at different times, so their regions interleave
           feed.status(it, stagesFed[it.stage]?.name ?? '', 'in_progress', round + 1, undefined, undefined);
           log(it, 'item_status', round + 1, undefined);
-          tasks.start(it, 0, round + 1, i);
+          tasks.start(it, 0, round + 1, i, -1);
           log(it, 'task_start', round + 1, undefined);
           if (round % 3 === 1) {
-            tasks.retry(it, 0, round + 1, i, boom, round, 1);
+            tasks.retry(it, 0, round + 1, i, boom, round, 1, -1);
             log(it, 'task_retry', round + 1, boom);
           } else {
-            tasks.end(it, 0, round + 1, i, 'succeeded', round / 4, undefined);
+            tasks.end(it, 0, round + 1, i, 'succeeded', round / 4, undefined, -1);
             log(it, 'task_end', round + 1, round / 4);
           }
           if (round % 4 === 2) {
@@ -403,7 +403,7 @@ describe('a tracker fed by its batch (fields, not events)', () => {
           for (const it of flight) {
             if (k >= 13 && Number(it.index) % 7 !== 0) continue;
             if (k % 2 === 0) feed.status(it, 'fetch', 'in_progress', k + 1, undefined, undefined);
-            else tasks.start(it, 1, k + 1, 0);
+            else tasks.start(it, 1, k + 1, 0, -1);
             sent.set(it.id, [...(sent.get(it.id) ?? []), ++seq]);
           }
         }
@@ -422,12 +422,12 @@ describe('a tracker fed by its batch (fields, not events)', () => {
     const { feed, tasks } = fed(tracker);
     const a = entry('a', 0, 1);
     feed.status(a, 'parse', 'in_progress', 1, undefined, undefined);
-    tasks.start(a, 0, 1, 0);
-    tasks.retry(a, 0, 1, 0, boom, 5, 1);
+    tasks.start(a, 0, 1, 0, -1);
+    tasks.retry(a, 0, 1, 0, boom, 5, 1, -1);
     tracker.clear();
     assert.deepEqual(tracker.history('a'), []);
-    tasks.start(a, 0, 2, 0);
-    tasks.end(a, 0, 2, 0, 'succeeded', 1, undefined);
+    tasks.start(a, 0, 2, 0, -1);
+    tasks.end(a, 0, 2, 0, 'succeeded', 1, undefined, -1);
     feed.status(a, 'parse', 'completed', 1, undefined, undefined);
     assert.deepEqual(tracker.history('a').map((e) => [e.type, e.seq, e.stage, 'task' in e ? e.task : undefined]), [
       ['task_end', 5, 'parse', 'read'],
@@ -444,8 +444,8 @@ describe('a tracker fed by its batch (fields, not events)', () => {
     const tasks = feed?.tasks;
     assert.ok(feed && tasks);
     const a = entry('a', 2 ** 32 + 5);
-    tasks.start(a, 0, 9000, 1);
-    tasks.end(a, 0, 9000, 20_000, 'succeeded', 1, undefined);
+    tasks.start(a, 0, 9000, 1, -1);
+    tasks.end(a, 0, 9000, 20_000, 'succeeded', 1, undefined, -1);
     feed.status(a, 'fetch', 'completed', 1, undefined, undefined);
     assert.deepEqual(tracker.history('a').map((e) => [e.type, e.seq, e.index, e.attempt, 'worker' in e ? e.worker : undefined]), [
       ['task_start', 2 ** 32 - 1, 2 ** 32 + 5, 9000, 1],

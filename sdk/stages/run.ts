@@ -123,6 +123,11 @@ interface Slot {
   taskIndex: number;
   /** The tracker's feed for task events, when it is handed them instead of events. */
   readonly feed: TaskFeed | undefined;
+  /**
+   * The performance.now() reading the fast path took for an attempt's duration, at its start or end,
+   * for the observer told of that moment next (-1: none): a fed task event's time, rather than a second read.
+   */
+  clock: number;
   tally: Tally;
   taskStatus: string | undefined;
   processed: number;
@@ -701,8 +706,15 @@ export class Batch<In, Out> {
         slot.taskKey = run.key;
         const options = telemetry ? run.recorded : run.options;
         observed = options;
-        slot.observer.start(1, options);
-        started = options.timed === false ? -1 : performance.now();
+        if (slot.feed !== undefined && options.timed !== false) {
+          // One clock reading for the attempt's start: its duration's, and its fed task_start's time.
+          started = performance.now();
+          slot.clock = started;
+          slot.observer.start(1, options);
+        } else {
+          slot.observer.start(1, options);
+          started = options.timed === false ? -1 : performance.now();
+        }
         let work: unknown;
         try {
           work = telemetry ? telemetry.within(callFast) : (run.fast as (value: unknown) => unknown)(value);
@@ -868,7 +880,10 @@ export class Batch<In, Out> {
       /** The fast path's attempt's duration, as the executor measures it (0 when untimed: not observed, or not timed). */
       const duration = (): number => {
         const observed = (slot.entry as Entry).telemetry !== undefined || !(slot.runs[t] as SlotRun).quiet;
-        return observed && started >= 0 ? performance.now() - started : 0;
+        if (!observed || started < 0) return 0;
+        const at = performance.now();
+        slot.clock = at; // the attempt's end, for the task event the observer is told of next
+        return at - started;
       };
       /** The fast path's call of a task, for an item's telemetry to run within its task span. */
       const callFast = (): unknown => ((slot.runs[t] as SlotRun).fast as (value: unknown) => unknown)(value);
@@ -1027,6 +1042,7 @@ export class Batch<In, Out> {
       taskKey: '',
       taskIndex: 0,
       feed: this.#trackerFeed?.tasks,
+      clock: -1,
       tally: newTally(),
       taskStatus: undefined,
       processed: 0,
@@ -1089,31 +1105,37 @@ export class Batch<In, Out> {
     const feed = slot.feed;
     return {
       start: (attempt) => {
+        const at = slot.clock;
+        slot.clock = -1;
         slot.tally.attempts++;
         const entry = slot.entry as Entry;
         if (attempt > 1) this.#itemStatus(entry, slot.stage, 'in_progress', undefined);
         entry.telemetry?.taskStart(slot.taskKey, slot.stage, slot.worker, attempt);
         if (!this.#hears.task_start) return;
-        if (feed) feed.start(entry, slot.taskIndex, attempt, slot.worker);
+        if (feed) feed.start(entry, slot.taskIndex, attempt, slot.worker, at);
         else emitter.emit(taskStartEvent(emitter, 0, 0, entry.id, entry.index, slot.stage, slot.task ?? '', attempt, slot.worker));
       },
       retry: (attempt, error, delayMs, durationMs) => {
+        const at = slot.clock;
+        slot.clock = -1;
         record(durationMs, 'failed');
         const type = errorTypeOf(error);
         const retried = slot.tally.retried;
         retried.set(type, (retried.get(type) ?? 0) + 1);
         const entry = slot.entry as Entry;
         entry.telemetry?.taskRetry(slot.taskKey, attempt, error, delayMs, durationMs);
-        if (feed) feed.retry(entry, slot.taskIndex, attempt, slot.worker, toErrorInfo(error), delayMs, durationMs);
+        if (feed) feed.retry(entry, slot.taskIndex, attempt, slot.worker, toErrorInfo(error), delayMs, durationMs, at);
         else if (this.#hears.task_retry) emitter.emit(taskRetryEvent(emitter, 0, 0, entry.id, entry.index, slot.stage, slot.task ?? '', attempt, slot.worker, toErrorInfo(error), delayMs, durationMs));
         this.#itemStatus(entry, slot.stage, 'retrying', error);
       },
       end: (attempt, status: StepEndStatus, durationMs, error) => {
+        const at = slot.clock;
+        slot.clock = -1;
         record(durationMs, status);
         const entry = slot.entry as Entry;
         entry.telemetry?.taskEnd(slot.taskKey, status, durationMs, error);
         if (!this.#hears.task_end) return;
-        if (feed) feed.end(entry, slot.taskIndex, attempt, slot.worker, status, durationMs, attemptError(status, error));
+        if (feed) feed.end(entry, slot.taskIndex, attempt, slot.worker, status, durationMs, attemptError(status, error), at);
         else emitter.emit(taskEndEvent(emitter, 0, 0, entry.id, entry.index, slot.stage, slot.task ?? '', attempt, slot.worker, status, durationMs, attemptError(status, error)));
       },
     };

@@ -5,7 +5,7 @@
 // pipeline's own tracker may be handed its events' fields instead (statusFeed),
 // and then knows, history included, what the events would have told it.
 
-import { now, type RunEmitter } from '../emitter.ts';
+import { epochOf, now, type RunEmitter } from '../emitter.ts';
 import { toErrorInfo } from '../errors.ts';
 import {
   type ErrorInfo,
@@ -83,10 +83,11 @@ export interface TrackerFeed {
   readonly tasks: TaskFeed | undefined;
 }
 
+/** `at`: the performance.now() reading of the event's moment when the batch took one (for the attempt's duration), else -1. */
 export interface TaskFeed {
-  start(item: FedItem, task: number, attempt: number, worker: number): void;
-  retry(item: FedItem, task: number, attempt: number, worker: number, error: ErrorInfo, delayMs: number, durationMs: number): void;
-  end(item: FedItem, task: number, attempt: number, worker: number, status: StepEndStatus, durationMs: number, error: ErrorInfo | undefined): void;
+  start(item: FedItem, task: number, attempt: number, worker: number, at: number): void;
+  retry(item: FedItem, task: number, attempt: number, worker: number, error: ErrorInfo, delayMs: number, durationMs: number, at: number): void;
+  end(item: FedItem, task: number, attempt: number, worker: number, status: StepEndStatus, durationMs: number, error: ErrorInfo | undefined, at: number): void;
   status(item: FedItem, task: number, attempt: number, worker: number, text: string): void;
 }
 
@@ -430,23 +431,23 @@ export class StatusTracker {
         limit === 0
           ? undefined
           : {
-              start: (item, task, attempt, worker) => {
+              start: (item, task, attempt, worker, at) => {
                 const slot = slotOf(item);
                 const seq = run.nextSeq();
-                const time = now();
+                const time = at >= 0 ? epochOf(at) : now();
                 const code = taskCode(PACKED_START, item, attempt, worker, seq);
                 if (code >= 0) tracker.#pack(slot, code, placeOf(item.stage, task), item.index, seq, time, 0);
                 else tracker.#keep(slot, taskStartEvent(run, seq, time, item.id, item.index, stageOf(item), taskOf(item, task), attempt, worker));
               },
-              retry: (item, task, attempt, worker, error, delayMs, durationMs) => {
+              retry: (item, task, attempt, worker, error, delayMs, durationMs, at) => {
                 const slot = slotOf(item);
                 const seq = run.nextSeq();
-                tracker.#keep(slot, taskRetryEvent(run, seq, now(), item.id, item.index, stageOf(item), taskOf(item, task), attempt, worker, error, delayMs, durationMs));
+                tracker.#keep(slot, taskRetryEvent(run, seq, at >= 0 ? epochOf(at) : now(), item.id, item.index, stageOf(item), taskOf(item, task), attempt, worker, error, delayMs, durationMs));
               },
-              end: (item, task, attempt, worker, status, durationMs, error) => {
+              end: (item, task, attempt, worker, status, durationMs, error, at) => {
                 const slot = slotOf(item);
                 const seq = run.nextSeq();
-                const time = now();
+                const time = at >= 0 ? epochOf(at) : now();
                 if (status === 'succeeded') {
                   if (tracker.#lastFailedTask.size > 0) tracker.#lastFailedTask.delete(slot);
                   const code = error === undefined ? taskCode(PACKED_END, item, attempt, worker, seq) : -1;
