@@ -378,7 +378,7 @@ class GraphRun<S, C> {
   #attempt(plan: Plan<S, C>): void {
     const node = plan.node;
     // The outcome comes by callback: a step costs its own promise and one reaction on it.
-    const now = executeInto(this.#attemptFn, this.#step(node, undefined, undefined, this.#signal, this.#inFlight, this.#tally(plan)), this.#stepLanded);
+    const now = executeInto(this.#attemptFn, this.#step(node, undefined, undefined, this.#signal, this.#inFlight, this.#tally(plan), true), this.#stepLanded);
     // Settling always waits a microtask, as successors expect.
     if (now) queueMicrotask(() => this.#landed(node, now, undefined));
   }
@@ -432,10 +432,11 @@ class GraphRun<S, C> {
     signal: AbortSignal,
     link: OwnDependents | undefined,
     latency: LatencyTally,
+    timed: boolean,
   ): StepRun<GraphNode<S, C>> {
     const handler = node.onError ?? this.#graph.options.onError;
     const firstAttempt = this.#restore?.firstAttempt(node.name, index);
-    return new StepRun(this.#scope, node, item, index, signal, link, latency, handler && this.#onError(handler, node.name, index), firstAttempt);
+    return new StepRun(this.#scope, node, item, index, signal, link, latency, handler && this.#onError(handler, node.name, index), firstAttempt, timed);
   }
 
   #onError(handler: ErrorHandler<S, C>, node: string, index: number | undefined): (error: unknown, attempt: number) => Awaitable<ErrorAction> {
@@ -612,6 +613,10 @@ class GraphRun<S, C> {
     const emitter = this.#emitter;
     emitter.emit({ type: 'map_start', node: node.name, nodeKind: 'map', worker: worker.name, concurrency: node.concurrency });
     const started = performance.now();
+    // An item's two clock reads cost about as much as the rest of a no-op item: its duration is measured only
+    // for someone who can read it (a listener, telemetry). A quiet run's result then counts the worker's
+    // attempts with no latency (totalMs and maxMs 0); its plain steps are still timed.
+    const timed = this.#env.telemetry !== undefined || !emitter.quiet;
     const { results, items, peakWorkers, failure } = await fanOut(source, {
       map: node.name,
       worker: worker.name,
@@ -622,7 +627,7 @@ class GraphRun<S, C> {
         const restored = this.#restore?.items.get(worker.name)?.get(index);
         if (restored) return this.#restoredItem(worker, index, restored);
         if (!emitter.quiet && emitter.wants('step_queued')) emitter.emit({ type: 'step_queued', node: worker.name, nodeKind: worker.kind, index });
-        return executeInto(this.#attemptFn, this.#step(worker, item, index, signal, link, this.#tally(workerPlan)), settle);
+        return executeInto(this.#attemptFn, this.#step(worker, item, index, signal, link, this.#tally(workerPlan), timed), settle);
       },
       ready: () => this.#pace(),
     });

@@ -72,7 +72,8 @@ export class StepRun<N extends StepDef = StepDef> implements ExecuteOptions, Ste
   /** Set as each attempt starts: with its span current, when it has one (a run the sampler left out has none). */
   enter: (<R>(call: () => R) => R) | undefined = undefined;
   readonly firstAttempt: number | undefined;
-  readonly timed = true;
+  /** Whether the attempts' durations are measured (see `ExecuteOptions.timed`). */
+  readonly timed: boolean;
   readonly link: Dependents | undefined;
   // StepRef
   readonly runId: string;
@@ -90,6 +91,8 @@ export class StepRun<N extends StepDef = StepDef> implements ExecuteOptions, Ste
   #scopes: MetaScopes | undefined;
   /** The current attempt's span. */
   open: Open | undefined;
+  /** An attempt started and has not ended: a cancellation then ends one that ran (an untimed one's duration is 0 either way). */
+  running = false;
 
   constructor(
     run: RunScope,
@@ -101,6 +104,7 @@ export class StepRun<N extends StepDef = StepDef> implements ExecuteOptions, Ste
     latency: LatencyTally,
     onError: OnError,
     firstAttempt: number | undefined,
+    timed: boolean,
   ) {
     const emitter = run.emitter;
     this.name = def.name;
@@ -110,6 +114,7 @@ export class StepRun<N extends StepDef = StepDef> implements ExecuteOptions, Ste
     this.link = link;
     this.onError = onError;
     this.firstAttempt = firstAttempt;
+    this.timed = timed;
     this.runId = emitter.runId;
     this.pipeline = emitter.pipeline;
     this.node = def.name;
@@ -145,6 +150,7 @@ const STEP_OBSERVER: AttemptObserver = {
   start(attempt: number, options: ExecuteOptions): void {
     const step = options as StepRun;
     step.latency.attempts++;
+    step.running = true;
     const run = step.run;
     if (run.telemetry) {
       step.open = run.telemetry.startAttempt(step, attempt);
@@ -157,6 +163,7 @@ const STEP_OBSERVER: AttemptObserver = {
 
   retry(attempt: number, error: unknown, delayMs: number, durationMs: number, options: ExecuteOptions): void {
     const step = options as StepRun;
+    step.running = false;
     addLatency(step.latency, durationMs, false);
     const run = step.run;
     run.telemetry?.retryAttempt(step, step.open, attempt, error, delayMs, durationMs);
@@ -167,7 +174,9 @@ const STEP_OBSERVER: AttemptObserver = {
 
   end(attempt: number, status: StepEndStatus, durationMs: number, error: unknown, options: ExecuteOptions): void {
     const step = options as StepRun;
-    if (status !== 'cancelled' || durationMs > 0) addLatency(step.latency, durationMs, status === 'succeeded');
+    // Cancelled before an attempt began (none ran, or the next after a retry's delay): no attempt to count.
+    if (status !== 'cancelled' || step.running) addLatency(step.latency, durationMs, status === 'succeeded');
+    step.running = false;
     const run = step.run;
     if (run.telemetry) {
       run.telemetry.endAttempt(step, step.open, attempt, status, durationMs, error);
