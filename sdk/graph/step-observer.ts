@@ -62,13 +62,9 @@ type OnError = ((error: unknown, attempt: number) => ErrorAction | Promise<Error
  * executor hands it these options. `N` is the node, kept for the run that settles the step.
  */
 export class StepRun<N extends StepDef = StepDef> implements ExecuteOptions, StepRef {
-  // ExecuteOptions
-  readonly name: string;
-  readonly retry: RetryOption | undefined;
-  readonly timeoutMs: number | undefined;
+  // ExecuteOptions (what the node says is read from it: a map makes one of these per item)
   readonly signal: AbortSignal;
   readonly onError: OnError;
-  readonly observer: AttemptObserver = STEP_OBSERVER;
   /** Set as each attempt starts: with its span current, when it has one (a run the sampler left out has none). */
   enter: (<R>(call: () => R) => R) | undefined = undefined;
   readonly firstAttempt: number | undefined;
@@ -76,10 +72,6 @@ export class StepRun<N extends StepDef = StepDef> implements ExecuteOptions, Ste
   readonly timed: boolean;
   readonly link: Dependents | undefined;
   // StepRef
-  readonly runId: string;
-  readonly pipeline: string;
-  readonly node: string;
-  readonly kind: NodeKind;
   readonly index: number | undefined;
   /** The node this runs, and the map item it is given (undefined for a step). */
   readonly def: N;
@@ -106,24 +98,48 @@ export class StepRun<N extends StepDef = StepDef> implements ExecuteOptions, Ste
     firstAttempt: number | undefined,
     timed: boolean,
   ) {
-    const emitter = run.emitter;
-    this.name = def.name;
-    this.retry = def.retry;
-    this.timeoutMs = def.timeout;
     this.signal = signal;
     this.link = link;
     this.onError = onError;
     this.firstAttempt = firstAttempt;
     this.timed = timed;
-    this.runId = emitter.runId;
-    this.pipeline = emitter.pipeline;
-    this.node = def.name;
-    this.kind = def.kind;
     this.index = index;
     this.def = def;
     this.item = item;
     this.run = run;
     this.latency = latency;
+  }
+
+  get name(): string {
+    return this.def.name;
+  }
+
+  get retry(): RetryOption | undefined {
+    return this.def.retry;
+  }
+
+  get timeoutMs(): number | undefined {
+    return this.def.timeout;
+  }
+
+  get observer(): AttemptObserver {
+    return STEP_OBSERVER;
+  }
+
+  get runId(): string {
+    return this.run.emitter.runId;
+  }
+
+  get pipeline(): string {
+    return this.run.emitter.pipeline;
+  }
+
+  get node(): string {
+    return this.def.name;
+  }
+
+  get kind(): NodeKind {
+    return this.def.kind;
   }
 
   /** An untimed attempt's context: its arguments (a method of the options, which the executor calls). */
