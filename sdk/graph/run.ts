@@ -533,7 +533,8 @@ class GraphRun<S, C> {
    * time while a producer that never waits runs. `undefined`: go on at once.
    */
   #pace(): Promise<void> | undefined {
-    const room = this.#env.bus.ready();
+    // A quiet run's bus has no reader nor store, and none comes later: nothing to ask per item.
+    const room = this.#emitter.quiet ? undefined : this.#env.bus.ready();
     if (!turnDue()) return room;
     return room ? room.then(nextTurn) : nextTurn();
   }
