@@ -117,6 +117,11 @@ function plansOf<S, C>(graph: Graph<S, C>): ReadonlyMap<string, Plan<S, C>> {
   return plans;
 }
 
+/** `#pace` for a quiet run: its bus has no reader nor store, and none comes later, so only the event loop's turn is owed. */
+function quietPace(): Promise<void> | undefined {
+  return turnDue() ? nextTurn() : undefined;
+}
+
 class GraphRun<S, C> {
   readonly #graph: Graph<S, C>;
   readonly #state: S;
@@ -533,8 +538,8 @@ class GraphRun<S, C> {
    * time while a producer that never waits runs. `undefined`: go on at once.
    */
   #pace(): Promise<void> | undefined {
-    // A quiet run's bus has no reader nor store, and none comes later: nothing to ask per item.
-    const room = this.#emitter.quiet ? undefined : this.#env.bus.ready();
+    if (this.#emitter.quiet) return quietPace();
+    const room = this.#env.bus.ready();
     if (!turnDue()) return room;
     return room ? room.then(nextTurn) : nextTurn();
   }
@@ -630,7 +635,7 @@ class GraphRun<S, C> {
         if (!emitter.quiet && emitter.wants('step_queued')) emitter.emit({ type: 'step_queued', node: worker.name, nodeKind: worker.kind, index });
         return executeInto(this.#attemptFn, this.#step(worker, item, index, signal, link, this.#tally(workerPlan), timed), settle);
       },
-      ready: () => this.#pace(),
+      ready: emitter.quiet ? quietPace : () => this.#pace(),
     });
     this.#maps[node.name] = { items, peakWorkers };
     if (failure) throw failure;
