@@ -216,6 +216,20 @@ describe('map', () => {
     assert.equal(of('map_end').length, 0);
   });
 
+  it('gives as many results as it ran items when its worker shortens the array it maps', async () => {
+    const items = [1, 2, 3, 4, 5];
+    const p = pipeline('shortened')
+      .map('items', () => items, { worker: 'work', concurrency: 1 })
+      .step<number>('work', ({ item }) => {
+        if (item === 1) items.length = 3;
+        return item * 10;
+      });
+    const result = await p.run(undefined);
+    assert.equal(result.status, 'succeeded');
+    assert.deepEqual(result.outputs.items, [10, 20, 30]);
+    assert.equal(result.metrics.maps.items?.items, 3);
+  });
+
   it("measures its items' durations for someone who can read them (a listener, telemetry), not in a quiet run", async () => {
     const p = pipeline('timed-items')
       .map('items', () => [0, 1, 2], { worker: 'work' })
