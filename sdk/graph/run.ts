@@ -619,9 +619,9 @@ class GraphRun<S, C> {
     const emitter = this.#emitter;
     emitter.emit({ type: 'map_start', node: node.name, nodeKind: 'map', worker: worker.name, concurrency: node.concurrency });
     const started = performance.now();
-    // An item's two clock reads cost about as much as the rest of a no-op item: its duration is measured only
-    // for someone who can read it (a listener, telemetry). A quiet run's result then counts the worker's
-    // attempts with no latency (totalMs and maxMs 0); its plain steps are still timed.
+    // An item's two clock reads were a fifth of a no-op item's cost: its duration is measured only for someone
+    // who can read it (a listener, telemetry). A quiet run's result then counts the worker's attempts with no
+    // latency (totalMs and maxMs 0); its plain steps are still timed.
     const timed = this.#env.telemetry !== undefined || !emitter.quiet;
     const { results, items, peakWorkers, failure } = await fanOut(source, {
       map: node.name,
