@@ -53,7 +53,10 @@ export interface StepLatency {
 
 /** Run metrics, carried by the `run_end` event and the run result. */
 export interface RunMetrics {
-  /** Per node: attempts and their latency. Map workers count once per item attempt. */
+  /**
+   * Per node: attempts and their latency. Map workers count once per item attempt; their latency is
+   * measured only in a run with a listener or telemetry (else their totalMs and maxMs are 0).
+   */
   readonly steps: Readonly<Record<string, StepLatency>>;
   /** Per barrier: how long it waited from the first arrival to its release. */
   readonly barriers: Readonly<Record<string, { readonly waitedMs: number; readonly arrived: readonly string[] }>>;

@@ -472,19 +472,19 @@ function attemptUntimedInto<T, O extends ExecuteOptions>(fn: AttemptFn<T, O>, at
   const dependents: Dependents = options.link ?? dependentsOf(parent);
   // Whichever comes first, the task's promise or the parent's abort, settles the attempt.
   const abort = () => {
-    if (!dependents.delete(abort)) return;
+    if (!dependents.delete(abort, key)) return;
     context?.dispose();
     sink.rejected(failure(undefined, parent), true);
   };
-  dependents.add(abort);
+  const key = dependents.add(abort);
   work.then(
     (value) => {
-      if (!dependents.delete(abort)) return;
+      if (!dependents.delete(abort, key)) return;
       context?.dispose();
       sink.fulfilled(value);
     },
     (error: unknown) => {
-      if (!dependents.delete(abort)) return;
+      if (!dependents.delete(abort, key)) return;
       context?.dispose();
       sink.rejected(failure(error, parent), false);
     },
@@ -497,8 +497,9 @@ export type Dependent = () => void;
 
 /** Where a pending attempt waits for its parent's abort: the signal's shared set, or a caller's own link. */
 export interface Dependents {
+  /** Returns a key, which `delete` is given back with the dependent (a set ignores it). */
   add(dependent: Dependent): unknown;
-  delete(dependent: Dependent): boolean;
+  delete(dependent: Dependent, key?: unknown): boolean;
 }
 
 /**
@@ -527,33 +528,38 @@ export class AbortLink implements Dependents {
 }
 
 /**
- * A caller's own dependents of a signal it aborts itself (a graph run's steps in flight): see
- * `ExecuteOptions.link`. Its owner calls `abort()` right after aborting the signal. A set that
- * attempts join and leave one at a time would have V8 reallocate its table as it empties; a
- * sentinel that never leaves keeps it from emptying.
+ * A caller's own dependents of a signal it aborts itself (a graph run's steps in flight, a map's
+ * items): see `ExecuteOptions.link`. Its owner calls `abort()` right after aborting the signal.
+ * Dependents sit in numbered slots, the number their key, so one joins and leaves without a hash
+ * of a fresh closure or a set's table churning as thousands pass through a few slots; freed
+ * slots are reused, so it holds no more than the most that were ever in flight at once.
  */
 export class OwnDependents implements Dependents {
-  static readonly #sentinel: Dependent = () => {};
-  readonly #set = new Set<Dependent>();
+  readonly #slots: (Dependent | undefined)[] = [];
+  /** Slots freed, to reuse. */
+  readonly #free: number[] = [];
 
-  constructor() {
-    this.#set.add(OwnDependents.#sentinel);
+  add(dependent: Dependent): number {
+    const slot = this.#free.length > 0 ? (this.#free.pop() as number) : this.#slots.length;
+    this.#slots[slot] = dependent;
+    return slot;
   }
 
-  add(dependent: Dependent): void {
-    this.#set.add(dependent);
+  delete(dependent: Dependent, key?: unknown): boolean {
+    const slots = this.#slots;
+    // Without its key (or with a stale one), a dependent is looked for.
+    const slot = typeof key === 'number' && slots[key] === dependent ? key : slots.indexOf(dependent);
+    if (slot < 0) return false;
+    slots[slot] = undefined;
+    this.#free.push(slot);
+    return true;
   }
 
-  delete(dependent: Dependent): boolean {
-    return dependent !== OwnDependents.#sentinel && this.#set.delete(dependent);
-  }
-
-  /** Ends every attempt still waiting (each removes itself as it runs). */
+  /** Ends every attempt still waiting (each frees its slot as it runs). */
   abort(): void {
-    if (this.#set.size === 1) return;
-    for (const dependent of [...this.#set]) dependent();
-    this.#set.clear();
-    this.#set.add(OwnDependents.#sentinel);
+    const slots = this.#slots;
+    // Attempts start no more once the signal has aborted: only those already in the slots are ended.
+    for (let slot = 0, n = slots.length; slot < n; slot++) slots[slot]?.();
   }
 }
 

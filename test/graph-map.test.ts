@@ -215,4 +215,52 @@ describe('map', () => {
     assert.equal(of('step_end').find((e) => e.node === 'items')?.status, 'failed');
     assert.equal(of('map_end').length, 0);
   });
+
+  it('gives as many results as it ran items when its worker shortens the array it maps', async () => {
+    const items = [1, 2, 3, 4, 5];
+    const p = pipeline('shortened')
+      .map('items', () => items, { worker: 'work', concurrency: 1 })
+      .step<number>('work', ({ item }) => {
+        if (item === 1) items.length = 3;
+        return item * 10;
+      });
+    const result = await p.run(undefined);
+    assert.equal(result.status, 'succeeded');
+    assert.deepEqual(result.outputs.items, [10, 20, 30]);
+    assert.equal(result.metrics.maps.items?.items, 3);
+  });
+
+  it("measures its items' durations for someone who can read them (a listener, telemetry), not in a quiet run", async () => {
+    const p = pipeline('timed-items')
+      .map('items', () => [0, 1, 2], { worker: 'work' })
+      .step('work', () => sleep(5));
+    const quiet = await p.run(undefined);
+    assert.equal(quiet.status, 'succeeded');
+    assert.deepEqual(quiet.metrics.steps.work, { attempts: 3, succeeded: 3, failed: 0, totalMs: 0, maxMs: 0 });
+    const heard = await p.run(undefined, { onEvent: () => {} });
+    const work = heard.metrics.steps.work;
+    assert.equal(work?.attempts, 3);
+    assert.ok((work?.maxMs ?? 0) > 0 && (work?.totalMs ?? 0) >= (work?.maxMs ?? 0), JSON.stringify(work));
+  });
+
+  it('counts its items cancelled mid-attempt as failed attempts in the run metrics, with or without a listener', async () => {
+    for (const options of [{}, { onEvent: () => {} }]) {
+      const running = Promise.withResolvers<void>();
+      let waiting = 0;
+      const p = pipeline('cancelled-items')
+        .map('items', () => [0, 1, 2], { worker: 'work', concurrency: 3 })
+        .step<number>('work', async ({ item, signal }) => {
+          if (item === 0) {
+            await running.promise;
+            throw new Error('bad item');
+          }
+          if (++waiting === 2) running.resolve();
+          await sleep(60_000, undefined, { signal });
+        });
+      const result = await p.run(undefined, { timeout: 10_000, ...options });
+      assert.equal(result.status, 'failed');
+      assert.equal(result.metrics.steps.work?.attempts, 3);
+      assert.equal(result.metrics.steps.work?.failed, 3, 'the failed item and the two cancelled while they ran');
+    }
+  });
 });

@@ -63,7 +63,8 @@ class FanOut {
   readonly #resolve: (result: FanOutResult) => void;
   readonly #reject: (error: unknown) => void;
   readonly #onAbort: () => void;
-  readonly #results: unknown[] = [];
+  /** As long as an array source from the start: filled by index, not grown as items end (each growth copies it). */
+  readonly #results: unknown[];
   /** An array is read by index (no iterator result per item); anything else through its iterator. */
   readonly #array: readonly unknown[] | undefined;
   readonly #iterator: Iterator<unknown> | AsyncIterator<unknown> | undefined;
@@ -95,6 +96,7 @@ class FanOut {
     spec.signal.addEventListener('abort', this.#onAbort, { once: true });
     const plainArray = Array.isArray(source) && (source as unknown[])[Symbol.iterator] === Array.prototype[Symbol.iterator];
     this.#array = plainArray ? (source as unknown[]) : undefined;
+    this.#results = plainArray ? new Array((source as unknown[]).length) : [];
     this.#sync = Symbol.iterator in source;
     this.#iterator = plainArray
       ? undefined
@@ -215,6 +217,10 @@ class FanOut {
     const iterator = this.#iterator;
     if (!this.#exhausted && iterator) void Promise.resolve(iterator.return?.()).catch(() => {});
     if (this.#thrown) this.#reject(this.#thrown.error);
-    else this.#resolve({ results: this.#results, items: this.#count, peakWorkers: this.#peak, failure: this.#failure });
+    else {
+      // An array the items' code shortened as they ran leaves no empty slots at the end.
+      if (this.#results.length > this.#count) this.#results.length = this.#count;
+      this.#resolve({ results: this.#results, items: this.#count, peakWorkers: this.#peak, failure: this.#failure });
+    }
   }
 }

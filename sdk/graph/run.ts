@@ -117,6 +117,11 @@ function plansOf<S, C>(graph: Graph<S, C>): ReadonlyMap<string, Plan<S, C>> {
   return plans;
 }
 
+/** `#pace` for a quiet run: its bus has no reader nor store, and none comes later, so only the event loop's turn is owed. */
+function quietPace(): Promise<void> | undefined {
+  return turnDue() ? nextTurn() : undefined;
+}
+
 class GraphRun<S, C> {
   readonly #graph: Graph<S, C>;
   readonly #state: S;
@@ -378,7 +383,7 @@ class GraphRun<S, C> {
   #attempt(plan: Plan<S, C>): void {
     const node = plan.node;
     // The outcome comes by callback: a step costs its own promise and one reaction on it.
-    const now = executeInto(this.#attemptFn, this.#step(node, undefined, undefined, this.#signal, this.#inFlight, this.#tally(plan)), this.#stepLanded);
+    const now = executeInto(this.#attemptFn, this.#step(node, undefined, undefined, this.#signal, this.#inFlight, this.#tally(plan), true), this.#stepLanded);
     // Settling always waits a microtask, as successors expect.
     if (now) queueMicrotask(() => this.#landed(node, now, undefined));
   }
@@ -432,10 +437,11 @@ class GraphRun<S, C> {
     signal: AbortSignal,
     link: OwnDependents | undefined,
     latency: LatencyTally,
+    timed: boolean,
   ): StepRun<GraphNode<S, C>> {
     const handler = node.onError ?? this.#graph.options.onError;
     const firstAttempt = this.#restore?.firstAttempt(node.name, index);
-    return new StepRun(this.#scope, node, item, index, signal, link, latency, handler && this.#onError(handler, node.name, index), firstAttempt);
+    return new StepRun(this.#scope, node, item, index, signal, link, latency, handler && this.#onError(handler, node.name, index), firstAttempt, timed);
   }
 
   #onError(handler: ErrorHandler<S, C>, node: string, index: number | undefined): (error: unknown, attempt: number) => Awaitable<ErrorAction> {
@@ -532,6 +538,7 @@ class GraphRun<S, C> {
    * time while a producer that never waits runs. `undefined`: go on at once.
    */
   #pace(): Promise<void> | undefined {
+    if (this.#emitter.quiet) return quietPace();
     const room = this.#env.bus.ready();
     if (!turnDue()) return room;
     return room ? room.then(nextTurn) : nextTurn();
@@ -612,6 +619,10 @@ class GraphRun<S, C> {
     const emitter = this.#emitter;
     emitter.emit({ type: 'map_start', node: node.name, nodeKind: 'map', worker: worker.name, concurrency: node.concurrency });
     const started = performance.now();
+    // An item's two clock reads were a fifth of a no-op item's cost: its duration is measured only for someone
+    // who can read it (a listener, telemetry). A quiet run's result then counts the worker's attempts with no
+    // latency (totalMs and maxMs 0); its plain steps are still timed.
+    const timed = this.#env.telemetry !== undefined || !emitter.quiet;
     const { results, items, peakWorkers, failure } = await fanOut(source, {
       map: node.name,
       worker: worker.name,
@@ -622,9 +633,9 @@ class GraphRun<S, C> {
         const restored = this.#restore?.items.get(worker.name)?.get(index);
         if (restored) return this.#restoredItem(worker, index, restored);
         if (!emitter.quiet && emitter.wants('step_queued')) emitter.emit({ type: 'step_queued', node: worker.name, nodeKind: worker.kind, index });
-        return executeInto(this.#attemptFn, this.#step(worker, item, index, signal, link, this.#tally(workerPlan)), settle);
+        return executeInto(this.#attemptFn, this.#step(worker, item, index, signal, link, this.#tally(workerPlan), timed), settle);
       },
-      ready: () => this.#pace(),
+      ready: emitter.quiet ? quietPace : () => this.#pace(),
     });
     this.#maps[node.name] = { items, peakWorkers };
     if (failure) throw failure;

@@ -62,23 +62,16 @@ type OnError = ((error: unknown, attempt: number) => ErrorAction | Promise<Error
  * executor hands it these options. `N` is the node, kept for the run that settles the step.
  */
 export class StepRun<N extends StepDef = StepDef> implements ExecuteOptions, StepRef {
-  // ExecuteOptions
-  readonly name: string;
-  readonly retry: RetryOption | undefined;
-  readonly timeoutMs: number | undefined;
+  // ExecuteOptions (what the node says is read from it: a map makes one of these per item)
   readonly signal: AbortSignal;
   readonly onError: OnError;
-  readonly observer: AttemptObserver = STEP_OBSERVER;
   /** Set as each attempt starts: with its span current, when it has one (a run the sampler left out has none). */
   enter: (<R>(call: () => R) => R) | undefined = undefined;
   readonly firstAttempt: number | undefined;
-  readonly timed = true;
+  /** Whether the attempts' durations are measured (see `ExecuteOptions.timed`). */
+  readonly timed: boolean;
   readonly link: Dependents | undefined;
   // StepRef
-  readonly runId: string;
-  readonly pipeline: string;
-  readonly node: string;
-  readonly kind: NodeKind;
   readonly index: number | undefined;
   /** The node this runs, and the map item it is given (undefined for a step). */
   readonly def: N;
@@ -90,6 +83,8 @@ export class StepRun<N extends StepDef = StepDef> implements ExecuteOptions, Ste
   #scopes: MetaScopes | undefined;
   /** The current attempt's span. */
   open: Open | undefined;
+  /** An attempt started and has not ended: a cancellation then ends one that ran (an untimed one's duration is 0 either way). */
+  running = false;
 
   constructor(
     run: RunScope,
@@ -101,24 +96,50 @@ export class StepRun<N extends StepDef = StepDef> implements ExecuteOptions, Ste
     latency: LatencyTally,
     onError: OnError,
     firstAttempt: number | undefined,
+    timed: boolean,
   ) {
-    const emitter = run.emitter;
-    this.name = def.name;
-    this.retry = def.retry;
-    this.timeoutMs = def.timeout;
     this.signal = signal;
     this.link = link;
     this.onError = onError;
     this.firstAttempt = firstAttempt;
-    this.runId = emitter.runId;
-    this.pipeline = emitter.pipeline;
-    this.node = def.name;
-    this.kind = def.kind;
+    this.timed = timed;
     this.index = index;
     this.def = def;
     this.item = item;
     this.run = run;
     this.latency = latency;
+  }
+
+  get name(): string {
+    return this.def.name;
+  }
+
+  get retry(): RetryOption | undefined {
+    return this.def.retry;
+  }
+
+  get timeoutMs(): number | undefined {
+    return this.def.timeout;
+  }
+
+  get observer(): AttemptObserver {
+    return STEP_OBSERVER;
+  }
+
+  get runId(): string {
+    return this.run.emitter.runId;
+  }
+
+  get pipeline(): string {
+    return this.run.emitter.pipeline;
+  }
+
+  get node(): string {
+    return this.def.name;
+  }
+
+  get kind(): NodeKind {
+    return this.def.kind;
   }
 
   /** An untimed attempt's context: its arguments (a method of the options, which the executor calls). */
@@ -145,6 +166,7 @@ const STEP_OBSERVER: AttemptObserver = {
   start(attempt: number, options: ExecuteOptions): void {
     const step = options as StepRun;
     step.latency.attempts++;
+    step.running = true;
     const run = step.run;
     if (run.telemetry) {
       step.open = run.telemetry.startAttempt(step, attempt);
@@ -157,6 +179,7 @@ const STEP_OBSERVER: AttemptObserver = {
 
   retry(attempt: number, error: unknown, delayMs: number, durationMs: number, options: ExecuteOptions): void {
     const step = options as StepRun;
+    step.running = false;
     addLatency(step.latency, durationMs, false);
     const run = step.run;
     run.telemetry?.retryAttempt(step, step.open, attempt, error, delayMs, durationMs);
@@ -167,7 +190,9 @@ const STEP_OBSERVER: AttemptObserver = {
 
   end(attempt: number, status: StepEndStatus, durationMs: number, error: unknown, options: ExecuteOptions): void {
     const step = options as StepRun;
-    if (status !== 'cancelled' || durationMs > 0) addLatency(step.latency, durationMs, status === 'succeeded');
+    // Cancelled before an attempt began (none ran, or the next after a retry's delay): no attempt to count.
+    if (status !== 'cancelled' || step.running) addLatency(step.latency, durationMs, status === 'succeeded');
+    step.running = false;
     const run = step.run;
     if (run.telemetry) {
       run.telemetry.endAttempt(step, step.open, attempt, status, durationMs, error);
