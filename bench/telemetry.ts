@@ -19,7 +19,7 @@
 // the floor's = floor time per unit / spans per unit (a unit: a stage item, a graph run).
 // Goals: spanflow's cost per span ≤ 1.5× the floor's; sampled throughput ≥ 0.5× off.
 // At 1% sampling, what spanflow adds per unit over off is also set against what the
-// floor's spans cost the SDK per unit then (sampled_cost_ratio: no goal; it tells the
+// floor's telemetry costs the SDK per unit then (sampled_cost_ratio: no goal; it tells the
 // engine's share from the SDK's, which does not shrink as the engine gets faster).
 // The five children run in rounds, in turns (the order reversed every other round), and
 // every ratio is taken per round, then the median: first on the machine as it is, then with
@@ -27,7 +27,7 @@
 //
 //   node bench/telemetry.ts                                the whole bench
 //   node bench/telemetry.ts --variant off|on|sampled|floor|floor_sampled   one variant (what the bench spawns; profile these)
-//   node bench/telemetry.ts --variant check                the floor-vs-spanflow span shape check
+//   node bench/telemetry.ts --variant check                the floor-vs-spanflow span and metric check
 
 import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -624,7 +624,7 @@ function throughputRows(f: Figures, unit: string): (string | number)[][] {
     ['telemetry off (no SDK registered)', fmtSpread(f.off, 0), us(f.off), '1', '-'],
     ['SDK on (batch processor, periodic reader, discarding exporters)', fmtSpread(f.on, 0), us(f.on), fmt(f.on.median / f.off.median, 3), exportedCell(f.exported.on)],
     [`SDK on, ParentBased(TraceIdRatio ${SAMPLE_RATIO})`, fmtSpread(f.sampled, 0), us(f.sampled), fmtSpread(f.sampledRatio, 3), exportedCell(f.exported.sampled)],
-    [`floor: the same ${f.spansPerUnit} spans per ${unit}, plain loop on the SDK tracer`, fmtSpread(f.floor, 0), us(f.floor), '', exportedCell(f.exported.floor)],
+    [`floor: the same ${f.spansPerUnit} spans and metric points per ${unit}, plain loop on the SDK`, fmtSpread(f.floor, 0), us(f.floor), '', exportedCell(f.exported.floor)],
     [`floor, ParentBased(TraceIdRatio ${SAMPLE_RATIO})`, fmtSpread(f.floorSampled, 0), us(f.floorSampled), '', exportedCell(f.exported.floor_sampled)],
   ];
 }
