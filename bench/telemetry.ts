@@ -8,17 +8,18 @@
 //   sampled  the same SDK with ParentBasedSampler({ root: TraceIdRatioBasedSampler(0.01) });
 // and the floor: a plain loop creating, directly through the same SDK's tracer,
 // the spans spanflow creates (same names, parents, attributes, events, links),
-// with the SDK as in `on` (floor) and as in `sampled` (floor_sampled).
+// and the metric points spanflow records (see the floor's comment below for what it does and
+// why), with the SDK as in `on` (floor) and as in `sampled` (floor_sampled).
 // OpenTelemetry's globals can be registered once per process, so every variant
 // runs in a child process of its own and reports one JSON line. A `check` child
-// first asserts, with an in-memory exporter, that the floor makes the same spans
-// as spanflow.
+// first asserts, with an in-memory exporter and a reader, that the floor makes the
+// same spans and metric points as spanflow.
 //
 // spanflow's cost per span = (time per unit on − time per unit off) / spans per unit;
 // the floor's = floor time per unit / spans per unit (a unit: a stage item, a graph run).
 // Goals: spanflow's cost per span ≤ 1.5× the floor's; sampled throughput ≥ 0.5× off.
 // At 1% sampling, what spanflow adds per unit over off is also set against what the
-// floor's spans cost the SDK per unit then (sampled_cost_ratio: no goal; it tells the
+// floor's telemetry costs the SDK per unit then (sampled_cost_ratio: no goal; it tells the
 // engine's share from the SDK's, which does not shrink as the engine gets faster).
 // The five children run in rounds, in turns (the order reversed every other round), and
 // every ratio is taken per round, then the median: first on the machine as it is, then with
@@ -26,15 +27,15 @@
 //
 //   node bench/telemetry.ts                                the whole bench
 //   node bench/telemetry.ts --variant off|on|sampled|floor|floor_sampled   one variant (what the bench spawns; profile these)
-//   node bench/telemetry.ts --variant check                the floor-vs-spanflow span shape check
+//   node bench/telemetry.ts --variant check                the floor-vs-spanflow span and metric check
 
 import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { type Attributes, context, type Link, metrics, ROOT_CONTEXT, type Span, type Tracer, trace } from '@opentelemetry/api';
+import { type Attributes, context, type Histogram, type Link, type Meter, metrics, ROOT_CONTEXT, type Span, type Tracer, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import type { ExportResult } from '@opentelemetry/core';
-import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { DataPointType, MeterProvider, MetricReader, PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import {
   BatchSpanProcessor,
   InMemorySpanExporter,
@@ -45,7 +46,7 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
-import { ATTR, pipeline, stages } from '../sdk/index.ts';
+import { ATTR, METRICS, metricOptions, pipeline, stages } from '../sdk/index.ts';
 import { fmt, fmtSpread, interleaved, printJson, printTable, ratios, round, type Spread, spread, time } from './report.ts';
 
 const STAGES = 3;
@@ -95,50 +96,130 @@ function graphPipeline() {
   return p.validate();
 }
 
-// ---- the floor: the same spans, straight through the SDK's tracer --------------------
+// ---- the floor: the same telemetry, straight through the SDK ----------------------------
+//
+// The floor is what the SDK alone costs to make the telemetry spanflow documents, written by
+// hand and tuned; a ratio against anything less would flatter nobody but be unfair to us,
+// and against anything more would flatter us. So it does the same work spanflow's telemetry
+// does, and no more:
+// - the same spans (names, parents, attributes, events, links), with attributes given where
+//   spanflow gives them: at the start for a run span (a sampler sees them), set after the
+//   start otherwise (the SDK checks them once rather than twice; a step or task span follows
+//   its parent's sampling, an item's root span is sampled on its name and links);
+// - the same metric points: a step-duration histogram point per attempt of a run or item the
+//   sampler kept (TelemetryOptions.durations 'sampled', the default), a run-duration point per
+//   run or batch, and the runs, step attempts, items and active-runs counts. Counts are tallied
+//   in plain numbers per attribute set known up front and handed to the SDK when the reader
+//   collects (observable instruments); histogram points cannot be handed over that way, so each
+//   is a record() with an attribute object made once. Gauges and the drop counters are left
+//   out: they cost nothing per unit (read at collection, or one add at start);
+// - a step's or task's code runs with its span current (context.with), as spanflow documents
+//   ("user code inside a step sees the step span as the active context"), and a graph run's
+//   steps run in the run's context, sampled or not (so a step's own spans follow the run's
+//   sampling instead of starting traces of their own);
+// - durations read from one clock per step or task (the end of one is the start of the next).
+// The `check` child asserts both the spans and the metric points are the same as spanflow's.
+
+/** The floor's tracer and meter (spanflow's are 'spanflow': in the check both run in one process). */
+const FLOOR_SCOPE = 'spanflow-bench-floor';
+
+/** Called with its span current, as spanflow calls a step's or task's function (a no-op, as theirs are). */
+const floorWork = (): void => {};
+
+/** A count per attribute set known up front, handed to the SDK at collection. */
+interface Tally {
+  readonly attributes: Attributes;
+  value: number;
+}
+const tally = (attributes: Attributes): Tally => ({ attributes, value: 0 });
+
+/** The floor's metric points, made from spanflow's catalogue (same names, units, buckets). */
+class FloorMetrics {
+  readonly stepDuration: Histogram;
+  readonly runDuration: Histogram;
+  readonly runs: Tally[] = [];
+  readonly attempts: Tally[] = [];
+  readonly items: Tally[] = [];
+  readonly active: Tally[] = [];
+
+  constructor(meter: Meter) {
+    this.stepDuration = meter.createHistogram(METRICS.stepDuration.name, metricOptions(METRICS.stepDuration));
+    this.runDuration = meter.createHistogram(METRICS.runDuration.name, metricOptions(METRICS.runDuration));
+    const runs = meter.createObservableCounter(METRICS.runs.name, metricOptions(METRICS.runs));
+    const attempts = meter.createObservableCounter(METRICS.stepAttempts.name, metricOptions(METRICS.stepAttempts));
+    const items = meter.createObservableCounter(METRICS.items.name, metricOptions(METRICS.items));
+    const active = meter.createObservableUpDownCounter(METRICS.activeRuns.name, metricOptions(METRICS.activeRuns));
+    meter.addBatchObservableCallback(
+      (observer) => {
+        for (const t of this.runs) observer.observe(runs, t.value, t.attributes);
+        for (const t of this.attempts) observer.observe(attempts, t.value, t.attributes);
+        for (const t of this.items) observer.observe(items, t.value, t.attributes);
+        for (const t of this.active) observer.observe(active, t.value, t.attributes);
+      },
+      [runs, attempts, items, active],
+    );
+  }
+
+  /** The tally of this attribute set (one per set: a callback observes each set once), kept for collection. */
+  tally(list: Tally[], attributes: Attributes): Tally {
+    const key = JSON.stringify(attributes);
+    const found = list.find((t) => JSON.stringify(t.attributes) === key);
+    if (found) return found;
+    const made = tally(attributes);
+    list.push(made);
+    return made;
+  }
+}
 
 /** One stage batch: the batch span, and per item its root span (linked to the batch) with a task span per stage (none for an item the sampler left out). */
-async function floorStage(tracer: Tracer, items: number, runId: string): Promise<void> {
+async function floorStage(tracer: Tracer, m: FloorMetrics, items: number, runId: string): Promise<void> {
+  const batchStarted = performance.now();
+  const pipelineAttributes = { [ATTR.PIPELINE_NAME]: STAGE_PIPELINE };
+  const active = m.tally(m.active, pipelineAttributes);
+  active.value++;
   const batch = tracer.startSpan(`pipeline ${STAGE_PIPELINE}`, { attributes: { [ATTR.PIPELINE_NAME]: STAGE_PIPELINE, [ATTR.RUN_ID]: runId } }, ROOT_CONTEXT);
   const links: Link[] = [{ context: batch.spanContext() }];
   const last = stageNames.at(-1) as string;
-  // Names known up front are made once: the floor does only what a span needs.
+  // What is known up front is made once: the floor does only what a span or a metric point needs.
   const taskNames = stageNames.map((stage) => `${stage}/${TASK}`);
   const taskSpanNames = taskNames.map((name) => `task ${name}`);
   const itemSpanName = `item ${STAGE_PIPELINE}`;
+  const durationAttributes = taskNames.map((task) => ({ [ATTR.PIPELINE_NAME]: STAGE_PIPELINE, [ATTR.TASK_NAME]: task }));
+  const attempts = taskNames.map((task) => m.tally(m.attempts, { [ATTR.PIPELINE_NAME]: STAGE_PIPELINE, [ATTR.TASK_NAME]: task, [ATTR.NODE_KIND]: 'task', [ATTR.TASK_RESULT]: 'success' }));
+  const completed = m.tally(m.items, { [ATTR.PIPELINE_NAME]: STAGE_PIPELINE, [ATTR.STAGE]: last, [ATTR.ITEM_STATUS]: 'completed' });
   for (let i = 0; i < items; i++) {
     const id = String(i);
-    const item = tracer.startSpan(itemSpanName, {
-      root: true,
-      attributes: { [ATTR.PIPELINE_NAME]: STAGE_PIPELINE, [ATTR.RUN_ID]: runId, [ATTR.ITEM_ID]: id },
-      links,
-    });
-    // An item the sampler left out has nothing more to record (its task spans would be left out with it).
-    const recording = item.isRecording();
-    const itemContext = trace.setSpan(ROOT_CONTEXT, item);
-    for (let s = 0; recording && s < STAGES; s++) {
-      const stage = stageNames[s] as string;
-      item.addEvent('spanflow.queued', { [ATTR.STAGE]: stage, [ATTR.ATTEMPT]: 1 });
-      item.addEvent('spanflow.in_progress', { [ATTR.STAGE]: stage, [ATTR.ATTEMPT]: 1 });
-      const task = tracer.startSpan(
-        taskSpanNames[s] as string,
-        {
-          attributes: {
-            [ATTR.PIPELINE_NAME]: STAGE_PIPELINE,
-            [ATTR.TASK_NAME]: taskNames[s] as string,
-            [ATTR.NODE_KIND]: 'task',
-            [ATTR.STAGE]: stage,
-            [ATTR.WORKER]: i % WORKERS,
-            [ATTR.ATTEMPT]: 1,
-            [ATTR.ITEM_ID]: id,
-          },
-        },
-        itemContext,
-      );
-      task.setAttribute(ATTR.TASK_RESULT, 'success');
-      task.end();
-    }
-    if (recording) item.setAttributes({ [ATTR.ITEM_STATUS]: 'completed', [ATTR.STAGE]: last });
+    const item = tracer.startSpan(itemSpanName, { root: true, links });
+    // An item the sampler left out has nothing more to record but its counts (its task spans and durations are left out with it).
+    if (item.isRecording()) {
+      item.setAttributes({ [ATTR.PIPELINE_NAME]: STAGE_PIPELINE, [ATTR.RUN_ID]: runId, [ATTR.ITEM_ID]: id });
+      const itemContext = trace.setSpan(ROOT_CONTEXT, item);
+      let clock = performance.now();
+      for (let s = 0; s < STAGES; s++) {
+        const stage = stageNames[s] as string;
+        item.addEvent('spanflow.queued', { [ATTR.STAGE]: stage, [ATTR.ATTEMPT]: 1 });
+        item.addEvent('spanflow.in_progress', { [ATTR.STAGE]: stage, [ATTR.ATTEMPT]: 1 });
+        const task = tracer.startSpan(taskSpanNames[s] as string, undefined, itemContext);
+        task.setAttributes({
+          [ATTR.PIPELINE_NAME]: STAGE_PIPELINE,
+          [ATTR.TASK_NAME]: taskNames[s] as string,
+          [ATTR.NODE_KIND]: 'task',
+          [ATTR.STAGE]: stage,
+          [ATTR.WORKER]: i % WORKERS,
+          [ATTR.ATTEMPT]: 1,
+          [ATTR.ITEM_ID]: id,
+        });
+        context.with(trace.setSpan(itemContext, task), floorWork);
+        const now = performance.now();
+        task.setAttribute(ATTR.TASK_RESULT, 'success');
+        task.end();
+        (attempts[s] as Tally).value++;
+        if (now > clock) m.stepDuration.record((now - clock) / 1000, durationAttributes[s]);
+        clock = now;
+      }
+      item.setAttributes({ [ATTR.ITEM_STATUS]: 'completed', [ATTR.STAGE]: last });
+    } else for (let s = 0; s < STAGES; s++) (attempts[s] as Tally).value++;
+    completed.value++;
     item.end();
     // The batch processor exports on a microtask: a loop that never yields would make it drop spans.
     if ((i & 63) === 63) await null;
@@ -146,34 +227,60 @@ async function floorStage(tracer: Tracer, items: number, runId: string): Promise
   batch.setAttribute(ATTR.RESULT, 'success');
   batch.setAttributes({ 'spanflow.items.completed': items, 'spanflow.items.failed': 0, 'spanflow.items.skipped': 0 });
   batch.end();
+  const runAttributes = { [ATTR.PIPELINE_NAME]: STAGE_PIPELINE, [ATTR.RESULT]: 'success' };
+  m.runDuration.record((performance.now() - batchStarted) / 1000, runAttributes);
+  m.tally(m.runs, runAttributes).value++;
+  active.value--;
 }
 
 /** Graph runs: the run span (a `spanflow.queued` event per step) and a step span per step (none under a run the sampler left out). */
-async function floorGraph(tracer: Tracer, runs: number, runIds: readonly string[]): Promise<void> {
+async function floorGraph(tracer: Tracer, m: FloorMetrics, runs: number, runIds: readonly string[]): Promise<void> {
   const stepSpanNames = stepNames.map((node) => `step ${node}`);
   const runSpanName = `pipeline ${GRAPH_PIPELINE}`;
+  const durationAttributes = stepNames.map((node) => ({ [ATTR.PIPELINE_NAME]: GRAPH_PIPELINE, [ATTR.TASK_NAME]: node }));
+  const attempts = stepNames.map((node) => m.tally(m.attempts, { [ATTR.PIPELINE_NAME]: GRAPH_PIPELINE, [ATTR.TASK_NAME]: node, [ATTR.NODE_KIND]: 'step', [ATTR.TASK_RESULT]: 'success' }));
+  const runAttributes = { [ATTR.PIPELINE_NAME]: GRAPH_PIPELINE, [ATTR.RESULT]: 'success' };
+  const ran = m.tally(m.runs, runAttributes);
+  const active = m.tally(m.active, { [ATTR.PIPELINE_NAME]: GRAPH_PIPELINE });
   for (let r = 0; r < runs; r++) {
+    const started = performance.now();
+    active.value++;
     const runId = runIds[r % runIds.length] as string;
     const run = tracer.startSpan(runSpanName, { attributes: { [ATTR.PIPELINE_NAME]: GRAPH_PIPELINE, [ATTR.RUN_ID]: runId } }, ROOT_CONTEXT);
-    const recording = run.isRecording();
     const runContext = trace.setSpan(ROOT_CONTEXT, run);
-    for (let s = 0; recording && s < STEPS; s++) {
-      const node = stepNames[s] as string;
-      run.addEvent('spanflow.queued', { [ATTR.TASK_NAME]: node });
-      const attributes: Attributes = {
-        [ATTR.PIPELINE_NAME]: GRAPH_PIPELINE,
-        [ATTR.RUN_ID]: runId,
-        [ATTR.TASK_NAME]: node,
-        [ATTR.TASK_RUN_ID]: `${runId}/${node}/1`,
-        [ATTR.NODE_KIND]: 'step',
-        [ATTR.ATTEMPT]: 1,
-      };
-      const step: Span = tracer.startSpan(stepSpanNames[s] as string, { attributes }, runContext);
-      step.setAttribute(ATTR.TASK_RESULT, 'success');
-      step.end();
-    }
+    // The run's steps run in its context, sampled or not.
+    context.with(runContext, () => {
+      if (!run.isRecording()) {
+        for (let s = 0; s < STEPS; s++) (attempts[s] as Tally).value++;
+        return;
+      }
+      let clock = started;
+      for (let s = 0; s < STEPS; s++) {
+        const node = stepNames[s] as string;
+        run.addEvent('spanflow.queued', { [ATTR.TASK_NAME]: node });
+        const step: Span = tracer.startSpan(stepSpanNames[s] as string, undefined, runContext);
+        step.setAttributes({
+          [ATTR.PIPELINE_NAME]: GRAPH_PIPELINE,
+          [ATTR.RUN_ID]: runId,
+          [ATTR.TASK_NAME]: node,
+          [ATTR.TASK_RUN_ID]: `${runId}/${node}/1`,
+          [ATTR.NODE_KIND]: 'step',
+          [ATTR.ATTEMPT]: 1,
+        });
+        context.with(trace.setSpan(runContext, step), floorWork);
+        const now = performance.now();
+        step.setAttribute(ATTR.TASK_RESULT, 'success');
+        step.end();
+        (attempts[s] as Tally).value++;
+        if (now > clock) m.stepDuration.record((now - clock) / 1000, durationAttributes[s]);
+        clock = now;
+      }
+    });
     run.setAttribute(ATTR.RESULT, 'success');
     run.end();
+    m.runDuration.record((performance.now() - started) / 1000, runAttributes);
+    ran.value++;
+    active.value--;
     if ((r & 7) === 7) await null;
   }
 }
@@ -255,7 +362,8 @@ async function measureVariant(variant: Variant): Promise<ChildReport> {
   const started = performance.now();
   const sdk = variant === 'off' ? undefined : registerSdk(variant === 'sampled' || variant === 'floor_sampled');
   const floor = variant === 'floor' || variant === 'floor_sampled';
-  const tracer = trace.getTracer('spanflow-bench-floor');
+  const tracer = trace.getTracer(FLOOR_SCOPE);
+  const floorMetrics = floor ? new FloorMetrics(metrics.getMeter(FLOOR_SCOPE)) : undefined;
   const items = Array.from({ length: ITEMS }, (_, i) => i);
   const runIds = Array.from({ length: 1_000 }, () => crypto.randomUUID());
 
@@ -270,7 +378,7 @@ async function measureVariant(variant: Variant): Promise<ChildReport> {
   const stageRuns = STAGE_WARMUP + SAMPLES;
   let stage: Awaited<ReturnType<typeof time>>;
   if (floor) {
-    stage = await time(() => floorStage(tracer, ITEMS, crypto.randomUUID()), { iterations: 1, warmup: STAGE_WARMUP, samples: SAMPLES, units: ITEMS });
+    stage = await time(() => floorStage(tracer, floorMetrics as FloorMetrics, ITEMS, crypto.randomUUID()), { iterations: 1, warmup: STAGE_WARMUP, samples: SAMPLES, units: ITEMS });
   } else {
     const p = stagePipeline();
     stage = await time(
@@ -290,7 +398,7 @@ async function measureVariant(variant: Variant): Promise<ChildReport> {
   let graph: Awaited<ReturnType<typeof time>>;
   if (floor) {
     // One call does a sample's worth of runs, so the loop is not paced by an await per run.
-    graph = await time(() => floorGraph(tracer, GRAPH_RUNS, runIds), { iterations: 1, warmup: GRAPH_WARMUP / GRAPH_RUNS, samples: SAMPLES, units: GRAPH_RUNS });
+    graph = await time(() => floorGraph(tracer, floorMetrics as FloorMetrics, GRAPH_RUNS, runIds), { iterations: 1, warmup: GRAPH_WARMUP / GRAPH_RUNS, samples: SAMPLES, units: GRAPH_RUNS });
   } else {
     const p = graphPipeline();
     graph = await time(
@@ -341,12 +449,50 @@ function shapes(spans: readonly ReadableSpan[]): string[] {
     .sort();
 }
 
+/** A reader the check collects from when it likes. */
+class CheckReader extends MetricReader {
+  protected override onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected override onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** The metrics the floor makes (the rest cost nothing per unit: see the floor's comment). */
+const FLOOR_METRICS: readonly string[] = [METRICS.stepDuration, METRICS.runDuration, METRICS.runs, METRICS.stepAttempts, METRICS.items, METRICS.activeRuns].map((def) => def.name);
+
+/** One scope's points of the floor's metrics, one line each: metric, attributes, and its count (a histogram's) or value. */
+async function points(reader: CheckReader, scope: string): Promise<string[]> {
+  const { resourceMetrics } = await reader.collect();
+  const lines: string[] = [];
+  for (const scoped of resourceMetrics.scopeMetrics) {
+    if (scoped.scope.name !== scope) continue;
+    for (const metric of scoped.metrics) {
+      if (!FLOOR_METRICS.includes(metric.descriptor.name)) continue;
+      for (const point of metric.dataPoints) {
+        const attributes = Object.entries(point.attributes)
+          .map(([k, v]) => `${k}=${v}`)
+          .sort()
+          .join(',');
+        const value = metric.dataPointType === DataPointType.HISTOGRAM ? `count ${(point.value as { count: number }).count}` : `value ${point.value as number}`;
+        lines.push(`${metric.descriptor.name} ${metric.descriptor.unit} {${attributes}} ${value}`);
+      }
+    }
+  }
+  return lines.sort();
+}
+
 async function checkFloor(): Promise<void> {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   const exporter = new InMemorySpanExporter();
   const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
   trace.setGlobalTracerProvider(provider);
-  const tracer = trace.getTracer('spanflow-bench-floor');
+  const reader = new CheckReader();
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  metrics.setGlobalMeterProvider(meterProvider);
+  const tracer = trace.getTracer(FLOOR_SCOPE);
+  const floorMetrics = new FloorMetrics(metrics.getMeter(FLOOR_SCOPE));
   const collect = async (make: () => PromiseLike<unknown>): Promise<string[]> => {
     await make();
     await provider.forceFlush();
@@ -361,10 +507,13 @@ async function checkFloor(): Promise<void> {
     }
   };
   const few = 3;
-  compare('stage pipeline', await collect(() => stagePipeline().run(Array.from({ length: few }, (_, i) => i))), await collect(() => floorStage(tracer, few, crypto.randomUUID())));
-  compare('graph pipeline', await collect(() => graphPipeline().run(undefined)), await collect(() => floorGraph(tracer, 1, [crypto.randomUUID()])));
+  compare('stage pipeline', await collect(() => stagePipeline().run(Array.from({ length: few }, (_, i) => i))), await collect(() => floorStage(tracer, floorMetrics, few, crypto.randomUUID())));
+  compare('graph pipeline', await collect(() => graphPipeline().run(undefined)), await collect(() => floorGraph(tracer, floorMetrics, 1, [crypto.randomUUID()])));
+  // Cumulative points of both pipelines: spanflow's (its scope) against the floor's.
+  compare('metric points', await points(reader, 'spanflow'), await points(reader, FLOOR_SCOPE));
   await provider.shutdown();
-  if (problems.length > 0) throw new Error(`the floor does not make the spans spanflow makes:\n${problems.join('\n')}`);
+  await meterProvider.shutdown();
+  if (problems.length > 0) throw new Error(`the floor does not make the telemetry spanflow makes:\n${problems.join('\n')}`);
   console.log(JSON.stringify({ check: 'ok' }));
 }
 
@@ -475,7 +624,7 @@ function throughputRows(f: Figures, unit: string): (string | number)[][] {
     ['telemetry off (no SDK registered)', fmtSpread(f.off, 0), us(f.off), '1', '-'],
     ['SDK on (batch processor, periodic reader, discarding exporters)', fmtSpread(f.on, 0), us(f.on), fmt(f.on.median / f.off.median, 3), exportedCell(f.exported.on)],
     [`SDK on, ParentBased(TraceIdRatio ${SAMPLE_RATIO})`, fmtSpread(f.sampled, 0), us(f.sampled), fmtSpread(f.sampledRatio, 3), exportedCell(f.exported.sampled)],
-    [`floor: the same ${f.spansPerUnit} spans per ${unit}, plain loop on the SDK tracer`, fmtSpread(f.floor, 0), us(f.floor), '', exportedCell(f.exported.floor)],
+    [`floor: the same ${f.spansPerUnit} spans and metric points per ${unit}, plain loop on the SDK`, fmtSpread(f.floor, 0), us(f.floor), '', exportedCell(f.exported.floor)],
     [`floor, ParentBased(TraceIdRatio ${SAMPLE_RATIO})`, fmtSpread(f.floorSampled, 0), us(f.floorSampled), '', exportedCell(f.exported.floor_sampled)],
   ];
 }

@@ -241,6 +241,34 @@ describe('metrics come back to rest', { timeout: 10_000 }, () => {
     assert.equal(pointValue(result, 'spanflow.step.retries', { ...base, [ATTR.ERROR_TYPE]: 'Flaky' }), 2);
   });
 
+  test('step attempts and durations go to their own pipeline and step across runs, a withSteps copy sharing the steps included', async () => {
+    // Metering keeps what it counts per step by the step's definition, which every run and copy of a pipeline shares.
+    const make = (name: string) =>
+      pipeline(name)
+        .step('a', async () => {}, { to: 'b' })
+        .step('b', async () => {});
+    const one = make('per-def-one');
+    const two = make('per-def-two');
+    const copy = one.withSteps({ b: async () => {} });
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await one.run(undefined)).status, 'succeeded');
+      assert.equal((await two.run(undefined)).status, 'succeeded');
+      assert.equal((await copy.run(undefined)).status, 'succeeded');
+    }
+    const result = await reader.collect();
+    for (const [name, runs] of [
+      ['per-def-one', 6],
+      ['per-def-two', 3],
+    ] as const) {
+      for (const step of ['a', 'b']) {
+        const attributes = { [ATTR.PIPELINE_NAME]: name, [ATTR.TASK_NAME]: step };
+        assert.equal(pointValue(result, 'spanflow.step.attempts', { ...attributes, [ATTR.NODE_KIND]: 'step', [ATTR.TASK_RESULT]: 'success' }), runs, `${name} ${step}`);
+        const duration = points(result, 'spanflow.step.duration_seconds').find((p) => p.attributes[ATTR.PIPELINE_NAME] === name && p.attributes[ATTR.TASK_NAME] === step);
+        assert.equal((duration?.value as { count: number } | undefined)?.count, runs, `${name} ${step} durations`);
+      }
+    }
+  });
+
   test('stage gauges report nothing for a batch once it has finished', async () => {
     const name = 'gauge-batch';
     const p = stages<number>(name).stage('double', { workers: 2, tasks: (n: number) => n * 2 });

@@ -41,6 +41,26 @@ const counter = (meter: Meter, def: MetricDef): Counter => meter.createCounter(d
 const gauge = (meter: Meter, def: MetricDef): ObservableGauge => meter.createObservableGauge(def.name, metricOptions(def));
 const observableCounter = (meter: Meter, def: MetricDef): ObservableCounter => meter.createObservableCounter(def.name, metricOptions(def));
 
+/** One attribute combination's count, and its attribute object (made once). */
+interface CountEntry {
+  readonly attributes: Attributes;
+  value: number;
+}
+
+/**
+ * What a graph step's attempts are metered with, kept per step definition: its
+ * successes' count and its duration attributes, so an attempt costs one lookup
+ * rather than six. It says whose it is, as a definition shared by two pipelines
+ * (or two names) must not count one's attempts as the other's.
+ */
+interface StepMeters {
+  readonly pipeline: string;
+  readonly node: string;
+  readonly kind: string;
+  readonly succeeded: CountEntry;
+  readonly duration: Attributes;
+}
+
 /**
  * Counts kept in spanflow and reported by an observable counter when the
  * reader collects: a hot path pays a few map lookups, not an SDK record (which
@@ -51,7 +71,7 @@ const observableCounter = (meter: Meter, def: MetricDef): ObservableCounter => m
 class Counts {
   readonly #names: readonly string[];
   readonly #root = new Map<string, unknown>();
-  readonly #entries: { readonly values: readonly string[]; readonly attributes: Attributes; value: number }[] = [];
+  readonly #entries: (CountEntry & { readonly values: readonly string[] })[] = [];
 
   constructor(def: MetricDef) {
     this.#names = def.attributes;
@@ -63,12 +83,13 @@ class Counts {
    * Fixed parameters rather than a rest array: this runs per attempt.
    */
   add(count: number, a: string, b?: string, c?: string, d?: string): Attributes {
-    const entry = this.#entry(a, b, c, d);
+    const entry = this.entry(a, b, c, d);
     entry.value += count;
     return entry.attributes;
   }
 
-  #entry(a: string, b?: string, c?: string, d?: string): { readonly attributes: Attributes; value: number } {
+  /** The count of this combination, for a caller that keeps it to add to later. */
+  entry(a: string, b?: string, c?: string, d?: string): CountEntry {
     const depth = this.#names.length;
     let level = this.#root;
     for (let i = 0; i < depth - 1; i++) {
@@ -81,7 +102,7 @@ class Counts {
       level = next;
     }
     const leaf = (depth === 1 ? a : depth === 2 ? b : depth === 3 ? c : d) as string;
-    const found = level.get(leaf) as { readonly attributes: Attributes; value: number } | undefined;
+    const found = level.get(leaf) as CountEntry | undefined;
     if (found) return found;
     const values = [a, b, c, d].slice(0, depth) as string[];
     const attributes: Attributes = {};
@@ -96,7 +117,7 @@ class Counts {
 
   /** Adds every count of `other` (same metric) to these. */
   addAll(other: Counts): void {
-    for (const { values, value } of other.#entries) this.#entry(values[0] as string, values[1], values[2], values[3]).value += value;
+    for (const { values, value } of other.#entries) this.entry(values[0] as string, values[1], values[2], values[3]).value += value;
   }
 
   observe(observer: BatchObservableResult, instrument: Observable): void {
@@ -140,6 +161,8 @@ export class Metering {
   /** Graph step attempts (stage task attempts are counted by their batches). */
   readonly #stepAttempts = new Counts(METRICS.stepAttempts);
   readonly #stepRetries = new Counts(METRICS.stepRetries);
+  /** Per graph step definition: see StepMeters. */
+  readonly #steps = new WeakMap<object, StepMeters>();
   readonly #tokens = new Counts(METRICS.tokens);
   readonly telemetryDropped: Counter;
   readonly persistenceDropped: Counter;
@@ -237,8 +260,22 @@ export class Metering {
 
   /** A graph step's last attempt ended with `result`. */
   ended(step: StepRef, result: string, durationMs: number, duration: boolean): void {
-    this.#stepAttempts.add(1, step.pipeline, step.node, step.kind, result);
-    if (duration) this.#duration(step.pipeline, step.node, durationMs);
+    const meters = this.#meters(step);
+    if (result === 'success') meters.succeeded.value++;
+    else this.#stepAttempts.add(1, step.pipeline, step.node, step.kind, result);
+    if (duration && durationMs > 0) this.#stepDuration.record(durationMs / 1000, meters.duration);
+  }
+
+  /** A step's meters: found by its definition (every run of a pipeline shares it), made at its first attempt. */
+  #meters(step: StepRef): StepMeters {
+    const def = step.def;
+    let meters = def && this.#steps.get(def);
+    if (meters === undefined || meters.pipeline !== step.pipeline || meters.node !== step.node || meters.kind !== step.kind) {
+      const { pipeline, node, kind } = step;
+      meters = { pipeline, node, kind, succeeded: this.#stepAttempts.entry(pipeline, node, kind, 'success'), duration: this.#durationAttributes.add(0, pipeline, node) };
+      if (def) this.#steps.set(def, meters);
+    }
+    return meters;
   }
 
   /** Takes a run's event (run boundaries and tokens). */

@@ -44,6 +44,8 @@ export interface StepRef {
   readonly kind: NodeKind;
   /** The item's position, for a map worker. */
   readonly index: number | undefined;
+  /** The step's definition, the same object in every run of its pipeline: metrics key what they keep per step by it. */
+  readonly def?: object;
 }
 
 /** One run's spans, looked up by node or item id: no composite keys built per event. */
