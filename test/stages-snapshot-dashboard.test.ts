@@ -311,9 +311,11 @@ describe('events and the tracker option', { timeout: 10_000 }, () => {
           observe(e);
         },
       });
-      const started = Date.now() - 5;
+      // Events are stamped from the monotonic clock (performance.timeOrigin + performance.now()), not Date.now(): the two drift apart.
+      const clock = () => performance.timeOrigin + performance.now();
+      const started = clock();
       await build(alone).run(items, { runId: 'run' });
-      const ended = Date.now() + 5;
+      const ended = clock();
       assert.equal(observed, 0, 'the fed tracker is handed no event');
       // The same tracker, listening to events (not a StatusTracker, so not fed): the events are built for it.
       const listened = new StatusTracker({ history });
@@ -335,7 +337,10 @@ describe('events and the tracker option', { timeout: 10_000 }, () => {
         const events = alone.history(String(n));
         assert.ok(events.length > 0 && events.length <= history);
         assert.deepEqual(events.map(comparable), listened.history(String(n)).map(comparable), `item ${n}, history ${history}`);
-        for (const e of events) assert.ok(e.time >= started && e.time <= ended && e.seq > 2, 'stamped as the run\'s events are');
+        for (const e of events) {
+          assert.ok(e.seq > 2, `seq ${e.seq}: numbered as the run's events are`);
+          assert.ok(e.time >= started && e.time <= ended, `time ${e.time}: within the run (${started} to ${ended})`);
+        }
         // In the order they were numbered, at times that never go back (a task's start and end share the readings its duration is made of).
         for (let k = 1; k < events.length; k++) {
           const [before, after] = [events[k - 1], events[k]] as [TrackedEvent, TrackedEvent];
