@@ -681,14 +681,7 @@ export class Batch<In, Out> {
             succeeded(work);
             return true;
           }
-          if (this.#cancelled) {
-            work.catch(() => {});
-            failed(undefined);
-            return false;
-          }
-          link.add(aborted);
-          work.then(fastValue, fastError);
-          return false;
+          return pending(work, fastValue);
         }
         slot.taskKey = run.key;
         slot.input = value;
@@ -727,13 +720,17 @@ export class Batch<In, Out> {
           succeeded(work);
           return true;
         }
+        return pending(work, observedValue);
+      };
+      /** The fast path's attempt is under way: `onValue` takes its result (false: a callback will), unless the batch was cancelled meanwhile. */
+      const pending = (work: Promise<unknown>, onValue: (result: unknown) => void): false => {
         if (this.#cancelled) {
           work.catch(() => {});
           failed(undefined);
           return false;
         }
         link.add(aborted);
-        work.then(observedValue, fastError);
+        work.then(onValue, fastError);
         return false;
       };
       /** The task at `t` succeeded with `result`. */
