@@ -19,10 +19,21 @@ const PRIMARY_KEYS = ['events_pkey', 'pipelines_pkey', 'runs_pkey'];
 
 async function catalogue(store: Store): Promise<{ tables: string[]; indexes: string[] }> {
   const db = store.db;
-  const tables = (await db.introspection.getTables({ withInternalKyselyTables: true }))
-    .filter((t) => t.schema === store.schema)
-    .map((t) => t.name)
-    .toSorted();
+  // Only this schema's catalogue: Kysely's introspection reads every schema's,
+  // which fails when another test file drops its own schema at that moment.
+  const tableRows =
+    store.kind === 'postgres'
+      ? await db
+          .selectFrom('information_schema.tables' as never)
+          .select('table_name as name' as never)
+          .where('table_schema' as never, '=', store.schema as never)
+          .execute()
+      : await db
+          .selectFrom(`${store.schema}.sqlite_master` as never)
+          .select('name' as never)
+          .where('type' as never, '=', 'table' as never)
+          .execute();
+  const tables = tableRows.map((r) => (r as { name: string }).name).toSorted();
   const indexes =
     store.kind === 'postgres'
       ? await db
