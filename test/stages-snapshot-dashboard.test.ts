@@ -359,6 +359,40 @@ describe('events and the tracker option', { timeout: 10_000 }, () => {
       assert.deepEqual(alone.failed().map((f) => ({ ...f, error: unstack(f.error) })).sort((a, b) => a.index - b.index), listened.failed().map((f) => ({ ...f, error: unstack(f.error) })).sort((a, b) => a.index - b.index));
     }
   });
+
+  test("a fed tracker's event times come after the user's code that ran before the events (a stage's onSuccess, a skip predicate)", async () => {
+    // Events a worker gives the fed tracker with no user code between them may share one clock reading;
+    // one that follows the user's code must be read after it. Each callback waits for the clock to move
+    // on, then notes the time: an event after it that took an earlier reading would be stamped before it.
+    const clock = () => performance.timeOrigin + performance.now();
+    const afterCallback = () => {
+      const begun = clock();
+      while (clock() <= begun); // the clock moves on past any reading taken before the callback
+      return clock();
+    };
+    const succeededAt = new Map<number, number>();
+    const skipCheckedAt = new Map<number, number>();
+    const tracker = new StatusTracker();
+    await stages<number>('shared-readings', { tracker, collectResults: false })
+      .stage('first', { workers: 2, tasks: async (n: number) => n, onSuccess: (n) => succeededAt.set(n, afterCallback()) })
+      .stage('second', {
+        workers: 2,
+        skip: (n) => {
+          skipCheckedAt.set(n, afterCallback());
+          return false;
+        },
+        tasks: async (n: number) => n,
+      })
+      .run(range(20));
+    for (const n of range(20)) {
+      const events = tracker.history(String(n));
+      const queuedSecond = events.find((e) => e.type === 'item_status' && e.status === 'queued' && e.stage === 'second');
+      const startSecond = events.find((e) => e.type === 'task_start' && e.stage === 'second');
+      assert.ok(queuedSecond && startSecond, `item ${n}: queued in and started in the second stage`);
+      assert.ok(queuedSecond.time >= (succeededAt.get(n) as number), `item ${n}: queued in 'second' after the first stage's onSuccess`);
+      assert.ok(startSecond.time >= (skipCheckedAt.get(n) as number), `item ${n}: its task started after the skip predicate`);
+    }
+  });
 });
 
 describe('dashboards', { timeout: 10_000 }, () => {

@@ -299,18 +299,18 @@ describe('a tracker fed by its batch (fields, not events)', () => {
     const a = entry('a', 0);
     const b = { id: '1', key: 1, index: 1, stage: 0, trackerSlot: -1 };
     const from = now();
-    feed.status(a, 'fetch', 'queued', 1, undefined, undefined);
-    feed.status(b, 'fetch', 'queued', 1, undefined, undefined);
-    feed.status(a, 'fetch', 'in_progress', 1, undefined, undefined);
+    feed.status(a, 'fetch', 'queued', 1, undefined, undefined, -1);
+    feed.status(b, 'fetch', 'queued', 1, undefined, undefined, -1);
+    feed.status(a, 'fetch', 'in_progress', 1, undefined, undefined, performance.now()); // (a reading the batch took)
     tasks.start(a, 0, 1, 3, -1);
     tasks.status(a, 0, 1, 3, 'downloading 40%');
     tasks.retry(a, 0, 1, 3, boom, 10, 5, -1);
-    feed.status(a, 'fetch', 'retrying', 1, new TypeError('boom'), undefined);
+    feed.status(a, 'fetch', 'retrying', 1, new TypeError('boom'), undefined, -1);
     tasks.start(a, 0, 2, 3, -1);
     tasks.end(a, 0, 2, 3, 'succeeded', 7.5, undefined, performance.now()); // (a reading the batch took: the event's time)
     tasks.start(a, 1, 1, 3, -1);
     tasks.end(a, 1, 1, 3, 'failed', 2.25, boom, -1);
-    feed.status(a, 'fetch', 'failed', 1, new TypeError('boom'), { task: 'unpack', attempts: 1, error: boom });
+    feed.status(a, 'fetch', 'failed', 1, new TypeError('boom'), { task: 'unpack', attempts: 1, error: boom }, -1);
     const to = now();
     const item = (seq: number, status: ItemStatus, error?: ErrorInfo) =>
       ({ type: 'item_status', itemId: 'a', index: 0, stage: 'fetch', status, attempt: 1, error, ...base(seq), time: 0 });
@@ -351,7 +351,7 @@ describe('a tracker fed by its batch (fields, not events)', () => {
       for (let round = 0; round < 12; round++) {
         for (const [i, it] of items.entries()) {
           if (i > round) continue; // items start at different times, so their regions interleave
-          feed.status(it, stagesFed[it.stage]?.name ?? '', 'in_progress', round + 1, undefined, undefined);
+          feed.status(it, stagesFed[it.stage]?.name ?? '', 'in_progress', round + 1, undefined, undefined, -1);
           log(it, 'item_status', round + 1, undefined);
           tasks.start(it, 0, round + 1, i, -1);
           log(it, 'task_start', round + 1, undefined);
@@ -402,7 +402,7 @@ describe('a tracker fed by its batch (fields, not events)', () => {
         for (let k = 0; k < 17; k++) {
           for (const it of flight) {
             if (k >= 13 && Number(it.index) % 7 !== 0) continue;
-            if (k % 2 === 0) feed.status(it, 'fetch', 'in_progress', k + 1, undefined, undefined);
+            if (k % 2 === 0) feed.status(it, 'fetch', 'in_progress', k + 1, undefined, undefined, -1);
             else tasks.start(it, 1, k + 1, 0, -1);
             sent.set(it.id, [...(sent.get(it.id) ?? []), ++seq]);
           }
@@ -421,14 +421,14 @@ describe('a tracker fed by its batch (fields, not events)', () => {
     const tracker = new StatusTracker({ history: 2 });
     const { feed, tasks } = fed(tracker);
     const a = entry('a', 0, 1);
-    feed.status(a, 'parse', 'in_progress', 1, undefined, undefined);
+    feed.status(a, 'parse', 'in_progress', 1, undefined, undefined, -1);
     tasks.start(a, 0, 1, 0, -1);
     tasks.retry(a, 0, 1, 0, boom, 5, 1, -1);
     tracker.clear();
     assert.deepEqual(tracker.history('a'), []);
     tasks.start(a, 0, 2, 0, -1);
     tasks.end(a, 0, 2, 0, 'succeeded', 1, undefined, -1);
-    feed.status(a, 'parse', 'completed', 1, undefined, undefined);
+    feed.status(a, 'parse', 'completed', 1, undefined, undefined, -1);
     assert.deepEqual(tracker.history('a').map((e) => [e.type, e.seq, e.stage, 'task' in e ? e.task : undefined]), [
       ['task_end', 5, 'parse', 'read'],
       ['item_status', 6, 'parse', undefined],
@@ -446,7 +446,7 @@ describe('a tracker fed by its batch (fields, not events)', () => {
     const a = entry('a', 2 ** 32 + 5);
     tasks.start(a, 0, 9000, 1, -1);
     tasks.end(a, 0, 9000, 20_000, 'succeeded', 1, undefined, -1);
-    feed.status(a, 'fetch', 'completed', 1, undefined, undefined);
+    feed.status(a, 'fetch', 'completed', 1, undefined, undefined, -1);
     assert.deepEqual(tracker.history('a').map((e) => [e.type, e.seq, e.index, e.attempt, 'worker' in e ? e.worker : undefined]), [
       ['task_start', 2 ** 32 - 1, 2 ** 32 + 5, 9000, 1],
       ['task_end', 2 ** 32, 2 ** 32 + 5, 9000, 20_000],

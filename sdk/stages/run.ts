@@ -128,6 +128,12 @@ interface Slot {
    * for the observer told of that moment next (-1: none): a fed task event's time, rather than a second read.
    */
   clock: number;
+  /**
+   * A reading this worker took in its current synchronous stretch, with no code of the user's run
+   * since (-1: none), when the batch shares readings (#sharesReadings): a task's end, the item's
+   * next status, the next item's in_progress and its attempt's start then take one reading, not four.
+   */
+  reading: number;
   tally: Tally;
   taskStatus: string | undefined;
   processed: number;
@@ -200,6 +206,11 @@ export class Batch<In, Out> {
   readonly #trackerFeed: TrackerFeed | undefined;
   /** Someone takes item status changes: the tracker's feed or an item_status listener (telemetry is per item). */
   readonly #statusHeard: boolean;
+  /**
+   * The fed tracker is the only one told of items and tasks (no listener, no telemetry): events a worker
+   * gives it between two calls of the user's code are one moment, and share a clock reading (see Slot.reading).
+   */
+  readonly #sharesReadings: boolean;
   readonly #controller = new AbortController();
   readonly #stages: StageState[];
   readonly #collect: boolean;
@@ -277,6 +288,7 @@ export class Batch<In, Out> {
       worker_state: bus.wants('worker_state'),
     };
     this.#statusHeard = this.#trackerFeed !== undefined || this.#hears.item_status;
+    this.#sharesReadings = tasksFed && !this.#telemetry && !this.#hears.item_status && !this.#hears.worker_state;
     this.#stages = pipeline.stages.map((def, index) => ({
       def,
       index,
@@ -700,8 +712,10 @@ export class Batch<In, Out> {
         const options = telemetry ? run.recorded : run.options;
         observed = options;
         if (slot.feed !== undefined && options.timed !== false) {
-          // One clock reading for the attempt's start: its duration's, and its fed task_start's time.
-          started = performance.now();
+          // One clock reading for the attempt's start: its duration's, and its fed task_start's time
+          // (the stretch's, when the batch shares them: the task's code runs next).
+          started = slot.reading >= 0 ? slot.reading : performance.now();
+          slot.reading = -1;
           slot.clock = started;
           slot.observer.start(1, options);
         } else {
@@ -803,6 +817,7 @@ export class Batch<In, Out> {
       // The callbacks a worker goes on from. The engine's own bug must fail the batch's join(),
       // as an async worker's would, not escape as an unhandled rejection: each catches and says so.
       const loop = (): void => {
+        slot.reading = -1; // a new stretch (as at each callback a worker goes on from)
         try {
           run();
         } catch (error) {
@@ -810,6 +825,7 @@ export class Batch<In, Out> {
         }
       };
       const woken = (taken: Entry | undefined): void => {
+        slot.reading = -1;
         try {
           slot.busySince = performance.now();
           if (taken === undefined) finished();
@@ -819,6 +835,7 @@ export class Batch<In, Out> {
         }
       };
       const admitted = (): void => {
+        slot.reading = -1;
         try {
           if (runTask() && tasksFrom()) run();
         } catch (error) {
@@ -834,7 +851,10 @@ export class Batch<In, Out> {
           broke(error);
         }
       };
-      const settled = (outcome: Outcome<unknown>): void => after(taskEnded, outcome);
+      const settled = (outcome: Outcome<unknown>): void => {
+        slot.reading = -1; // (the executor's attempts read the clock themselves)
+        after(taskEnded, outcome);
+      };
       // The fast path's handlers, made once per worker. It runs one attempt at a time and arms
       // `link` with `aborted` while one is pending: whichever of the task's promise and the
       // batch's abort comes first disarms it and settles the attempt, the other finds it disarmed.
@@ -880,6 +900,7 @@ export class Batch<In, Out> {
         if (!observed || started < 0) return 0;
         const at = performance.now();
         slot.clock = at; // the attempt's end, for the task event the observer is told of next
+        if (this.#sharesReadings) slot.reading = at; // and for what this stretch tells the tracker after it
         return at - started;
       };
       /** The fast path's call of a task, for an item's telemetry to run within its task span. */
@@ -894,9 +915,10 @@ export class Batch<In, Out> {
     slot.entry = entry;
     stage.inProgress++;
     if (this.#hears.worker_state) this.#workerState(slot, 'busy');
-    if (entry.telemetry || this.#statusHeard) this.#itemStatus(entry, def.name, 'in_progress', undefined);
+    if (entry.telemetry || this.#statusHeard) this.#itemStatus(entry, def.name, 'in_progress', undefined, undefined, this.#reading(slot));
     const predicate = def.skip;
     if (predicate === undefined) return false;
+    slot.reading = -1; // the user's predicate runs
     let skip: boolean;
     try {
       skip = Boolean(predicate(entry.value, entry));
@@ -928,20 +950,23 @@ export class Batch<In, Out> {
     let waiting: Promise<void> | undefined;
     if (!failure) {
       slot.processed++;
-      if (def.onSuccess) this.#onSuccess(def, value, entry);
+      if (def.onSuccess) {
+        slot.reading = -1; // the user's callback runs
+        this.#onSuccess(def, value, entry);
+      }
       const next = stage.next;
       if (next && !this.#cancelled) {
         entry.value = value;
         entry.stage = next.index;
         entry.pass = 1;
-        if (entry.telemetry || this.#statusHeard) this.#itemStatus(entry, next.def.name, 'queued', undefined);
+        if (entry.telemetry || this.#statusHeard) this.#itemStatus(entry, next.def.name, 'queued', undefined, undefined, this.#reading(slot));
         waiting = next.queue.put(entry, entry.priority); // backpressure: the worker waits while the next stage is full
       } else if (next) {
         this.#fail(entry, undefined, this.#controller.signal.reason, 1);
       } else {
         // The outcome is made only for whoever keeps or streams it (its item id is a string made on demand).
         const outcome = this.#collect || this.#stream ? { status: 'completed' as const, itemId: entry.id, index: entry.index, value: value as Out } : undefined;
-        this.#settle(entry, 'completed', outcome, def.name, undefined);
+        this.#settle(entry, 'completed', outcome, def.name, undefined, undefined, this.#reading(slot));
         waiting = this.#stream?.room(); // a slow stream reader holds back the last stage, so memory stays bounded
       }
     } else if (def.retry.mode === 'stage' && !this.#cancelled && shouldRetry(def.retry, failure.error, entry.pass)) {
@@ -1005,7 +1030,15 @@ export class Batch<In, Out> {
    * `outcome` is undefined only for a completed item when results are not collected and no
    * stream is taken (nobody would read it).
    */
-  #settle(entry: Entry, status: 'completed' | 'failed' | 'skipped', outcome: ItemOutcome<Out> | undefined, stage: string, error: unknown, failure?: FailedItem): void {
+  #settle(
+    entry: Entry,
+    status: 'completed' | 'failed' | 'skipped',
+    outcome: ItemOutcome<Out> | undefined,
+    stage: string,
+    error: unknown,
+    failure?: FailedItem,
+    at = -1,
+  ): void {
     const ended = this.#stages[entry.stage]?.ended;
     if (status === 'completed') {
       this.#completed++;
@@ -1019,7 +1052,7 @@ export class Batch<In, Out> {
     }
     this.#inFlight--;
     if (outcome && this.#collect) this.#outcomes[entry.index] = outcome;
-    this.#itemStatus(entry, stage, status, error, failure);
+    this.#itemStatus(entry, stage, status, error, failure, at);
     if (outcome) this.#stream?.push(outcome);
     this.#checkDrained();
   }
@@ -1040,6 +1073,7 @@ export class Batch<In, Out> {
       taskIndex: 0,
       feed: this.#trackerFeed?.tasks,
       clock: -1,
+      reading: -1,
       tally: newTally(),
       taskStatus: undefined,
       processed: 0,
@@ -1138,14 +1172,21 @@ export class Batch<In, Out> {
     };
   }
 
-  /** An item's status changed: its telemetry and the event listeners hear of it. */
-  #itemStatus(entry: Entry, stage: string, status: ItemStatus, error: unknown, failure?: FailedItem): void {
+  /** The stretch's clock reading for a worker's event (taken now if it has none), or -1 when the batch does not share them. */
+  #reading(slot: Slot): number {
+    if (!this.#sharesReadings) return -1;
+    if (slot.reading < 0) slot.reading = performance.now();
+    return slot.reading;
+  }
+
+  /** An item's status changed: its telemetry and the event listeners hear of it (`at`: a reading of this moment, or -1). */
+  #itemStatus(entry: Entry, stage: string, status: ItemStatus, error: unknown, failure?: FailedItem, at = -1): void {
     const telemetry = entry.telemetry;
     if (telemetry) {
       if (status === 'completed' || status === 'failed' || status === 'skipped') telemetry.end(status, stage, error);
       else telemetry.status(stage, status, entry.pass);
     }
-    if (this.#trackerFeed) this.#trackerFeed.status(entry, stage, status, entry.pass, error, failure);
+    if (this.#trackerFeed) this.#trackerFeed.status(entry, stage, status, entry.pass, error, failure, at);
     if (!this.#hears.item_status) return;
     const info = failure === undefined && error !== undefined ? toErrorInfo(error) : undefined;
     this.#emitter.emit(itemStatusEvent(this.#emitter, 0, 0, entry.id, entry.index, stage, status, entry.pass, info, failure));

@@ -79,7 +79,8 @@ const STATUS_OF: readonly (ItemStatus | undefined)[] = ITEM_STATUSES.reduce<(Ite
  * (`task` is the task's position in its stage).
  */
 export interface TrackerFeed {
-  status(item: FedItem, stage: string, status: ItemStatus, attempt: number, error: unknown, failure: NamedFailure | undefined): void;
+  /** `at` as for a task event: a reading the batch took at this moment already, else -1. */
+  status(item: FedItem, stage: string, status: ItemStatus, attempt: number, error: unknown, failure: NamedFailure | undefined, at: number): void;
   readonly tasks: TaskFeed | undefined;
 }
 
@@ -467,13 +468,13 @@ export class StatusTracker {
               },
             };
       return {
-        status: (item, stage, status, attempt, error, failure) => {
+        status: (item, stage, status, attempt, error, failure, at) => {
           const slot = slotOf(item);
           const seq = run.nextSeq();
           tracker.#statusChanged(slot, item.key, status);
           if (status === 'failed') tracker.#fail(slot, item.id, item.index, stage, attempt, failure?.error, failure);
           if (limit === 0) return;
-          const time = now();
+          const time = at >= 0 ? epochOf(at) : now();
           if (error === undefined && failure === undefined && attempt <= MAX_ATTEMPT && item.index <= MAX_U32 && seq <= MAX_U32) {
             const code = PACKED_STATUS | (codeOf(status) << STATUS_SHIFT) | (attempt << ATTEMPT_SHIFT);
             tracker.#pack(slot, code, placeOf(item.stage, -1), item.index, seq, time, 0);
