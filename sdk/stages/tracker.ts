@@ -3,7 +3,8 @@
 // calls back on item and task events. Everything it knows comes from events,
 // so it works the same on a live pipeline (`onEvent`) and on replayed events; a
 // pipeline's own tracker may be handed its events' fields instead (statusFeed),
-// and then knows, history included, what the events would have told it.
+// and then knows, history included, what the events would have told it (events
+// its batch gives it with no user code between them may share one clock reading).
 
 import { epochOf, now, type RunEmitter } from '../emitter.ts';
 import { toErrorInfo } from '../errors.ts';
