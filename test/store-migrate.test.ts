@@ -17,38 +17,27 @@ const TABLES = ['events', 'migration_lock', 'migrations', 'pipelines', 'runs', '
 const INDEXES = ['runs_open_idx', 'runs_parent_idx', 'runs_pipeline_started_idx', 'runs_started_idx', 'runs_status_started_idx', 'step_attempts_errors_idx', 'step_attempts_key'];
 const PRIMARY_KEYS = ['events_pkey', 'pipelines_pkey', 'runs_pkey'];
 
+/**
+ * This schema's tables and indexes, read from its own catalogue only: Kysely's introspection
+ * reads every schema's, which fails when another test file drops its own schema at that moment.
+ */
 async function catalogue(store: Store): Promise<{ tables: string[]; indexes: string[] }> {
-  const db = store.db;
-  // Only this schema's catalogue: Kysely's introspection reads every schema's,
-  // which fails when another test file drops its own schema at that moment.
-  const tableRows =
-    store.kind === 'postgres'
-      ? await db
-          .selectFrom('information_schema.tables' as never)
-          .select('table_name as name' as never)
-          .where('table_schema' as never, '=', store.schema as never)
-          .execute()
-      : await db
-          .selectFrom(`${store.schema}.sqlite_master` as never)
-          .select('name' as never)
-          .where('type' as never, '=', 'table' as never)
-          .execute();
-  const tables = tableRows.map((r) => (r as { name: string }).name).toSorted();
-  const indexes =
-    store.kind === 'postgres'
-      ? await db
-          .selectFrom('pg_indexes' as never)
-          .select('indexname as name' as never)
-          .where('schemaname' as never, '=', store.schema as never)
-          .where('indexname' as never, 'not like', 'migration%' as never)
-          .execute()
-      : await db
-          .selectFrom(`${store.schema}.sqlite_master` as never)
-          .select('name' as never)
-          .where('type' as never, '=', 'index' as never)
-          .where('name' as never, 'not like', 'sqlite_autoindex%' as never)
-          .execute();
-  return { tables, indexes: indexes.map((r) => (r as { name: string }).name).toSorted() };
+  const names = async (from: string, column: string, where: readonly (readonly [string, string, string])[]): Promise<string[]> => {
+    let query = store.db.selectFrom(from as never).select(`${column} as name` as never);
+    for (const [left, op, right] of where) query = query.where(left as never, op as never, right as never);
+    return (await query.execute()).map((r) => (r as { name: string }).name).toSorted();
+  };
+  if (store.kind === 'postgres') {
+    return {
+      tables: await names('information_schema.tables', 'table_name', [['table_schema', '=', store.schema]]),
+      indexes: await names('pg_indexes', 'indexname', [['schemaname', '=', store.schema], ['indexname', 'not like', 'migration%']]),
+    };
+  }
+  const master = `${store.schema}.sqlite_master`;
+  return {
+    tables: await names(master, 'name', [['type', '=', 'table']]),
+    indexes: await names(master, 'name', [['type', '=', 'index'], ['name', 'not like', 'sqlite_autoindex%']]),
+  };
 }
 
 /** A run row with `values` in place of the right ones (typed as any row: some are wrong on purpose). */
