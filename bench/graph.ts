@@ -3,11 +3,13 @@
 // against a hand-written bounded-concurrency loop. Then how a join scales: the
 // cost per node of an ALL join 1,000 and 8,000 parents wide, whose ratio should
 // be about 1 (linear in its parents); and the cost of the first 300 runs of a fresh
-// process (JIT warm-up). Each figure and its baseline are sampled in turns; medians with
+// process (JIT warm-up; bench/cold.ts), importing the built package as users do, and the
+// TypeScript sources. Each figure and its baseline are sampled in turns; medians with
 // their range. No event listeners attached.
 
 import { pipeline } from '../sdk/index.ts';
 import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { fmt, fmtSpread, interleaved, printJson, printTable, ratios, round, spread, time } from './report.ts';
@@ -106,17 +108,6 @@ async function perNode(cases: readonly [Case, Case], samples: number): Promise<[
   return [spread(taken[0]).median, spread(taken[1]).median];
 }
 
-// ---- child mode: the first runs of a fresh process ---------------------------------
-
-const coldFlag = process.argv.indexOf('--cold');
-if (coldFlag >= 0) {
-  const runs = Number(process.argv[coldFlag + 1]);
-  const begun = performance.now();
-  for (let i = 0; i < runs; i++) await runLinear();
-  console.log(JSON.stringify({ usPerRun: ((performance.now() - begun) * 1000) / runs }));
-  process.exit(0);
-}
-
 // ---- measure ---------------------------------------------------------------
 
 const SAMPLES = 7;
@@ -132,15 +123,21 @@ function usPerCall(fn: () => Promise<void>, calls: number): () => Promise<number
 }
 
 const run = promisify(execFile);
-const self = fileURLToPath(import.meta.url);
-/** µs per run over the first COLD_RUNS runs of a fresh process (the definition built, nothing warmed). */
-async function coldRun(): Promise<number> {
-  const { stdout } = await run(process.execPath, [self, '--cold', String(COLD_RUNS)], { timeout: 120_000 });
-  return (JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { usPerRun: number }).usPerRun;
+const root = fileURLToPath(new URL('..', import.meta.url));
+/** µs per run over the first COLD_RUNS runs of a fresh process importing spanflow from `entry` (the definition built, nothing warmed). */
+function coldRun(entry: string): () => Promise<number> {
+  return async () => {
+    const { stdout } = await run(process.execPath, [join(root, 'bench', 'cold.ts'), join(root, entry), String(COLD_RUNS)], { timeout: 120_000 });
+    return (JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { usPerRun: number }).usPerRun;
+  };
 }
 
 const started = performance.now();
-const cold = spread((await interleaved({ cold: coldRun }, COLD_PROCESSES)).cold);
+// Users run the built package (a package's TypeScript is not type-stripped under node_modules): built now, so it is this tree's.
+await run('npm', ['run', '-s', 'build'], { cwd: root, timeout: 300_000 });
+const coldSamples = await interleaved({ built: coldRun('dist/sdk/index.js'), sources: coldRun('sdk/index.ts') }, COLD_PROCESSES);
+const cold = spread(coldSamples.built);
+const coldSources = spread(coldSamples.sources);
 // The linear run against its loop; concurrent runs on their own afterwards (taken in the same rounds, their
 // garbage and megamorphic call sites slowed the linear samples by half).
 const linearCases = { spanflow: usPerCall(runLinear, 10_000), loop: usPerCall(plainLoop, 100_000) };
@@ -177,7 +174,8 @@ printTable(
   [
     [`${STEPS}-step linear run, µs/run (warm)`, fmtSpread(pipe), fmtSpread(loop, 3), `${fmtSpread(linearRatio, 1)}× the time`],
     ['  the same, µs per step', fmt(pipe.median / STEPS), fmt(loop.median / STEPS, 3), ''],
-    [`  the first ${COLD_RUNS} runs of a fresh process, µs/run (${COLD_PROCESSES} processes)`, fmtSpread(cold, 0), '', ''],
+    [`  the first ${COLD_RUNS} runs of a fresh process, the built package, µs/run (${COLD_PROCESSES} processes)`, fmtSpread(cold, 0), '', ''],
+    [`  the same, importing the TypeScript sources (type stripping)`, fmtSpread(coldSources, 0), '', ''],
     [`${CONCURRENT_RUNS} concurrent runs (Promise.all), runs/s`, fmtSpread(concurrent, 0), '', ''],
     [
       `map of ${fmt(MAP_ITEMS, 0)} no-op items, concurrency ${MAP_CONCURRENCY}, items/s`,
@@ -200,6 +198,7 @@ printJson('graph', {
   plain_loop_us_per_run: round(loop.median),
   ratio: round(linearRatio.median),
   cold_us_per_run: round(cold.median, 1),
+  cold_sources_us_per_run: round(coldSources.median, 1),
   concurrent_runs_per_s: round(concurrent.median, 0),
   map_items_per_s: round(map.median, 0),
   map_baseline_items_per_s: round(mapBaseline.median, 0),
