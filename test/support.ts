@@ -2,7 +2,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -121,12 +121,40 @@ export function captureWarnings(type: string) {
 }
 
 
-/** A free loopback port (closed again at once: a server we start takes it next). */
+/**
+ * A free loopback port (closed again at once: a server we start takes it next). Taken below the
+ * kernel's ephemeral range where it has one: a port from that range could go to any outgoing
+ * connection (the tests open many) between our closing it and the server binding it.
+ */
 export async function freePort(): Promise<number> {
+  const below = ephemeralStart();
+  for (let tries = 0; tries < 50; tries++) {
+    const wanted = below > 11_000 ? 10_000 + Math.floor(Math.random() * (below - 10_000)) : 0;
+    const port = await tryListen(wanted);
+    if (port !== undefined) return port;
+  }
+  throw new Error('freePort: no free loopback port found in 50 tries');
+}
+
+/** The first port of the kernel's ephemeral range (0 when it does not say). */
+function ephemeralStart(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Listens on `port` (0: any) and closes again; the port, or undefined when it was taken. */
+async function tryListen(port: number): Promise<number | undefined> {
   const server = createTcpServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
+  const listening = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (!listening) return undefined;
+  const taken = (server.address() as AddressInfo).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  return taken;
 }
 
