@@ -222,37 +222,43 @@ describe('events and the tracker option', { timeout: 10_000 }, () => {
     assert.deepEqual(failedEvents.map((e) => [e.task, e.attempts]), [['check', 3], ['check', 3]]);
   });
 
+  /**
+   * The pipeline the fed-tracker tests run twice (a tracker fed by its batch, and one taking events):
+   * per-task retry, a skip predicate, a throwing skip predicate, setTaskStatus, per-stage retry, a
+   * two-task stage, items that fail in each stage: every kind of item and task event, every way an item ends.
+   */
+  const fedPipeline = (options: Parameters<typeof stages>[1]) =>
+    stages<number>('fed-tracker', options)
+      .stage('first', {
+        workers: 2,
+        retry: { attempts: 2, initialDelayMs: 0, jitter: 0 },
+        skip: (n) => {
+          if (n === 7) throw new TypeError('bad skip');
+          return n % 5 === 0;
+        },
+        tasks: async function parse(n: number, ctx) {
+          if (n % 3 === 0) ctx.setTaskStatus(`parsing ${n}`);
+          if (n % 4 === 1 && ctx.attempt === 1) throw new RangeError(`flaky ${n}`);
+          if (n % 6 === 3) throw new SyntaxError(`broken ${n}`);
+          return n;
+        },
+      })
+      .stage('second', {
+        workers: 3,
+        retry: { mode: 'stage', attempts: 2, initialDelayMs: 1, jitter: 0 },
+        tasks: [async (n: number) => n, async function store(n: number, ctx) {
+          if (n % 7 === 2 && ctx.stageAttempt === 1) throw new RangeError(`again ${n}`);
+          if (n % 11 === 4) throw new TypeError(`refused ${n}`);
+          return n;
+        }],
+      });
+
   test('a StatusTracker alone on a batch (handed status changes, no events built) knows exactly what one fed the events does', async () => {
-    // Two stages: per-task retry, a skip predicate, a throwing skip predicate, per-stage retry, items that fail in each.
-    const build = (options: Parameters<typeof stages>[1]) =>
-      stages<number>('fed-tracker', options)
-        .stage('first', {
-          workers: 2,
-          retry: { attempts: 2, initialDelayMs: 0, jitter: 0 },
-          skip: (n) => {
-            if (n === 7) throw new TypeError('bad skip');
-            return n % 5 === 0;
-          },
-          tasks: async function parse(n: number, ctx) {
-            if (n % 4 === 1 && ctx.attempt === 1) throw new RangeError(`flaky ${n}`);
-            if (n % 6 === 3) throw new SyntaxError(`broken ${n}`);
-            return n;
-          },
-        })
-        .stage('second', {
-          workers: 3,
-          retry: { mode: 'stage', attempts: 2, initialDelayMs: 1, jitter: 0 },
-          tasks: async function store(n: number, ctx) {
-            if (n % 7 === 2 && ctx.stageAttempt === 1) throw new RangeError(`again ${n}`);
-            if (n % 11 === 4) throw new TypeError(`refused ${n}`);
-            return n;
-          },
-        });
     const items = range(40);
     const alone = new StatusTracker({ history: false });
-    const aloneResult = await build({ tracker: alone }).run(items);
+    const aloneResult = await fedPipeline({ tracker: alone }).run(items);
     const fed = new StatusTracker({ history: false });
-    const fedResult = await build({ onEvent: fed.observe }).run(items);
+    const fedResult = await fedPipeline({ onEvent: fed.observe }).run(items);
 
     assert.deepEqual([aloneResult.completed, aloneResult.failed, aloneResult.skipped], [fedResult.completed, fedResult.failed, fedResult.skipped]);
     assert.ok(aloneResult.failed > 3 && aloneResult.skipped > 3, 'the pipeline fails and skips items');
@@ -273,32 +279,6 @@ describe('events and the tracker option', { timeout: 10_000 }, () => {
   });
 
   test('a StatusTracker with a history, alone on a batch, is fed its events\' fields: its history is what events give one', async () => {
-    // As above, with setTaskStatus: every kind of item and task event, and every way an item ends.
-    const build = (tracker: { observe: StatusTracker['observe']; types: StatusTracker['types'] }) =>
-      stages<number>('fed-history', { tracker })
-        .stage('first', {
-          workers: 2,
-          retry: { attempts: 2, initialDelayMs: 0, jitter: 0 },
-          skip: (n) => {
-            if (n === 7) throw new TypeError('bad skip');
-            return n % 5 === 0;
-          },
-          tasks: async function parse(n: number, ctx) {
-            if (n % 3 === 0) ctx.setTaskStatus(`parsing ${n}`);
-            if (n % 4 === 1 && ctx.attempt === 1) throw new RangeError(`flaky ${n}`);
-            if (n % 6 === 3) throw new SyntaxError(`broken ${n}`);
-            return n;
-          },
-        })
-        .stage('second', {
-          workers: 3,
-          retry: { mode: 'stage', attempts: 2, initialDelayMs: 1, jitter: 0 },
-          tasks: [async (n: number) => n, async function store(n: number, ctx) {
-            if (n % 7 === 2 && ctx.stageAttempt === 1) throw new RangeError(`again ${n}`);
-            if (n % 11 === 4) throw new TypeError(`refused ${n}`);
-            return n;
-          }],
-        });
     const items = range(40);
     for (const history of [100, 4]) {
       const alone = new StatusTracker({ history });
@@ -314,12 +294,12 @@ describe('events and the tracker option', { timeout: 10_000 }, () => {
       // Events are stamped from the monotonic clock (performance.timeOrigin + performance.now()), not Date.now(): the two drift apart.
       const clock = () => performance.timeOrigin + performance.now();
       const started = clock();
-      await build(alone).run(items, { runId: 'run' });
+      await fedPipeline({ tracker: alone }).run(items, { runId: 'run' });
       const ended = clock();
       assert.equal(observed, 0, 'the fed tracker is handed no event');
       // The same tracker, listening to events (not a StatusTracker, so not fed): the events are built for it.
       const listened = new StatusTracker({ history });
-      await build({ observe: listened.observe, types: listened.types }).run(items, { runId: 'run' });
+      await fedPipeline({ tracker: { observe: listened.observe, types: listened.types } }).run(items, { runId: 'run' });
 
       assert.deepEqual(alone.stats(), listened.stats());
       // Two runs: the same events for each item, but for when they came (time, duration, seq: items interleave
